@@ -1,0 +1,591 @@
+//! [`IndexClient`]: project pages and wheel metadata, memoised, cached on disk, fetched concurrently.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{
+    ACCEPT, ACCEPT_ENCODING, CONTENT_TYPE, ETAG, HeaderMap, HeaderValue, IF_MODIFIED_SINCE,
+    IF_NONE_MATCH, LAST_MODIFIED, RANGE,
+};
+use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
+use tracing::debug;
+use url::Url;
+use uv_distribution_filename::{DistFilename, WheelFilename};
+use uv_normalize::PackageName;
+use uv_pep440::Version;
+use uv_redacted::DisplaySafeUrl;
+
+use crate::auth::{Authenticator, netrc_path};
+use crate::cache::{CacheControl, CachedPage, DiskCache, now};
+use crate::error::IndexError;
+use crate::http::{Http, HttpOptions, Response};
+use crate::index_url::{IndexUrl, IndexUrls};
+use crate::metadata::{
+    METADATA_LIMIT, MetadataSource, SparseFile, WheelMetadata, ZipStage, parse_content_range,
+    parse_wheel_metadata, read_wheel_metadata,
+};
+use crate::simple::{ACCEPT as SIMPLE_ACCEPT, CoreMetadataLink, FileEntry, ProjectPage};
+
+/// The largest project page we read (64 MiB); the biggest real ones are a few MiB.
+const PAGE_LIMIT: u64 = 64 * 1024 * 1024;
+/// The largest wheel we download whole when ranges are not available.
+const WHEEL_LIMIT: u64 = 1024 * 1024 * 1024;
+/// The first range request: the last 64 KiB hold the end-of-central-directory record and, for
+/// most wheels, the whole central directory.
+const TAIL_BYTES: u64 = 64 * 1024;
+/// The first read of the `METADATA` entry (local header and compressed data); grows 4x per retry.
+const ENTRY_BYTES: u64 = 64 * 1024;
+/// Range requests after the first, before giving up on ranges and downloading the wheel.
+const MAX_EXTRA_RANGES: u32 = 5;
+/// Bytes fetched by range requests, in all, before downloading the wheel instead.
+const RANGE_BUDGET: u64 = 64 * 1024 * 1024;
+
+/// The environment variable with the project page freshness, in seconds.
+pub const TTL_ENV: &str = "SAFEVENV_INDEX_TTL";
+
+/// How an [`IndexClient`] behaves. Build with [`IndexClientOptions::new`], then adjust fields.
+#[derive(Debug, Clone)]
+pub struct IndexClientOptions {
+    /// The indexes to search.
+    pub indexes: IndexUrls,
+    /// The on-disk cache; `None` keeps nothing on disk.
+    pub cache: Option<safevenv_cache::Cache>,
+    /// Use the cache only; a miss is an error.
+    pub offline: bool,
+    /// How long a project page is used without asking the server again, when the server does not
+    /// say (`Cache-Control: max-age`). After that it is revalidated (`If-None-Match`).
+    pub page_ttl: Duration,
+    /// Timeouts, retries, concurrency.
+    pub http: HttpOptions,
+    /// The netrc file to read credentials from.
+    pub netrc: Option<PathBuf>,
+}
+
+impl IndexClientOptions {
+    /// Defaults: no disk cache, online, pages fresh for 10 minutes, no netrc.
+    pub fn new(indexes: IndexUrls) -> Self {
+        Self {
+            indexes,
+            cache: None,
+            offline: false,
+            page_ttl: Duration::from_secs(600),
+            http: HttpOptions::default(),
+            netrc: None,
+        }
+    }
+
+    /// Read `SAFEVENV_INDEX_TTL` (seconds) and the netrc location (`NETRC`, else `~/.netrc`) from
+    /// the process environment.
+    pub fn with_process_env(self) -> Result<Self, IndexError> {
+        self.with_env(|key| std::env::var(key).ok())
+    }
+
+    /// [`IndexClientOptions::with_process_env`] with the environment as a lookup function.
+    pub fn with_env(mut self, env: impl Fn(&str) -> Option<String>) -> Result<Self, IndexError> {
+        if let Some(value) = env(TTL_ENV).filter(|value| !value.trim().is_empty()) {
+            let seconds = value
+                .trim()
+                .parse()
+                .map_err(|_| IndexError::InvalidTtl { value: value.clone() })?;
+            self.page_ttl = Duration::from_secs(seconds);
+        }
+        self.netrc = netrc_path(&env);
+        Ok(self)
+    }
+}
+
+type Memo<K, V> = Mutex<HashMap<K, Arc<OnceCell<V>>>>;
+
+#[derive(Debug)]
+struct Inner {
+    http: Arc<Http>,
+    indexes: IndexUrls,
+    disk: Option<DiskCache>,
+    offline: bool,
+    page_ttl: Duration,
+    pages: Memo<PackageName, Option<Arc<ProjectPage>>>,
+    metadata: Memo<String, Arc<WheelMetadata>>,
+}
+
+/// The index client. Cheap to clone (one `Arc`); clones share the connection pool, the
+/// concurrency limit and the memo of pages and metadata, so concurrent asks for the same page or
+/// metadata make one request.
+#[derive(Debug, Clone)]
+pub struct IndexClient {
+    inner: Arc<Inner>,
+}
+
+fn lock<K, V>(memo: &Memo<K, V>) -> MutexGuard<'_, HashMap<K, Arc<OnceCell<V>>>> {
+    // A panic elsewhere while holding the lock leaves the map itself consistent.
+    memo.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn memo_cell<K: std::hash::Hash + Eq, V>(memo: &Memo<K, V>, key: K) -> Arc<OnceCell<V>> {
+    lock(memo).entry(key).or_default().clone()
+}
+
+/// How the page body is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PageFormat {
+    Json,
+    Html,
+}
+
+fn page_format(content_type: &str, body: &str) -> Option<PageFormat> {
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match mime.as_str() {
+        "application/vnd.pypi.simple.v1+json"
+        | "application/vnd.pypi.simple.latest+json"
+        | "application/json" => Some(PageFormat::Json),
+        "application/vnd.pypi.simple.v1+html"
+        | "application/vnd.pypi.simple.latest+html"
+        | "text/html" => Some(PageFormat::Html),
+        // Some static servers send no type: PEP 503 pages are HTML, PEP 691 ones a JSON object.
+        "" if body.trim_start().starts_with('{') => Some(PageFormat::Json),
+        "" => Some(PageFormat::Html),
+        _ => None,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+impl IndexClient {
+    /// A client for `options`. Makes no request.
+    pub fn new(options: IndexClientOptions) -> Result<Self, IndexError> {
+        let auth = Authenticator::new(options.indexes.iter(), options.netrc.clone());
+        let http = Http::new(options.http.clone(), auth)?;
+        let disk = options.cache.as_ref().map(DiskCache::new).transpose()?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                indexes: options.indexes,
+                disk,
+                offline: options.offline,
+                page_ttl: options.page_ttl,
+                pages: Mutex::default(),
+                metadata: Mutex::default(),
+            }),
+        })
+    }
+
+    /// The indexes this client searches.
+    pub fn indexes(&self) -> &IndexUrls {
+        &self.inner.indexes
+    }
+
+    /// The project's page from the first index that has it, or `None` if no index does.
+    pub async fn project(&self, name: &PackageName) -> Result<Option<Arc<ProjectPage>>, IndexError> {
+        let cell = memo_cell(&self.inner.pages, name.clone());
+        cell.get_or_try_init(|| async {
+            for index in self.inner.indexes.iter() {
+                if let Some(page) = self.fetch_page(index, name).await? {
+                    return Ok(Some(Arc::new(page)));
+                }
+                debug!("`{name}` is not on `{index}`");
+            }
+            Ok(None)
+        })
+        .await
+        .cloned()
+    }
+
+    /// Like [`IndexClient::project`], with a missing project as an error naming the indexes.
+    pub async fn require_project(&self, name: &PackageName) -> Result<Arc<ProjectPage>, IndexError> {
+        self.project(name)
+            .await?
+            .ok_or_else(|| IndexError::ProjectNotFound {
+                name: name.clone(),
+                indexes: self
+                    .inner
+                    .indexes
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("`, `"),
+            })
+    }
+
+    /// The versions of a project (all artifacts, yanked included), ascending; empty when the
+    /// project is not found.
+    pub async fn versions(&self, name: &PackageName) -> Result<Vec<Version>, IndexError> {
+        Ok(self
+            .project(name)
+            .await?
+            .map(|page| page.versions())
+            .unwrap_or_default())
+    }
+
+    /// The metadata of one distribution, read from one of its wheels: the first that is not yanked,
+    /// else the first. (All wheels of a version carry the same dependencies in practice.)
+    pub async fn version_metadata(
+        &self,
+        name: &PackageName,
+        version: &Version,
+    ) -> Result<Arc<WheelMetadata>, IndexError> {
+        let page = self.require_project(name).await?;
+        let wheels = || page.files_for(version).filter(|file| file.is_wheel());
+        let file = wheels()
+            .find(|file| !file.yanked.is_yanked())
+            .or_else(|| wheels().next())
+            .ok_or_else(|| IndexError::NoWheel {
+                name: name.clone(),
+                version: version.clone(),
+            })?;
+        self.wheel_metadata(&page.index, file).await
+    }
+
+    /// Start fetching the pages and metadata of `items` in the background and return at once.
+    /// Results land in the memo, where later calls find them; errors are reported by those calls.
+    /// Outside a Tokio runtime this does nothing.
+    pub fn prefetch(&self, items: &[(PackageName, Version)]) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            debug!("prefetch skipped: no runtime");
+            return;
+        };
+        for (name, version) in items {
+            let client = self.clone();
+            let (name, version) = (name.clone(), version.clone());
+            runtime.spawn(async move {
+                if let Err(error) = client.version_metadata(&name, &version).await {
+                    debug!("prefetch of `{name}` `{version}` failed: {error}");
+                }
+            });
+        }
+    }
+
+    /// Fetch (or read from the cache) one index's page for `name`; `None` on 404/410.
+    async fn fetch_page(
+        &self,
+        index: &IndexUrl,
+        name: &PackageName,
+    ) -> Result<Option<ProjectPage>, IndexError> {
+        let url = index.project_url(name);
+        let path = self
+            .inner
+            .disk
+            .as_ref()
+            .map(|disk| (disk, disk.page_path(index, name)));
+        let cached = match &path {
+            Some((disk, path)) => disk.read_page(path)?,
+            None => None,
+        };
+        if self.inner.offline {
+            return match cached {
+                Some(cached) => self.parse_cached(&cached, index, name).map(Some),
+                None => Err(IndexError::OfflineMiss { url }),
+            };
+        }
+        if let Some(cached) = &cached
+            && cached.is_fresh(self.inner.page_ttl)
+        {
+            debug!("`{url}` is fresh in the cache");
+            return self.parse_cached(cached, index, name).map(Some);
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static(SIMPLE_ACCEPT));
+        if let Some(cached) = &cached {
+            if let Some(value) = cached.etag.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+                headers.insert(IF_NONE_MATCH, value);
+            }
+            if let Some(value) = cached
+                .last_modified
+                .as_deref()
+                .and_then(|v| HeaderValue::from_str(v).ok())
+            {
+                headers.insert(IF_MODIFIED_SINCE, value);
+            }
+        }
+        let response = self.inner.http.get(&url, headers, PAGE_LIMIT).await?;
+        let control = CacheControl::from_headers(&response.headers);
+        match response.status {
+            StatusCode::NOT_MODIFIED => {
+                let Some(mut cached) = cached else {
+                    // We sent no validator, so a 304 makes no sense.
+                    return Err(IndexError::Status { url, status: 304 });
+                };
+                debug!("`{url}` revalidated (304)");
+                cached.fetched_at = now();
+                if control.max_age.is_some() {
+                    cached.max_age = control.max_age;
+                }
+                if let Some((disk, path)) = &path {
+                    disk.write_page(path, &cached)?;
+                }
+                self.parse_cached(&cached, index, name).map(Some)
+            }
+            StatusCode::NOT_FOUND | StatusCode::GONE => Ok(None),
+            status if status.is_success() => {
+                let cached = CachedPage {
+                    url: response.url.to_string(),
+                    fetched_at: now(),
+                    etag: response.header(ETAG).map(str::to_string),
+                    last_modified: response.header(LAST_MODIFIED).map(str::to_string),
+                    max_age: control.max_age,
+                    no_cache: control.no_cache,
+                    content_type: response.header(CONTENT_TYPE).unwrap_or_default().to_string(),
+                    body: String::from_utf8(response.body).map_err(|_| IndexError::NotUtf8 {
+                        url: DisplaySafeUrl::from_url(response.url.clone()),
+                    })?,
+                };
+                let page = self.parse_cached(&cached, index, name)?;
+                if let Some((disk, path)) = &path
+                    && !control.no_store
+                {
+                    disk.write_page(path, &cached)?;
+                }
+                Ok(Some(page))
+            }
+            status => Err(IndexError::Status {
+                url,
+                status: status.as_u16(),
+            }),
+        }
+    }
+
+    fn parse_cached(
+        &self,
+        cached: &CachedPage,
+        index: &IndexUrl,
+        name: &PackageName,
+    ) -> Result<ProjectPage, IndexError> {
+        let url = Url::parse(&cached.url).map_err(|source| IndexError::Link {
+            url: index.project_url(name),
+            href: cached.url.clone(),
+            source,
+        })?;
+        match page_format(&cached.content_type, &cached.body) {
+            Some(PageFormat::Json) => crate::simple::parse_json(&cached.body, &url, name, index),
+            Some(PageFormat::Html) => crate::simple::parse_html(&cached.body, &url, name, index),
+            None => Err(IndexError::ContentType {
+                url: DisplaySafeUrl::from_url(url),
+                content_type: cached.content_type.clone(),
+            }),
+        }
+    }
+
+    /// The core metadata of the wheel `file` listed on `index`, memoised and cached on disk for good
+    /// (an uploaded artifact never changes).
+    ///
+    /// 1. The PEP 658 `.metadata` file when the index advertises one, checked against its
+    ///    advertised SHA-256.
+    /// 2. Otherwise HTTP range requests: the wheel's tail (end of central directory), the rest of
+    ///    the central directory if needed, then the `METADATA` entry.
+    /// 3. If the server ignores ranges or the zip needs more than a few ranges, the whole wheel.
+    pub async fn wheel_metadata(
+        &self,
+        index: &IndexUrl,
+        file: &FileEntry,
+    ) -> Result<Arc<WheelMetadata>, IndexError> {
+        let key = file.url.without_credentials().to_string();
+        let cell = memo_cell(&self.inner.metadata, key);
+        cell.get_or_try_init(|| async { self.fetch_metadata(index, file).await.map(Arc::new) })
+            .await
+            .cloned()
+    }
+
+    async fn fetch_metadata(
+        &self,
+        index: &IndexUrl,
+        file: &FileEntry,
+    ) -> Result<WheelMetadata, IndexError> {
+        let DistFilename::WheelFilename(filename) = &file.filename else {
+            return Err(IndexError::NotAWheel {
+                url: file.url.clone(),
+                filename: file.raw_filename.clone(),
+            });
+        };
+        let path = self
+            .inner
+            .disk
+            .as_ref()
+            .map(|disk| (disk, disk.metadata_path(index, file)));
+        if let Some((disk, path)) = &path
+            && let Some(raw) = disk.read_metadata(path)?
+        {
+            match parse_wheel_metadata(raw, MetadataSource::Cache, &file.url, filename) {
+                Ok(metadata) => return Ok(metadata),
+                Err(error) => debug!("ignoring the cache entry `{}`: {error}", path.display()),
+            }
+        }
+        if self.inner.offline {
+            return Err(IndexError::OfflineMiss {
+                url: file.url.clone(),
+            });
+        }
+        let (raw, source) = match &file.core_metadata {
+            CoreMetadataLink::Available { hashes } => (
+                self.fetch_metadata_file(file, hashes.get("sha256").map(String::as_str))
+                    .await?,
+                MetadataSource::MetadataFile,
+            ),
+            CoreMetadataLink::Absent => self.metadata_by_ranges(&file.url, filename).await?,
+        };
+        let metadata = parse_wheel_metadata(raw, source, &file.url, filename)?;
+        if let Some((disk, path)) = &path {
+            disk.write_metadata(path, &metadata.raw)?;
+        }
+        Ok(metadata)
+    }
+
+    /// Step 1: the `.metadata` file. Security: PEP 658 gives the file's hash so that an index's
+    /// metadata cannot differ from what the index vouched for; a mismatch is refused.
+    async fn fetch_metadata_file(
+        &self,
+        file: &FileEntry,
+        sha256: Option<&str>,
+    ) -> Result<Vec<u8>, IndexError> {
+        let url = file.metadata_url();
+        let response = self
+            .inner
+            .http
+            .get(&url, HeaderMap::new(), METADATA_LIMIT)
+            .await?;
+        if !response.status.is_success() {
+            return Err(IndexError::Status {
+                url,
+                status: response.status.as_u16(),
+            });
+        }
+        if let Some(expected) = sha256 {
+            let actual = hex(&Sha256::digest(&response.body));
+            if actual != expected {
+                return Err(IndexError::MetadataHashMismatch {
+                    url,
+                    expected: expected.to_string(),
+                    actual,
+                });
+            }
+        }
+        Ok(response.body)
+    }
+
+    /// One range request. `Ok(Err(body))` when the server sent the whole file instead (200).
+    async fn fetch_range(
+        &self,
+        url: &DisplaySafeUrl,
+        range: &str,
+        expected_first: Option<u64>,
+    ) -> Result<Result<(u64, u64, Vec<u8>), Vec<u8>>, IndexError> {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(range) {
+            headers.insert(RANGE, value);
+        }
+        // A compressed partial response would make offsets meaningless.
+        headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        let response: Response = self.inner.http.get(url, headers, WHEEL_LIMIT).await?;
+        match response.status {
+            StatusCode::PARTIAL_CONTENT => {
+                let value = response.header(reqwest::header::CONTENT_RANGE).unwrap_or("missing");
+                let bad = || IndexError::ContentRange {
+                    url: url.clone(),
+                    value: value.to_string(),
+                };
+                let content_range = parse_content_range(value).ok_or_else(bad)?;
+                // The body must be exactly the range claimed, and start where we asked.
+                if content_range.last - content_range.first + 1 != response.body.len() as u64
+                    || expected_first.is_some_and(|first| first != content_range.first)
+                {
+                    return Err(bad());
+                }
+                Ok(Ok((content_range.first, content_range.total, response.body)))
+            }
+            StatusCode::OK => Ok(Err(response.body)),
+            status => Err(IndexError::Status {
+                url: url.clone(),
+                status: status.as_u16(),
+            }),
+        }
+    }
+
+    /// Steps 2 and 3 of [`IndexClient::wheel_metadata`].
+    async fn metadata_by_ranges(
+        &self,
+        url: &DisplaySafeUrl,
+        filename: &WheelFilename,
+    ) -> Result<(Vec<u8>, MetadataSource), IndexError> {
+        let whole = |bytes: Vec<u8>| {
+            read_wheel_metadata(Cursor::new(bytes), url, filename)
+                .map(|raw| (raw, MetadataSource::WholeWheel))
+                .map_err(|(_, error)| error)
+        };
+        let (first, total, tail) =
+            match self.fetch_range(url, &format!("bytes=-{TAIL_BYTES}"), None).await? {
+                Ok(part) => part,
+                Err(body) => {
+                    debug!("`{url}` ignores range requests: read the whole wheel");
+                    return whole(body);
+                }
+            };
+        let mut fetched = tail.len() as u64;
+        let mut sparse = SparseFile::new(total);
+        sparse.insert(first, tail);
+        let mut entry_bytes = ENTRY_BYTES;
+        for _ in 0..=MAX_EXTRA_RANGES {
+            let outcome = read_wheel_metadata(&mut sparse, url, filename);
+            let gap = sparse.take_gap();
+            let (stage, error) = match outcome {
+                Ok(raw) => return Ok((raw, MetadataSource::RangeRequests)),
+                Err(failure) => failure,
+            };
+            let Some(gap) = gap else {
+                // Not for want of bytes: dist-info problems are final; other zip oddities may
+                // be the sparse view's, so read the whole wheel.
+                return match error {
+                    IndexError::Zip { .. } => self.whole_wheel(url, filename).await,
+                    error => Err(error),
+                };
+            };
+            // The central directory runs up to the next bytes we have; an entry is small, so ask
+            // for a little and grow.
+            let next = sparse.next_start(gap);
+            let end = match stage {
+                ZipStage::Directory => next,
+                ZipStage::Entry => next.min(gap.saturating_add(entry_bytes)),
+            };
+            entry_bytes = entry_bytes.saturating_mul(4);
+            fetched += end - gap;
+            if fetched > RANGE_BUDGET {
+                break;
+            }
+            match self
+                .fetch_range(url, &format!("bytes={gap}-{}", end - 1), Some(gap))
+                .await?
+            {
+                Ok((start, _, bytes)) => sparse.insert(start, bytes),
+                Err(body) => return whole(body),
+            }
+        }
+        debug!("`{url}` needs too many range requests: read the whole wheel");
+        self.whole_wheel(url, filename).await
+    }
+
+    /// Step 3: download the whole wheel (size-capped) and read its metadata.
+    async fn whole_wheel(
+        &self,
+        url: &DisplaySafeUrl,
+        filename: &WheelFilename,
+    ) -> Result<(Vec<u8>, MetadataSource), IndexError> {
+        let response = self.inner.http.get(url, HeaderMap::new(), WHEEL_LIMIT).await?;
+        if !response.status.is_success() {
+            return Err(IndexError::Status {
+                url: url.clone(),
+                status: response.status.as_u16(),
+            });
+        }
+        read_wheel_metadata(Cursor::new(response.body), url, filename)
+            .map(|raw| (raw, MetadataSource::WholeWheel))
+            .map_err(|(_, error)| error)
+    }
+}

@@ -1,0 +1,284 @@
+//! The HTTP layer: one `reqwest` client, bounded concurrency, retries with backoff, size caps.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use tokio::sync::Semaphore;
+use tracing::debug;
+use url::Url;
+use uv_redacted::DisplaySafeUrl;
+
+use crate::auth::Authenticator;
+use crate::error::{IndexError, is_transient_status};
+
+/// How the client talks HTTP. [`Default`] gives the production settings.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Time allowed to open a connection.
+    pub connect_timeout: Duration,
+    /// Time allowed between two reads of a response.
+    pub read_timeout: Duration,
+    /// Retries after the first try, for transient failures only (connection errors, timeouts,
+    /// truncated bodies, 5xx, 429). A 4xx other than 429 is never retried.
+    pub max_retries: u32,
+    /// The first backoff delay; each retry doubles it, with jitter.
+    pub backoff_base: Duration,
+    /// The longest backoff delay, and the longest `Retry-After` honoured.
+    pub backoff_cap: Duration,
+    /// Requests in flight at once.
+    pub max_concurrency: usize,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            max_retries: 3,
+            backoff_base: Duration::from_millis(250),
+            backoff_cap: Duration::from_secs(30),
+            max_concurrency: 50,
+        }
+    }
+}
+
+/// A fully read response.
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    /// The URL after redirects (relative links resolve against it).
+    pub(crate) url: Url,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Response {
+    /// A header's value as text, if present and visible ASCII.
+    pub(crate) fn header(&self, name: impl reqwest::header::AsHeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+}
+
+/// The shared HTTP machinery of an [`crate::IndexClient`].
+#[derive(Debug)]
+pub(crate) struct Http {
+    client: reqwest::Client,
+    semaphore: Semaphore,
+    options: HttpOptions,
+    auth: Authenticator,
+}
+
+impl Http {
+    pub(crate) fn new(options: HttpOptions, auth: Authenticator) -> Result<Arc<Self>, IndexError> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("safevenv/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(options.connect_timeout)
+            .read_timeout(options.read_timeout)
+            .gzip(true)
+            .build()
+            .map_err(|source| IndexError::ClientBuild { source })?;
+        Ok(Arc::new(Self {
+            client,
+            semaphore: Semaphore::new(options.max_concurrency.max(1)),
+            options,
+            auth,
+        }))
+    }
+
+    /// GET `url` with `headers`, reading at most `limit` bytes of body, retrying transient failures.
+    ///
+    /// Any status is returned as a [`Response`] (the caller knows which ones it expects), except
+    /// that a transient status still failing after the last retry is returned too, with no body.
+    pub(crate) async fn get(
+        &self,
+        url: &DisplaySafeUrl,
+        headers: HeaderMap,
+        limit: u64,
+    ) -> Result<Response, IndexError> {
+        // Credentials travel as an `Authorization` header, never in the request line.
+        let request_url = url.without_credentials().into_owned();
+        let credentials = url_credentials(url).or_else(|| self.auth.for_url(&request_url));
+        let mut attempt = 0;
+        loop {
+            let outcome = {
+                // The semaphore is never closed; without a permit we would only lose the bound.
+                let _permit = self.semaphore.acquire().await.ok();
+                self.attempt(&request_url, &headers, credentials.as_ref(), limit)
+                    .await
+            };
+            let delay = match &outcome {
+                Ok(response) if is_transient_status(response.status.as_u16()) => {
+                    retry_after(&response.headers)
+                        .map(|delay| delay.min(self.options.backoff_cap))
+                        .unwrap_or_else(|| self.backoff(attempt))
+                }
+                Err(error) if error.is_transient() => self.backoff(attempt),
+                _ => return outcome,
+            };
+            if attempt >= self.options.max_retries {
+                return outcome;
+            }
+            attempt += 1;
+            debug!(
+                "retrying `{url}` in {delay:?} (try {attempt} of {})",
+                self.options.max_retries
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        url: &Url,
+        headers: &HeaderMap,
+        credentials: Option<&crate::auth::Credentials>,
+        limit: u64,
+    ) -> Result<Response, IndexError> {
+        let mut request = self.client.get(url.clone()).headers(headers.clone());
+        if let Some(credentials) = credentials {
+            request = request.basic_auth(&credentials.username, credentials.password.as_ref());
+        }
+        let mut response = request
+            .send()
+            .await
+            .map_err(|error| transport_error(url, error))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let final_url = response.url().clone();
+        if is_transient_status(status.as_u16()) {
+            return Ok(Response {
+                status,
+                headers,
+                url: final_url,
+                body: Vec::new(),
+            });
+        }
+        let safe_url = || DisplaySafeUrl::from_url(url.clone());
+        let expected = response.content_length();
+        if expected.is_some_and(|length| length > limit) {
+            return Err(IndexError::TooLarge {
+                url: safe_url(),
+                limit,
+            });
+        }
+        let capacity = usize::try_from(expected.unwrap_or(0).min(limit)).unwrap_or(0);
+        let mut body = Vec::with_capacity(capacity);
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|error| transport_error(url, error))?
+        {
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                return Err(IndexError::TooLarge {
+                    url: safe_url(),
+                    limit,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        // hyper already fails a body that closes early; this guards any path that does not.
+        if let Some(expected) = expected
+            && body.len() as u64 != expected
+        {
+            return Err(IndexError::Truncated {
+                url: safe_url(),
+                expected,
+                received: body.len() as u64,
+            });
+        }
+        Ok(Response {
+            status,
+            headers,
+            url: final_url,
+            body,
+        })
+    }
+
+    /// Exponential backoff with jitter: `base * 2^attempt`, capped, then a random point in its
+    /// upper half so that many clients failing together do not retry together.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let base = self.options.backoff_base.as_millis() as u64;
+        let full = base
+            .saturating_mul(1u64 << attempt.min(20))
+            .min(self.options.backoff_cap.as_millis() as u64);
+        Duration::from_millis(full / 2 + fastrand::u64(0..=full / 2))
+    }
+}
+
+/// Credentials written in the URL itself: they win over the netrc file.
+fn url_credentials(url: &Url) -> Option<crate::auth::Credentials> {
+    if url.username().is_empty() {
+        return None;
+    }
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    Some(crate::auth::Credentials {
+        username: decode(url.username()),
+        password: url.password().map(decode),
+    })
+}
+
+/// `Retry-After` as delta-seconds or an HTTP date (RFC 9110 §10.2.3).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(
+        date.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// Classify a transport error; the URL is redacted and removed from `reqwest`'s own message.
+fn transport_error(url: &Url, error: reqwest::Error) -> IndexError {
+    let url = DisplaySafeUrl::from_url(url.clone());
+    let source = error.without_url();
+    if source.is_timeout() {
+        IndexError::Timeout { url, source }
+    } else if source.is_connect() {
+        IndexError::Connect { url, source }
+    } else {
+        IndexError::Request { url, source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_seconds_and_date() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        let past = httpdate::fmt_http_date(SystemTime::UNIX_EPOCH);
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(&past).unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let options = HttpOptions {
+            backoff_base: Duration::from_millis(100),
+            backoff_cap: Duration::from_millis(1000),
+            ..HttpOptions::default()
+        };
+        let http = Http::new(options, Authenticator::default()).unwrap();
+        for attempt in 0..10 {
+            let delay = http.backoff(attempt);
+            let full = (100u64 << attempt).min(1000);
+            assert!(delay >= Duration::from_millis(full / 2), "{attempt}: {delay:?}");
+            assert!(delay <= Duration::from_millis(full), "{attempt}: {delay:?}");
+        }
+    }
+}

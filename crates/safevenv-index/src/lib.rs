@@ -1,0 +1,23 @@
+//! The package index client: project pages of the simple repository API (PEP 503 HTML and PEP 691
+//! JSON), wheel core metadata (PEP 658 `.metadata` files, else HTTP range requests on the wheel),
+//! an on-disk HTTP cache, and where the index URL comes from.
+//!
+//! Every URL shown in an error or a log line is redacted ([`DisplaySafeUrl`]): credentials never
+//! reach a terminal, a log, the cache or a lockfile ([`IndexUrl::url_for_lockfile`]).
+
+mod auth;
+mod cache;
+mod client;
+mod error;
+mod http;
+mod index_url;
+mod metadata;
+mod simple;
+
+pub use client::{IndexClient, IndexClientOptions, TTL_ENV};
+pub use error::IndexError;
+pub use http::HttpOptions;
+pub use index_url::{IndexUrl, IndexUrlError, IndexUrlSource, IndexUrls};
+pub use metadata::{MetadataSource, WheelMetadata};
+pub use simple::{CoreMetadataLink, FileEntry, ProjectPage, Yanked};
+pub use uv_redacted::DisplaySafeUrl;

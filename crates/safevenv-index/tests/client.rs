@@ -1,0 +1,451 @@
+//! The index client against a local index on 127.0.0.1 (`safevenv-test-index`), and against a
+//! scripted server for what that index cannot play.
+
+mod scripted;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use safevenv_index::{
+    IndexClient, IndexClientOptions, IndexError, IndexUrl, IndexUrls, MetadataSource, Yanked,
+};
+use safevenv_test_index::{Fault, FaultRule, IndexFile, RequestRecord, TestIndex, WheelSpec, sha256_hex};
+use scripted::{Answer, Scripted};
+use uv_normalize::PackageName;
+use uv_pep440::Version;
+
+fn name(text: &str) -> PackageName {
+    PackageName::from_str(text).unwrap()
+}
+
+fn version(text: &str) -> Version {
+    Version::from_str(text).unwrap()
+}
+
+fn options(index_url: &str) -> IndexClientOptions {
+    let mut options =
+        IndexClientOptions::new(IndexUrls::single(IndexUrl::parse(index_url).unwrap()));
+    options.http.backoff_base = Duration::from_millis(1);
+    options.http.backoff_cap = Duration::from_millis(20);
+    options
+}
+
+fn client(index_url: &str) -> IndexClient {
+    IndexClient::new(options(index_url)).unwrap()
+}
+
+fn requests_to(index: &TestIndex, fragment: &str) -> Vec<RequestRecord> {
+    index
+        .requests()
+        .into_iter()
+        .filter(|request| request.path.contains(fragment))
+        .collect()
+}
+
+fn demo_index(json: bool, metadata_files: bool) -> TestIndex {
+    TestIndex::builder()
+        .file(
+            IndexFile::from(WheelSpec::new("demo", "1.0").requires_dist("dep>=1; extra == 'x'").provides_extra("x"))
+                .upload_time("2024-01-02T03:04:05.000000Z")
+                .requires_python(">=3.8, <4"),
+        )
+        .file(IndexFile::from(WheelSpec::new("demo", "0.9")).yanked(Some("broken")))
+        .wheel(WheelSpec::new("dep", "1.2"))
+        .serve_json(json)
+        .serve_metadata_files(metadata_files)
+        .start()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn json_and_html_pages_parse_to_the_same_data() {
+    let json_index = demo_index(true, false);
+    let html_index = demo_index(false, false);
+    let json = client(&json_index.url()).require_project(&name("demo")).await.unwrap();
+    let html = client(&html_index.url()).require_project(&name("demo")).await.unwrap();
+    assert_eq!(json.versions(), vec![version("0.9"), version("1.0")]);
+    assert_eq!(json.files.len(), 2);
+    assert_eq!(html.files.len(), 2);
+    for (from_json, from_html) in json.files.iter().zip(&html.files) {
+        assert_eq!(from_json.raw_filename, from_html.raw_filename);
+        assert_eq!(from_json.hashes, from_html.hashes);
+        assert_eq!(from_json.requires_python, from_html.requires_python);
+        assert_eq!(from_json.yanked, from_html.yanked);
+        assert_eq!(from_json.core_metadata, from_html.core_metadata);
+        // Same path on two servers.
+        assert_eq!(from_json.url.path(), from_html.url.path());
+        assert!(from_json.sha256().is_some());
+    }
+    let old = json.files.iter().find(|file| file.raw_filename.contains("0.9")).unwrap();
+    assert_eq!(old.yanked, Yanked::Yes { reason: Some("broken".to_string()) });
+    let new = json.files.iter().find(|file| file.raw_filename.contains("1.0")).unwrap();
+    assert_eq!(new.yanked, Yanked::No);
+    assert_eq!(new.requires_python.as_deref(), Some(">=3.8, <4"));
+    // PEP 700 fields exist in JSON only.
+    assert_eq!(new.upload_time.as_deref(), Some("2024-01-02T03:04:05.000000Z"));
+    assert!(new.size.is_some());
+    // We asked for JSON first, accepting HTML.
+    let accept = requests_to(&json_index, "/simple/demo/")[0].accept.clone().unwrap();
+    assert!(accept.starts_with("application/vnd.pypi.simple.v1+json"), "{accept}");
+}
+
+#[tokio::test]
+async fn names_are_normalized_and_missing_projects_are_none() {
+    let index = demo_index(true, false);
+    let client = client(&index.url());
+    let page = client.project(&name("DEMO")).await.unwrap().unwrap();
+    assert_eq!(page.name.as_str(), "demo");
+    assert_eq!(index.requests()[0].path, "/simple/demo/");
+    assert!(client.project(&name("nope")).await.unwrap().is_none());
+    let error = client.require_project(&name("nope")).await.unwrap_err();
+    assert!(matches!(error, IndexError::ProjectNotFound { .. }));
+    assert!(error.to_string().contains(&index.url()), "{error}");
+    // A 404 is an answer, not a failure: asked once.
+    assert_eq!(requests_to(&index, "/simple/nope/").len(), 1);
+}
+
+#[tokio::test]
+async fn metadata_file_is_used_when_advertised() {
+    let index = demo_index(true, true);
+    let client = client(&index.url());
+    let metadata = client.version_metadata(&name("demo"), &version("1.0")).await.unwrap();
+    assert_eq!(metadata.source, MetadataSource::MetadataFile);
+    assert_eq!(metadata.resolution.requires_dist.len(), 1);
+    assert_eq!(metadata.resolution.provides_extra.len(), 1);
+    let files = requests_to(&index, "/files/");
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].path.ends_with(".whl.metadata"));
+}
+
+#[tokio::test]
+async fn range_requests_read_metadata_without_downloading_the_wheel() {
+    let index = demo_index(true, false);
+    let client = client(&index.url());
+    let metadata = client.version_metadata(&name("demo"), &version("1.0")).await.unwrap();
+    assert_eq!(metadata.source, MetadataSource::RangeRequests);
+    assert_eq!(metadata.resolution.name.as_str(), "demo");
+    let files = requests_to(&index, "/files/");
+    assert!(!files.is_empty() && files.len() <= 3, "{files:?}");
+    assert!(files.iter().all(|request| request.range.is_some()), "{files:?}");
+}
+
+#[tokio::test]
+async fn range_requests_cope_with_a_big_central_directory() {
+    let mut spec = WheelSpec::new("big", "2.0");
+    for number in 0..1500 {
+        spec = spec.file(
+            &format!("big/a_rather_long_module_directory_name/module_number_{number:05}.py"),
+            format!("VALUE = {number}\n"),
+        );
+    }
+    let index = TestIndex::builder().wheel(spec).start().unwrap();
+    let client = client(&index.url());
+    let metadata = client.version_metadata(&name("big"), &version("2.0")).await.unwrap();
+    assert_eq!(metadata.source, MetadataSource::RangeRequests);
+    let files = requests_to(&index, "/files/");
+    assert!(files.len() <= 3, "{files:?}");
+    assert!(files.iter().all(|request| request.range.is_some()), "{files:?}");
+    // The directory did not fit in the first 64 KiB: a second range was needed.
+    assert!(files.len() >= 2, "{files:?}");
+}
+
+#[tokio::test]
+async fn sdist_only_version_has_no_wheel() {
+    let index = TestIndex::builder()
+        .sdist(safevenv_test_index::SdistSpec::new("src", "1.0"))
+        .start()
+        .unwrap();
+    let error = client(&index.url())
+        .version_metadata(&name("src"), &version("1.0"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, IndexError::NoWheel { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_and_4xx_is_not() {
+    let index = demo_index(true, false);
+    index.set_fault(FaultRule::new(Fault::Status(500)).path_contains("/simple/demo/").times(2));
+    let client = client(&index.url());
+    let page = client.project(&name("demo")).await.unwrap();
+    assert!(page.is_some());
+    assert_eq!(requests_to(&index, "/simple/demo/").len(), 3);
+
+    index.set_fault(FaultRule::new(Fault::Status(403)).path_contains("/simple/dep/"));
+    let error = client.project(&name("dep")).await.unwrap_err();
+    assert!(matches!(error, IndexError::Status { status: 403, .. }), "{error}");
+    assert_eq!(requests_to(&index, "/simple/dep/").len(), 1);
+}
+
+#[tokio::test]
+async fn retries_stop_after_the_limit() {
+    let index = demo_index(true, false);
+    index.set_fault(FaultRule::new(Fault::Status(503)).path_contains("/simple/demo/"));
+    let error = client(&index.url()).project(&name("demo")).await.unwrap_err();
+    assert!(matches!(error, IndexError::Status { status: 503, .. }), "{error}");
+    // The first try and three retries.
+    assert_eq!(requests_to(&index, "/simple/demo/").len(), 4);
+}
+
+#[tokio::test]
+async fn truncated_body_is_an_error_not_garbage() {
+    let index = demo_index(true, false);
+    index.set_fault(FaultRule::new(Fault::Truncate { after_bytes: 40 }).path_contains("/simple/demo/"));
+    let error = client(&index.url()).project(&name("demo")).await.unwrap_err();
+    assert!(
+        matches!(error, IndexError::Request { .. } | IndexError::Truncated { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("/simple/demo/"), "{error}");
+}
+
+#[tokio::test]
+async fn cache_serves_within_ttl_revalidates_after_and_works_offline() {
+    let index = demo_index(true, false);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let with_cache = |ttl: u64, offline: bool| {
+        let mut options = options(&index.url());
+        options.cache = Some(safevenv_cache::Cache::new(cache_dir.path()));
+        options.page_ttl = Duration::from_secs(ttl);
+        options.offline = offline;
+        IndexClient::new(options).unwrap()
+    };
+    let first = with_cache(600, false);
+    first.version_metadata(&name("demo"), &version("1.0")).await.unwrap();
+    let after_first = index.requests().len();
+
+    // A new client (a new process, in effect) within the TTL: no request at all.
+    let second = with_cache(600, false);
+    let metadata = second.version_metadata(&name("demo"), &version("1.0")).await.unwrap();
+    assert_eq!(metadata.source, MetadataSource::Cache);
+    assert_eq!(index.requests().len(), after_first);
+
+    // After the TTL the page is asked again; the metadata (immutable) is not.
+    let third = with_cache(0, false);
+    third.version_metadata(&name("demo"), &version("1.0")).await.unwrap();
+    let new: Vec<_> = index.requests()[after_first..].to_vec();
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_eq!(new[0].path, "/simple/demo/");
+
+    // Offline: the cache answers, whatever its age; a miss is a clear error.
+    let offline = with_cache(0, true);
+    let before = index.requests().len();
+    offline.version_metadata(&name("demo"), &version("1.0")).await.unwrap();
+    let error = offline.project(&name("dep")).await.unwrap_err();
+    assert!(matches!(error, IndexError::OfflineMiss { .. }), "{error}");
+    assert!(error.to_string().contains("not in the cache"), "{error}");
+    assert_eq!(index.requests().len(), before);
+}
+
+#[tokio::test]
+async fn concurrent_identical_requests_coalesce() {
+    let index = demo_index(true, false);
+    // Slow answers make the asks overlap.
+    index.set_fault(FaultRule::new(Fault::Delay(Duration::from_millis(100))).path_contains("/simple/"));
+    let client = client(&index.url());
+    let asks = (0..20).map(|_| {
+        let client = client.clone();
+        async move { client.version_metadata(&name("demo"), &version("1.0")).await }
+    });
+    let results = futures::future::join_all(asks).await;
+    let first = results[0].as_ref().unwrap();
+    for result in &results {
+        assert!(Arc::ptr_eq(first, result.as_ref().unwrap()));
+    }
+    assert_eq!(requests_to(&index, "/simple/demo/").len(), 1);
+    let files = requests_to(&index, "/files/");
+    assert!(files.len() <= 3, "{files:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefetch_returns_at_once_and_fills_the_memo() {
+    let index = demo_index(true, false);
+    let client = client(&index.url());
+    client.prefetch(&[(name("demo"), version("1.0")), (name("dep"), version("1.2"))]);
+    let metadata = client.version_metadata(&name("dep"), &version("1.2")).await.unwrap();
+    assert_eq!(metadata.resolution.version, version("1.2"));
+    client.version_metadata(&name("demo"), &version("1.0")).await.unwrap();
+    // Each page once, whether the prefetch or the ask got there first.
+    assert_eq!(requests_to(&index, "/simple/demo/").len(), 1);
+    assert_eq!(requests_to(&index, "/simple/dep/").len(), 1);
+}
+
+const DEMO_METADATA: &str = "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nRequires-Dist: six\n";
+
+/// A JSON page with one wheel whose `.metadata` is advertised with `advertised_sha256`.
+fn page_with_metadata_hash(base: &str, advertised_sha256: &str) -> String {
+    format!(
+        r#"{{"meta": {{"api-version": "1.1"}}, "name": "demo", "files": [
+        {{"filename": "demo-1.0-py3-none-any.whl", "url": "{base}/files/demo-1.0-py3-none-any.whl",
+          "hashes": {{"sha256": "00"}}, "core-metadata": {{"sha256": "{advertised_sha256}"}}}}]}}"#
+    )
+}
+
+async fn metadata_server(advertised: String) -> Scripted {
+    let base = Arc::new(Mutex::new(String::new()));
+    let page_base = Arc::clone(&base);
+    let server = Scripted::start(move |seen| {
+        if seen.path == "/simple/demo/" {
+            let base = page_base.lock().unwrap().clone();
+            Answer::new(200, page_with_metadata_hash(&base, &advertised))
+                .header("content-type", "application/vnd.pypi.simple.v1+json")
+        } else if seen.path.ends_with(".metadata") {
+            Answer::new(200, DEMO_METADATA)
+        } else {
+            Answer::new(404, "")
+        }
+    })
+    .await;
+    *base.lock().unwrap() = server.base.clone();
+    server
+}
+
+use std::sync::Mutex;
+
+#[tokio::test]
+async fn metadata_file_hash_is_checked() {
+    // Hostile: the index vouches for other bytes than it serves.
+    let server = metadata_server("ab".repeat(32)).await;
+    let client = client(&format!("{}/simple/", server.base));
+    let error = client.version_metadata(&name("demo"), &version("1.0")).await.unwrap_err();
+    assert!(matches!(error, IndexError::MetadataHashMismatch { .. }), "{error}");
+
+    // Good: the advertised hash is that of the bytes.
+    let server = metadata_server(sha256_hex(DEMO_METADATA.as_bytes())).await;
+    let client = client(&format!("{}/simple/", server.base));
+    let metadata = client.version_metadata(&name("demo"), &version("1.0")).await.unwrap();
+    assert_eq!(metadata.source, MetadataSource::MetadataFile);
+}
+
+#[tokio::test]
+async fn server_ignoring_ranges_gets_one_whole_download() {
+    let wheel = WheelSpec::new("demo", "1.0").requires_dist("six").build().unwrap();
+    let bytes = wheel.bytes.clone();
+    let page_filename = wheel.filename.clone();
+    let base = Arc::new(Mutex::new(String::new()));
+    let page_base = Arc::clone(&base);
+    let server = Scripted::start(move |seen| {
+        if seen.path == "/simple/demo/" {
+            let base = page_base.lock().unwrap().clone();
+            Answer::new(200, format!(r#"<a href="{base}/files/{page_filename}">x</a>"#))
+                .header("content-type", "text/html")
+        } else {
+            // Ranges ignored: always the whole file, with 200 (RFC 9110 allows it).
+            Answer::new(200, bytes.clone())
+        }
+    })
+    .await;
+    *base.lock().unwrap() = server.base.clone();
+    let client = client(&format!("{}/simple/", server.base));
+    let metadata = client.version_metadata(&name("demo"), &version("1.0")).await.unwrap();
+    assert_eq!(metadata.source, MetadataSource::WholeWheel);
+    assert_eq!(metadata.resolution.requires_dist.len(), 1);
+    let files: Vec<_> = server.requests().into_iter().filter(|seen| seen.path.starts_with("/files/")).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+}
+
+#[tokio::test]
+async fn etag_revalidation_and_cache_control() {
+    let server = Scripted::start(|seen| match seen.path.as_str() {
+        "/simple/demo/" if seen.headers.get("if-none-match").map(String::as_str) == Some("\"v1\"") => {
+            Answer::new(304, "")
+        }
+        "/simple/demo/" => Answer::new(200, r#"{"meta": {"api-version": "1.0"}, "files": []}"#)
+            .header("content-type", "application/vnd.pypi.simple.v1+json")
+            .header("etag", "\"v1\""),
+        "/simple/fresh/" => Answer::new(200, r#"{"files": []}"#)
+            .header("content-type", "application/vnd.pypi.simple.v1+json")
+            .header("cache-control", "max-age=3600"),
+        "/simple/secret/" => Answer::new(200, r#"{"files": []}"#)
+            .header("content-type", "application/vnd.pypi.simple.v1+json")
+            .header("cache-control", "no-store"),
+        _ => Answer::new(404, ""),
+    })
+    .await;
+    let cache_dir = tempfile::tempdir().unwrap();
+    let with_cache = |offline: bool| {
+        let mut options = options(&format!("{}/simple/", server.base));
+        options.cache = Some(safevenv_cache::Cache::new(cache_dir.path()));
+        options.page_ttl = Duration::ZERO;
+        options.offline = offline;
+        IndexClient::new(options).unwrap()
+    };
+    for project in ["demo", "fresh", "secret"] {
+        assert!(with_cache(false).project(&name(project)).await.unwrap().is_some());
+    }
+    let count = |path: &str| server.requests().iter().filter(|seen| seen.path == path).count();
+    // Stale (TTL 0): revalidated with the ETag, answered 304, still parsed.
+    assert!(with_cache(false).project(&name("demo")).await.unwrap().is_some());
+    let last = server.requests().into_iter().filter(|seen| seen.path == "/simple/demo/").last().unwrap();
+    assert_eq!(last.headers.get("if-none-match").map(String::as_str), Some("\"v1\""));
+    assert_eq!(count("/simple/demo/"), 2);
+    // The server's max-age wins over our TTL of 0.
+    with_cache(false).project(&name("fresh")).await.unwrap();
+    assert_eq!(count("/simple/fresh/"), 1);
+    // no-store: nothing was written, so offline it is a miss.
+    let error = with_cache(true).project(&name("secret")).await.unwrap_err();
+    assert!(matches!(error, IndexError::OfflineMiss { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn credentials_are_sent_but_never_shown() {
+    let server = Scripted::start(|seen| match seen.path.as_str() {
+        "/simple/demo/" => Answer::new(200, r#"{"files": []}"#)
+            .header("content-type", "application/vnd.pypi.simple.v1+json"),
+        _ => Answer::new(500, ""),
+    })
+    .await;
+    let with_userinfo = server.base.replace("http://", "http://alice:s3cret@");
+    let client = client(&format!("{with_userinfo}/simple/"));
+    client.project(&name("demo")).await.unwrap();
+    let error = client.project(&name("broken")).await.unwrap_err();
+    let shown = format!("{error} {error:?}");
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(shown.contains("/simple/broken/"), "{shown}");
+    for seen in server.requests() {
+        // base64("alice:s3cret")
+        assert_eq!(
+            seen.headers.get("authorization").map(String::as_str),
+            Some("Basic YWxpY2U6czNjcmV0"),
+            "{seen:?}"
+        );
+        assert!(!seen.path.contains("s3cret"));
+    }
+}
+
+#[tokio::test]
+async fn netrc_credentials_are_sent() {
+    let server = Scripted::start(|_| {
+        Answer::new(200, r#"{"files": []}"#).header("content-type", "application/vnd.pypi.simple.v1+json")
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    fs_err::write(
+        home.path().join(".netrc"),
+        "machine 127.0.0.1 login bob password hunter2\n",
+    )
+    .unwrap();
+    let home_text = home.path().to_str().unwrap().to_string();
+    let options = options(&format!("{}/simple/", server.base))
+        .with_env(|key| (key == "HOME").then(|| home_text.clone()))
+        .unwrap();
+    IndexClient::new(options).unwrap().project(&name("demo")).await.unwrap();
+    // base64("bob:hunter2")
+    assert_eq!(
+        server.requests()[0].headers.get("authorization").map(String::as_str),
+        Some("Basic Ym9iOmh1bnRlcjI=")
+    );
+}
+
+#[test]
+fn ttl_comes_from_the_environment() {
+    let options = options("http://127.0.0.1:1/simple/")
+        .with_env(|key| (key == safevenv_index::TTL_ENV).then(|| "42".to_string()))
+        .unwrap();
+    assert_eq!(options.page_ttl, Duration::from_secs(42));
+    let error = options
+        .with_env(|key| (key == safevenv_index::TTL_ENV).then(|| "soon".to_string()))
+        .unwrap_err();
+    assert!(matches!(error, IndexError::InvalidTtl { .. }), "{error}");
+}

@@ -1,0 +1,1 @@
+//! Create Python virtual environments

@@ -1,0 +1,40 @@
+//! The `safevenv` binary: parses arguments and hands each command to one library call.
+//!
+//! Everything here is thin on purpose (cargo's "commands are thin wrappers around ops"): the
+//! pipeline lives in the library crates listed in `crates/README.md`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use safevenv_cli::{Cli, Command};
+
+mod commands;
+mod diagnostic;
+mod printer;
+
+use diagnostic::Diagnostic;
+use printer::Printer;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help/version to stdout and usage errors to stderr with its own exit code (2).
+            let _ = err.print();
+            return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
+        }
+    };
+    let printer = Printer::new(&cli.global);
+    printer.init_logging(cli.global.verbose);
+
+    let result = match &cli.command {
+        Command::Create(args) => commands::create::run(args, &cli.global, &printer),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(diagnostic) => {
+            printer.error(&diagnostic);
+            diagnostic.exit_code()
+        }
+    }
+}

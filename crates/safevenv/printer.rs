@@ -1,0 +1,67 @@
+//! Where output goes: status lines and warnings to stderr, coloured only when wanted.
+
+use std::io::Write;
+
+use anstream::ColorChoice;
+use owo_colors::OwoColorize;
+use safevenv_cli::GlobalArgs;
+
+use crate::diagnostic::Diagnostic;
+
+/// Writes safevenv's human-readable output. Results a command produces for machines go to stdout;
+/// everything written here goes to stderr, so `safevenv ... > file` captures only results.
+pub struct Printer {
+    quiet: bool,
+}
+
+impl Printer {
+    pub fn new(global: &GlobalArgs) -> Self {
+        let choice = match global.color {
+            safevenv_cli::ColorChoice::Auto => ColorChoice::Auto,
+            safevenv_cli::ColorChoice::Always => ColorChoice::Always,
+            safevenv_cli::ColorChoice::Never => ColorChoice::Never,
+        };
+        choice.write_global();
+        Self { quiet: global.quiet }
+    }
+
+    /// `-v` shows safevenv's debug log, `-vv` its trace log; `RUST_LOG` overrides both.
+    pub fn init_logging(&self, verbose: u8) {
+        let default = match verbose {
+            0 => "warn",
+            1 => "safevenv=debug,safevenv_python=debug,safevenv_venv=debug,warn",
+            _ => "trace",
+        };
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(anstream::stderr)
+            .with_target(false)
+            .without_time()
+            .try_init();
+    }
+
+    /// A line saying what was done.
+    pub fn status(&self, verb: &str, rest: &str) {
+        if self.quiet {
+            return;
+        }
+        let _ = writeln!(anstream::stderr(), "{} {rest}", verb.green().bold());
+    }
+
+    pub fn warn(&self, message: &str) {
+        let _ = writeln!(anstream::stderr(), "{}: {message}", "warning".yellow().bold());
+    }
+
+    pub fn error(&self, diagnostic: &Diagnostic) {
+        let mut out = anstream::stderr().lock();
+        let _ = writeln!(out, "{}: {}", "error".red().bold(), diagnostic.message);
+        for cause in &diagnostic.causes {
+            let _ = writeln!(out, "  {}: {cause}", "caused by".bold());
+        }
+        for hint in &diagnostic.hints {
+            let _ = writeln!(out, "{}: {hint}", "hint".cyan().bold());
+        }
+    }
+}

@@ -1,0 +1,59 @@
+"""Shared helpers for the hand-run benchmarks in scripts/bench (not run in CI).
+
+Competitors are installed with pip into a throwaway environment, from the index pip itself is
+configured to use, so the numbers compare like with like on this machine.
+"""
+
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def safevenv_binary() -> Path:
+    subprocess.run(["cargo", "build", "--release", "--locked", "-q"], cwd=ROOT, check=True)
+    return ROOT / "target" / "release" / "safevenv"
+
+
+def tools_env(packages: list[str]) -> Path:
+    """A throwaway venv with the competitors installed; returns its bin directory."""
+    venv = Path(tempfile.mkdtemp(prefix="safevenv-bench-tools-"))
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", *packages],
+        check=True,
+    )
+    return venv / "bin"
+
+
+def time_runs(label: str, command, runs: int, setup=None) -> list[float]:
+    """Runs `command()` (returning an argv) `runs` times after one warm-up; `setup()` runs untimed before each."""
+    times = []
+    for i in range(runs + 1):
+        if setup:
+            setup()
+        argv = command()
+        start = time.perf_counter()
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        elapsed = time.perf_counter() - start
+        if i > 0:
+            times.append(elapsed)
+    print(f"  {label:<28} median {statistics.median(times) * 1000:8.1f} ms  (min {min(times) * 1000:.1f}, n={runs})")
+    return times
+
+
+def print_ratios(results: dict[str, list[float]], baseline: str) -> None:
+    base = statistics.median(results[baseline])
+    print(f"\nratios (median / {baseline}; below 1.0 is faster than {baseline}):")
+    for label, times in results.items():
+        print(f"  {label:<28} {statistics.median(times) / base:6.2f}x")
+
+
+def fresh_dir(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+

@@ -1,0 +1,109 @@
+//! A sandbox per test: its own HOME, cache and working directory, and a `safevenv` command that
+//! sees only them (house style 12: hermetic tests; no user configuration leaks in).
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct TestContext {
+    pub root: tempfile::TempDir,
+}
+
+impl TestContext {
+    pub fn new() -> Self {
+        let root = tempfile::tempdir().expect("create a temporary directory");
+        for dir in ["home", "cache", "work"] {
+            fs_err::create_dir_all(root.path().join(dir)).expect("create sandbox directories");
+        }
+        Self { root }
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.root.path().join("home")
+    }
+
+    pub fn cache(&self) -> PathBuf {
+        self.root.path().join("cache")
+    }
+
+    /// The working directory commands run in.
+    pub fn work(&self) -> PathBuf {
+        self.root.path().join("work")
+    }
+
+    /// `safevenv` with a clean environment: our HOME and cache, the machine's PATH (to find
+    /// interpreters), and no variables that would point at the user's environments or config.
+    pub fn safevenv(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_safevenv"));
+        command
+            .current_dir(self.work())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("SAFEVENV_CACHE_DIR", self.cache())
+            .env("PIP_CONFIG_FILE", "/dev/null")
+            .env("NO_COLOR", "1");
+        if let Some(root) = pyenv_root() {
+            command.env("PYENV_ROOT", root);
+        }
+        command
+    }
+}
+
+/// Where pyenv keeps interpreters on this machine, if it has any.
+pub fn pyenv_root() -> Option<PathBuf> {
+    std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".pyenv")))
+        .filter(|root| root.join("versions").is_dir())
+}
+
+/// The newest pyenv interpreter of `minor` (e.g. "3.12"), found on the machine, not hard-coded.
+pub fn pyenv_python(minor: &str) -> Option<PathBuf> {
+    let versions = pyenv_root()?.join("versions");
+    let mut found: Vec<PathBuf> = fs_err::read_dir(&versions)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.strip_prefix(minor).is_some_and(|rest| rest.starts_with('.')))
+        })
+        .map(|path| path.join("bin").join("python3"))
+        .filter(|python| python.exists())
+        .collect();
+    // Newest patch release: compare numerically, so 3.12.10 sorts after 3.12.9.
+    found.sort_by_key(|python| {
+        python
+            .components()
+            .rev()
+            .nth(2)
+            .and_then(|version| version.as_os_str().to_str())
+            .map(|version| version.split('.').map(|part| part.parse::<u32>().unwrap_or(0)).collect::<Vec<_>>())
+    });
+    found.pop()
+}
+
+/// Runs `command`, asserting success, and returns its output.
+#[track_caller]
+pub fn run_ok(command: &mut Command) -> Output {
+    let output = command.output().expect("run the command");
+    assert!(
+        output.status.success(),
+        "command failed with {}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
