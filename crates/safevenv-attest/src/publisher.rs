@@ -168,7 +168,7 @@ impl Publisher {
     pub fn from_identity_table(table: &BTreeMap<String, String>) -> Result<Self, AttestError> {
         let kind = table
             .get("kind")
-            .ok_or_else(|| AttestError::IdentityTableMissingKey {
+            .ok_or(AttestError::IdentityTableMissingKey {
                 kind: None,
                 key: "kind",
             })?;
@@ -440,6 +440,10 @@ impl IdentityPolicy {
     }
 
     /// Step (8): check `actual` against every expectation.
+    ///
+    /// PEP 740 makes the signing identity the Trusted Publisher that published the artifact; a
+    /// valid attestation only says *someone* published it. Threat: a look-alike project, or a
+    /// compromised other workflow of the same repository, publishing under the expected name.
     pub(crate) fn check(&self, actual: &Publisher) -> Result<(), AttestError> {
         let mismatch = |expected: String| AttestError::IdentityMismatch {
             expected,
@@ -544,6 +548,72 @@ mod tests {
             environment: None,
         };
         assert!(!same_publisher(&github(None), &renamed));
+    }
+
+    fn certificate(name: &str) -> CertificateInfo {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/vectors/sigstore/pypi-attestations")
+            .join(name);
+        let pem = fs_err::read_to_string(path).unwrap();
+        let der = sigstore_types::DerCertificate::from_pem(&pem).unwrap();
+        sigstore_crypto::parse_certificate_info(&der).unwrap()
+    }
+
+    /// Without the Source Repository Ref extension the Build Config URI must end in the
+    /// Source Repository Digest.
+    #[test]
+    fn github_publisher_without_source_ref_uses_the_digest() {
+        let info = certificate("no-source-repository-ref-extension.pem");
+        assert_eq!(info.ci_claims.source_repository_ref, None);
+        assert_eq!(
+            Publisher::from_certificate(&info).unwrap(),
+            Publisher::GitHub {
+                repository: "SWIFTSIM/swiftgalaxy".to_string(),
+                workflow: "python-publish.yml".to_string(),
+                environment: None,
+            }
+        );
+        // A Build Config URI of another repository is refused.
+        let mut other = info.clone();
+        other.ci_claims.build_config_uri = Some(
+            "https://github.com/evil/swiftgalaxy/.github/workflows/python-publish.yml@a26eb006d04dd0c41a6e38dc15ddaf7b46143505"
+                .to_string(),
+        );
+        assert!(matches!(
+            Publisher::from_certificate(&other),
+            Err(AttestError::PublisherClaims { .. })
+        ));
+        // So is one at a commit that is not the certificate's.
+        let mut moved = info;
+        moved.ci_claims.source_repository_digest = Some("0".repeat(40));
+        assert!(matches!(
+            Publisher::from_certificate(&moved),
+            Err(AttestError::PublisherClaims { .. })
+        ));
+    }
+
+    #[test]
+    fn google_publisher_is_the_service_account() {
+        let info = certificate("200170367.pem");
+        let publisher = Publisher::from_certificate(&info).unwrap();
+        assert_eq!(
+            publisher,
+            Publisher::Google {
+                email: "919436158236-compute@developer.gserviceaccount.com".to_string()
+            }
+        );
+        assert!(
+            IdentityPolicy::any_publisher()
+                .trusted_publishers_only()
+                .check(&publisher)
+                .is_ok()
+        );
+        assert!(matches!(
+            IdentityPolicy::any_publisher()
+                .expect_repository("o/r")
+                .check(&publisher),
+            Err(AttestError::IdentityMismatch { .. })
+        ));
     }
 
     #[test]

@@ -226,15 +226,6 @@ pub enum IndexError {
     /// A cache directory could not be made or an entry written.
     #[error(transparent)]
     Cache(#[from] safevenv_cache::CacheError),
-    /// A temporary file for a download could not be made or written.
-    #[error("cannot use a temporary file for `{url}`")]
-    TempFile {
-        /// The artifact URL.
-        url: DisplaySafeUrl,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
     /// A cache entry could not be read (other than not existing).
     #[error("cannot read the cache entry `{}`", path.display())]
     CacheRead {

@@ -13,6 +13,7 @@ mod http;
 mod index_url;
 mod metadata;
 mod simple;
+mod source;
 
 pub use client::{IndexClient, IndexClientOptions, TTL_ENV};
 pub use error::IndexError;
@@ -20,4 +21,5 @@ pub use http::HttpOptions;
 pub use index_url::{IndexUrl, IndexUrlError, IndexUrlSource, IndexUrls};
 pub use metadata::{MetadataSource, WheelMetadata};
 pub use simple::{CoreMetadataLink, FileEntry, ProjectPage, Yanked};
+pub use source::IndexSource;
 pub use uv_redacted::DisplaySafeUrl;

@@ -307,14 +307,14 @@ use std::sync::Mutex;
 async fn metadata_file_hash_is_checked() {
     // Hostile: the index vouches for other bytes than it serves.
     let server = metadata_server("ab".repeat(32)).await;
-    let client = client(&format!("{}/simple/", server.base));
-    let error = client.version_metadata(&name("demo"), &version("1.0")).await.unwrap_err();
+    let hostile = client(&format!("{}/simple/", server.base));
+    let error = hostile.version_metadata(&name("demo"), &version("1.0")).await.unwrap_err();
     assert!(matches!(error, IndexError::MetadataHashMismatch { .. }), "{error}");
 
     // Good: the advertised hash is that of the bytes.
     let server = metadata_server(sha256_hex(DEMO_METADATA.as_bytes())).await;
-    let client = client(&format!("{}/simple/", server.base));
-    let metadata = client.version_metadata(&name("demo"), &version("1.0")).await.unwrap();
+    let good = client(&format!("{}/simple/", server.base));
+    let metadata = good.version_metadata(&name("demo"), &version("1.0")).await.unwrap();
     assert_eq!(metadata.source, MetadataSource::MetadataFile);
 }
 
@@ -448,4 +448,44 @@ fn ttl_comes_from_the_environment() {
         .with_env(|key| (key == safevenv_index::TTL_ENV).then(|| "soon".to_string()))
         .unwrap_err();
     assert!(matches!(error, IndexError::InvalidTtl { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn first_index_that_has_the_project_wins() {
+    let main = TestIndex::builder().wheel(WheelSpec::new("dep", "9.0")).start().unwrap();
+    let extra = demo_index(true, false);
+    let mut indexes = IndexUrls::single(IndexUrl::parse(&main.url()).unwrap());
+    indexes.extra.push(IndexUrl::parse(&extra.url()).unwrap());
+    let mut options = options(&main.url());
+    options.indexes = indexes;
+    let client = IndexClient::new(options).unwrap();
+    // `dep` is on both: only the main index's versions are seen (no mixing across indexes).
+    assert_eq!(client.versions(&name("dep")).await.unwrap(), vec![version("9.0")]);
+    assert!(requests_to(&extra, "/simple/dep/").is_empty());
+    // `demo` is only on the extra index.
+    let page = client.require_project(&name("demo")).await.unwrap();
+    assert_eq!(page.index.url_for_lockfile().as_str(), extra.url());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolver_source_blocks_on_the_runtime() {
+    use safevenv_resolver::{PackageSource, SourceError};
+    let index = demo_index(true, false);
+    let source = safevenv_index::IndexSource::new(client(&index.url()), tokio::runtime::Handle::current());
+    let (versions, metadata, missing) = tokio::task::spawn_blocking(move || {
+        source.prefetch_metadata(&[(name("dep"), version("1.2"))]);
+        (
+            source.versions(&name("demo")).unwrap(),
+            source.metadata(&name("demo"), &version("1.0")).unwrap(),
+            source.versions(&name("nope")).unwrap_err(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(versions.versions.len(), 2);
+    let files = &versions.versions[&version("0.9")];
+    assert!(matches!(files[0].yanked, safevenv_resolver::Yanked::Yes { .. }));
+    assert_eq!(metadata.requires_dist.len(), 1);
+    assert_eq!(metadata.requires_dist[0].name.as_str(), "dep");
+    assert!(matches!(missing, SourceError::NotFound { .. }), "{missing}");
 }

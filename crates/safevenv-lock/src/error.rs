@@ -1,5 +1,6 @@
 //! Why a lockfile was refused.
 
+use std::fmt;
 use std::path::PathBuf;
 
 use uv_distribution_filename::{SourceDistFilenameError, WheelFilenameError};
@@ -10,28 +11,26 @@ use uv_pep508::Pep508Error;
 /// A lockfile could not be read, or was refused.
 ///
 /// Every variant names the lockfile (`origin`: its path, or what the caller said it is).
-#[derive(Debug, thiserror::Error)]
+/// `Display` and `source` are written by hand so that a refusal reads as one line naming the
+/// field and the rule, while the cause behind the rule (e.g. the marker parser's explanation)
+/// is still the next error in the chain.
+#[derive(Debug)]
 pub enum LockError {
     /// The file could not be read (safevenv failed, not the lockfile).
-    #[error("cannot read lockfile `{}`", path.display())]
     Read {
         /// The lockfile's path.
         path: PathBuf,
         /// The I/O error (from `fs-err`, so it names the path too).
-        #[source]
         source: std::io::Error,
     },
     /// The text is not TOML.
-    #[error("lockfile `{origin}` is not valid TOML")]
     Toml {
         /// The lockfile.
         origin: String,
         /// The TOML parser's error, with line and column.
-        #[source]
         source: toml::de::Error,
     },
     /// The text is TOML, but one field breaks a rule of PEP 751.
-    #[error("lockfile `{origin}` is invalid: `{field}`: {violation}")]
     Invalid {
         /// The lockfile.
         origin: String,
@@ -40,6 +39,31 @@ pub enum LockError {
         /// The rule it breaks.
         violation: Violation,
     },
+}
+
+impl fmt::Display for LockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Read { path, .. } => write!(f, "cannot read lockfile `{}`", path.display()),
+            Self::Toml { origin, .. } => write!(f, "lockfile `{origin}` is not valid TOML"),
+            Self::Invalid {
+                origin,
+                field,
+                violation,
+            } => write!(f, "lockfile `{origin}` is invalid: `{field}`: {violation}"),
+        }
+    }
+}
+
+impl std::error::Error for LockError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Read { source, .. } => Some(source),
+            Self::Toml { source, .. } => Some(source),
+            // The violation is already in this error's message; its own cause is next.
+            Self::Invalid { violation, .. } => std::error::Error::source(violation),
+        }
+    }
 }
 
 impl LockError {

@@ -375,7 +375,11 @@ impl Wheel {
 
     /// The wheel's file name: `name`, else the last part of `path` or `url`.
     pub fn file_name(&self) -> Option<String> {
-        file_name(self.name.as_deref(), self.path.as_deref(), self.url.as_ref())
+        file_name(
+            self.name.as_deref(),
+            self.path.as_deref(),
+            self.url.as_ref(),
+        )
     }
 }
 
@@ -400,7 +404,11 @@ impl Sdist {
 
     /// The sdist's file name: `name`, else the last part of `path` or `url`.
     pub fn file_name(&self) -> Option<String> {
-        file_name(self.name.as_deref(), self.path.as_deref(), self.url.as_ref())
+        file_name(
+            self.name.as_deref(),
+            self.path.as_deref(),
+            self.url.as_ref(),
+        )
     }
 }
 
@@ -435,7 +443,11 @@ impl Dependency {
 
 /// `name`, else the last component of `path` (either separator), else of the URL's path,
 /// percent-decoded (`%2B` in a local version is `+`).
-pub(crate) fn file_name(name: Option<&str>, path: Option<&str>, url: Option<&Url>) -> Option<String> {
+pub(crate) fn file_name(
+    name: Option<&str>,
+    path: Option<&str>,
+    url: Option<&Url>,
+) -> Option<String> {
     if let Some(name) = name {
         return Some(name.to_owned());
     }

@@ -18,8 +18,8 @@ use uv_pep508::MarkerTree;
 
 use crate::error::{LockError, Violation};
 use crate::model::{
-    Archive, AttestationIdentity, Dependency, Directory, Hashes, Lock, Package, Sdist, Source,
-    Vcs, Wheel,
+    Archive, AttestationIdentity, Dependency, Directory, Hashes, Lock, Package, Sdist, Source, Vcs,
+    Wheel,
 };
 
 /// A lockfile that was read, with the keys that were ignored.
@@ -488,10 +488,7 @@ impl Reader {
             .map(|entry| Dependency(entry.table))
             .collect();
 
-        let vcs = fields
-            .table("vcs")?
-            .map(|vcs| self.vcs(vcs))
-            .transpose()?;
+        let vcs = fields.table("vcs")?.map(|vcs| self.vcs(vcs)).transpose()?;
         let directory = fields
             .table("directory")?
             .map(|directory| self.directory(directory))
@@ -538,7 +535,10 @@ impl Reader {
             ("directory", directory.is_some()),
             ("archive", archive.is_some()),
             ("sdist", sdist.is_some()),
-            ("wheels", wheels.as_ref().is_some_and(|wheels| !wheels.is_empty())),
+            (
+                "wheels",
+                wheels.as_ref().is_some_and(|wheels| !wheels.is_empty()),
+            ),
         ] {
             if present {
                 set.push(format!("`{key}`"));
@@ -664,7 +664,8 @@ impl Reader {
             size,
             hashes,
         };
-        let (field, filename) = artifact_file_name(&fields, sdist.name.is_some(), sdist.file_name())?;
+        let (field, filename) =
+            artifact_file_name(&fields, sdist.name.is_some(), sdist.file_name())?;
         // The file must be an sdist of this package at this version: an entry that pointed at
         // another project's file would install code the lockfile does not name.
         // PEP 625 names `.tar.gz`; `.zip` is the older form other readers still accept.
@@ -675,16 +676,17 @@ impl Reader {
         } else {
             return Err(fault(field, Violation::SdistExtension { filename }));
         };
-        let parsed = SourceDistFilename::parse(&filename, extension, package).map_err(|source| {
-            fault(
-                field.clone(),
-                Violation::InvalidSdistFilename {
-                    filename: filename.clone(),
-                    package: package.clone(),
-                    source: Box::new(source),
-                },
-            )
-        })?;
+        let parsed =
+            SourceDistFilename::parse(&filename, extension, package).map_err(|source| {
+                fault(
+                    field.clone(),
+                    Violation::InvalidSdistFilename {
+                        filename: filename.clone(),
+                        package: package.clone(),
+                        source: Box::new(source),
+                    },
+                )
+            })?;
         check_version(&field, &filename, parsed.version, version)?;
         fields.finish(self)?;
         Ok(sdist)
@@ -713,7 +715,8 @@ impl Reader {
             size,
             hashes,
         };
-        let (field, filename) = artifact_file_name(&fields, wheel.name.is_some(), wheel.file_name())?;
+        let (field, filename) =
+            artifact_file_name(&fields, wheel.name.is_some(), wheel.file_name())?;
         let parsed = WheelFilename::from_str(&filename).map_err(|source| {
             fault(
                 field.clone(),

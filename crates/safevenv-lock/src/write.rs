@@ -34,11 +34,19 @@ impl Lock {
             line(
                 &mut out,
                 "environments",
-                array(environments.iter().map(|marker| string(&marker_text(*marker)))),
+                array(
+                    environments
+                        .iter()
+                        .map(|marker| string(&marker_text(*marker))),
+                ),
             );
         }
         if let Some(requires_python) = &lock.requires_python {
-            line(&mut out, "requires-python", string(&requires_python.to_string()));
+            line(
+                &mut out,
+                "requires-python",
+                string(&requires_python.to_string()),
+            );
         }
         let names = |names: &[_]| array(names.iter().map(|name: &String| string(name)));
         if let Some(extras) = &lock.extras {
@@ -220,7 +228,10 @@ fn archive_text(archive: &Archive) -> String {
 fn sdist_text(sdist: &Sdist) -> String {
     let mut table = Fields::default();
     table.push_opt("name", sdist.name.as_deref().map(string));
-    table.push_opt("upload-time", sdist.upload_time.map(|time| time.to_string()));
+    table.push_opt(
+        "upload-time",
+        sdist.upload_time.map(|time| time.to_string()),
+    );
     table.push_opt("url", sdist.url.as_ref().map(|url| string(url.as_str())));
     table.push_opt("path", sdist.path.as_deref().map(string));
     table.push_opt("size", sdist.size.map(|size| size.to_string()));
@@ -231,7 +242,10 @@ fn sdist_text(sdist: &Sdist) -> String {
 fn wheel_text(wheel: &Wheel) -> String {
     let mut table = Fields::default();
     table.push_opt("name", wheel.name.as_deref().map(string));
-    table.push_opt("upload-time", wheel.upload_time.map(|time| time.to_string()));
+    table.push_opt(
+        "upload-time",
+        wheel.upload_time.map(|time| time.to_string()),
+    );
     table.push_opt("url", wheel.url.as_ref().map(|url| string(url.as_str())));
     table.push_opt("path", wheel.path.as_deref().map(string));
     table.push_opt("size", wheel.size.map(|size| size.to_string()));

@@ -23,7 +23,9 @@ wheels = [
 }
 
 fn good_wheel() -> String {
-    format!(r#"size = 63152, upload-time = 2025-01-25T11:30:10.164985Z, hashes = {{ sha256 = "{SHA256}" }}"#)
+    format!(
+        r#"size = 63152, upload-time = 2025-01-25T11:30:10.164985Z, hashes = {{ sha256 = "{SHA256}" }}"#
+    )
 }
 
 fn refused(text: &str) -> (String, Violation) {
@@ -93,11 +95,17 @@ fn lock_version_is_required_and_major_1() {
 
     let (field, violation) = refused(&good.replace("\"1.0\"", "\"2.0\""));
     assert_eq!(field, "lock-version");
-    assert!(matches!(violation, Violation::UnsupportedLockVersion { .. }));
+    assert!(matches!(
+        violation,
+        Violation::UnsupportedLockVersion { .. }
+    ));
 
     let (field, violation) = refused(&good.replace("\"1.0\"", "\"0.9\""));
     assert_eq!(field, "lock-version");
-    assert!(matches!(violation, Violation::UnsupportedLockVersion { .. }));
+    assert!(matches!(
+        violation,
+        Violation::UnsupportedLockVersion { .. }
+    ));
 
     let (field, violation) = refused(&good.replace("\"1.0\"", "\"one\""));
     assert_eq!(field, "lock-version");
@@ -131,7 +139,10 @@ fn unknown_keys_are_refused_in_1_0_and_reported_in_a_newer_minor() {
     assert!(!written.contains("homepage"));
 
     // `[tool]` tables take anything.
-    let lock = accepted(&lock_with("tool = { x = { anything = [1, 2] } }", &good_wheel()));
+    let lock = accepted(&lock_with(
+        "tool = { x = { anything = [1, 2] } }",
+        &good_wheel(),
+    ));
     assert!(lock.packages[0].tool.is_some());
 }
 
@@ -163,7 +174,10 @@ fn names_must_be_valid_and_normalized() {
     assert_eq!(field, "packages[0].name");
     assert!(matches!(violation, Violation::InvalidName { .. }));
 
-    let extras = good.replace("created-by", "extras = [\"ok\", \"Not_Normal\"]\ncreated-by");
+    let extras = good.replace(
+        "created-by",
+        "extras = [\"ok\", \"Not_Normal\"]\ncreated-by",
+    );
     let (field, violation) = refused(&extras);
     assert_eq!(field, "extras[1]");
     assert!(matches!(violation, Violation::NameNotNormalized { .. }));
@@ -180,7 +194,10 @@ fn versions_markers_and_specifiers_must_parse() {
     assert_eq!(field, "packages[0].marker");
     assert!(matches!(violation, Violation::InvalidMarker { .. }));
 
-    let (field, violation) = refused(&lock_with("requires-python = \">=3.12.[X]\"", &good_wheel()));
+    let (field, violation) = refused(&lock_with(
+        "requires-python = \">=3.12.[X]\"",
+        &good_wheel(),
+    ));
     assert_eq!(field, "packages[0].requires-python");
     assert!(matches!(violation, Violation::InvalidSpecifiers { .. }));
 
@@ -249,9 +266,18 @@ fn hashes_are_required_non_empty_and_well_formed() {
     let short = lock_with("", &format!("hashes = {{ sha256 = \"{}\" }}", &SHA256[1..]));
     let (field, violation) = refused(&short);
     assert_eq!(field, "packages[0].wheels[0].hashes.sha256");
-    assert!(matches!(violation, Violation::MalformedHash { expected_len: 64, .. }));
+    assert!(matches!(
+        violation,
+        Violation::MalformedHash {
+            expected_len: 64,
+            ..
+        }
+    ));
 
-    let not_hex = lock_with("", &format!("hashes = {{ sha256 = \"{}z\" }}", &SHA256[1..]));
+    let not_hex = lock_with(
+        "",
+        &format!("hashes = {{ sha256 = \"{}z\" }}", &SHA256[1..]),
+    );
     let (field, violation) = refused(&not_hex);
     assert_eq!(field, "packages[0].wheels[0].hashes.sha256");
     assert!(matches!(violation, Violation::MalformedHash { .. }));
@@ -356,7 +382,10 @@ fn wheel_file_names_must_match_their_package() {
         "name = \"attrs-24.0.0-py3-none-any.whl\"",
     ));
     assert_eq!(field, "packages[0].wheels[0].name");
-    assert!(matches!(violation, Violation::FilenameVersionMismatch { .. }));
+    assert!(matches!(
+        violation,
+        Violation::FilenameVersionMismatch { .. }
+    ));
 
     // Without `name`, the URL's last segment is the file name.
     let unnamed = good.replace("name = \"attrs-25.1.0-py3-none-any.whl\", ", "");
@@ -393,20 +422,29 @@ sdist = {{ path = "dist/{file}", hashes = {{ sha256 = "{SHA256}" }} }}
 
     let (field, violation) = refused(&sdist("charset-normalizer-2.0.11.tar.gz"));
     assert_eq!(field, "packages[0].sdist");
-    assert!(matches!(violation, Violation::FilenameVersionMismatch { .. }));
+    assert!(matches!(
+        violation,
+        Violation::FilenameVersionMismatch { .. }
+    ));
 }
 
 #[test]
 fn vcs_and_directory_sources() {
     let vcs = |table: &str| {
-        format!("lock-version = \"1.0\"\ncreated-by = \"t\"\n[[packages]]\nname = \"a\"\nvcs = {table}\n")
+        format!(
+            "lock-version = \"1.0\"\ncreated-by = \"t\"\n[[packages]]\nname = \"a\"\nvcs = {table}\n"
+        )
     };
     let lock = accepted(&vcs(
         r#"{ type = "git", url = "https://git.example/a", requested-revision = "main", commit-id = "0123abc", subdirectory = "sub" }"#,
     ));
-    assert!(matches!(&lock.packages[0].source, safevenv_lock::Source::Vcs(vcs) if vcs.commit_id == "0123abc"));
+    assert!(
+        matches!(&lock.packages[0].source, safevenv_lock::Source::Vcs(vcs) if vcs.commit_id == "0123abc")
+    );
 
-    let (field, violation) = refused(&vcs(r#"{ type = "cvs", url = "https://git.example/a", commit-id = "1" }"#));
+    let (field, violation) = refused(&vcs(
+        r#"{ type = "cvs", url = "https://git.example/a", commit-id = "1" }"#,
+    ));
     assert_eq!(field, "packages[0].vcs.type");
     assert!(matches!(violation, Violation::UnknownVcs { .. }));
 
@@ -421,7 +459,13 @@ fn vcs_and_directory_sources() {
     let directory = "lock-version = \"1.0\"\ncreated-by = \"t\"\n[[packages]]\nname = \"a\"\ndirectory = { editable = \"yes\", path = \"a\" }\n";
     let (field, violation) = refused(directory);
     assert_eq!(field, "packages[0].directory.editable");
-    assert!(matches!(violation, Violation::WrongType { expected: "boolean", .. }));
+    assert!(matches!(
+        violation,
+        Violation::WrongType {
+            expected: "boolean",
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -490,4 +534,25 @@ wheels = [{{ url = "https://files.index.example/attrs-25.1.0-py3-none-any.whl", 
     let name = "a".parse().unwrap();
     assert_eq!(lock.packages_named(&name).count(), 3);
     assert_eq!(lock.iter().count(), 4);
+}
+
+#[test]
+fn the_cause_behind_a_rule_is_the_next_error() {
+    use std::error::Error as _;
+
+    let text = lock_with("marker = \"sys_platform ==\"", &good_wheel());
+    let error = Lock::from_toml_str(&text, "pylock.toml").expect_err("refused");
+    assert!(
+        error
+            .to_string()
+            .ends_with("`packages[0].marker`: `sys_platform ==` is not a valid environment marker")
+    );
+    let cause = error
+        .source()
+        .expect("the marker parser's error")
+        .to_string();
+    assert!(cause.contains("sys_platform =="), "{cause}");
+
+    let error = Lock::from_toml_str("a = ", "pylock.toml").expect_err("refused");
+    assert!(error.source().is_some());
 }

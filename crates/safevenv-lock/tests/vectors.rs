@@ -66,7 +66,10 @@ fn toml_files(dir: &Path, found: &mut Vec<String>) {
         let path = entry.expect("a folder entry").path();
         if path.is_dir() {
             toml_files(&path, found);
-        } else if path.extension().is_some_and(|extension| extension == "toml") {
+        } else if path
+            .extension()
+            .is_some_and(|extension| extension == "toml")
+        {
             let relative = path.strip_prefix(root()).expect("under the root");
             found.push(relative.to_string_lossy().replace('\\', "/"));
         }
@@ -133,11 +136,15 @@ fn valid_vectors() -> Vec<(String, Lock)> {
 #[test]
 fn valid_vectors_round_trip() {
     let vectors = valid_vectors();
-    assert!(vectors.len() >= 18, "the valid vectors are where they should be");
+    assert!(
+        vectors.len() >= 18,
+        "the valid vectors are where they should be"
+    );
     for (file, lock) in vectors {
         let written = lock.to_toml_string();
-        let read = Lock::from_toml_str(&written, &file)
-            .unwrap_or_else(|error| panic!("{file}: our own output is refused: {error}\n{written}"));
+        let read = Lock::from_toml_str(&written, &file).unwrap_or_else(|error| {
+            panic!("{file}: our own output is refused: {error}\n{written}")
+        });
         assert_eq!(read, lock, "{file}: parse(write(lock)) != lock\n{written}");
         assert_eq!(
             read.to_toml_string(),
@@ -153,12 +160,17 @@ fn vector_details_are_read() {
     let lock = Lock::from_path(root().join("spec/pylock.example.toml")).expect("valid");
     assert_eq!(lock.created_by, "mousebender");
     assert_eq!(lock.packages.len(), 3);
-    let attrs = lock.package(&"attrs".parse().unwrap()).expect("attrs is locked");
+    let attrs = lock
+        .package(&"attrs".parse().unwrap())
+        .expect("attrs is locked");
     assert_eq!(attrs.attestation_identities.len(), 1);
     let identity = &attrs.attestation_identities[0];
     assert_eq!(identity.kind, "GitHub");
     assert_eq!(
-        identity.claims.get("repository").and_then(toml::Value::as_str),
+        identity
+            .claims
+            .get("repository")
+            .and_then(toml::Value::as_str),
         Some("python-attrs/attrs")
     );
     let wheel = &attrs.wheels()[0];
@@ -167,7 +179,11 @@ fn vector_details_are_read() {
         wheel.hashes.get("sha256"),
         Some("c75a69e28a550a7e93789579c22aa26b0f5b83b75dc4e08fe092980051e1090a")
     );
-    assert!(lock.tool.as_ref().is_some_and(|tool| tool.contains_key("mousebender")));
+    assert!(
+        lock.tool
+            .as_ref()
+            .is_some_and(|tool| tool.contains_key("mousebender"))
+    );
 
     // PDM writes extras and dependency groups, and markers that use them.
     let pdm = Lock::from_path(root().join("pdm/pylock.toml")).expect("valid");

@@ -131,7 +131,23 @@ pub(crate) fn parse_requirement(
         Some(VersionOrUrl::VersionSpecifier(specifier)) => {
             RequirementSource::Registry { specifier }
         }
-        Some(VersionOrUrl::Url(url)) => source_from_url(url, false)?,
+        Some(VersionOrUrl::Url(url)) => {
+            // uv-pep508 lets a URL run on over spaces; PEP 508 (and pip) end it at the first
+            // whitespace and refuse what follows. Refuse too, rather than fetch another URL.
+            if let Some((before, after)) = body.split_once('@') {
+                let url_text = after.trim_start();
+                if let Some(space) = url_text.find(char::is_whitespace) {
+                    let index = before.len() + 1 + (after.len() - url_text.len()) + space;
+                    return Err(Failure {
+                        kind: LineErrorKind::InvalidRequirement {
+                            message: "unexpected text after the URL".to_string(),
+                        },
+                        offset: Some(char_offset(body, index)),
+                    });
+                }
+            }
+            source_from_url(url, false)?
+        }
     };
     Ok(Requirement {
         name: Some(requirement.name),

@@ -123,6 +123,16 @@ fn direct_references() {
 }
 
 #[test]
+fn text_after_a_url_is_refused_as_pip_does() {
+    let error = line_error("pkg @ https://files.index.example/x.whl extra\n");
+    assert!(
+        matches!(error.kind, LineErrorKind::InvalidRequirement { .. }),
+        "{error}"
+    );
+    assert_eq!(error.column, Some(40), "{error}");
+}
+
+#[test]
 fn vcs_requirements_with_and_without_revision() {
     let (_dir, parsed) = parse_ok(
         "git+https://code.example/org/one.git@v1.2#egg=one\n\

@@ -20,8 +20,8 @@ use uv_platform_tags::TagCompatibility;
 
 use crate::report;
 use crate::{
-    DependencyEdge, DistMetadata, FileEntry, Manifest, PrereleaseMode, ProjectVersions,
-    PackageSource, Resolution, ResolveEnv, ResolveError, ResolvedDist, SourceError, VersionRange,
+    DependencyEdge, DistMetadata, FileEntry, Manifest, PackageSource, PrereleaseMode,
+    ProjectVersions, Resolution, ResolveEnv, ResolveError, ResolvedDist, SourceError, VersionRange,
     Yanked,
 };
 
@@ -159,7 +159,10 @@ impl Candidates {
                     continue;
                 }
                 let rank = (matches!(file.yanked, Yanked::No), compatibility);
-                if best.as_ref().is_none_or(|(best_rank, ..)| rank > *best_rank) {
+                if best
+                    .as_ref()
+                    .is_none_or(|(best_rank, ..)| rank > *best_rank)
+                {
                     best = Some((rank, file, wheel));
                 }
             }
@@ -239,7 +242,12 @@ impl<'a> Provider<'a> {
             .requirements
             .iter()
             .map(|requirement| (requirement, false))
-            .chain(manifest.constraints.iter().map(|constraint| (constraint, true)))
+            .chain(
+                manifest
+                    .constraints
+                    .iter()
+                    .map(|constraint| (constraint, true)),
+            )
         {
             let specifiers = match &requirement.version_or_url {
                 None => continue,
@@ -504,11 +512,12 @@ impl<'a> Provider<'a> {
         mut dependencies: Vec<(Pkg, VersionRange)>,
     ) -> Result<Dependencies<Pkg, VersionRange, Unavailable>, ResolveError> {
         let mut edges = Vec::new();
-        let mut merge = |dependency: Pkg, range: VersionRange| {
-            match dependencies.iter_mut().find(|(known, _)| *known == dependency) {
-                Some((_, merged)) => *merged = merged.intersection(&range),
-                None => dependencies.push((dependency, range)),
-            }
+        let mut merge = |dependency: Pkg, range: VersionRange| match dependencies
+            .iter_mut()
+            .find(|(known, _)| *known == dependency)
+        {
+            Some((_, merged)) => *merged = merged.intersection(&range),
+            None => dependencies.push((dependency, range)),
         };
         for requirement in requirements {
             let name = &requirement.name;

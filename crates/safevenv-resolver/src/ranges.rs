@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::ops::Bound;
+use std::str::FromStr;
 
 use pubgrub::{Ranges, VersionSet};
 use uv_pep440::{LocalVersionSlice, Version, VersionSpecifiers};
@@ -92,6 +93,12 @@ fn plain(version: &Version) -> Version {
     }
 }
 
+/// Whether `version` carries a sentinel `Display` does not show (`min`, `max`): its text then
+/// names another version.
+fn has_hidden_sentinel(version: &Version) -> bool {
+    Version::from_str(&version.to_string()).ok().as_ref() != Some(version)
+}
+
 /// `version` with the largest local version: the upper end of `==version`.
 fn is_local_ceiling_of(upper: &Version, lower: &Version) -> bool {
     upper.local() == LocalVersionSlice::Max && upper.clone().without_local() == *lower
@@ -118,6 +125,10 @@ impl fmt::Display for VersionRange {
                 }
                 _ => {
                     match lower {
+                        // `!=1.5` starts just above 1.5, at a sentinel that prints as `1.5`.
+                        Bound::Included(low) if has_hidden_sentinel(low) => {
+                            write!(f, ">{}", plain(low))?;
+                        }
                         Bound::Included(low) => write!(f, ">={}", plain(low))?,
                         Bound::Excluded(low) => write!(f, ">{}", plain(low))?,
                         Bound::Unbounded => {}
@@ -149,8 +160,6 @@ impl fmt::Display for VersionRange {
 
 #[cfg(test)]
 mod tests {
-    use std::str::FromStr;
-
     use super::*;
 
     fn range(specifiers: &str) -> VersionRange {
@@ -165,17 +174,26 @@ mod tests {
     fn bridge_keeps_pep440_semantics() {
         let eq = range("==1.0");
         assert!(eq.contains(&v("1.0")));
-        assert!(eq.contains(&v("1.0+local")), "a local version satisfies `==1.0`");
+        assert!(
+            eq.contains(&v("1.0+local")),
+            "a local version satisfies `==1.0`"
+        );
         assert!(!eq.contains(&v("1.0.post1")));
         assert!(!range("==1.0+a").contains(&v("1.0+b")));
 
         let below = range("<2.0");
         assert!(below.contains(&v("1.9")));
-        assert!(!below.contains(&v("2.0a1")), "`<2.0` excludes pre-releases of 2.0");
+        assert!(
+            !below.contains(&v("2.0a1")),
+            "`<2.0` excludes pre-releases of 2.0"
+        );
         assert!(range("<2.0a2").contains(&v("2.0a1")));
 
         let above = range(">1.0");
-        assert!(!above.contains(&v("1.0.post1")), "`>1.0` excludes post-releases of 1.0");
+        assert!(
+            !above.contains(&v("1.0.post1")),
+            "`>1.0` excludes post-releases of 1.0"
+        );
         assert!(above.contains(&v("1.1")));
 
         let compatible = range("~=1.4");

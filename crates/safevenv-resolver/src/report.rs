@@ -12,8 +12,48 @@ use crate::provider::{Pkg, Provider, Unavailable};
 /// versions for another Python does not bury the explanation.
 const MAX_REASONS: usize = 5;
 
-pub(crate) fn explain(tree: &DerivationTree<Pkg, VersionRange, Unavailable>, provider: &Provider<'_>) -> String {
-    DefaultStringReporter::report_with_formatter(tree, &Formatter { provider })
+/// The derivation in sentences, then why versions of the projects involved were not candidates.
+pub(crate) fn explain(
+    tree: &DerivationTree<Pkg, VersionRange, Unavailable>,
+    provider: &Provider<'_>,
+) -> String {
+    // "No version of a in <1.0 | >1.0" adds nothing when a's only version is 1.0: fold those
+    // facts into the dependencies they restrict, unless nothing would be left to explain.
+    let mut collapsed = tree.clone();
+    collapsed.collapse_no_versions();
+    let shown = match collapsed {
+        DerivationTree::Derived(_) => &collapsed,
+        DerivationTree::External(_) => tree,
+    };
+    let mut text = DefaultStringReporter::report_with_formatter(shown, &Formatter { provider });
+
+    let mut names: Vec<_> = tree.packages().into_iter().filter_map(Pkg::name).collect();
+    names.sort();
+    names.dedup();
+    let mut notes = Vec::new();
+    for name in names {
+        if let Some(None) = provider.known_candidates(name) {
+            notes.push(format!("{name} was not found on the index"));
+            continue;
+        }
+        let reasons = provider.unusable_reasons(name, &VersionRange::any());
+        let shown = reasons.len().min(MAX_REASONS);
+        notes.extend(reasons[..shown].iter().cloned());
+        if reasons.len() > shown {
+            notes.push(format!(
+                "{name}: {} more versions cannot be used",
+                reasons.len() - shown
+            ));
+        }
+    }
+    if !notes.is_empty() {
+        text.push_str("\nVersions that are not candidates:");
+        for note in notes {
+            text.push_str("\n  ");
+            text.push_str(&note);
+        }
+    }
+    text
 }
 
 /// PubGrub's default wording, with the root spoken of as "you" and "your requirements", ranges
@@ -39,18 +79,7 @@ impl Formatter<'_, '_> {
         if let Some(None) = self.provider.known_candidates(name) {
             return format!("{name} was not found on the index");
         }
-        let mut text = format!("there is no usable version of {}", term(package, range));
-        let reasons = self.provider.unusable_reasons(name, range);
-        if !reasons.is_empty() {
-            let shown = reasons.len().min(MAX_REASONS);
-            text.push_str(" (");
-            text.push_str(&reasons[..shown].join("; "));
-            if reasons.len() > shown {
-                text.push_str(&format!("; and {} more", reasons.len() - shown));
-            }
-            text.push(')');
-        }
-        text
+        format!("there is no usable version of {}", term(package, range))
     }
 }
 
@@ -84,7 +113,9 @@ impl ReportFormatter<Pkg, VersionRange, Unavailable> for Formatter<'_, '_> {
         let terms: Vec<_> = terms.iter().collect();
         match terms.as_slice() {
             [] | [(Pkg::Root, Term::Positive(_))] => "your requirements cannot be satisfied".into(),
-            [(package, Term::Positive(range))] => format!("{} cannot be used", term(package, range)),
+            [(package, Term::Positive(range))] => {
+                format!("{} cannot be used", term(package, range))
+            }
             [(package, Term::Negative(range))] => format!("{} is required", term(package, range)),
             [(p1, Term::Positive(r1)), (p2, Term::Negative(r2))]
             | [(p2, Term::Negative(r2)), (p1, Term::Positive(r1))] => self.format_external(
@@ -98,7 +129,7 @@ impl ReportFormatter<Pkg, VersionRange, Unavailable> for Formatter<'_, '_> {
                         Term::Negative(range) => format!("not {}", term(package, range)),
                     })
                     .collect();
-                format!("{} are incompatible", terms.join(", "))
+                format!("{} cannot be used together", terms.join(" and "))
             }
         }
     }

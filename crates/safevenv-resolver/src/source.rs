@@ -19,8 +19,11 @@ pub trait PackageSource: Send + Sync {
 
     /// The core metadata (Requires-Dist, Requires-Python, Provides-Extra) of one distribution,
     /// read from the wheel the resolver would install.
-    fn metadata(&self, name: &PackageName, version: &Version)
-    -> Result<Arc<DistMetadata>, SourceError>;
+    fn metadata(
+        &self,
+        name: &PackageName,
+        version: &Version,
+    ) -> Result<Arc<DistMetadata>, SourceError>;
 
     /// Hint: [`PackageSource::versions`] will probably be asked for these projects soon.
     fn prefetch_versions(&self, _names: &[PackageName]) {}

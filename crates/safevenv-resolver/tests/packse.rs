@@ -58,8 +58,7 @@ fn out_of_scope(scenario: &Value, env: &safevenv_resolver::ResolveEnv) -> Option
             let expected_here = expected_packages.is_empty()
                 || expected_packages.iter().any(|expected| {
                     expected["name"].as_str() == Some(name)
-                        && expected["version"].as_str().map(version_of)
-                            == Some(version_of(number))
+                        && expected["version"].as_str().map(version_of) == Some(version_of(number))
                 });
             if !has_wheel && expected_here {
                 return Some(format!(
@@ -193,9 +192,8 @@ fn run(scenario: &Value, env: &safevenv_resolver::ResolveEnv) -> Result<(), Stri
 #[test]
 fn packse_scenarios() {
     let path = vectors().join("packse-scenarios/packse-inspect.generated.json");
-    let data: Value =
-        serde_json::from_str(&fs_err::read_to_string(&path).expect("read scenarios"))
-            .expect("valid JSON");
+    let data: Value = serde_json::from_str(&fs_err::read_to_string(&path).expect("read scenarios"))
+        .expect("valid JSON");
     let scenarios = data["scenarios"].as_array().expect("scenarios");
     assert_eq!(scenarios.len(), 150, "the scenario set changed");
 
@@ -208,12 +206,13 @@ fn packse_scenarios() {
             .or_else(|| scenario["environment"]["python"].as_str())
             .expect("python");
         // `x86_64-manylinux2014` is glibc 2.17; the default target is a current Linux.
-        let glibc_minor =
-            if scenario["resolver_options"]["python_platform"].as_str() == Some("x86_64-manylinux2014") {
-                17
-            } else {
-                28
-            };
+        let glibc_minor = if scenario["resolver_options"]["python_platform"].as_str()
+            == Some("x86_64-manylinux2014")
+        {
+            17
+        } else {
+            28
+        };
         let env = linux_cpython(python, glibc_minor);
         if let Some(reason) = out_of_scope(scenario, &env) {
             out_of_scope_count += 1;

@@ -233,7 +233,10 @@ fn pip_yaml_cases() {
         let document = &documents[0];
         let started = Instant::now();
         let base = load(&document["base"]["available"]);
-        let stem = path.file_stem().and_then(|stem| stem.to_str()).unwrap_or("?");
+        let stem = path
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .unwrap_or("?");
         for (index, case) in document["cases"].as_vec().into_iter().flatten().enumerate() {
             match run_case(case, &base, &env) {
                 Ok(None) => agree += 1,

@@ -1,4 +1,6 @@
 //! Helpers shared by the conformance tests: targets and in-memory indexes.
+// Each test binary uses a part of these helpers.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -71,6 +73,7 @@ pub fn linux_cpython(python: &str, glibc_minor: u16) -> ResolveEnv {
 }
 
 /// One distribution to put on an in-memory index.
+#[derive(Clone)]
 pub struct Dist<'a> {
     pub name: &'a str,
     pub version: &'a str,
