@@ -46,7 +46,10 @@ impl Authenticator {
     ///
     /// A netrc file that does not parse is ignored with a warning, as pip does: it must not
     /// break access to indexes that need no credentials.
-    pub(crate) fn new<'a>(indexes: impl Iterator<Item = &'a IndexUrl>, netrc: Option<PathBuf>) -> Self {
+    pub(crate) fn new<'a>(
+        indexes: impl Iterator<Item = &'a IndexUrl>,
+        netrc: Option<PathBuf>,
+    ) -> Self {
         let from_urls = indexes
             .filter(|index| !index.url().username().is_empty())
             .map(|index| {
@@ -151,7 +154,10 @@ mod tests {
         let credentials = auth.for_url(&url).unwrap();
         assert_eq!(credentials.username, "alice");
         assert_eq!(credentials.password.as_deref(), Some("wonder"));
-        assert_eq!(auth.for_url(&Url::parse("https://other.example/").unwrap()), None);
+        assert_eq!(
+            auth.for_url(&Url::parse("https://other.example/").unwrap()),
+            None
+        );
     }
 
     #[test]

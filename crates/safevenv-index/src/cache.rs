@@ -122,7 +122,10 @@ impl DiskCache {
             Some(digest) if digest.bytes().all(|byte| byte.is_ascii_hexdigit()) => {
                 format!("sha256-{digest}")
             }
-            _ => format!("url-{}", hex_digest(file.url.without_credentials().as_str().as_bytes())),
+            _ => format!(
+                "url-{}",
+                hex_digest(file.url.without_credentials().as_str().as_bytes())
+            ),
         };
         self.dir
             .join(index_key(index))
@@ -191,14 +194,20 @@ mod tests {
     #[test]
     fn cache_control_directives() {
         let mut headers = HeaderMap::new();
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("public, Max-Age=60, no-cache"));
+        headers.insert(
+            CACHE_CONTROL,
+            HeaderValue::from_static("public, Max-Age=60, no-cache"),
+        );
         let control = CacheControl::from_headers(&headers);
         assert_eq!(control.max_age, Some(60));
         assert!(control.no_cache);
         assert!(!control.no_store);
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         assert!(CacheControl::from_headers(&headers).no_store);
-        assert_eq!(CacheControl::from_headers(&HeaderMap::new()), CacheControl::default());
+        assert_eq!(
+            CacheControl::from_headers(&HeaderMap::new()),
+            CacheControl::default()
+        );
     }
 
     #[test]

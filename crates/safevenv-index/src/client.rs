@@ -88,10 +88,9 @@ impl IndexClientOptions {
     /// [`IndexClientOptions::with_process_env`] with the environment as a lookup function.
     pub fn with_env(mut self, env: impl Fn(&str) -> Option<String>) -> Result<Self, IndexError> {
         if let Some(value) = env(TTL_ENV).filter(|value| !value.trim().is_empty()) {
-            let seconds = value
-                .trim()
-                .parse()
-                .map_err(|_| IndexError::InvalidTtl { value: value.clone() })?;
+            let seconds = value.trim().parse().map_err(|_| IndexError::InvalidTtl {
+                value: value.clone(),
+            })?;
             self.page_ttl = Duration::from_secs(seconds);
         }
         self.netrc = netrc_path(&env);
@@ -122,7 +121,8 @@ pub struct IndexClient {
 
 fn lock<K, V>(memo: &Memo<K, V>) -> MutexGuard<'_, HashMap<K, Arc<OnceCell<V>>>> {
     // A panic elsewhere while holding the lock leaves the map itself consistent.
-    memo.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    memo.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn memo_cell<K: std::hash::Hash + Eq, V>(memo: &Memo<K, V>, key: K) -> Arc<OnceCell<V>> {
@@ -186,7 +186,10 @@ impl IndexClient {
     }
 
     /// The project's page from the first index that has it, or `None` if no index does.
-    pub async fn project(&self, name: &PackageName) -> Result<Option<Arc<ProjectPage>>, IndexError> {
+    pub async fn project(
+        &self,
+        name: &PackageName,
+    ) -> Result<Option<Arc<ProjectPage>>, IndexError> {
         let cell = memo_cell(&self.inner.pages, name.clone());
         cell.get_or_try_init(|| async {
             for index in self.inner.indexes.iter() {
@@ -202,7 +205,10 @@ impl IndexClient {
     }
 
     /// Like [`IndexClient::project`], with a missing project as an error naming the indexes.
-    pub async fn require_project(&self, name: &PackageName) -> Result<Arc<ProjectPage>, IndexError> {
+    pub async fn require_project(
+        &self,
+        name: &PackageName,
+    ) -> Result<Arc<ProjectPage>, IndexError> {
         self.project(name)
             .await?
             .ok_or_else(|| IndexError::ProjectNotFound {
@@ -296,7 +302,11 @@ impl IndexClient {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static(SIMPLE_ACCEPT));
         if let Some(cached) = &cached {
-            if let Some(value) = cached.etag.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+            if let Some(value) = cached
+                .etag
+                .as_deref()
+                .and_then(|v| HeaderValue::from_str(v).ok())
+            {
                 headers.insert(IF_NONE_MATCH, value);
             }
             if let Some(value) = cached
@@ -334,7 +344,10 @@ impl IndexClient {
                     last_modified: response.header(LAST_MODIFIED).map(str::to_string),
                     max_age: control.max_age,
                     no_cache: control.no_cache,
-                    content_type: response.header(CONTENT_TYPE).unwrap_or_default().to_string(),
+                    content_type: response
+                        .header(CONTENT_TYPE)
+                        .unwrap_or_default()
+                        .to_string(),
                     body: String::from_utf8(response.body).map_err(|_| IndexError::NotUtf8 {
                         url: DisplaySafeUrl::from_url(response.url.clone()),
                     })?,
@@ -487,7 +500,9 @@ impl IndexClient {
         let response: Response = self.inner.http.get(url, headers, WHEEL_LIMIT).await?;
         match response.status {
             StatusCode::PARTIAL_CONTENT => {
-                let value = response.header(reqwest::header::CONTENT_RANGE).unwrap_or("missing");
+                let value = response
+                    .header(reqwest::header::CONTENT_RANGE)
+                    .unwrap_or("missing");
                 let bad = || IndexError::ContentRange {
                     url: url.clone(),
                     value: value.to_string(),
@@ -499,7 +514,11 @@ impl IndexClient {
                 {
                     return Err(bad());
                 }
-                Ok(Ok((content_range.first, content_range.total, response.body)))
+                Ok(Ok((
+                    content_range.first,
+                    content_range.total,
+                    response.body,
+                )))
             }
             StatusCode::OK => Ok(Err(response.body)),
             status => Err(IndexError::Status {
@@ -520,14 +539,16 @@ impl IndexClient {
                 .map(|raw| (raw, MetadataSource::WholeWheel))
                 .map_err(|(_, error)| error)
         };
-        let (first, total, tail) =
-            match self.fetch_range(url, &format!("bytes=-{TAIL_BYTES}"), None).await? {
-                Ok(part) => part,
-                Err(body) => {
-                    debug!("`{url}` ignores range requests: read the whole wheel");
-                    return whole(body);
-                }
-            };
+        let (first, total, tail) = match self
+            .fetch_range(url, &format!("bytes=-{TAIL_BYTES}"), None)
+            .await?
+        {
+            Ok(part) => part,
+            Err(body) => {
+                debug!("`{url}` ignores range requests: read the whole wheel");
+                return whole(body);
+            }
+        };
         let mut fetched = tail.len() as u64;
         let mut sparse = SparseFile::new(total);
         sparse.insert(first, tail);
@@ -577,7 +598,11 @@ impl IndexClient {
         url: &DisplaySafeUrl,
         filename: &WheelFilename,
     ) -> Result<(Vec<u8>, MetadataSource), IndexError> {
-        let response = self.inner.http.get(url, HeaderMap::new(), WHEEL_LIMIT).await?;
+        let response = self
+            .inner
+            .http
+            .get(url, HeaderMap::new(), WHEEL_LIMIT)
+            .await?;
         if !response.status.is_success() {
             return Err(IndexError::Status {
                 url: url.clone(),

@@ -277,7 +277,10 @@ mod tests {
         for attempt in 0..10 {
             let delay = http.backoff(attempt);
             let full = (100u64 << attempt).min(1000);
-            assert!(delay >= Duration::from_millis(full / 2), "{attempt}: {delay:?}");
+            assert!(
+                delay >= Duration::from_millis(full / 2),
+                "{attempt}: {delay:?}"
+            );
             assert!(delay <= Duration::from_millis(full), "{attempt}: {delay:?}");
         }
     }

@@ -93,7 +93,9 @@ pub enum IndexUrlError {
         reason: String,
     },
     /// The URL is not `http` or `https`.
-    #[error("the index URL `{url}` uses the scheme `{scheme}`; only `http` and `https` are supported")]
+    #[error(
+        "the index URL `{url}` uses the scheme `{scheme}`; only `http` and `https` are supported"
+    )]
     Scheme {
         /// The redacted URL.
         url: String,
@@ -262,7 +264,9 @@ fn pip_config_files(env: &impl Fn(&str) -> Option<String>) -> Vec<PathBuf> {
             .map(|dir| Path::new(dir).join("pip").join("pip.conf")),
     );
     files.push(PathBuf::from("/etc/pip.conf"));
-    let env_file_exists = env_file.as_deref().is_some_and(|path| Path::new(path).exists());
+    let env_file_exists = env_file
+        .as_deref()
+        .is_some_and(|path| Path::new(path).exists());
     if !env_file_exists && let Some(home) = env("HOME").filter(|home| !home.is_empty()) {
         let home = PathBuf::from(home);
         files.push(home.join(".pip").join("pip.conf"));
@@ -294,10 +298,12 @@ fn pip_config_index_url(
                 });
             }
         };
-        if let Some(url) = index_url_in_pip_config(&text).map_err(|reason| IndexUrlError::PipConfig {
-            path: path.clone(),
-            reason,
-        })? {
+        if let Some(url) =
+            index_url_in_pip_config(&text).map_err(|reason| IndexUrlError::PipConfig {
+                path: path.clone(),
+                reason,
+            })?
+        {
             found = Some((url, path));
         }
     }
@@ -373,6 +379,9 @@ mod tests {
             index_url_in_pip_config(text).unwrap().as_deref(),
             Some("https://g.example/simple/")
         );
-        assert_eq!(index_url_in_pip_config("[global]\ntimeout = 3\n").unwrap(), None);
+        assert_eq!(
+            index_url_in_pip_config("[global]\ntimeout = 3\n").unwrap(),
+            None
+        );
     }
 }

@@ -118,9 +118,8 @@ pub(crate) fn read_wheel_metadata<R: Read + Seek>(
     let candidates: Vec<String> = archive
         .file_names()
         .filter(|path| {
-            path.split_once('/').is_some_and(|(dir, rest)| {
-                dir.ends_with(".dist-info") && rest == "METADATA"
-            })
+            path.split_once('/')
+                .is_some_and(|(dir, rest)| dir.ends_with(".dist-info") && rest == "METADATA")
         })
         .map(str::to_string)
         .collect();
@@ -264,7 +263,10 @@ impl Seek for SparseFile {
             SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
         };
         let target = target.ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "seek before the start of the file")
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek before the start of the file",
+            )
         })?;
         self.position = target;
         Ok(target)
@@ -315,7 +317,8 @@ mod tests {
         DisplaySafeUrl::parse("https://index.example/demo_pkg-1.0-py3-none-any.whl").unwrap()
     }
 
-    const METADATA: &[u8] = b"Metadata-Version: 2.1\nName: demo-pkg\nVersion: 1.0\nRequires-Dist: six\n";
+    const METADATA: &[u8] =
+        b"Metadata-Version: 2.1\nName: demo-pkg\nVersion: 1.0\nRequires-Dist: six\n";
 
     #[test]
     fn reads_own_dist_info() {
@@ -325,7 +328,8 @@ mod tests {
         ]);
         let raw = read_wheel_metadata(Cursor::new(bytes), &url(), &filename()).unwrap();
         assert_eq!(raw, METADATA);
-        let parsed = parse_wheel_metadata(raw, MetadataSource::WholeWheel, &url(), &filename()).unwrap();
+        let parsed =
+            parse_wheel_metadata(raw, MetadataSource::WholeWheel, &url(), &filename()).unwrap();
         assert_eq!(parsed.resolution.requires_dist.len(), 1);
     }
 
@@ -336,27 +340,44 @@ mod tests {
             ("evil-1.0.dist-info/METADATA", b"Name: evil\nVersion: 1.0\n"),
         ]);
         let (_, error) = read_wheel_metadata(Cursor::new(bytes), &url(), &filename()).unwrap_err();
-        assert!(matches!(error, IndexError::AmbiguousDistInfo { .. }), "{error}");
+        assert!(
+            matches!(error, IndexError::AmbiguousDistInfo { .. }),
+            "{error}"
+        );
     }
 
     #[test]
     fn refuses_foreign_dist_info() {
         let bytes = wheel(&[("other-1.0.dist-info/METADATA", METADATA)]);
         let (_, error) = read_wheel_metadata(Cursor::new(bytes), &url(), &filename()).unwrap_err();
-        assert!(matches!(error, IndexError::MissingDistInfo { .. }), "{error}");
+        assert!(
+            matches!(error, IndexError::MissingDistInfo { .. }),
+            "{error}"
+        );
         let bytes = wheel(&[("demo_pkg-2.0.dist-info/METADATA", METADATA)]);
         let (_, error) = read_wheel_metadata(Cursor::new(bytes), &url(), &filename()).unwrap_err();
-        assert!(matches!(error, IndexError::MissingDistInfo { .. }), "{error}");
+        assert!(
+            matches!(error, IndexError::MissingDistInfo { .. }),
+            "{error}"
+        );
     }
 
     #[test]
     fn refuses_metadata_of_another_distribution() {
         let raw = b"Metadata-Version: 2.1\nName: other\nVersion: 1.0\n".to_vec();
-        let error = parse_wheel_metadata(raw, MetadataSource::WholeWheel, &url(), &filename()).unwrap_err();
-        assert!(matches!(error, IndexError::MetadataMismatch { .. }), "{error}");
+        let error =
+            parse_wheel_metadata(raw, MetadataSource::WholeWheel, &url(), &filename()).unwrap_err();
+        assert!(
+            matches!(error, IndexError::MetadataMismatch { .. }),
+            "{error}"
+        );
         let raw = b"Metadata-Version: 2.1\nName: demo-pkg\nVersion: 1.1\n".to_vec();
-        let error = parse_wheel_metadata(raw, MetadataSource::WholeWheel, &url(), &filename()).unwrap_err();
-        assert!(matches!(error, IndexError::MetadataMismatch { .. }), "{error}");
+        let error =
+            parse_wheel_metadata(raw, MetadataSource::WholeWheel, &url(), &filename()).unwrap_err();
+        assert!(
+            matches!(error, IndexError::MetadataMismatch { .. }),
+            "{error}"
+        );
     }
 
     #[test]
@@ -380,7 +401,11 @@ mod tests {
     fn content_range_is_validated() {
         assert_eq!(
             parse_content_range("bytes 10-19/100"),
-            Some(ContentRange { first: 10, last: 19, total: 100 })
+            Some(ContentRange {
+                first: 10,
+                last: 19,
+                total: 100
+            })
         );
         assert_eq!(parse_content_range("bytes 10-19/*"), None);
         assert_eq!(parse_content_range("bytes 19-10/100"), None);

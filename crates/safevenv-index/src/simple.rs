@@ -49,7 +49,10 @@ impl ProjectPage {
     }
 
     /// The artifacts of one version, in page order.
-    pub fn files_for<'a>(&'a self, version: &'a Version) -> impl Iterator<Item = &'a FileEntry> + 'a {
+    pub fn files_for<'a>(
+        &'a self,
+        version: &'a Version,
+    ) -> impl Iterator<Item = &'a FileEntry> + 'a {
         self.files
             .iter()
             .filter(move |file| file.filename.version() == version)
@@ -184,7 +187,10 @@ fn into_entries(name: &PackageName, raw: Vec<RawFile>) -> Vec<FileEntry> {
     raw.into_iter()
         .filter_map(|file| {
             let Some(filename) = DistFilename::try_from_filename(&file.filename, name) else {
-                debug!("skipping `{}`: not a wheel or sdist of `{name}`", file.filename);
+                debug!(
+                    "skipping `{}`: not a wheel or sdist of `{name}`",
+                    file.filename
+                );
                 return None;
             };
             if filename.name() != name {
@@ -297,7 +303,9 @@ pub(crate) fn parse_json(
                 filename: file.filename,
                 url: file_url,
                 hashes: file.hashes,
-                requires_python: file.requires_python.filter(|value| !value.trim().is_empty()),
+                requires_python: file
+                    .requires_python
+                    .filter(|value| !value.trim().is_empty()),
                 yanked,
                 core_metadata,
                 size: file.size,
@@ -477,12 +485,22 @@ mod tests {
             // The other project's wheel is left out.
             assert_eq!(page.files.len(), 2, "{page:?}");
             let wheel = &page.files[0];
-            assert_eq!(wheel.url.as_str(), "https://index.example/files/demo-1.0-py3-none-any.whl");
+            assert_eq!(
+                wheel.url.as_str(),
+                "https://index.example/files/demo-1.0-py3-none-any.whl"
+            );
             assert_eq!(wheel.sha256(), Some(DIGEST));
             assert_eq!(wheel.requires_python.as_deref(), Some(">=3.8,<4"));
             assert!(wheel.requires_python_specifiers().unwrap().is_ok());
-            assert_eq!(wheel.yanked, Yanked::Yes { reason: Some("broken".to_string()) });
-            assert!(matches!(&wheel.core_metadata, CoreMetadataLink::Available { hashes } if hashes["sha256"] == DIGEST));
+            assert_eq!(
+                wheel.yanked,
+                Yanked::Yes {
+                    reason: Some("broken".to_string())
+                }
+            );
+            assert!(
+                matches!(&wheel.core_metadata, CoreMetadataLink::Available { hashes } if hashes["sha256"] == DIGEST)
+            );
             assert!(wheel.is_wheel());
             let sdist = &page.files[1];
             assert_eq!(sdist.yanked, Yanked::No);
@@ -497,7 +515,10 @@ mod tests {
         let html = r#"<html><head><base href="https://mirror.example/pkgs/"></head><body>
             <a href="demo-2.0-py3-none-any.whl" data-yanked>demo-2.0-py3-none-any.whl</a></body></html>"#;
         let page = parse_html(html, &page_url(), &name(), &index()).unwrap();
-        assert_eq!(page.files[0].url.as_str(), "https://mirror.example/pkgs/demo-2.0-py3-none-any.whl");
+        assert_eq!(
+            page.files[0].url.as_str(),
+            "https://mirror.example/pkgs/demo-2.0-py3-none-any.whl"
+        );
         assert_eq!(page.files[0].yanked, Yanked::Yes { reason: None });
         assert_eq!(page.api_version, None);
     }
@@ -506,10 +527,16 @@ mod tests {
     fn unknown_major_api_version_is_refused() {
         let json = r#"{"meta": {"api-version": "2.0"}, "files": []}"#;
         let error = parse_json(json, &page_url(), &name(), &index()).unwrap_err();
-        assert!(matches!(error, IndexError::UnsupportedApiVersion { .. }), "{error}");
+        assert!(
+            matches!(error, IndexError::UnsupportedApiVersion { .. }),
+            "{error}"
+        );
         let html = r#"<meta name="pypi:repository-version" content="2.0"><a href="x">x</a>"#;
         let error = parse_html(html, &page_url(), &name(), &index()).unwrap_err();
-        assert!(matches!(error, IndexError::UnsupportedApiVersion { .. }), "{error}");
+        assert!(
+            matches!(error, IndexError::UnsupportedApiVersion { .. }),
+            "{error}"
+        );
         let ok = r#"{"meta": {"api-version": "1.4"}, "files": []}"#;
         assert!(parse_json(ok, &page_url(), &name(), &index()).is_ok());
     }
@@ -517,7 +544,10 @@ mod tests {
     #[test]
     fn bad_json_names_the_url() {
         let error = parse_json("{\"files\": 3}", &page_url(), &name(), &index()).unwrap_err();
-        assert!(error.to_string().contains("index.example/simple/demo/"), "{error}");
+        assert!(
+            error.to_string().contains("index.example/simple/demo/"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -527,9 +557,15 @@ mod tests {
             "provenance": "demo-1.0-py3-none-any.whl.provenance"}]}"#;
         let page = parse_json(json, &page_url(), &name(), &index()).unwrap();
         let file = &page.files[0];
-        assert!(matches!(file.core_metadata, CoreMetadataLink::Available { .. }));
+        assert!(matches!(
+            file.core_metadata,
+            CoreMetadataLink::Available { .. }
+        ));
         assert_eq!(file.size, Some(12));
-        assert_eq!(file.upload_time.as_deref(), Some("2024-01-02T03:04:05.000000Z"));
+        assert_eq!(
+            file.upload_time.as_deref(),
+            Some("2024-01-02T03:04:05.000000Z")
+        );
         assert_eq!(
             file.provenance.as_ref().unwrap().as_str(),
             "https://index.example/simple/demo/demo-1.0-py3-none-any.whl.provenance"

@@ -43,7 +43,9 @@ impl IndexSource {
         let url = self.page_url(name);
         match error {
             IndexError::ProjectNotFound { name, .. } => SourceError::NotFound { name, url },
-            IndexError::NoWheel { name, version } => SourceError::VersionNotFound { name, version, url },
+            IndexError::NoWheel { name, version } => {
+                SourceError::VersionNotFound { name, version, url }
+            }
             IndexError::Connect { .. }
             | IndexError::Timeout { .. }
             | IndexError::Request { .. }
@@ -78,7 +80,10 @@ fn source_file(file: &FileEntry) -> SourceFile {
             parsed
                 .inspect_err(|error| {
                     // pip ignores an unparsable `requires-python` too.
-                    debug!("ignoring the requires-python of `{}`: {error}", file.raw_filename);
+                    debug!(
+                        "ignoring the requires-python of `{}`: {error}",
+                        file.raw_filename
+                    );
                 })
                 .ok()
         }),
@@ -96,15 +101,14 @@ fn plain_requirement(requirement: &Requirement<VerbatimParsedUrl>) -> Requiremen
     Requirement {
         name: requirement.name.clone(),
         extras: requirement.extras.clone(),
-        version_or_url: requirement
-            .version_or_url
-            .as_ref()
-            .map(|version_or_url| match version_or_url {
+        version_or_url: requirement.version_or_url.as_ref().map(|version_or_url| {
+            match version_or_url {
                 VersionOrUrl::VersionSpecifier(specifiers) => {
                     VersionOrUrl::VersionSpecifier(specifiers.clone())
                 }
                 VersionOrUrl::Url(url) => VersionOrUrl::Url(url.verbatim.clone()),
-            }),
+            }
+        }),
         marker: requirement.marker,
         origin: requirement.origin.clone(),
     }
@@ -137,7 +141,11 @@ impl PackageSource for IndexSource {
             .map_err(|error| self.source_error(name, error))?;
         let resolution = &metadata.resolution;
         Ok(Arc::new(DistMetadata {
-            requires_dist: resolution.requires_dist.iter().map(plain_requirement).collect(),
+            requires_dist: resolution
+                .requires_dist
+                .iter()
+                .map(plain_requirement)
+                .collect(),
             requires_python: resolution.requires_python.clone(),
             provides_extra: resolution.provides_extra.to_vec(),
         }))

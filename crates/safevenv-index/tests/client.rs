@@ -10,7 +10,9 @@ use std::time::Duration;
 use safevenv_index::{
     IndexClient, IndexClientOptions, IndexError, IndexUrl, IndexUrls, MetadataSource, Yanked,
 };
-use safevenv_test_index::{Fault, FaultRule, IndexFile, RequestRecord, TestIndex, WheelSpec, sha256_hex};
+use safevenv_test_index::{
+    Fault, FaultRule, IndexFile, RequestRecord, TestIndex, WheelSpec, sha256_hex,
+};
 use scripted::{Answer, Scripted};
 use uv_normalize::PackageName;
 use uv_pep440::Version;
@@ -46,9 +48,13 @@ fn requests_to(index: &TestIndex, fragment: &str) -> Vec<RequestRecord> {
 fn demo_index(json: bool, metadata_files: bool) -> TestIndex {
     TestIndex::builder()
         .file(
-            IndexFile::from(WheelSpec::new("demo", "1.0").requires_dist("dep>=1; extra == 'x'").provides_extra("x"))
-                .upload_time("2024-01-02T03:04:05.000000Z")
-                .requires_python(">=3.8, <4"),
+            IndexFile::from(
+                WheelSpec::new("demo", "1.0")
+                    .requires_dist("dep>=1; extra == 'x'")
+                    .provides_extra("x"),
+            )
+            .upload_time("2024-01-02T03:04:05.000000Z")
+            .requires_python(">=3.8, <4"),
         )
         .file(IndexFile::from(WheelSpec::new("demo", "0.9")).yanked(Some("broken")))
         .wheel(WheelSpec::new("dep", "1.2"))
@@ -62,8 +68,14 @@ fn demo_index(json: bool, metadata_files: bool) -> TestIndex {
 async fn json_and_html_pages_parse_to_the_same_data() {
     let json_index = demo_index(true, false);
     let html_index = demo_index(false, false);
-    let json = client(&json_index.url()).require_project(&name("demo")).await.unwrap();
-    let html = client(&html_index.url()).require_project(&name("demo")).await.unwrap();
+    let json = client(&json_index.url())
+        .require_project(&name("demo"))
+        .await
+        .unwrap();
+    let html = client(&html_index.url())
+        .require_project(&name("demo"))
+        .await
+        .unwrap();
     assert_eq!(json.versions(), vec![version("0.9"), version("1.0")]);
     assert_eq!(json.files.len(), 2);
     assert_eq!(html.files.len(), 2);
@@ -77,17 +89,39 @@ async fn json_and_html_pages_parse_to_the_same_data() {
         assert_eq!(from_json.url.path(), from_html.url.path());
         assert!(from_json.sha256().is_some());
     }
-    let old = json.files.iter().find(|file| file.raw_filename.contains("0.9")).unwrap();
-    assert_eq!(old.yanked, Yanked::Yes { reason: Some("broken".to_string()) });
-    let new = json.files.iter().find(|file| file.raw_filename.contains("1.0")).unwrap();
+    let old = json
+        .files
+        .iter()
+        .find(|file| file.raw_filename.contains("0.9"))
+        .unwrap();
+    assert_eq!(
+        old.yanked,
+        Yanked::Yes {
+            reason: Some("broken".to_string())
+        }
+    );
+    let new = json
+        .files
+        .iter()
+        .find(|file| file.raw_filename.contains("1.0"))
+        .unwrap();
     assert_eq!(new.yanked, Yanked::No);
     assert_eq!(new.requires_python.as_deref(), Some(">=3.8, <4"));
     // PEP 700 fields exist in JSON only.
-    assert_eq!(new.upload_time.as_deref(), Some("2024-01-02T03:04:05.000000Z"));
+    assert_eq!(
+        new.upload_time.as_deref(),
+        Some("2024-01-02T03:04:05.000000Z")
+    );
     assert!(new.size.is_some());
     // We asked for JSON first, accepting HTML.
-    let accept = requests_to(&json_index, "/simple/demo/")[0].accept.clone().unwrap();
-    assert!(accept.starts_with("application/vnd.pypi.simple.v1+json"), "{accept}");
+    let accept = requests_to(&json_index, "/simple/demo/")[0]
+        .accept
+        .clone()
+        .unwrap();
+    assert!(
+        accept.starts_with("application/vnd.pypi.simple.v1+json"),
+        "{accept}"
+    );
 }
 
 #[tokio::test]
@@ -109,7 +143,10 @@ async fn names_are_normalized_and_missing_projects_are_none() {
 async fn metadata_file_is_used_when_advertised() {
     let index = demo_index(true, true);
     let client = client(&index.url());
-    let metadata = client.version_metadata(&name("demo"), &version("1.0")).await.unwrap();
+    let metadata = client
+        .version_metadata(&name("demo"), &version("1.0"))
+        .await
+        .unwrap();
     assert_eq!(metadata.source, MetadataSource::MetadataFile);
     assert_eq!(metadata.resolution.requires_dist.len(), 1);
     assert_eq!(metadata.resolution.provides_extra.len(), 1);
@@ -122,12 +159,18 @@ async fn metadata_file_is_used_when_advertised() {
 async fn range_requests_read_metadata_without_downloading_the_wheel() {
     let index = demo_index(true, false);
     let client = client(&index.url());
-    let metadata = client.version_metadata(&name("demo"), &version("1.0")).await.unwrap();
+    let metadata = client
+        .version_metadata(&name("demo"), &version("1.0"))
+        .await
+        .unwrap();
     assert_eq!(metadata.source, MetadataSource::RangeRequests);
     assert_eq!(metadata.resolution.name.as_str(), "demo");
     let files = requests_to(&index, "/files/");
     assert!(!files.is_empty() && files.len() <= 3, "{files:?}");
-    assert!(files.iter().all(|request| request.range.is_some()), "{files:?}");
+    assert!(
+        files.iter().all(|request| request.range.is_some()),
+        "{files:?}"
+    );
 }
 
 #[tokio::test]
@@ -141,11 +184,17 @@ async fn range_requests_cope_with_a_big_central_directory() {
     }
     let index = TestIndex::builder().wheel(spec).start().unwrap();
     let client = client(&index.url());
-    let metadata = client.version_metadata(&name("big"), &version("2.0")).await.unwrap();
+    let metadata = client
+        .version_metadata(&name("big"), &version("2.0"))
+        .await
+        .unwrap();
     assert_eq!(metadata.source, MetadataSource::RangeRequests);
     let files = requests_to(&index, "/files/");
     assert!(files.len() <= 3, "{files:?}");
-    assert!(files.iter().all(|request| request.range.is_some()), "{files:?}");
+    assert!(
+        files.iter().all(|request| request.range.is_some()),
+        "{files:?}"
+    );
     // The directory did not fit in the first 64 KiB: a second range was needed.
     assert!(files.len() >= 2, "{files:?}");
 }
@@ -166,7 +215,11 @@ async fn sdist_only_version_has_no_wheel() {
 #[tokio::test]
 async fn transient_failures_are_retried_and_4xx_is_not() {
     let index = demo_index(true, false);
-    index.set_fault(FaultRule::new(Fault::Status(500)).path_contains("/simple/demo/").times(2));
+    index.set_fault(
+        FaultRule::new(Fault::Status(500))
+            .path_contains("/simple/demo/")
+            .times(2),
+    );
     let client = client(&index.url());
     let page = client.project(&name("demo")).await.unwrap();
     assert!(page.is_some());
@@ -174,7 +227,10 @@ async fn transient_failures_are_retried_and_4xx_is_not() {
 
     index.set_fault(FaultRule::new(Fault::Status(403)).path_contains("/simple/dep/"));
     let error = client.project(&name("dep")).await.unwrap_err();
-    assert!(matches!(error, IndexError::Status { status: 403, .. }), "{error}");
+    assert!(
+        matches!(error, IndexError::Status { status: 403, .. }),
+        "{error}"
+    );
     assert_eq!(requests_to(&index, "/simple/dep/").len(), 1);
 }
 
@@ -182,8 +238,14 @@ async fn transient_failures_are_retried_and_4xx_is_not() {
 async fn retries_stop_after_the_limit() {
     let index = demo_index(true, false);
     index.set_fault(FaultRule::new(Fault::Status(503)).path_contains("/simple/demo/"));
-    let error = client(&index.url()).project(&name("demo")).await.unwrap_err();
-    assert!(matches!(error, IndexError::Status { status: 503, .. }), "{error}");
+    let error = client(&index.url())
+        .project(&name("demo"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, IndexError::Status { status: 503, .. }),
+        "{error}"
+    );
     // The first try and three retries.
     assert_eq!(requests_to(&index, "/simple/demo/").len(), 4);
 }
@@ -191,10 +253,18 @@ async fn retries_stop_after_the_limit() {
 #[tokio::test]
 async fn truncated_body_is_an_error_not_garbage() {
     let index = demo_index(true, false);
-    index.set_fault(FaultRule::new(Fault::Truncate { after_bytes: 40 }).path_contains("/simple/demo/"));
-    let error = client(&index.url()).project(&name("demo")).await.unwrap_err();
+    index.set_fault(
+        FaultRule::new(Fault::Truncate { after_bytes: 40 }).path_contains("/simple/demo/"),
+    );
+    let error = client(&index.url())
+        .project(&name("demo"))
+        .await
+        .unwrap_err();
     assert!(
-        matches!(error, IndexError::Request { .. } | IndexError::Truncated { .. }),
+        matches!(
+            error,
+            IndexError::Request { .. } | IndexError::Truncated { .. }
+        ),
         "{error:?}"
     );
     assert!(error.to_string().contains("/simple/demo/"), "{error}");
@@ -212,18 +282,27 @@ async fn cache_serves_within_ttl_revalidates_after_and_works_offline() {
         IndexClient::new(options).unwrap()
     };
     let first = with_cache(600, false);
-    first.version_metadata(&name("demo"), &version("1.0")).await.unwrap();
+    first
+        .version_metadata(&name("demo"), &version("1.0"))
+        .await
+        .unwrap();
     let after_first = index.requests().len();
 
     // A new client (a new process, in effect) within the TTL: no request at all.
     let second = with_cache(600, false);
-    let metadata = second.version_metadata(&name("demo"), &version("1.0")).await.unwrap();
+    let metadata = second
+        .version_metadata(&name("demo"), &version("1.0"))
+        .await
+        .unwrap();
     assert_eq!(metadata.source, MetadataSource::Cache);
     assert_eq!(index.requests().len(), after_first);
 
     // After the TTL the page is asked again; the metadata (immutable) is not.
     let third = with_cache(0, false);
-    third.version_metadata(&name("demo"), &version("1.0")).await.unwrap();
+    third
+        .version_metadata(&name("demo"), &version("1.0"))
+        .await
+        .unwrap();
     let new: Vec<_> = index.requests()[after_first..].to_vec();
     assert_eq!(new.len(), 1, "{new:?}");
     assert_eq!(new[0].path, "/simple/demo/");
@@ -231,7 +310,10 @@ async fn cache_serves_within_ttl_revalidates_after_and_works_offline() {
     // Offline: the cache answers, whatever its age; a miss is a clear error.
     let offline = with_cache(0, true);
     let before = index.requests().len();
-    offline.version_metadata(&name("demo"), &version("1.0")).await.unwrap();
+    offline
+        .version_metadata(&name("demo"), &version("1.0"))
+        .await
+        .unwrap();
     let error = offline.project(&name("dep")).await.unwrap_err();
     assert!(matches!(error, IndexError::OfflineMiss { .. }), "{error}");
     assert!(error.to_string().contains("not in the cache"), "{error}");
@@ -242,11 +324,17 @@ async fn cache_serves_within_ttl_revalidates_after_and_works_offline() {
 async fn concurrent_identical_requests_coalesce() {
     let index = demo_index(true, false);
     // Slow answers make the asks overlap.
-    index.set_fault(FaultRule::new(Fault::Delay(Duration::from_millis(100))).path_contains("/simple/"));
+    index.set_fault(
+        FaultRule::new(Fault::Delay(Duration::from_millis(100))).path_contains("/simple/"),
+    );
     let client = client(&index.url());
     let asks = (0..20).map(|_| {
         let client = client.clone();
-        async move { client.version_metadata(&name("demo"), &version("1.0")).await }
+        async move {
+            client
+                .version_metadata(&name("demo"), &version("1.0"))
+                .await
+        }
     });
     let results = futures::future::join_all(asks).await;
     let first = results[0].as_ref().unwrap();
@@ -262,10 +350,19 @@ async fn concurrent_identical_requests_coalesce() {
 async fn prefetch_returns_at_once_and_fills_the_memo() {
     let index = demo_index(true, false);
     let client = client(&index.url());
-    client.prefetch(&[(name("demo"), version("1.0")), (name("dep"), version("1.2"))]);
-    let metadata = client.version_metadata(&name("dep"), &version("1.2")).await.unwrap();
+    client.prefetch(&[
+        (name("demo"), version("1.0")),
+        (name("dep"), version("1.2")),
+    ]);
+    let metadata = client
+        .version_metadata(&name("dep"), &version("1.2"))
+        .await
+        .unwrap();
     assert_eq!(metadata.resolution.version, version("1.2"));
-    client.version_metadata(&name("demo"), &version("1.0")).await.unwrap();
+    client
+        .version_metadata(&name("demo"), &version("1.0"))
+        .await
+        .unwrap();
     // Each page once, whether the prefetch or the ask got there first.
     assert_eq!(requests_to(&index, "/simple/demo/").len(), 1);
     assert_eq!(requests_to(&index, "/simple/dep/").len(), 1);
@@ -308,19 +405,31 @@ async fn metadata_file_hash_is_checked() {
     // Hostile: the index vouches for other bytes than it serves.
     let server = metadata_server("ab".repeat(32)).await;
     let hostile = client(&format!("{}/simple/", server.base));
-    let error = hostile.version_metadata(&name("demo"), &version("1.0")).await.unwrap_err();
-    assert!(matches!(error, IndexError::MetadataHashMismatch { .. }), "{error}");
+    let error = hostile
+        .version_metadata(&name("demo"), &version("1.0"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, IndexError::MetadataHashMismatch { .. }),
+        "{error}"
+    );
 
     // Good: the advertised hash is that of the bytes.
     let server = metadata_server(sha256_hex(DEMO_METADATA.as_bytes())).await;
     let good = client(&format!("{}/simple/", server.base));
-    let metadata = good.version_metadata(&name("demo"), &version("1.0")).await.unwrap();
+    let metadata = good
+        .version_metadata(&name("demo"), &version("1.0"))
+        .await
+        .unwrap();
     assert_eq!(metadata.source, MetadataSource::MetadataFile);
 }
 
 #[tokio::test]
 async fn server_ignoring_ranges_gets_one_whole_download() {
-    let wheel = WheelSpec::new("demo", "1.0").requires_dist("six").build().unwrap();
+    let wheel = WheelSpec::new("demo", "1.0")
+        .requires_dist("six")
+        .build()
+        .unwrap();
     let bytes = wheel.bytes.clone();
     let page_filename = wheel.filename.clone();
     let base = Arc::new(Mutex::new(String::new()));
@@ -328,8 +437,11 @@ async fn server_ignoring_ranges_gets_one_whole_download() {
     let server = Scripted::start(move |seen| {
         if seen.path == "/simple/demo/" {
             let base = page_base.lock().unwrap().clone();
-            Answer::new(200, format!(r#"<a href="{base}/files/{page_filename}">x</a>"#))
-                .header("content-type", "text/html")
+            Answer::new(
+                200,
+                format!(r#"<a href="{base}/files/{page_filename}">x</a>"#),
+            )
+            .header("content-type", "text/html")
         } else {
             // Ranges ignored: always the whole file, with 200 (RFC 9110 allows it).
             Answer::new(200, bytes.clone())
@@ -338,17 +450,26 @@ async fn server_ignoring_ranges_gets_one_whole_download() {
     .await;
     *base.lock().unwrap() = server.base.clone();
     let client = client(&format!("{}/simple/", server.base));
-    let metadata = client.version_metadata(&name("demo"), &version("1.0")).await.unwrap();
+    let metadata = client
+        .version_metadata(&name("demo"), &version("1.0"))
+        .await
+        .unwrap();
     assert_eq!(metadata.source, MetadataSource::WholeWheel);
     assert_eq!(metadata.resolution.requires_dist.len(), 1);
-    let files: Vec<_> = server.requests().into_iter().filter(|seen| seen.path.starts_with("/files/")).collect();
+    let files: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|seen| seen.path.starts_with("/files/"))
+        .collect();
     assert_eq!(files.len(), 1, "{files:?}");
 }
 
 #[tokio::test]
 async fn etag_revalidation_and_cache_control() {
     let server = Scripted::start(|seen| match seen.path.as_str() {
-        "/simple/demo/" if seen.headers.get("if-none-match").map(String::as_str) == Some("\"v1\"") => {
+        "/simple/demo/"
+            if seen.headers.get("if-none-match").map(String::as_str) == Some("\"v1\"") =>
+        {
             Answer::new(304, "")
         }
         "/simple/demo/" => Answer::new(200, r#"{"meta": {"api-version": "1.0"}, "files": []}"#)
@@ -372,13 +493,39 @@ async fn etag_revalidation_and_cache_control() {
         IndexClient::new(options).unwrap()
     };
     for project in ["demo", "fresh", "secret"] {
-        assert!(with_cache(false).project(&name(project)).await.unwrap().is_some());
+        assert!(
+            with_cache(false)
+                .project(&name(project))
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
-    let count = |path: &str| server.requests().iter().filter(|seen| seen.path == path).count();
+    let count = |path: &str| {
+        server
+            .requests()
+            .iter()
+            .filter(|seen| seen.path == path)
+            .count()
+    };
     // Stale (TTL 0): revalidated with the ETag, answered 304, still parsed.
-    assert!(with_cache(false).project(&name("demo")).await.unwrap().is_some());
-    let last = server.requests().into_iter().filter(|seen| seen.path == "/simple/demo/").last().unwrap();
-    assert_eq!(last.headers.get("if-none-match").map(String::as_str), Some("\"v1\""));
+    assert!(
+        with_cache(false)
+            .project(&name("demo"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let last = server
+        .requests()
+        .into_iter()
+        .filter(|seen| seen.path == "/simple/demo/")
+        .last()
+        .unwrap();
+    assert_eq!(
+        last.headers.get("if-none-match").map(String::as_str),
+        Some("\"v1\"")
+    );
     assert_eq!(count("/simple/demo/"), 2);
     // The server's max-age wins over our TTL of 0.
     with_cache(false).project(&name("fresh")).await.unwrap();
@@ -417,7 +564,8 @@ async fn credentials_are_sent_but_never_shown() {
 #[tokio::test]
 async fn netrc_credentials_are_sent() {
     let server = Scripted::start(|_| {
-        Answer::new(200, r#"{"files": []}"#).header("content-type", "application/vnd.pypi.simple.v1+json")
+        Answer::new(200, r#"{"files": []}"#)
+            .header("content-type", "application/vnd.pypi.simple.v1+json")
     })
     .await;
     let home = tempfile::tempdir().unwrap();
@@ -430,10 +578,17 @@ async fn netrc_credentials_are_sent() {
     let options = options(&format!("{}/simple/", server.base))
         .with_env(|key| (key == "HOME").then(|| home_text.clone()))
         .unwrap();
-    IndexClient::new(options).unwrap().project(&name("demo")).await.unwrap();
+    IndexClient::new(options)
+        .unwrap()
+        .project(&name("demo"))
+        .await
+        .unwrap();
     // base64("bob:hunter2")
     assert_eq!(
-        server.requests()[0].headers.get("authorization").map(String::as_str),
+        server.requests()[0]
+            .headers
+            .get("authorization")
+            .map(String::as_str),
         Some("Basic Ym9iOmh1bnRlcjI=")
     );
 }
@@ -452,7 +607,10 @@ fn ttl_comes_from_the_environment() {
 
 #[tokio::test]
 async fn first_index_that_has_the_project_wins() {
-    let main = TestIndex::builder().wheel(WheelSpec::new("dep", "9.0")).start().unwrap();
+    let main = TestIndex::builder()
+        .wheel(WheelSpec::new("dep", "9.0"))
+        .start()
+        .unwrap();
     let extra = demo_index(true, false);
     let mut indexes = IndexUrls::single(IndexUrl::parse(&main.url()).unwrap());
     indexes.extra.push(IndexUrl::parse(&extra.url()).unwrap());
@@ -460,7 +618,10 @@ async fn first_index_that_has_the_project_wins() {
     options.indexes = indexes;
     let client = IndexClient::new(options).unwrap();
     // `dep` is on both: only the main index's versions are seen (no mixing across indexes).
-    assert_eq!(client.versions(&name("dep")).await.unwrap(), vec![version("9.0")]);
+    assert_eq!(
+        client.versions(&name("dep")).await.unwrap(),
+        vec![version("9.0")]
+    );
     assert!(requests_to(&extra, "/simple/dep/").is_empty());
     // `demo` is only on the extra index.
     let page = client.require_project(&name("demo")).await.unwrap();
@@ -471,7 +632,8 @@ async fn first_index_that_has_the_project_wins() {
 async fn resolver_source_blocks_on_the_runtime() {
     use safevenv_resolver::{PackageSource, SourceError};
     let index = demo_index(true, false);
-    let source = safevenv_index::IndexSource::new(client(&index.url()), tokio::runtime::Handle::current());
+    let source =
+        safevenv_index::IndexSource::new(client(&index.url()), tokio::runtime::Handle::current());
     let (versions, metadata, missing) = tokio::task::spawn_blocking(move || {
         source.prefetch_metadata(&[(name("dep"), version("1.2"))]);
         (
@@ -484,7 +646,10 @@ async fn resolver_source_blocks_on_the_runtime() {
     .unwrap();
     assert_eq!(versions.versions.len(), 2);
     let files = &versions.versions[&version("0.9")];
-    assert!(matches!(files[0].yanked, safevenv_resolver::Yanked::Yes { .. }));
+    assert!(matches!(
+        files[0].yanked,
+        safevenv_resolver::Yanked::Yes { .. }
+    ));
     assert_eq!(metadata.requires_dist.len(), 1);
     assert_eq!(metadata.requires_dist[0].name.as_str(), "dep");
     assert!(matches!(missing, SourceError::NotFound { .. }), "{missing}");

@@ -33,7 +33,11 @@ impl Sandbox {
         path
     }
 
-    fn resolve(&self, cli: Option<&str>, interpreter: Option<&str>) -> Result<IndexUrls, IndexUrlError> {
+    fn resolve(
+        &self,
+        cli: Option<&str>,
+        interpreter: Option<&str>,
+    ) -> Result<IndexUrls, IndexUrlError> {
         IndexUrls::from_environment(cli, &[], interpreter, |key| self.vars.get(key).cloned())
     }
 
@@ -51,30 +55,48 @@ fn precedence_cli_then_env_then_config_then_interpreter() {
     sandbox.write("home/.config/pip/pip.conf", "http://user.example/simple/");
     assert_eq!(
         sandbox.chosen(None, Some("http://interp.example/simple/")),
-        ("http://interp.example/simple/".to_string(), IndexUrlSource::Interpreter)
+        (
+            "http://interp.example/simple/".to_string(),
+            IndexUrlSource::Interpreter
+        )
     );
     let error = sandbox.resolve(None, None).unwrap_err();
     assert!(matches!(error, IndexUrlError::NoIndex));
     let message = error.to_string();
-    assert!(message.contains("--index-url") && message.contains("SAFEVENV_INDEX_URL"), "{message}");
-    assert!(message.contains("pip config set global.index-url"), "{message}");
+    assert!(
+        message.contains("--index-url") && message.contains("SAFEVENV_INDEX_URL"),
+        "{message}"
+    );
+    assert!(
+        message.contains("pip config set global.index-url"),
+        "{message}"
+    );
 
     sandbox.vars.remove("PIP_CONFIG_FILE");
     let user = sandbox.dir.path().join("home/.config/pip/pip.conf");
     assert_eq!(
         sandbox.chosen(None, Some("http://interp.example/simple/")),
-        ("http://user.example/simple/".to_string(), IndexUrlSource::PipConfig(user))
+        (
+            "http://user.example/simple/".to_string(),
+            IndexUrlSource::PipConfig(user)
+        )
     );
     sandbox.set("PIP_INDEX_URL", "http://pipenv.example/simple");
     assert_eq!(sandbox.chosen(None, None).1, IndexUrlSource::PipEnv);
     sandbox.set("SAFEVENV_INDEX_URL", "http://safevenv.example/simple/");
     assert_eq!(
         sandbox.chosen(None, None),
-        ("http://safevenv.example/simple/".to_string(), IndexUrlSource::SafevenvEnv)
+        (
+            "http://safevenv.example/simple/".to_string(),
+            IndexUrlSource::SafevenvEnv
+        )
     );
     assert_eq!(
         sandbox.chosen(Some("http://cli.example/simple/"), None),
-        ("http://cli.example/simple/".to_string(), IndexUrlSource::CommandLine)
+        (
+            "http://cli.example/simple/".to_string(),
+            IndexUrlSource::CommandLine
+        )
     );
 }
 
@@ -82,20 +104,35 @@ fn precedence_cli_then_env_then_config_then_interpreter() {
 fn later_config_files_override_earlier_ones() {
     let mut sandbox = Sandbox::new();
     let global = sandbox.write("xdg/pip/pip.conf", "http://global.example/simple/");
-    assert_eq!(sandbox.chosen(None, None).1, IndexUrlSource::PipConfig(global));
+    assert_eq!(
+        sandbox.chosen(None, None).1,
+        IndexUrlSource::PipConfig(global)
+    );
     let legacy = sandbox.write("home/.pip/pip.conf", "http://legacy.example/simple/");
-    assert_eq!(sandbox.chosen(None, None).1, IndexUrlSource::PipConfig(legacy));
+    assert_eq!(
+        sandbox.chosen(None, None).1,
+        IndexUrlSource::PipConfig(legacy)
+    );
     let user = sandbox.write("home/.config/pip/pip.conf", "http://user.example/simple/");
-    assert_eq!(sandbox.chosen(None, None).1, IndexUrlSource::PipConfig(user));
+    assert_eq!(
+        sandbox.chosen(None, None).1,
+        IndexUrlSource::PipConfig(user)
+    );
     let venv = sandbox.dir.path().join("venv");
     sandbox.set("VIRTUAL_ENV", venv.to_str().unwrap());
     let site = sandbox.write("venv/pip.conf", "http://site.example/simple/");
-    assert_eq!(sandbox.chosen(None, None).1, IndexUrlSource::PipConfig(site));
+    assert_eq!(
+        sandbox.chosen(None, None).1,
+        IndexUrlSource::PipConfig(site)
+    );
     let env_file = sandbox.write("custom.conf", "http://custom.example/simple/");
     sandbox.set("PIP_CONFIG_FILE", env_file.to_str().unwrap());
     assert_eq!(
         sandbox.chosen(None, None),
-        ("http://custom.example/simple/".to_string(), IndexUrlSource::PipConfig(env_file))
+        (
+            "http://custom.example/simple/".to_string(),
+            IndexUrlSource::PipConfig(env_file)
+        )
     );
 }
 
@@ -109,7 +146,10 @@ fn install_section_wins_and_bad_urls_name_their_source() {
     )
     .unwrap();
     sandbox.set("PIP_CONFIG_FILE", path.to_str().unwrap());
-    assert_eq!(sandbox.chosen(None, None).0, "http://install.example/simple/");
+    assert_eq!(
+        sandbox.chosen(None, None).0,
+        "http://install.example/simple/"
+    );
 
     sandbox.set("SAFEVENV_INDEX_URL", "ftp://user:pw@mirror.example/simple/");
     let error = sandbox.resolve(None, None).unwrap_err();
@@ -130,5 +170,8 @@ fn extra_indexes_are_kept_in_order() {
     )
     .unwrap();
     let all: Vec<String> = urls.iter().map(ToString::to_string).collect();
-    assert_eq!(all, ["http://a.example/simple/", "http://b.example/simple/"]);
+    assert_eq!(
+        all,
+        ["http://a.example/simple/", "http://b.example/simple/"]
+    );
 }

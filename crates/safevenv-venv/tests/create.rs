@@ -243,7 +243,7 @@ fn bash_activate_and_deactivate_with_a_hostile_path() {
         [ "$PATH" = "$old_path" ] && echo path-restored
         [ -z "${VIRTUAL_ENV+set}" ] && echo unset
         echo "$PS1"
-        type deactivate >/dev/null 2>&1 || echo no-deactivate
+        declare -F deactivate >/dev/null || echo no-deactivate
     "#;
     let output = Command::new("bash")
         .args(["-c", script, "bash"])
