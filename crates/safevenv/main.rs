@@ -12,7 +12,6 @@ mod commands;
 mod diagnostic;
 mod printer;
 
-use diagnostic::Diagnostic;
 use printer::Printer;
 
 fn main() -> ExitCode {

@@ -22,7 +22,9 @@ impl Printer {
             safevenv_cli::ColorChoice::Never => ColorChoice::Never,
         };
         choice.write_global();
-        Self { quiet: global.quiet }
+        Self {
+            quiet: global.quiet,
+        }
     }
 
     /// `-v` shows safevenv's debug log, `-vv` its trace log; `RUST_LOG` overrides both.
@@ -51,7 +53,11 @@ impl Printer {
     }
 
     pub fn warn(&self, message: &str) {
-        let _ = writeln!(anstream::stderr(), "{}: {message}", "warning".yellow().bold());
+        let _ = writeln!(
+            anstream::stderr(),
+            "{}: {message}",
+            "warning".yellow().bold()
+        );
     }
 
     pub fn error(&self, diagnostic: &Diagnostic) {

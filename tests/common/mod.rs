@@ -69,7 +69,10 @@ pub fn pyenv_python(minor: &str) -> Option<PathBuf> {
         .filter(|path| {
             path.file_name()
                 .and_then(|name| name.to_str())
-                .is_some_and(|name| name.strip_prefix(minor).is_some_and(|rest| rest.starts_with('.')))
+                .is_some_and(|name| {
+                    name.strip_prefix(minor)
+                        .is_some_and(|rest| rest.starts_with('.'))
+                })
         })
         .map(|path| path.join("bin").join("python3"))
         .filter(|python| python.exists())
@@ -81,7 +84,12 @@ pub fn pyenv_python(minor: &str) -> Option<PathBuf> {
             .rev()
             .nth(2)
             .and_then(|version| version.as_os_str().to_str())
-            .map(|version| version.split('.').map(|part| part.parse::<u32>().unwrap_or(0)).collect::<Vec<_>>())
+            .map(|version| {
+                version
+                    .split('.')
+                    .map(|part| part.parse::<u32>().unwrap_or(0))
+                    .collect::<Vec<_>>()
+            })
     });
     found.pop()
 }

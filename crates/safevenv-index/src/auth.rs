@@ -25,15 +25,18 @@ impl fmt::Debug for Credentials {
     }
 }
 
+/// `(scheme, host, port)`: credentials from an index URL go to this origin only.
+type Origin = (String, String, Option<u16>);
+
 /// Where each host's credentials come from.
 #[derive(Debug, Default)]
 pub(crate) struct Authenticator {
     /// `(scheme, host, port)` of each index with userinfo, and its credentials.
-    from_urls: Vec<((String, String, Option<u16>), Credentials)>,
+    from_urls: Vec<(Origin, Credentials)>,
     netrc: Option<netrc::Netrc>,
 }
 
-fn origin(url: &Url) -> (String, String, Option<u16>) {
+fn origin(url: &Url) -> Origin {
     (
         url.scheme().to_string(),
         url.host_str().unwrap_or_default().to_ascii_lowercase(),

@@ -485,11 +485,15 @@ impl IndexClient {
     }
 
     /// One range request. `Ok(Err(body))` when the server sent the whole file instead (200).
+    ///
+    /// `expected` is `(first byte, file length)` for a range after the first, whose answer must
+    /// start there and describe the same file; `max_len` bounds the part's length.
     async fn fetch_range(
         &self,
         url: &DisplaySafeUrl,
         range: &str,
-        expected_first: Option<u64>,
+        expected: Option<(u64, u64)>,
+        max_len: u64,
     ) -> Result<Result<(u64, u64, Vec<u8>), Vec<u8>>, IndexError> {
         let mut headers = HeaderMap::new();
         if let Ok(value) = HeaderValue::from_str(range) {
@@ -508,9 +512,14 @@ impl IndexClient {
                     value: value.to_string(),
                 };
                 let content_range = parse_content_range(value).ok_or_else(bad)?;
-                // The body must be exactly the range claimed, and start where we asked.
-                if content_range.last - content_range.first + 1 != response.body.len() as u64
-                    || expected_first.is_some_and(|first| first != content_range.first)
+                // The body must be exactly the range claimed, no longer than asked, start where
+                // we asked, and belong to a file of the same length (else it changed under us).
+                let len = content_range.last - content_range.first + 1;
+                if len != response.body.len() as u64
+                    || len > max_len
+                    || expected.is_some_and(|(first, total)| {
+                        first != content_range.first || total != content_range.total
+                    })
                 {
                     return Err(bad());
                 }
@@ -540,7 +549,7 @@ impl IndexClient {
                 .map_err(|(_, error)| error)
         };
         let (first, total, tail) = match self
-            .fetch_range(url, &format!("bytes=-{TAIL_BYTES}"), None)
+            .fetch_range(url, &format!("bytes=-{TAIL_BYTES}"), None, TAIL_BYTES)
             .await?
         {
             Ok(part) => part,
@@ -581,7 +590,12 @@ impl IndexClient {
                 break;
             }
             match self
-                .fetch_range(url, &format!("bytes={gap}-{}", end - 1), Some(gap))
+                .fetch_range(
+                    url,
+                    &format!("bytes={gap}-{}", end - 1),
+                    Some((gap, total)),
+                    end - gap,
+                )
                 .await?
             {
                 Ok((start, _, bytes)) => sparse.insert(start, bytes),

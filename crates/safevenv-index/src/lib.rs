@@ -5,6 +5,10 @@
 //! Every URL shown in an error or a log line is redacted ([`DisplaySafeUrl`]): credentials never
 //! reach a terminal, a log, the cache or a lockfile ([`IndexUrl::url_for_lockfile`]).
 
+// Errors carry the redacted URL by value so that every message names it; one is built per failed
+// request, so their size costs nothing measurable, and boxing them would only obscure matching.
+#![allow(clippy::result_large_err)]
+
 mod auth;
 mod cache;
 mod client;

@@ -4,7 +4,7 @@
 mod scripted;
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use safevenv_index::{
@@ -155,22 +155,43 @@ async fn metadata_file_is_used_when_advertised() {
     assert!(files[0].path.ends_with(".whl.metadata"));
 }
 
+/// Bytes that do not compress, so that a wheel holding them is as big as they are.
+fn noise(len: usize) -> Vec<u8> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 56) as u8
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn range_requests_read_metadata_without_downloading_the_wheel() {
-    let index = demo_index(true, false);
+    let spec = WheelSpec::new("heavy", "1.0")
+        .requires_dist("dep")
+        .file("heavy/blob.bin", noise(512 * 1024));
+    let size = spec.build().unwrap().bytes.len();
+    let index = TestIndex::builder().wheel(spec).start().unwrap();
     let client = client(&index.url());
     let metadata = client
-        .version_metadata(&name("demo"), &version("1.0"))
+        .version_metadata(&name("heavy"), &version("1.0"))
         .await
         .unwrap();
     assert_eq!(metadata.source, MetadataSource::RangeRequests);
-    assert_eq!(metadata.resolution.name.as_str(), "demo");
+    assert_eq!(metadata.resolution.requires_dist.len(), 1);
     let files = requests_to(&index, "/files/");
-    assert!(!files.is_empty() && files.len() <= 3, "{files:?}");
+    // The tail holds the central directory and, as `.dist-info` is written last, usually the
+    // METADATA entry too; else one more range. Never the half-megabyte wheel.
+    assert!(!files.is_empty() && files.len() <= 2, "{files:?}");
+    assert_eq!(files[0].range.as_deref(), Some("bytes=-65536"));
     assert!(
         files.iter().all(|request| request.range.is_some()),
         "{files:?}"
     );
+    assert!(size > 512 * 1024);
 }
 
 #[tokio::test]
@@ -398,8 +419,6 @@ async fn metadata_server(advertised: String) -> Scripted {
     server
 }
 
-use std::sync::Mutex;
-
 #[tokio::test]
 async fn metadata_file_hash_is_checked() {
     // Hostile: the index vouches for other bytes than it serves.
@@ -519,8 +538,7 @@ async fn etag_revalidation_and_cache_control() {
     let last = server
         .requests()
         .into_iter()
-        .filter(|seen| seen.path == "/simple/demo/")
-        .last()
+        .rfind(|seen| seen.path == "/simple/demo/")
         .unwrap();
     assert_eq!(
         last.headers.get("if-none-match").map(String::as_str),
@@ -653,4 +671,31 @@ async fn resolver_source_blocks_on_the_runtime() {
     assert_eq!(metadata.requires_dist.len(), 1);
     assert_eq!(metadata.requires_dist[0].name.as_str(), "dep");
     assert!(matches!(missing, SourceError::NotFound { .. }), "{missing}");
+}
+
+#[tokio::test]
+async fn range_answer_that_contradicts_itself_is_refused() {
+    let base = Arc::new(Mutex::new(String::new()));
+    let page_base = Arc::clone(&base);
+    let server = Scripted::start(move |seen| {
+        if seen.path == "/simple/demo/" {
+            let base = page_base.lock().unwrap().clone();
+            Answer::new(
+                200,
+                format!(r#"<a href="{base}/files/demo-1.0-py3-none-any.whl">x</a>"#),
+            )
+            .header("content-type", "text/html")
+        } else {
+            // Claims 100 bytes, sends 10: a hostile or broken server.
+            Answer::new(206, vec![0u8; 10]).header("content-range", "bytes 0-99/1000")
+        }
+    })
+    .await;
+    *base.lock().unwrap() = server.base.clone();
+    let error = client(&format!("{}/simple/", server.base))
+        .version_metadata(&name("demo"), &version("1.0"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, IndexError::ContentRange { .. }), "{error}");
+    assert!(error.to_string().contains("bytes 0-99/1000"), "{error}");
 }

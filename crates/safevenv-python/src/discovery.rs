@@ -52,8 +52,7 @@ impl PythonRequest {
         if request.is_empty() {
             return Err(RequestError::Empty);
         }
-        if request.starts_with(|c: char| c.is_ascii_digit()) && !request.contains(MAIN_SEPARATOR)
-        {
+        if request.starts_with(|c: char| c.is_ascii_digit()) && !request.contains(MAIN_SEPARATOR) {
             return VersionRequest::from_str(request).map(Self::Version);
         }
         if request.contains(MAIN_SEPARATOR) || request.contains('/') || Path::new(request).exists()
@@ -369,7 +368,10 @@ fn candidates(request: Option<&PythonRequest>, search: &SearchPaths) -> Vec<Path
             names.push("python".to_string());
             let mut candidates: Vec<PathBuf> =
                 names.iter().flat_map(|name| search.on_path(name)).collect();
-            candidates.extend(pyenv_bins(&format!("python{}", version.major), Some(*version)));
+            candidates.extend(pyenv_bins(
+                &format!("python{}", version.major),
+                Some(*version),
+            ));
             candidates
         }
         Some(PythonRequest::Name(name)) => {
@@ -469,7 +471,11 @@ mod tests {
         for name in ["3.9.18", "3.12.1", "3.12.10", "miniconda3", "3.10.13"] {
             fs_err::create_dir_all(root.path().join("versions").join(name).join("bin")).unwrap();
             fs_err::write(
-                root.path().join("versions").join(name).join("bin").join("python3"),
+                root.path()
+                    .join("versions")
+                    .join(name)
+                    .join("bin")
+                    .join("python3"),
                 "",
             )
             .unwrap();
@@ -478,8 +484,15 @@ mod tests {
             pyenv_root: Some(root.path().to_path_buf()),
             ..SearchPaths::default()
         };
-        let names: Vec<_> = search.pyenv_versions().into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names, ["3.12.10", "3.12.1", "3.10.13", "3.9.18", "miniconda3"]);
+        let names: Vec<_> = search
+            .pyenv_versions()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(
+            names,
+            ["3.12.10", "3.12.1", "3.10.13", "3.9.18", "miniconda3"]
+        );
         let request = PythonRequest::parse("3.12").unwrap();
         let found = candidates(Some(&request), &search);
         assert_eq!(

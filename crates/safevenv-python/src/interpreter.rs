@@ -631,7 +631,11 @@ fn excerpt_tail(stderr: &str) -> String {
         .unwrap_or(trimmed.len());
     let tail = &trimmed[start..];
     let tail = tail.split_whitespace().collect::<Vec<_>>().join(" ");
-    if start > 0 { format!("…{tail}") } else { tail }
+    if start > 0 {
+        format!("…{tail}")
+    } else {
+        tail
+    }
 }
 
 /// Whether `path` is a launcher script (`#!`) rather than an interpreter binary.
@@ -641,21 +645,12 @@ fn excerpt_tail(stderr: &str) -> String {
 /// path, size and modification time do not change when its target does, so a cached probe keyed on
 /// them would go stale silently. Such scripts are therefore never cached; the interpreter they run
 /// is (its `sys.executable` is a real binary, and that is what a new environment links to).
-fn is_script(canonical: &Path) -> Result<bool, ProbeError> {
-    let mut file = fs_err::File::open(canonical).map_err(|source| ProbeError::Inspect {
-        path: canonical.to_path_buf(),
-        source,
-    })?;
+///
+/// A file that cannot be read (execute-only) counts as a script too: it is probed, not cached.
+fn is_script(canonical: &Path) -> bool {
     let mut magic = [0u8; 2];
-    match file.read_exact(&mut magic) {
-        Ok(()) => Ok(&magic == b"#!"),
-        // Shorter than two bytes: not an interpreter either way; the probe will say so.
-        Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => Ok(true),
-        Err(source) => Err(ProbeError::Inspect {
-            path: canonical.to_path_buf(),
-            source,
-        }),
-    }
+    let read = fs_err::File::open(canonical).and_then(|mut file| file.read_exact(&mut magic));
+    read.is_err() || &magic == b"#!"
 }
 
 /// What a cached probe is valid for.
@@ -688,7 +683,7 @@ impl Fingerprint {
             path: canonical.clone(),
             source,
         })?;
-        if !metadata.is_file() || is_script(&canonical)? {
+        if !metadata.is_file() || is_script(&canonical) {
             return Ok(None);
         }
         Ok(Some(Self {
@@ -721,7 +716,10 @@ impl CacheEntry {
         self.path == path
             && self.fingerprint == *current
             && self.info.schema == PROBE_SCHEMA
-            && self.dirs.iter().all(|(dir, then)| dir_modified(dir) == *then)
+            && self
+                .dirs
+                .iter()
+                .all(|(dir, then)| dir_modified(dir) == *then)
     }
 }
 
@@ -737,7 +735,10 @@ fn cache_entry_path(cache: &Cache, path: &Path) -> Option<PathBuf> {
         .inspect_err(|error| warn!("not caching interpreter probes: {error}"))
         .ok()?;
     let digest = Sha256::digest(path.as_os_str().as_encoded_bytes());
-    let name: String = digest[..16].iter().map(|byte| format!("{byte:02x}")).collect();
+    let name: String = digest[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
     Some(bucket.join(format!("{name}.json")))
 }
 
@@ -774,7 +775,10 @@ fn write_cache_entry(entry_path: &Path, interpreter: &Interpreter, fingerprint: 
             safevenv_cache::write_atomic(entry_path, &bytes).map_err(|error| error.to_string())
         });
     if let Err(error) = result {
-        warn!("cannot cache the probe of `{}`: {error}", interpreter.path.display());
+        warn!(
+            "cannot cache the probe of `{}`: {error}",
+            interpreter.path.display()
+        );
     }
 }
 
@@ -849,7 +853,10 @@ mod tests {
         }
         let interpreter = Interpreter::from_info(PathBuf::from("/p/python"), info()).unwrap();
         let paths = interpreter.scheme_paths_for(Path::new("/env"));
-        assert_eq!(paths.purelib, Path::new("/env/lib/python3.12/site-packages"));
+        assert_eq!(
+            paths.purelib,
+            Path::new("/env/lib/python3.12/site-packages")
+        );
         assert_eq!(paths.scripts, Path::new("/env/bin"));
         assert_eq!(paths.include, Path::new("/env/include/python3.12"));
         assert_eq!(paths.data, Path::new("/env"));
@@ -869,7 +876,13 @@ mod tests {
         let interpreter = Interpreter::from_info(PathBuf::from("/p/python"), info()).unwrap();
         let platform = interpreter.platform().unwrap();
         assert_eq!(platform.arch(), Arch::X86_64);
-        assert_eq!(platform.os(), &Os::Manylinux { major: 2, minor: 36 });
+        assert_eq!(
+            platform.os(),
+            &Os::Manylinux {
+                major: 2,
+                minor: 36
+            }
+        );
 
         let mut mac = info();
         mac.markers.sys_platform = "darwin".to_string();
@@ -879,7 +892,13 @@ mod tests {
         let mac = Interpreter::from_info(PathBuf::from("/p/python"), mac).unwrap();
         let platform = mac.platform().unwrap();
         assert_eq!(platform.arch(), Arch::Aarch64);
-        assert_eq!(platform.os(), &Os::Macos { major: 14, minor: 2 });
+        assert_eq!(
+            platform.os(),
+            &Os::Macos {
+                major: 14,
+                minor: 2
+            }
+        );
 
         let mut i686 = info();
         i686.pointer_size = 32;

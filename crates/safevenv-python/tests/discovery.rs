@@ -89,7 +89,10 @@ fn version_request_falls_back_to_pyenv_and_names_every_rejection() {
         [Rejection::WrongVersion { path, .. }] if path.ends_with("bin/python3")
     ));
     let message = error.to_string();
-    assert!(message.starts_with("no interpreter satisfies `3.99`"), "{message}");
+    assert!(
+        message.starts_with("no interpreter satisfies `3.99`"),
+        "{message}"
+    );
     assert!(message.contains("bin/python3` is Python 3.11"), "{message}");
     assert!(error.hint().contains("3.99"));
 }

@@ -85,7 +85,10 @@ fn check_against_ground_truth(python: &Path, interpreter: &Interpreter) {
     let index = interpreter.default_index_url();
     assert_eq!(index.is_some(), has_pip, "{index:?}");
     if let Some(index) = index {
-        assert!(index.starts_with("https://") && index.ends_with("/simple"), "{index}");
+        assert!(
+            index.starts_with("https://") && index.ends_with("/simple"),
+            "{index}"
+        );
     }
 }
 
@@ -112,7 +115,10 @@ fn probes_pyenv_3_12() {
     assert!(!interpreter.is_venv());
     assert_eq!(interpreter.base_executable(), python);
     let paths = interpreter.scheme_paths_for(Path::new("/env"));
-    assert_eq!(paths.purelib, Path::new("/env/lib/python3.12/site-packages"));
+    assert_eq!(
+        paths.purelib,
+        Path::new("/env/lib/python3.12/site-packages")
+    );
     assert_eq!(paths.scripts, Path::new("/env/bin"));
 }
 
@@ -146,8 +152,14 @@ fn cache_hit_skips_the_probe_and_is_faster() {
         Some("https://index.example/from-the-cache/simple")
     );
     assert_eq!(second.version(), first.version());
-    eprintln!("probe of {}: uncached {uncached:?}, cached {cached:?}", python.display());
-    assert!(cached < uncached, "cached {cached:?} >= uncached {uncached:?}");
+    eprintln!(
+        "probe of {}: uncached {uncached:?}, cached {cached:?}",
+        python.display()
+    );
+    assert!(
+        cached < uncached,
+        "cached {cached:?} >= uncached {uncached:?}"
+    );
 }
 
 #[test]
@@ -195,7 +207,10 @@ fn cache_entry_is_stale_when_the_symlink_target_changes() {
     fs_err::os::unix::fs::symlink(&b, &link).unwrap();
     let second = Interpreter::query(&link, &cache).unwrap();
     assert_ne!(second.python_minor(), (3, 12));
-    assert_eq!(second.version().to_string(), ask(&b, "import platform; print(platform.python_version())").1);
+    assert_eq!(
+        second.version().to_string(),
+        ask(&b, "import platform; print(platform.python_version())").1
+    );
 }
 
 /// A launcher script (like a pyenv shim) whose target changes must never be answered from the
@@ -209,11 +224,18 @@ fn launcher_scripts_are_never_cached() {
     let dir = tempfile::tempdir().unwrap();
     let cache = Cache::new(dir.path().join("cache"));
     let shim = dir.path().join("python3");
+    // Every version of the shim has the same size and modification time, as a pyenv shim does
+    // when `pyenv global` changes: only not caching scripts keeps the probe right.
+    let modified =
+        std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
     let write_shim = |target: &Path| {
         let script = format!("#!/bin/sh\nexec '{}' \"$@\"\n", target.display());
+        let script = format!("{script:#<300}\n");
         fs_err::write(&shim, script).unwrap();
         use std::os::unix::fs::PermissionsExt;
         fs_err::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let file = fs_err::File::options().write(true).open(&shim).unwrap();
+        file.file().set_modified(modified).unwrap();
     };
     write_shim(&a);
     let first = Interpreter::query(&shim, &cache).unwrap();
@@ -222,8 +244,6 @@ fn launcher_scripts_are_never_cached() {
     assert_eq!(first.base_executable(), a);
     assert!(cache_entries(&cache).is_empty());
 
-    // Same size and a modification time that may not even change within the clock's resolution:
-    // only not caching makes this safe.
     write_shim(&b);
     let second = Interpreter::query(&shim, &cache).unwrap();
     assert_ne!(second.python_minor(), (3, 12));
@@ -258,7 +278,11 @@ fn venv_interpreter_is_not_confused_with_its_base() {
     assert!(!inside.base_executable().starts_with(&venv));
     // Cached separately and still told apart.
     assert_eq!(cache_entries(&cache).len(), 2);
-    assert!(Interpreter::query(&venv.join("bin").join("python"), &cache).unwrap().is_venv());
+    assert!(
+        Interpreter::query(&venv.join("bin").join("python"), &cache)
+            .unwrap()
+            .is_venv()
+    );
     assert!(!Interpreter::query(&python, &cache).unwrap().is_venv());
 }
 
@@ -277,7 +301,10 @@ fn old_pythons_are_refused_cleanly() {
             "{python:?}: {error}"
         );
         let message = error.to_string();
-        assert!(message.contains("not supported") && message.contains("3.8"), "{message}");
+        assert!(
+            message.contains("not supported") && message.contains("3.8"),
+            "{message}"
+        );
         checked += 1;
     }
     if checked == 0 {
@@ -296,7 +323,11 @@ fn missing_and_broken_interpreters_are_errors() {
     ));
 
     let broken = dir.path().join("python3");
-    fs_err::write(&broken, "#!/bin/sh\necho 'boom: not a python' >&2\nexit 3\n").unwrap();
+    fs_err::write(
+        &broken,
+        "#!/bin/sh\necho 'boom: not a python' >&2\nexit 3\n",
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
     fs_err::set_permissions(&broken, std::fs::Permissions::from_mode(0o755)).unwrap();
     let error = Interpreter::query(&broken, &cache).unwrap_err();

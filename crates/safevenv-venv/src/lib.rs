@@ -290,10 +290,12 @@ fn temp_sibling(
         // The umask still applies, as for `mkdir`.
         builder.permissions(std::fs::Permissions::from_mode(0o777));
     }
-    builder.tempdir_in(parent).map_err(|source| VenvError::Create {
-        path: parent.join(&prefix),
-        source,
-    })
+    builder
+        .tempdir_in(parent)
+        .map_err(|source| VenvError::Create {
+            path: parent.join(&prefix),
+            source,
+        })
 }
 
 /// Step 3 with `clear`: old environment aside, new one in, old one deleted; the old one is put
@@ -349,7 +351,12 @@ fn build(
     let final_scheme = interpreter.scheme_paths_for(root);
     let (major, minor) = interpreter.python_minor();
 
-    for dir in [&scheme.scripts, &scheme.purelib, &scheme.platlib, &scheme.include] {
+    for dir in [
+        &scheme.scripts,
+        &scheme.purelib,
+        &scheme.platlib,
+        &scheme.include,
+    ] {
         create_dir_all(dir)?;
     }
     // Like `venv`: on 64-bit POSIX systems other than macOS, `lib64` is a link to `lib`, so that
@@ -361,15 +368,16 @@ fn build(
     }
 
     // The interpreter: `python3` links to the base executable, the other names to `python3`.
-    let mut names = vec![
-        "python".to_string(),
-        format!("python{major}.{minor}"),
-    ];
+    let mut names = vec!["python".to_string(), format!("python{major}.{minor}")];
     if interpreter.gil_disabled() {
         names.push(format!("python{major}.{minor}t"));
     }
     if interpreter.implementation_name() == "pypy" {
-        names.extend(["pypy".to_string(), format!("pypy{major}"), format!("pypy{major}.{minor}")]);
+        names.extend([
+            "pypy".to_string(),
+            format!("pypy{major}"),
+            format!("pypy{major}.{minor}"),
+        ]);
     }
     let python3 = format!("python{major}");
     symlink(base, &scheme.scripts.join(&python3))?;
@@ -408,7 +416,11 @@ fn pyvenv_cfg(interpreter: &Interpreter, options: &VenvOptions) -> Result<String
     line("home", &home.to_string_lossy())?;
     line(
         "include-system-site-packages",
-        if options.system_site_packages { "true" } else { "false" },
+        if options.system_site_packages {
+            "true"
+        } else {
+            "false"
+        },
     )?;
     line("version", &format!("{major}.{minor}.{micro}"))?;
     line("executable", &executable.to_string_lossy())?;
@@ -491,7 +503,13 @@ mod tests {
 
     #[test]
     fn prompts_that_shells_expand_are_refused() {
-        for bad in ["$(touch /tmp/x)", "`id`", r"a\nb", "a\nhome = /x", "\u{1b}[31m"] {
+        for bad in [
+            "$(touch /tmp/x)",
+            "`id`",
+            r"a\nb",
+            "a\nhome = /x",
+            "\u{1b}[31m",
+        ] {
             assert!(check_prompt(bad).is_err(), "{bad:?}");
         }
         for good in ["env", "my project", "it's", "proj-3.12", "ünïcode"] {

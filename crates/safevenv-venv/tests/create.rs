@@ -90,7 +90,8 @@ fn check_from_inside(venv: &Venv) {
     assert_ne!(base_prefix, prefix);
     let path = run(&venv.python, "import sys; print('\\n'.join(sys.path))");
     assert!(
-        path.lines().any(|entry| Path::new(entry) == venv.site_packages),
+        path.lines()
+            .any(|entry| Path::new(entry) == venv.site_packages),
         "{} not on sys.path:\n{path}",
         venv.site_packages.display()
     );
@@ -170,7 +171,11 @@ fn layout(root: &Path) -> BTreeSet<(char, String, String)> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<(char, String, String)>) {
         for entry in fs_err::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
-            let relative = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let relative = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             let metadata = fs_err::symlink_metadata(&path).unwrap();
             if metadata.file_type().is_symlink() {
                 let target = fs_err::read_link(&path).unwrap();
@@ -190,13 +195,18 @@ fn layout(root: &Path) -> BTreeSet<(char, String, String)> {
 
 #[test]
 fn layout_matches_python_venv() {
-    for python in [pyenv_python("3.12."), pyenv_python("3.13."), Some(machine_python())]
-        .into_iter()
-        .flatten()
+    for python in [
+        pyenv_python("3.12."),
+        pyenv_python("3.13."),
+        Some(machine_python()),
+    ]
+    .into_iter()
+    .flatten()
     {
         let sandbox = Sandbox::new();
         let interpreter = sandbox.interpreter(&python);
-        let ours = create_venv(&sandbox.path("ours"), &interpreter, &VenvOptions::default()).unwrap();
+        let ours =
+            create_venv(&sandbox.path("ours"), &interpreter, &VenvOptions::default()).unwrap();
         let theirs = sandbox.path("theirs");
         let status = Command::new(interpreter.base_executable())
             .args(["-m", "venv", "--without-pip"])
@@ -285,11 +295,18 @@ fn prompt_option_reaches_cfg_and_scripts() {
     let venv = create_venv(&sandbox.path("env"), &interpreter, &options).unwrap();
     assert_eq!(cfg_value(&venv, "prompt").as_deref(), Some("my project"));
     let output = Command::new("bash")
-        .args(["-c", "PS1='> '; source \"$1/bin/activate\"; echo \"$PS1\"", "bash"])
+        .args([
+            "-c",
+            "PS1='> '; source \"$1/bin/activate\"; echo \"$PS1\"",
+            "bash",
+        ])
         .arg(&venv.root)
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8(output.stdout).unwrap(), "(my project) > \n");
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        "(my project) > \n"
+    );
     for script in ["activate.fish", "activate.csh", "Activate.ps1"] {
         let text = fs_err::read_to_string(venv.scripts.join(script)).unwrap();
         assert!(text.contains("'my project'"), "{script}");
@@ -300,7 +317,10 @@ fn prompt_option_reaches_cfg_and_scripts() {
         ..VenvOptions::default()
     };
     let error = create_venv(&sandbox.path("env2"), &interpreter, &hostile).unwrap_err();
-    assert!(matches!(error, VenvError::UnsafePrompt { character: '$', .. }), "{error}");
+    assert!(
+        matches!(error, VenvError::UnsafePrompt { character: '$', .. }),
+        "{error}"
+    );
     assert!(!sandbox.path("env2").exists());
 
     let injected = VenvOptions {
@@ -308,7 +328,10 @@ fn prompt_option_reaches_cfg_and_scripts() {
         ..VenvOptions::default()
     };
     let error = create_venv(&sandbox.path("env3"), &interpreter, &injected).unwrap_err();
-    assert!(matches!(error, VenvError::ControlCharacter { .. }), "{error}");
+    assert!(
+        matches!(error, VenvError::ControlCharacter { .. }),
+        "{error}"
+    );
     assert!(!sandbox.path("env3").exists());
 }
 
@@ -320,10 +343,18 @@ fn system_site_packages_is_seen_from_inside() {
     };
     let sandbox = Sandbox::new();
     let interpreter = sandbox.interpreter(&python);
-    let base_site = run(&python, "import sysconfig; print(sysconfig.get_paths()['purelib'])");
+    let base_site = run(
+        &python,
+        "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+    );
     let sys_path = |venv: &Venv| run(&venv.python, "import sys; print('\\n'.join(sys.path))");
 
-    let isolated = create_venv(&sandbox.path("isolated"), &interpreter, &VenvOptions::default()).unwrap();
+    let isolated = create_venv(
+        &sandbox.path("isolated"),
+        &interpreter,
+        &VenvOptions::default(),
+    )
+    .unwrap();
     assert!(!sys_path(&isolated).lines().any(|line| line == base_site));
 
     let options = VenvOptions {
@@ -353,22 +384,35 @@ fn a_directory_that_is_not_an_environment_is_never_touched() {
             ..VenvOptions::default()
         };
         let error = create_venv(&project, &interpreter, &options).unwrap_err();
-        assert!(matches!(error, VenvError::NotAnEnvironment { .. }), "{error}");
+        assert!(
+            matches!(error, VenvError::NotAnEnvironment { .. }),
+            "{error}"
+        );
         assert!(error.to_string().contains("pyvenv.cfg"));
     }
     let entries: Vec<_> = fs_err::read_dir(&project).unwrap().collect();
     assert_eq!(entries.len(), 1);
-    assert_eq!(fs_err::read_to_string(project.join("important.txt")).unwrap(), "keep me");
+    assert_eq!(
+        fs_err::read_to_string(project.join("important.txt")).unwrap(),
+        "keep me"
+    );
 
     // A `pyvenv.cfg` that is a symlink does not make a directory an environment.
-    fs_err::os::unix::fs::symlink(project.join("important.txt"), project.join("pyvenv.cfg")).unwrap();
+    fs_err::os::unix::fs::symlink(project.join("important.txt"), project.join("pyvenv.cfg"))
+        .unwrap();
     let options = VenvOptions {
         clear: true,
         ..VenvOptions::default()
     };
     let error = create_venv(&project, &interpreter, &options).unwrap_err();
-    assert!(matches!(error, VenvError::NotAnEnvironment { .. }), "{error}");
-    assert_eq!(fs_err::read_to_string(project.join("important.txt")).unwrap(), "keep me");
+    assert!(
+        matches!(error, VenvError::NotAnEnvironment { .. }),
+        "{error}"
+    );
+    assert_eq!(
+        fs_err::read_to_string(project.join("important.txt")).unwrap(),
+        "keep me"
+    );
 }
 
 #[test]
@@ -394,7 +438,12 @@ fn files_and_symlinks_are_refused() {
     let error = create_venv(&link, &interpreter, &options).unwrap_err();
     assert!(matches!(error, VenvError::SymlinkTarget { .. }), "{error}");
     assert_eq!(fs_err::read_to_string(&marker).unwrap(), "still here");
-    assert!(fs_err::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(
+        fs_err::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
 }
 
 #[test]
@@ -451,7 +500,8 @@ fn a_failed_create_leaves_nothing() {
 
     let parent = sandbox.path("envs");
     fs_err::create_dir(&parent).unwrap();
-    let error = create_venv(&parent.join("env"), &interpreter, &VenvOptions::default()).unwrap_err();
+    let error =
+        create_venv(&parent.join("env"), &interpreter, &VenvOptions::default()).unwrap_err();
     assert!(matches!(error, VenvError::Inspect { .. }), "{error}");
     assert_eq!(fs_err::read_dir(&parent).unwrap().count(), 0);
 

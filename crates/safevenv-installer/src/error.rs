@@ -1,0 +1,209 @@
+//! What can go wrong while installing into an environment.
+
+use std::io;
+use std::path::PathBuf;
+
+/// An installation, uninstallation or recovery failed. Unless the variant says otherwise, the
+/// environment was left as it was before the call (or restored to it).
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// The interpreter's install scheme puts a directory outside the environment, so a transaction
+    /// could not stage it on the same file system.
+    #[error("the environment's `{kind}` directory `{path}` is outside its prefix `{prefix}`")]
+    SchemeOutsidePrefix {
+        /// `purelib`, `platlib`, `scripts`, `include` or `data`.
+        kind: &'static str,
+        /// The scheme directory.
+        path: PathBuf,
+        /// The environment's root.
+        prefix: PathBuf,
+    },
+    /// The installer's state directory (`.safevenv/`) or its lock file could not be created.
+    #[error("could not prepare the environment's state directory")]
+    StateDir(#[source] io::Error),
+    /// Another safevenv process holds the environment's lock and the caller asked not to wait.
+    #[error("the environment is in use by another safevenv process (lock `{path}`)")]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// Taking the lock failed for a reason other than contention.
+    #[error("could not lock the environment with `{path}`")]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+    /// Listing the installed distributions failed.
+    #[error("could not read the installed distributions")]
+    Scan(#[source] io::Error),
+    /// A `.dist-info` directory has no readable name and version.
+    #[error("the installed distribution `{path}` has invalid metadata: {reason}")]
+    InvalidDistInfo {
+        /// The `.dist-info` directory.
+        path: PathBuf,
+        /// Why it was not understood.
+        reason: String,
+    },
+    /// The distribution to remove has no `RECORD`, so its files are unknown.
+    #[error("cannot remove `{name}`: its `RECORD` file `{path}` is missing")]
+    MissingRecord {
+        /// The distribution's name.
+        name: String,
+        /// Where the `RECORD` should be.
+        path: PathBuf,
+    },
+    /// A `RECORD` file is not valid CSV.
+    #[error("the `RECORD` file `{path}` is invalid")]
+    RecordCsv {
+        /// The `RECORD` file.
+        path: PathBuf,
+        /// The parser's complaint.
+        #[source]
+        source: csv::Error,
+    },
+    /// A `RECORD` entry points outside the environment (`..` past the prefix, an absolute path
+    /// elsewhere, or a symbolic link leading out). Removing it could delete files that are not
+    /// the distribution's.
+    #[error("the `RECORD` file `{record}` lists `{entry}`, which is outside the environment `{prefix}`")]
+    RecordPathOutsideEnvironment {
+        /// The `RECORD` file.
+        record: PathBuf,
+        /// The entry as written.
+        entry: String,
+        /// The environment's root.
+        prefix: PathBuf,
+    },
+    /// A `RECORD` entry points into safevenv's own state (`.safevenv/`: journal, lock, backups).
+    #[error("the `RECORD` file `{record}` lists `{entry}`, which is safevenv's own state")]
+    RecordPathInStateDir {
+        /// The `RECORD` file.
+        record: PathBuf,
+        /// The entry as written.
+        entry: String,
+    },
+    /// A distribution asked for removal is not installed.
+    #[error("`{name}` is not installed in `{prefix}`")]
+    NotInstalled {
+        /// The name asked for.
+        name: String,
+        /// The environment's root.
+        prefix: PathBuf,
+    },
+    /// The plan installs a distribution that the policy did not approve.
+    #[error("`{name}=={version}` was not approved by the policy")]
+    NotApproved {
+        /// The distribution's name.
+        name: String,
+        /// Its version.
+        version: String,
+    },
+    /// The plan installs a distribution for which no verified wheel was given.
+    #[error("no verified wheel was given for `{name}=={version}`")]
+    MissingWheel {
+        /// The distribution's name.
+        name: String,
+        /// Its version.
+        version: String,
+    },
+    /// A verified wheel could not be unpacked into the transaction.
+    #[error("could not unpack `{wheel}`")]
+    Unpack {
+        /// The wheel's file name.
+        wheel: String,
+        /// What went wrong.
+        #[source]
+        source: safevenv_wheel::WheelError,
+    },
+    /// uv's wheel installer refused or failed while staging a wheel.
+    #[error("could not stage `{wheel}`")]
+    Stage {
+        /// The wheel's file name.
+        wheel: String,
+        /// What went wrong.
+        #[source]
+        source: uv_install_wheel::Error,
+    },
+    /// Preparing the transaction (staging directory, scanning targets) failed.
+    #[error("could not prepare the transaction in `{txn}`")]
+    Prepare {
+        /// The transaction directory.
+        txn: PathBuf,
+        /// What went wrong (the message names the path).
+        #[source]
+        source: io::Error,
+    },
+    /// A new file would replace a directory that no removed distribution owns.
+    #[error("`{path}` is a directory in the environment, but `{wheel}` installs a file there")]
+    PathConflict {
+        /// The directory in the environment.
+        path: PathBuf,
+        /// The wheel that brings the file.
+        wheel: String,
+    },
+    /// A path in the environment or the wheel cannot be written to the journal (not UTF-8).
+    #[error("the path `{path}` is not valid UTF-8 and cannot be journaled")]
+    NonUtf8Path {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Writing or syncing the journal or the commit marker failed.
+    #[error("could not write the transaction journal in `{txn}`")]
+    Journal {
+        /// The transaction directory.
+        txn: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: io::Error,
+    },
+    /// A journal left by an interrupted transaction could not be read.
+    #[error("the transaction journal `{path}` is unreadable: {reason}")]
+    JournalCorrupt {
+        /// The journal file.
+        path: PathBuf,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A file operation of the transaction failed; the transaction was rolled back and the
+    /// environment is as it was before.
+    #[error("could not {action} `{path}`; the environment was restored")]
+    Apply {
+        /// `move aside`, `remove directory`, `create directory` or `move into place`.
+        action: &'static str,
+        /// The path in the environment.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+    /// A file operation failed and so did the rollback: the journal is kept, and the next run
+    /// (which recovers before doing anything) retries the rollback.
+    #[error("{cause}; rolling back also failed, the next safevenv run will retry")]
+    RollbackFailed {
+        /// The first failure.
+        cause: Box<InstallError>,
+        /// Why the rollback failed.
+        #[source]
+        rollback: io::Error,
+    },
+    /// Recovering an interrupted transaction failed; the journal is kept for the next run.
+    #[error("could not recover the interrupted transaction `{txn}`")]
+    Recover {
+        /// The transaction directory.
+        txn: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: io::Error,
+    },
+    /// Cleaning up after a committed transaction failed (the environment is in its new state).
+    #[error("could not remove the finished transaction `{txn}`")]
+    Cleanup {
+        /// The transaction directory.
+        txn: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: io::Error,
+    },
+}

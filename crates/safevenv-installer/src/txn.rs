@@ -1,0 +1,606 @@
+//! One transaction: stage, journal, apply, commit — or roll back. The design and the crash
+//! argument are in `docs/install.md`.
+//!
+//! A transaction lives in `<prefix>/.safevenv/txn-<id>/`:
+//!
+//! - `staged/` mirrors the prefix and holds every new file, already in its final form;
+//! - `backup/<n>` holds the environment's files that the transaction moved aside;
+//! - `journal.json` lists every operation, written (and synced) before the first one runs;
+//! - `COMMITTED` appears (synced) once every operation ran.
+//!
+//! Every operation is one rename, `mkdir` or `rmdir` on one file system, and its undo reads the
+//! file system to see whether the operation happened. So rollback needs no progress records: it
+//! undoes every journaled operation in reverse, and undoing one that never ran (or was already
+//! undone) does nothing. A crash during rollback is recovered by rolling back again.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tracing::{debug, warn};
+
+use crate::{InstallError, STATE_DIR};
+
+/// The journal's format version; a journal with another version is refused, not guessed at.
+const JOURNAL_VERSION: u32 = 1;
+const JOURNAL: &str = "journal.json";
+const COMMITTED: &str = "COMMITTED";
+const STAGED: &str = "staged";
+const BACKUP: &str = "backup";
+const TXN_PREFIX: &str = "txn-";
+const TRASH_PREFIX: &str = "trash-";
+
+/// Test-only (see `docs/install.md`): abort the process after this many journaled operations,
+/// the way `kill -9` would, so tests can check recovery at every point.
+const CRASH_AFTER_OPS: &str = "SAFEVENV_TEST_CRASH_AFTER_OPS";
+
+/// One journaled file operation. Paths are relative to the prefix (and below it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub(crate) enum Op {
+    /// Move `path` to `backup/<backup>`.
+    Backup { path: String, backup: String },
+    /// Remove the directory `path`, empty once the backups ran.
+    RemoveDir { path: String, mode: Option<u32> },
+    /// Create the directory `path`, which did not exist.
+    CreateDir { path: String },
+    /// Move `staged/<path>` to `path`.
+    Place { path: String },
+}
+
+impl Op {
+    fn path(&self) -> &str {
+        match self {
+            Self::Backup { path, .. }
+            | Self::RemoveDir { path, .. }
+            | Self::CreateDir { path }
+            | Self::Place { path } => path,
+        }
+    }
+
+    fn action(&self) -> &'static str {
+        match self {
+            Self::Backup { .. } => "move aside",
+            Self::RemoveDir { .. } => "remove directory",
+            Self::CreateDir { .. } => "create directory",
+            Self::Place { .. } => "move into place",
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Journal {
+    version: u32,
+    ops: Vec<Op>,
+}
+
+/// A transaction directory being prepared.
+pub(crate) struct Transaction {
+    prefix: PathBuf,
+    dir: PathBuf,
+}
+
+impl Transaction {
+    /// Create a fresh transaction directory. The caller holds the environment's lock and has run
+    /// recovery, so no other transaction exists.
+    pub(crate) fn create(prefix: &Path) -> Result<Self, InstallError> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_nanos())
+            .unwrap_or_default();
+        let dir = prefix
+            .join(STATE_DIR)
+            .join(format!("{TXN_PREFIX}{}-{nanos}", std::process::id()));
+        fs_err::create_dir_all(dir.join(STAGED))
+            .and_then(|()| fs_err::create_dir(dir.join(BACKUP)))
+            .map_err(|source| InstallError::Prepare {
+                txn: dir.clone(),
+                source,
+            })?;
+        Ok(Self {
+            prefix: prefix.to_path_buf(),
+            dir,
+        })
+    }
+
+    /// The transaction's directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The root that mirrors the prefix, where new files are staged.
+    pub(crate) fn staged(&self) -> PathBuf {
+        self.dir.join(STAGED)
+    }
+
+    fn prepare_error(&self, source: io::Error) -> InstallError {
+        InstallError::Prepare {
+            txn: self.dir.clone(),
+            source,
+        }
+    }
+
+    /// Work out the operations that replace `removed` (files owned by distributions going away,
+    /// relative to the prefix) with what is staged. `stop_dirs` are directories never removed
+    /// even when emptied (the prefix, the scheme directories and the ones between them).
+    pub(crate) fn plan_ops(
+        &self,
+        removed: &BTreeSet<PathBuf>,
+        stop_dirs: &BTreeSet<PathBuf>,
+        owner_of: &dyn Fn(&Path) -> String,
+    ) -> Result<Vec<Op>, InstallError> {
+        let mut staged_dirs = BTreeSet::new();
+        let mut staged_files = BTreeSet::new();
+        walk(&self.staged(), Path::new(""), &mut staged_dirs, &mut staged_files)
+            .map_err(|err| self.prepare_error(err))?;
+
+        let mut backups: BTreeSet<PathBuf> = removed.clone();
+        // What is in the way of a new file or directory and not owned by a removed distribution
+        // is moved aside too (and restored on rollback), as pip overwrites it.
+        let mut create_dirs = Vec::new();
+        for dir in &staged_dirs {
+            match fs_err::symlink_metadata(self.prefix.join(dir)) {
+                Ok(metadata) if metadata.is_dir() => {}
+                // A link to a directory (`lib64` -> `lib`) is used as the directory it names.
+                Ok(_) if self.prefix.join(dir).is_dir() => {}
+                Ok(_) => {
+                    backups.insert(dir.clone());
+                    create_dirs.push(dir.clone());
+                }
+                Err(err) if err.kind() == io::ErrorKind::NotFound => create_dirs.push(dir.clone()),
+                Err(err) => return Err(self.prepare_error(err)),
+            }
+        }
+        for file in &staged_files {
+            match fs_err::symlink_metadata(self.prefix.join(file)) {
+                Ok(metadata) if metadata.is_dir() => {
+                    // Decided below, once the emptied directories are known.
+                }
+                Ok(_) => {
+                    if !backups.contains(file) {
+                        warn!(
+                            "`{}` exists and is not owned by a removed distribution; replacing it",
+                            self.prefix.join(file).display()
+                        );
+                        backups.insert(file.clone());
+                    }
+                }
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(self.prepare_error(err)),
+            }
+        }
+        // A path below one that is moved aside moves with it.
+        let backups: Vec<PathBuf> = backups
+            .iter()
+            .filter(|path| !path.ancestors().skip(1).any(|up| backups.contains(up)))
+            .cloned()
+            .collect();
+
+        // Directories left empty by the backups are removed, deepest first, up to `stop_dirs`.
+        let gone: BTreeSet<PathBuf> = backups.iter().cloned().collect();
+        let mut candidates = BTreeSet::new();
+        for path in &gone {
+            for dir in path.ancestors().skip(1) {
+                if dir.as_os_str().is_empty() || stop_dirs.contains(dir) {
+                    break;
+                }
+                candidates.insert(dir.to_path_buf());
+            }
+        }
+        let mut candidates: Vec<PathBuf> = candidates.into_iter().collect();
+        candidates.sort_by_key(|dir| std::cmp::Reverse(dir.components().count()));
+        let mut emptied = BTreeSet::new();
+        let mut remove_dirs = Vec::new();
+        for dir in candidates {
+            if staged_dirs.contains(&dir) {
+                continue;
+            }
+            let full = self.prefix.join(&dir);
+            let Ok(metadata) = fs_err::symlink_metadata(&full) else {
+                continue;
+            };
+            if !metadata.is_dir() {
+                continue;
+            }
+            // `__pycache__` holds bytecode of the removed modules, which `RECORD` rarely lists.
+            let pycache = dir.join("__pycache__");
+            let mut empty = true;
+            for entry in fs_err::read_dir(&full).map_err(|err| self.prepare_error(err))? {
+                let entry = entry.map_err(|err| self.prepare_error(err))?;
+                let child = dir.join(entry.file_name());
+                if !(gone.contains(&child) || emptied.contains(&child) || child == pycache) {
+                    empty = false;
+                    break;
+                }
+            }
+            if empty {
+                emptied.insert(dir.clone());
+                remove_dirs.push((dir, mode(&metadata)));
+            }
+        }
+        // `__pycache__` next to a removed module goes even when the directory stays.
+        let mut backups = backups;
+        for path in &gone {
+            if let Some(parent) = path.parent() {
+                let pycache = parent.join("__pycache__");
+                if !gone.contains(&pycache)
+                    && !backups.contains(&pycache)
+                    && self.prefix.join(&pycache).is_dir()
+                    && !staged_dirs.contains(&pycache)
+                {
+                    backups.push(pycache);
+                }
+            }
+        }
+        // A new file where a directory stays is a conflict, not something to overwrite.
+        for file in &staged_files {
+            let full = self.prefix.join(file);
+            if fs_err::symlink_metadata(&full).is_ok_and(|metadata| metadata.is_dir())
+                && !emptied.contains(file)
+                && !backups.contains(file)
+            {
+                return Err(InstallError::PathConflict {
+                    path: full,
+                    wheel: owner_of(file),
+                });
+            }
+        }
+
+        let mut ops = Vec::new();
+        let mut backups = backups;
+        backups.sort();
+        for (n, path) in backups.iter().enumerate() {
+            ops.push(Op::Backup {
+                path: utf8(path)?,
+                backup: n.to_string(),
+            });
+        }
+        for (dir, mode) in remove_dirs {
+            ops.push(Op::RemoveDir {
+                path: utf8(&dir)?,
+                mode,
+            });
+        }
+        // `BTreeSet` order puts a parent before its children.
+        for dir in create_dirs {
+            ops.push(Op::CreateDir { path: utf8(&dir)? });
+        }
+        for file in staged_files {
+            ops.push(Op::Place { path: utf8(&file)? });
+        }
+        Ok(ops)
+    }
+
+    /// Journal `ops`, run them, and commit. On an error every operation is undone before
+    /// returning it. `on_op` is told each finished operation.
+    pub(crate) fn run(self, ops: &[Op], on_op: &mut dyn FnMut(usize)) -> Result<(), InstallError> {
+        let crash_after = crash_after_ops();
+        // (1): the journal is complete and synced before the environment changes.
+        self.write_journal(ops)?;
+        // (2): the operations, in order.
+        let mut touched = BTreeSet::new();
+        for (done, op) in ops.iter().enumerate() {
+            if crash_after == Some(done) {
+                std::process::abort();
+            }
+            if let Err(source) = apply(&self.prefix, &self.dir, op) {
+                let cause = InstallError::Apply {
+                    action: op.action(),
+                    path: self.prefix.join(op.path()),
+                    source,
+                };
+                return Err(match rollback(&self.prefix, &self.dir, ops) {
+                    Ok(()) => {
+                        self.discard();
+                        cause
+                    }
+                    Err(rollback) => InstallError::RollbackFailed {
+                        cause: Box::new(cause),
+                        rollback,
+                    },
+                });
+            }
+            if let Some(parent) = Path::new(op.path()).parent() {
+                touched.insert(self.prefix.join(parent));
+            }
+            on_op(done + 1);
+        }
+        if crash_after == Some(ops.len()) {
+            std::process::abort();
+        }
+        // (3): the renames are durable before the commit marker is, so a power cut cannot keep
+        // the marker and lose a rename.
+        touched.insert(self.dir.join(BACKUP));
+        for dir in &touched {
+            if let Err(err) = sync_dir(dir) {
+                debug!("could not sync `{}`: {err}", dir.display());
+            }
+        }
+        // (4): commit. From here on the environment is in its new state.
+        let journal_error = |source| InstallError::Journal {
+            txn: self.dir.clone(),
+            source,
+        };
+        let marker = fs_err::File::create(self.dir.join(COMMITTED)).map_err(journal_error)?;
+        marker.sync_all().map_err(journal_error)?;
+        sync_dir(&self.dir).map_err(journal_error)?;
+        if crash_after == Some(ops.len() + 1) {
+            std::process::abort();
+        }
+        finish(&self.dir).map_err(|source| InstallError::Cleanup {
+            txn: self.dir.clone(),
+            source,
+        })
+    }
+
+    /// Write the journal atomically: a reader sees all of it or none of it.
+    fn write_journal(&self, ops: &[Op]) -> Result<(), InstallError> {
+        let journal_error = |source| InstallError::Journal {
+            txn: self.dir.clone(),
+            source,
+        };
+        let journal = Journal {
+            version: JOURNAL_VERSION,
+            ops: ops.to_vec(),
+        };
+        let bytes = serde_json::to_vec(&journal).map_err(|err| journal_error(err.into()))?;
+        let partial = self.dir.join(format!("{JOURNAL}.partial"));
+        let mut file = fs_err::File::create(&partial).map_err(journal_error)?;
+        io::Write::write_all(&mut file, &bytes).map_err(journal_error)?;
+        file.sync_all().map_err(journal_error)?;
+        fs_err::rename(&partial, self.dir.join(JOURNAL)).map_err(journal_error)?;
+        sync_dir(&self.dir).map_err(journal_error)
+    }
+
+    /// Remove a transaction that changed nothing (or was rolled back), logging a failure: the
+    /// next recovery finishes the job.
+    pub(crate) fn discard(self) {
+        if let Err(err) = finish(&self.dir) {
+            warn!("could not remove `{}`: {err}", self.dir.display());
+        }
+    }
+}
+
+fn mode(metadata: &std::fs::Metadata) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        Some(metadata.permissions().mode())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = metadata;
+        None
+    }
+}
+
+fn utf8(path: &Path) -> Result<String, InstallError> {
+    path.to_str()
+        .map(str::to_string)
+        .ok_or_else(|| InstallError::NonUtf8Path {
+            path: path.to_path_buf(),
+        })
+}
+
+/// Every directory and non-directory below `root/dir`, relative to `root`.
+fn walk(
+    root: &Path,
+    dir: &Path,
+    dirs: &mut BTreeSet<PathBuf>,
+    files: &mut BTreeSet<PathBuf>,
+) -> io::Result<()> {
+    for entry in fs_err::read_dir(root.join(dir))? {
+        let entry = entry?;
+        let relative = dir.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            dirs.insert(relative.clone());
+            walk(root, &relative, dirs, files)?;
+        } else {
+            files.insert(relative);
+        }
+    }
+    Ok(())
+}
+
+fn apply(prefix: &Path, txn: &Path, op: &Op) -> io::Result<()> {
+    match op {
+        Op::Backup { path, backup } => {
+            fs_err::rename(prefix.join(path), txn.join(BACKUP).join(backup))
+        }
+        Op::RemoveDir { path, .. } => {
+            let dir = prefix.join(path);
+            // Bytecode written since planning does not belong to anyone: it goes with the
+            // directory (it is not restored on rollback; Python writes it again).
+            let pycache = dir.join("__pycache__");
+            if pycache.is_dir() {
+                fs_err::remove_dir_all(&pycache)?;
+            }
+            fs_err::remove_dir(dir)
+        }
+        Op::CreateDir { path } => fs_err::create_dir(prefix.join(path)),
+        Op::Place { path } => fs_err::rename(txn.join(STAGED).join(path), prefix.join(path)),
+    }
+}
+
+/// Undo `op` if it happened. Each branch looks at the file system, so undoing an operation that
+/// never ran, or undoing one twice, does nothing.
+fn undo(prefix: &Path, txn: &Path, op: &Op) -> io::Result<()> {
+    match op {
+        Op::Place { path } => {
+            let staged = txn.join(STAGED).join(path);
+            let target = prefix.join(path);
+            // The staged file is consumed only by this rename: gone means it ran.
+            if !exists(&staged)? && exists(&target)? {
+                fs_err::rename(target, staged)?;
+            }
+        }
+        Op::CreateDir { path } => match fs_err::remove_dir(prefix.join(path)) {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) if err.kind() == io::ErrorKind::DirectoryNotEmpty => {
+                // Something other than this transaction wrote there; keep it.
+                warn!("keeping `{}`: {err}", prefix.join(path).display());
+            }
+            Err(err) => return Err(err),
+        },
+        Op::RemoveDir { path, mode } => {
+            let dir = prefix.join(path);
+            if !exists(&dir)? {
+                fs_err::create_dir(&dir)?;
+                set_mode(&dir, *mode)?;
+            }
+        }
+        Op::Backup { path, backup } => {
+            let saved = txn.join(BACKUP).join(backup);
+            // The backup is created only by this rename: present means it ran.
+            if exists(&saved)? {
+                fs_err::rename(saved, prefix.join(path))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn set_mode(dir: &Path, mode: Option<u32>) -> io::Result<()> {
+    #[cfg(unix)]
+    if let Some(mode) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        fs_err::set_permissions(dir, std::fs::Permissions::from_mode(mode))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (dir, mode);
+    Ok(())
+}
+
+fn exists(path: &Path) -> io::Result<bool> {
+    match fs_err::symlink_metadata(path) {
+        Ok(_) => Ok(true),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+fn rollback(prefix: &Path, txn: &Path, ops: &[Op]) -> io::Result<()> {
+    for op in ops.iter().rev() {
+        undo(prefix, txn, op)?;
+    }
+    Ok(())
+}
+
+/// Remove a finished transaction directory. It is first renamed out of the `txn-` namespace in
+/// one step, so a crash while deleting can never leave a half-deleted journal that recovery
+/// would mistake for an unfinished transaction.
+fn finish(txn: &Path) -> io::Result<()> {
+    let Some(name) = txn.file_name().and_then(|name| name.to_str()) else {
+        return fs_err::remove_dir_all(txn);
+    };
+    let trash = txn.with_file_name(name.replacen(TXN_PREFIX, TRASH_PREFIX, 1));
+    fs_err::rename(txn, &trash)?;
+    if let Some(parent) = trash.parent() {
+        sync_dir(parent)?;
+    }
+    fs_err::remove_dir_all(trash)
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    fs_err::File::open(dir)?.sync_all()
+}
+
+/// What recovery did to one leftover transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovered {
+    /// The transaction had committed: its leftovers were removed, the new state stays.
+    Finished,
+    /// The transaction had not committed: its operations were undone, the old state is back.
+    RolledBack,
+}
+
+/// Finish or roll back every transaction left in `<prefix>/.safevenv/` by a process that died.
+/// The caller holds the environment's lock.
+pub(crate) fn recover(prefix: &Path) -> Result<Vec<(PathBuf, Recovered)>, InstallError> {
+    let state = prefix.join(STATE_DIR);
+    let mut leftovers = Vec::new();
+    let entries = match fs_err::read_dir(&state) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(InstallError::StateDir(err)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(InstallError::StateDir)?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(TXN_PREFIX) || name.starts_with(TRASH_PREFIX) {
+            leftovers.push((entry.path(), name.starts_with(TRASH_PREFIX)));
+        }
+    }
+    leftovers.sort();
+    let mut recovered = Vec::new();
+    for (txn, is_trash) in leftovers {
+        let recover_error = |source| InstallError::Recover {
+            txn: txn.clone(),
+            source,
+        };
+        if is_trash {
+            fs_err::remove_dir_all(&txn).map_err(recover_error)?;
+            continue;
+        }
+        let outcome = if txn.join(COMMITTED).exists() {
+            Recovered::Finished
+        } else {
+            let journal = txn.join(JOURNAL);
+            // No journal: the process died while staging, before touching the environment.
+            if journal.exists() {
+                let ops = read_journal(&journal)?;
+                rollback(prefix, &txn, &ops).map_err(recover_error)?;
+            }
+            Recovered::RolledBack
+        };
+        finish(&txn).map_err(recover_error)?;
+        debug!("recovered `{}`: {outcome:?}", txn.display());
+        recovered.push((txn, outcome));
+    }
+    Ok(recovered)
+}
+
+/// Read a journal, refusing any operation whose path is not a plain relative path below the
+/// prefix: the journal is ours, but recovery moves files, so it fails closed on anything odd.
+fn read_journal(path: &Path) -> Result<Vec<Op>, InstallError> {
+    let corrupt = |reason: String| InstallError::JournalCorrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bytes = fs_err::read(path).map_err(|err| corrupt(err.to_string()))?;
+    let journal: Journal = serde_json::from_slice(&bytes).map_err(|err| corrupt(err.to_string()))?;
+    if journal.version != JOURNAL_VERSION {
+        return Err(corrupt(format!(
+            "version {} is not {JOURNAL_VERSION}",
+            journal.version
+        )));
+    }
+    let mut backups = BTreeMap::new();
+    for op in &journal.ops {
+        let plain = |path: &str| {
+            let path = Path::new(path);
+            !path.as_os_str().is_empty()
+                && path
+                    .components()
+                    .all(|part| matches!(part, std::path::Component::Normal(_)))
+                && !path.starts_with(STATE_DIR)
+        };
+        if !plain(op.path()) {
+            return Err(corrupt(format!("the path `{}` is not allowed", op.path())));
+        }
+        if let Op::Backup { backup, .. } = op {
+            if !plain(backup) || backups.insert(backup.clone(), ()).is_some() {
+                return Err(corrupt(format!("the backup name `{backup}` is not allowed")));
+            }
+        }
+    }
+    Ok(journal.ops)
+}
+
+/// The crash point asked for by the test-only variable, if any.
+fn crash_after_ops() -> Option<usize> {
+    std::env::var(CRASH_AFTER_OPS).ok()?.parse().ok()
+}

@@ -1,0 +1,366 @@
+//! The facts the policy judges: plain data the pipeline gathers before anything is installed.
+//!
+//! This is the contract between the stages that learn things (index client, resolver, lockfile,
+//! wheel inspector, attestation verifier, audit) and the policy gate. Nothing here does I/O;
+//! a stage that could not learn a fact leaves it `None`, and the rule that needs it fails closed.
+
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+use url::Url;
+use uv_normalize::PackageName;
+use uv_pep440::Version;
+
+/// Everything the policy needs to judge one run: the resolved distributions and the environment
+/// they are about to be installed into.
+#[derive(Debug, Clone)]
+pub struct ResolvedSet {
+    /// The clock of the run, passed in so that judging stays pure and repeatable.
+    pub now: Timestamp,
+    /// The target interpreter's `(major, minor)`, for the standard library names it has;
+    /// `None` judges against every version from 3.8 to 3.13 (the stricter answer).
+    pub python_version: Option<(u8, u8)>,
+    /// Every index the run was configured with, and where each came from.
+    pub indexes: Vec<ConfiguredIndex>,
+    /// The distributions to install.
+    pub packages: Vec<PackageFacts>,
+    /// Distributions already in the environment (their files and console scripts).
+    pub installed: Vec<InstalledDistribution>,
+}
+
+/// One index the run was configured with.
+#[derive(Debug, Clone)]
+pub struct ConfiguredIndex {
+    /// The index URL as configured (credentials included: the policy redacts before display).
+    pub url: Url,
+    /// Whether this is the run's default index (`--index-url`), rather than an extra one.
+    pub default: bool,
+    /// Where the index was configured.
+    pub origin: Origin,
+}
+
+/// Where a source or an index was named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// On the command line.
+    CommandLine,
+    /// In an environment variable.
+    Environment,
+    /// In safevenv's own configuration (not a requirements file).
+    Configuration,
+    /// In a requirements file (`--index-url` lines count: a third party's file can name an index).
+    RequirementsFile {
+        /// The requirements file.
+        path: PathBuf,
+        /// The 1-based line.
+        line: usize,
+    },
+    /// In the lockfile.
+    Lockfile,
+    /// As a dependency of another distribution.
+    Dependency,
+}
+
+/// One distribution of the resolved set.
+#[derive(Debug, Clone)]
+pub struct PackageFacts {
+    /// The normalized project name.
+    pub name: PackageName,
+    /// The version; `None` only for a source tree whose metadata is not known yet.
+    pub version: Option<Version>,
+    /// Where the distribution comes from.
+    pub source: Source,
+    /// The artifact that will be installed or built.
+    pub artifact: Artifact,
+    /// Whether the index marked the artifact yanked (PEP 592).
+    pub yanked: bool,
+    /// When the index says the artifact was uploaded (PEP 700 `upload-time`), if it said.
+    pub upload_time: Option<Timestamp>,
+    /// Other configured indexes that also serve a project of this name.
+    pub also_on_indexes: Vec<Url>,
+    /// License metadata of the distribution.
+    pub license: LicenseFacts,
+    /// Whether the user asked for this distribution (rather than it being a dependency).
+    pub requested_directly: bool,
+    /// What the wheel inspector found in the artifact; `None` before inspection.
+    pub contents: Option<ContentsFacts>,
+    /// What the attestation verifier found.
+    pub attestation: AttestationFacts,
+    /// Known vulnerabilities of this version (from the audit stage).
+    pub vulnerabilities: Vec<Advisory>,
+    /// Whether this release fixes a known vulnerability of a version the user has or had locked
+    /// (set by the audit stage): it may skip the release-age wait if the policy says so.
+    pub fixes_known_vulnerability: bool,
+}
+
+/// Where a distribution comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// From an index.
+    Index {
+        /// The index URL (one of [`ResolvedSet::indexes`]).
+        url: Url,
+    },
+    /// From a direct URL to an artifact.
+    DirectUrl {
+        /// The artifact URL.
+        url: Url,
+        /// Where the URL was named.
+        origin: Origin,
+    },
+    /// From a version control repository.
+    Vcs {
+        /// The repository URL, without the `@revision` part.
+        url: Url,
+        /// The revision as the user wrote it (`@v1.0`, `@<commit>`), if any.
+        requested_revision: Option<String>,
+        /// Where the requirement was named.
+        origin: Origin,
+    },
+    /// From a local path (directory or artifact file), absolute.
+    Path {
+        /// The absolute path.
+        path: PathBuf,
+        /// Whether it is installed editable.
+        editable: bool,
+        /// Where the path was named.
+        origin: Origin,
+    },
+}
+
+impl Source {
+    /// The kind of source, as policy entries name it.
+    pub fn kind(&self) -> SourceKind {
+        match self {
+            Self::Index { .. } => SourceKind::Index,
+            Self::DirectUrl { .. } => SourceKind::DirectUrl,
+            Self::Vcs { .. } => SourceKind::Vcs,
+            Self::Path { .. } => SourceKind::Path,
+        }
+    }
+}
+
+/// The kind of a [`Source`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    /// An index.
+    Index,
+    /// A direct URL.
+    DirectUrl,
+    /// A version control repository.
+    Vcs,
+    /// A local path.
+    Path,
+}
+
+/// The artifact that will be installed (a wheel) or built (an sdist or a source tree).
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    /// What it is.
+    pub kind: ArtifactKind,
+    /// Its file name (for a source tree: the directory or repository name).
+    pub filename: String,
+    /// Its pinned sha256, and where the pin came from.
+    pub sha256: Option<HashPin>,
+}
+
+/// What kind of artifact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtifactKind {
+    /// A built wheel: installed by copying files.
+    Wheel,
+    /// A source distribution: building it runs the publisher's code.
+    Sdist,
+    /// A source tree (a repository checkout or a local directory): built like an sdist.
+    SourceTree,
+}
+
+/// A pinned sha256 of an artifact.
+#[derive(Debug, Clone)]
+pub struct HashPin {
+    /// The lowercase hex digest.
+    pub hex: String,
+    /// Where the pin came from.
+    pub origin: HashOrigin,
+}
+
+/// Where a hash pin came from.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum HashOrigin {
+    /// The user's input (`--hash` in a requirements file).
+    Input,
+    /// The lockfile.
+    Lockfile,
+    /// The index's file listing.
+    Index,
+}
+
+/// License metadata as the distribution declares it.
+#[derive(Debug, Clone, Default)]
+pub struct LicenseFacts {
+    /// PEP 639 `License-Expression`.
+    pub expression: Option<String>,
+    /// The legacy free-form `License` field.
+    pub license_field: Option<String>,
+    /// The `License ::` Trove classifiers.
+    pub classifiers: Vec<String>,
+}
+
+/// What the wheel inspector found in an artifact.
+#[derive(Debug, Clone, Default)]
+pub struct ContentsFacts {
+    /// Every file the artifact installs, as a path relative to the environment's root
+    /// (`lib/python3.12/site-packages/foo/__init__.py`, `bin/foo`).
+    pub files: Vec<String>,
+    /// The `.pth` files it installs, with their lines.
+    pub pth_files: Vec<PthFile>,
+    /// Its top-level importable names (`foo` for `foo/` or `foo.py` or `foo.cpython-312-*.so`).
+    pub top_level: Vec<String>,
+    /// Its console and GUI script names (without `.exe`).
+    pub scripts: Vec<String>,
+    /// Structural problems the archive reader found.
+    pub archive_problems: Vec<ArchiveProblem>,
+}
+
+/// A `.pth` file an artifact installs.
+#[derive(Debug, Clone)]
+pub struct PthFile {
+    /// Its file name (`distutils-precedence.pth`).
+    pub name: String,
+    /// Its lines, as written.
+    pub lines: Vec<String>,
+}
+
+/// A structural problem of an archive: always refused.
+#[derive(Debug, Clone)]
+pub struct ArchiveProblem {
+    /// What is wrong.
+    pub kind: ArchiveProblemKind,
+    /// The member it is about, if one.
+    pub member: Option<String>,
+    /// The reader's description.
+    pub detail: String,
+}
+
+/// The structural problems the archive reader reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveProblemKind {
+    /// A member path escapes the install directory (`../`, absolute paths).
+    PathTraversal,
+    /// A symbolic link member.
+    Symlink,
+    /// A device, FIFO or other special member.
+    Device,
+    /// The RECORD disagrees with the archive.
+    RecordMismatch,
+    /// A decompression bomb (size or ratio beyond limits).
+    Bomb,
+    /// Any other malformation.
+    Malformed,
+}
+
+/// What the attestation verifier found.
+#[derive(Debug, Clone, Default)]
+pub struct AttestationFacts {
+    /// The verification outcome.
+    pub status: AttestationStatus,
+    /// The publisher the lockfile recorded for this project, if any.
+    pub locked_publisher: Option<Publisher>,
+    /// Whether the user accepted a publisher different from the locked one for this run.
+    pub publisher_change_accepted: bool,
+}
+
+/// The outcome of attestation verification.
+#[derive(Debug, Clone, Default)]
+pub enum AttestationStatus {
+    /// The index offered no attestation (or verification was not attempted).
+    #[default]
+    Absent,
+    /// An attestation was verified; it names this publisher.
+    Verified(Publisher),
+    /// An attestation was offered but did not verify.
+    Invalid {
+        /// Why it did not verify.
+        reason: String,
+    },
+}
+
+/// A publisher (PEP 740), as far as the policy compares publishers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publisher {
+    /// The kind of publisher (`github`, `gitlab`, `google`, `other`).
+    pub kind: String,
+    /// `owner/name` for GitHub and GitLab; the identity for other kinds.
+    pub repository: String,
+    /// The workflow file for GitHub, the CI file path for GitLab.
+    pub workflow: Option<String>,
+    /// The deployment environment, if the certificate states one.
+    pub environment: Option<String>,
+}
+
+impl std::fmt::Display for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} `{}`", self.kind, self.repository)?;
+        if let Some(workflow) = &self.workflow {
+            write!(f, ", workflow `{workflow}`")?;
+        }
+        if let Some(environment) = &self.environment {
+            write!(f, ", environment `{environment}`")?;
+        }
+        Ok(())
+    }
+}
+
+/// A known vulnerability of a distribution.
+#[derive(Debug, Clone)]
+pub struct Advisory {
+    /// The advisory id (`PYSEC-2024-1`, `GHSA-...`).
+    pub id: String,
+    /// Other ids of the same advisory (CVE ids).
+    pub aliases: Vec<String>,
+    /// Its severity, if the advisory states one.
+    pub severity: Option<Severity>,
+}
+
+/// Advisory severity, ordered from least to most severe.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// Low.
+    Low,
+    /// Medium.
+    Medium,
+    /// High.
+    High,
+    /// Critical.
+    Critical,
+}
+
+impl Severity {
+    /// The name as the policy file writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+/// A distribution already installed in the environment.
+#[derive(Debug, Clone)]
+pub struct InstalledDistribution {
+    /// Its name.
+    pub name: PackageName,
+    /// Its files, relative to the environment's root (as [`ContentsFacts::files`]).
+    pub files: Vec<String>,
+    /// Its console and GUI scripts.
+    pub scripts: Vec<String>,
+}

@@ -1,0 +1,708 @@
+//! Open, validate and unpack wheel archives safely.
+//!
+//! [`Wheel::open`] reads a wheel once and returns a [`VerifiedWheel`], a proof type that only
+//! this crate constructs: "this archive is structurally sound and matches its RECORD". It
+//! also carries the facts the installer and the policy gate need (files and where they go,
+//! importable names, `.pth` files, entry points, METADATA). [`VerifiedWheel::unpack_into`]
+//! extracts it into an empty staging directory. This crate does not install and does not
+//! decide policy: its refusals are the structural ones that are always errors.
+//!
+//! [`verify_archive`] runs the zip-level checks alone (1–4), for archives that are not wheels.
+
+mod dist_info;
+mod error;
+mod inflate;
+mod layout;
+mod names;
+mod record;
+mod unpack;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{Read, Seek};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+use uv_distribution_filename::WheelFilename;
+use zip::ZipArchive;
+
+pub use dist_info::{EntryPoint, EntryPoints, PthFile, PthLine, PthLineKind};
+pub use error::WheelError;
+pub use unpack::UnpackedWheel;
+
+use inflate::{Algorithm, Pass};
+use layout::{Entry, Layout};
+
+/// Bounds on what an archive may make us read and inflate (check 4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Most entries an archive may declare.
+    pub max_entries: u64,
+    /// Most bytes all entries together may inflate to.
+    pub max_total_uncompressed: u64,
+    /// Most an entry may inflate per compressed byte, once it is past `ratio_threshold`.
+    pub max_ratio: u64,
+    /// Inflated size of one entry below which the ratio is not checked (small files of
+    /// repeated text compress very well and are harmless).
+    pub ratio_threshold: u64,
+    /// Largest text file read into memory (METADATA, RECORD, WHEEL, `entry_points.txt`, `.pth`).
+    pub max_text_file: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_entries: 100_000,
+            max_total_uncompressed: 4 << 30,
+            // Deflate cannot exceed ~1032:1; 250:1 on multi-megabyte files is already a run of
+            // nearly identical bytes, which no real package ships at that size.
+            max_ratio: 250,
+            ratio_threshold: 16 << 20,
+            max_text_file: 64 << 20,
+        }
+    }
+}
+
+/// What the zip-level checks established about an archive that is not necessarily a wheel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveSummary {
+    /// Entries, directories included.
+    pub entries: usize,
+    /// Sum of compressed sizes.
+    pub compressed_size: u64,
+    /// Bytes inflated.
+    pub uncompressed_size: u64,
+}
+
+/// Runs checks (1)–(4) of [`Wheel::open`] on any zip archive, inflating every entry.
+/// `name` is used in errors.
+pub fn verify_archive<R: Read + Seek>(
+    mut reader: R,
+    name: &str,
+    limits: &Limits,
+) -> Result<ArchiveSummary, WheelError> {
+    let (layout, mut archive) = open_zip(&mut reader, name, limits)?;
+    check_entries(&layout.entries, name)?;
+    let mut pass = Pass::new(name, limits);
+    for (index, entry) in layout.entries.iter().enumerate() {
+        pass.stream(&mut archive, index, entry, Algorithm::Sha256, &mut |_| Ok(()))?;
+    }
+    Ok(ArchiveSummary {
+        entries: layout.entries.len(),
+        compressed_size: layout.compressed_total,
+        uncompressed_size: pass.total,
+    })
+}
+
+/// (1): our layout check, then the `zip` crate's reading, which must agree with it.
+fn open_zip<R: Read + Seek>(
+    reader: R,
+    name: &str,
+    limits: &Limits,
+) -> Result<(Layout, ZipArchive<R>), WheelError> {
+    let mut reader = reader;
+    let layout = layout::read_layout(&mut reader, name, limits)?;
+    let archive = ZipArchive::new(reader).map_err(|source| WheelError::Zip {
+        wheel: name.to_string(),
+        source,
+    })?;
+    let disagreement = |field| WheelError::ParserDisagreement {
+        wheel: name.to_string(),
+        index: archive.len(),
+        field,
+    };
+    // The zip crate keys entries by name: a smaller count means it dropped a duplicate.
+    if archive.len() != layout.entries.len() {
+        return Err(disagreement("entry count"));
+    }
+    if archive.central_directory_start() != layout.central_directory_start || archive.offset() != 0 {
+        return Err(disagreement("central directory offset"));
+    }
+    Ok((layout, archive))
+}
+
+/// (2) and (3) over every entry, then the whole-archive name collisions.
+fn check_entries(entries: &[Entry], wheel: &str) -> Result<(), WheelError> {
+    for entry in entries {
+        names::check_name(&entry.name, wheel)?;
+        names::check_type(entry, wheel)?;
+    }
+    names::check_collisions(entries, wheel)
+}
+
+/// Where a file of the wheel is installed (binary distribution format, "Installing").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Category {
+    /// The wheel's root: purelib or platlib, as [`VerifiedWheel::root_is_purelib`] says.
+    Root,
+    /// The `.dist-info` directory (installed beside the root).
+    DistInfo,
+    /// A subdirectory of `{name}-{version}.data/`.
+    Data(DataCategory),
+}
+
+/// The install schemes a `.data` subdirectory maps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DataCategory {
+    /// `scripts`: the environment's `bin` (or `Scripts`).
+    Scripts,
+    /// `headers`: C headers.
+    Headers,
+    /// `data`: the environment's prefix.
+    Data,
+    /// `purelib`: site-packages for pure Python.
+    Purelib,
+    /// `platlib`: site-packages for platform-specific code.
+    Platlib,
+}
+
+impl DataCategory {
+    fn from_dir(name: &str) -> Option<Self> {
+        match name {
+            "scripts" => Some(Self::Scripts),
+            "headers" => Some(Self::Headers),
+            "data" => Some(Self::Data),
+            "purelib" => Some(Self::Purelib),
+            "platlib" => Some(Self::Platlib),
+            _ => None,
+        }
+    }
+}
+
+/// One regular file of a verified wheel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WheelFile {
+    /// Its path in the archive (and in the staging directory).
+    pub path: String,
+    /// Where it is installed.
+    pub category: Category,
+    /// Its path relative to its category's directory (for `.data` files, without the
+    /// `{name}-{version}.data/{category}/` prefix).
+    pub install_path: String,
+    /// Inflated size in bytes.
+    pub size: u64,
+    /// SHA-256 of the inflated content.
+    pub sha256: [u8; 32],
+    /// Whether the archive marks it executable (any unix `x` bit).
+    pub executable: bool,
+    index: usize,
+}
+
+/// Namespace for opening wheels.
+#[derive(Debug)]
+pub struct Wheel;
+
+impl Wheel {
+    /// Opens the wheel at `path` with default [`Limits`]; see [`Wheel::from_reader`] for the
+    /// checks. The file handle is kept for [`VerifiedWheel::unpack_into`].
+    pub fn open(path: &Path, filename: &WheelFilename) -> Result<VerifiedWheel<fs_err::File>, WheelError> {
+        Self::open_with_limits(path, filename, &Limits::default())
+    }
+
+    /// [`Wheel::open`] with explicit limits.
+    pub fn open_with_limits(
+        path: &Path,
+        filename: &WheelFilename,
+        limits: &Limits,
+    ) -> Result<VerifiedWheel<fs_err::File>, WheelError> {
+        let name = path.display().to_string();
+        let file = fs_err::File::open(path).map_err(|source| WheelError::Io {
+            wheel: name.clone(),
+            source,
+        })?;
+        Self::from_reader(file, &name, filename, limits)
+    }
+
+    /// Reads the archive once, streaming each entry through CRC-32, SHA-256 and a size
+    /// counter, and returns the proof that it passed every check. `name` is used in errors.
+    ///
+    /// Checks (each marked `// (n):` where it is enforced):
+    /// 1. a real zip: an unambiguous end record (no zip-in-zip), no prefix, gap or trailing
+    ///    bytes, local headers and data descriptors equal to the central directory, no
+    ///    overlapping entries, no encryption, only stored or deflate, CRC-32 and sizes equal
+    ///    to the inflated data, and the `zip` crate's reading equal to ours. Stops parser
+    ///    differentials: two tools seeing two different wheels in the same bytes.
+    /// 2. entry names: UTF-8 (flagged when non-ASCII), not empty, not absolute, no `..`, `.`
+    ///    or empty components, no backslash or `:`, no control characters, no duplicates, no
+    ///    file that is also a directory, no two paths equal but for case. Stops writes outside
+    ///    the target and files that overwrite each other on some systems.
+    /// 3. entry types: no symlinks, devices, FIFOs or sockets (unix mode bits), no directory
+    ///    entry with data. Stops writes through links and hangs on special files.
+    /// 4. bomb limits ([`Limits`]), enforced on inflated bytes as they are produced: entry
+    ///    count, total size, per-entry ratio, text files read into memory. Stops exhausting
+    ///    the disk or memory.
+    /// 5. exactly one top-level `.dist-info` directory, at most one `.data` directory, both
+    ///    named for the file name's distribution and version; `.data` files only in the five
+    ///    known categories. Stops a wheel that installs another distribution's metadata.
+    /// 6. `WHEEL`: `Wheel-Version` major 1 and a valid `Root-Is-Purelib`. Stops installing a
+    ///    format whose rules we do not know.
+    /// 7. `METADATA`: `Name` and `Version` equal the file name's (normalized). Stops a wheel
+    ///    that is not the distribution the lockfile names.
+    /// 8. `RECORD`: every file listed exactly once (except RECORD and its signatures), every
+    ///    listed file present, safe paths, sha256/sha384/sha512 in urlsafe base64 without
+    ///    padding, each digest and size equal to the inflated content. Stops content that no
+    ///    hash vouches for (PEP 427: installers "MUST verify the hashes in RECORD").
+    pub fn from_reader<R: Read + Seek>(
+        reader: R,
+        name: &str,
+        filename: &WheelFilename,
+        limits: &Limits,
+    ) -> Result<VerifiedWheel<R>, WheelError> {
+        let wheel = name;
+        // (1): structure, and the zip crate's agreement with it.
+        let (layout, mut archive) = open_zip(reader, wheel, limits)?;
+        // (2), (3): names and types.
+        check_entries(&layout.entries, wheel)?;
+        // (4): the declared sizes are a cheap first bound; the real one is enforced while
+        // inflating, because headers can lie (and are then caught by (1)).
+        let declared: u64 = layout.entries.iter().map(|e| e.size).fold(0, u64::saturating_add);
+        if declared > limits.max_total_uncompressed {
+            return Err(WheelError::TooLarge {
+                wheel: wheel.to_string(),
+                entry: "<all entries>".to_string(),
+                limit: limits.max_total_uncompressed,
+            });
+        }
+
+        // (5): the .dist-info and .data directories.
+        let dirs = Directories::find(&layout.entries, filename, wheel)?;
+        let mut files = Vec::new();
+        for (index, entry) in layout.entries.iter().enumerate() {
+            if entry.is_dir() {
+                continue;
+            }
+            let (category, install_path) = dirs.categorize(&entry.name, wheel)?;
+            files.push(WheelFile {
+                path: entry.name.clone(),
+                category,
+                install_path,
+                size: entry.size,
+                sha256: [0; 32],
+                executable: entry.unix_mode().is_some_and(|mode| mode & 0o111 != 0),
+                index,
+            });
+        }
+        let file_index: HashMap<&str, usize> =
+            files.iter().enumerate().map(|(i, f)| (f.path.as_str(), i)).collect();
+        let required = |file: &str| {
+            let path = format!("{}/{file}", dirs.dist_info);
+            match file_index.get(path.as_str()) {
+                Some(&i) => Ok(i),
+                None => Err(WheelError::MissingDistInfoFile {
+                    wheel: wheel.to_string(),
+                    file: path,
+                }),
+            }
+        };
+        let record_file = required("RECORD")?;
+        let wheel_file = required("WHEEL")?;
+        let metadata_file = required("METADATA")?;
+        let entry_points_file = file_index
+            .get(format!("{}/entry_points.txt", dirs.dist_info).as_str())
+            .copied();
+        let signatures = [
+            format!("{}/RECORD", dirs.dist_info),
+            format!("{}/RECORD.jws", dirs.dist_info),
+            format!("{}/RECORD.p7s", dirs.dist_info),
+        ];
+
+        let mut pass = Pass::new(wheel, limits);
+        let mut texts: BTreeMap<usize, String> = BTreeMap::new();
+        let mut stream_file = |pass: &mut Pass<'_>,
+                               archive: &mut ZipArchive<R>,
+                               files: &mut [WheelFile],
+                               i: usize,
+                               algorithm: Algorithm,
+                               capture: bool|
+         -> Result<(u64, Option<Vec<u8>>), WheelError> {
+            let entry = &layout.entries[files[i].index];
+            let mut text = Vec::new();
+            if capture && entry.size > limits.max_text_file {
+                return Err(WheelError::TextFileTooLarge {
+                    wheel: wheel.to_string(),
+                    entry: entry.name.clone(),
+                    size: entry.size,
+                    limit: limits.max_text_file,
+                });
+            }
+            let streamed = pass.stream(archive, files[i].index, entry, algorithm, &mut |chunk| {
+                if capture {
+                    text.extend_from_slice(chunk);
+                }
+                Ok(())
+            })?;
+            files[i].sha256 = streamed.sha256;
+            if capture {
+                let text = String::from_utf8(text).map_err(|_| WheelError::NotUtf8 {
+                    wheel: wheel.to_string(),
+                    entry: entry.name.clone(),
+                })?;
+                texts.insert(i, text);
+            }
+            Ok((streamed.size, streamed.other_digest))
+        };
+
+        // (8): RECORD first, so each file is hashed with the algorithm RECORD names for it
+        // in the same single pass that inflates it.
+        stream_file(&mut pass, &mut archive, &mut files, record_file, Algorithm::Sha256, true)?;
+        let record_text = texts.get(&record_file).map(String::as_str).unwrap_or_default();
+        let rows = record::parse(record_text, wheel)?;
+        let mut listed: HashMap<String, (Option<(Algorithm, Vec<u8>)>, Option<u64>)> = HashMap::new();
+        for row in rows {
+            names::check_name(&row.path, wheel).map_err(|rule| WheelError::UnsafeRecordPath {
+                wheel: wheel.to_string(),
+                path: row.path.clone(),
+                rule: Box::new(rule),
+            })?;
+            // The spec lets RECORD list directories; they carry no content to verify.
+            let is_directory = row.path.ends_with('/')
+                || layout.entries.iter().any(|e| e.is_dir() && e.name.trim_end_matches('/') == row.path);
+            if is_directory {
+                continue;
+            }
+            if listed.contains_key(&row.path) {
+                return Err(WheelError::RecordDuplicate {
+                    wheel: wheel.to_string(),
+                    entry: row.path,
+                });
+            }
+            if !file_index.contains_key(row.path.as_str()) {
+                return Err(WheelError::MissingFromArchive {
+                    wheel: wheel.to_string(),
+                    entry: row.path,
+                });
+            }
+            let is_record = row.path == signatures[0];
+            let hash = if row.hash.is_empty() {
+                if !signatures.contains(&row.path) {
+                    return Err(WheelError::MissingHash {
+                        wheel: wheel.to_string(),
+                        entry: row.path,
+                    });
+                }
+                None
+            } else if is_record {
+                // RECORD cannot contain its own hash; whatever is written there is ignored.
+                None
+            } else {
+                Some(record::parse_hash(&row.hash, &row.path, wheel)?)
+            };
+            let size = if row.size.is_empty() || is_record {
+                None
+            } else {
+                Some(row.size.parse::<u64>().map_err(|_| WheelError::InvalidRecordSize {
+                    wheel: wheel.to_string(),
+                    entry: row.path.clone(),
+                    value: row.size.clone(),
+                })?)
+            };
+            listed.insert(row.path, (hash, size));
+        }
+
+        for i in 0..files.len() {
+            if i == record_file {
+                continue;
+            }
+            let path = files[i].path.clone();
+            let expected = listed.get(&path);
+            // (8): content no RECORD row vouches for is refused before it is inflated.
+            if expected.is_none() && !signatures.contains(&path) {
+                return Err(WheelError::NotInRecord {
+                    wheel: wheel.to_string(),
+                    entry: path,
+                });
+            }
+            let algorithm = expected
+                .and_then(|(hash, _)| hash.as_ref().map(|(algorithm, _)| *algorithm))
+                .unwrap_or(Algorithm::Sha256);
+            let capture = i == wheel_file
+                || i == metadata_file
+                || Some(i) == entry_points_file
+                || is_site_packages_pth(&files[i]);
+            let (size, other) = stream_file(&mut pass, &mut archive, &mut files, i, algorithm, capture)?;
+            let Some((hash, expected_size)) = expected else {
+                continue;
+            };
+            if let Some((algorithm, digest)) = hash {
+                let actual: &[u8] = match &other {
+                    Some(other) => other,
+                    None => &files[i].sha256,
+                };
+                if actual != digest.as_slice() {
+                    return Err(WheelError::RecordHashMismatch {
+                        wheel: wheel.to_string(),
+                        entry: path,
+                        expected: record::format_hash(*algorithm, digest),
+                        actual: record::format_hash(*algorithm, actual),
+                    });
+                }
+            }
+            if let Some(expected_size) = expected_size
+                && *expected_size != size
+            {
+                return Err(WheelError::RecordSizeMismatch {
+                    wheel: wheel.to_string(),
+                    entry: path,
+                    expected: *expected_size,
+                    actual: size,
+                });
+            }
+        }
+
+        let text = |i: usize| texts.get(&i).cloned().unwrap_or_default();
+        // (6): WHEEL.
+        let info = dist_info::parse_wheel(&text(wheel_file), wheel)?;
+        // (7): METADATA.
+        let metadata = text(metadata_file);
+        dist_info::check_metadata(&metadata, filename, wheel)?;
+        let entry_points = match entry_points_file {
+            Some(i) => dist_info::parse_entry_points(&text(i), wheel)?,
+            None => EntryPoints::default(),
+        };
+        let pth_files = files
+            .iter()
+            .enumerate()
+            .filter(|(_, file)| is_site_packages_pth(file))
+            .map(|(i, file)| PthFile::parse(&file.path, &text(i)))
+            .collect();
+
+        Ok(VerifiedWheel {
+            archive,
+            entries: layout.entries,
+            name: wheel.to_string(),
+            filename: filename.clone(),
+            dist_info: dirs.dist_info,
+            data_dir: dirs.data_dir,
+            wheel_version: info.version,
+            root_is_purelib: info.root_is_purelib,
+            files,
+            metadata,
+            entry_points,
+            pth_files,
+            compressed_size: layout.compressed_total,
+            uncompressed_size: pass.total,
+        })
+    }
+}
+
+/// Whether `file` is a `.pth` file at the top of site-packages, where `site.py` reads it.
+fn is_site_packages_pth(file: &WheelFile) -> bool {
+    let in_site_packages = matches!(
+        file.category,
+        Category::Root | Category::Data(DataCategory::Purelib | DataCategory::Platlib)
+    );
+    in_site_packages && !file.install_path.contains('/') && file.install_path.ends_with(".pth")
+}
+
+/// The `.dist-info` and `.data` directories of check (5).
+struct Directories {
+    dist_info: String,
+    data_dir: Option<String>,
+}
+
+impl Directories {
+    fn find(entries: &[Entry], filename: &WheelFilename, wheel: &str) -> Result<Self, WheelError> {
+        let top_dirs: BTreeSet<&str> = entries
+            .iter()
+            .filter_map(|entry| entry.name.split_once('/').map(|(top, _)| top))
+            .collect();
+        let expected = format!("{}-{}", filename.name.as_dist_info_name(), filename.version);
+        let with_suffix = |suffix: &str| -> Vec<String> {
+            top_dirs
+                .iter()
+                .filter(|dir| dir.ends_with(suffix))
+                .map(|dir| (*dir).to_string())
+                .collect()
+        };
+        let check_stem = |dir: &str, suffix: &str| {
+            let stem = dir.strip_suffix(suffix).unwrap_or(dir);
+            if dist_info::stem_matches(stem, filename) {
+                Ok(())
+            } else {
+                Err(WheelError::DirectoryNameMismatch {
+                    wheel: wheel.to_string(),
+                    directory: dir.to_string(),
+                    expected: expected.clone(),
+                })
+            }
+        };
+
+        let mut dist_infos = with_suffix(".dist-info");
+        let dist_info = match dist_infos.len() {
+            0 => return Err(WheelError::NoDistInfo { wheel: wheel.to_string() }),
+            1 => dist_infos.remove(0),
+            _ => {
+                return Err(WheelError::MultipleDistInfo {
+                    wheel: wheel.to_string(),
+                    found: dist_infos,
+                });
+            }
+        };
+        check_stem(&dist_info, ".dist-info")?;
+        let mut data_dirs = with_suffix(".data");
+        let data_dir = match data_dirs.len() {
+            0 => None,
+            1 => Some(data_dirs.remove(0)),
+            _ => {
+                return Err(WheelError::MultipleDataDirs {
+                    wheel: wheel.to_string(),
+                    found: data_dirs,
+                });
+            }
+        };
+        if let Some(data_dir) = &data_dir {
+            check_stem(data_dir, ".data")?;
+        }
+        Ok(Self { dist_info, data_dir })
+    }
+
+    /// The category of a file path and its path inside that category.
+    fn categorize(&self, path: &str, wheel: &str) -> Result<(Category, String), WheelError> {
+        let (top, rest) = path.split_once('/').unwrap_or(("", path));
+        if top == self.dist_info {
+            return Ok((Category::DistInfo, path.to_string()));
+        }
+        if self.data_dir.as_deref() == Some(top) {
+            let unknown = || WheelError::UnknownDataCategory {
+                wheel: wheel.to_string(),
+                entry: path.to_string(),
+            };
+            let (sub, inner) = rest.split_once('/').ok_or_else(unknown)?;
+            let category = DataCategory::from_dir(sub).ok_or_else(unknown)?;
+            return Ok((Category::Data(category), inner.to_string()));
+        }
+        Ok((Category::Root, path.to_string()))
+    }
+}
+
+/// A wheel that passed every check of [`Wheel::from_reader`]; only this crate constructs it.
+///
+/// It keeps the source it was read from (for a file, the same open handle) so that
+/// [`VerifiedWheel::unpack_into`] unpacks the very bytes that were verified.
+#[derive(Debug)]
+pub struct VerifiedWheel<R> {
+    archive: ZipArchive<R>,
+    entries: Vec<Entry>,
+    name: String,
+    filename: WheelFilename,
+    dist_info: String,
+    data_dir: Option<String>,
+    wheel_version: (u64, u64),
+    root_is_purelib: bool,
+    files: Vec<WheelFile>,
+    metadata: String,
+    entry_points: EntryPoints,
+    pth_files: Vec<PthFile>,
+    compressed_size: u64,
+    uncompressed_size: u64,
+}
+
+impl<R> VerifiedWheel<R> {
+    /// The name given when opening (the path, for [`Wheel::open`]).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The parsed file name it was checked against.
+    pub fn filename(&self) -> &WheelFilename {
+        &self.filename
+    }
+
+    /// The `.dist-info` directory, e.g. `foo_bar-1.0.dist-info`.
+    pub fn dist_info(&self) -> &str {
+        &self.dist_info
+    }
+
+    /// The `.data` directory, if any.
+    pub fn data_dir(&self) -> Option<&str> {
+        self.data_dir.as_deref()
+    }
+
+    /// `Wheel-Version` as `(major, minor)`; major is always 1.
+    pub fn wheel_version(&self) -> (u64, u64) {
+        self.wheel_version
+    }
+
+    /// Whether `Wheel-Version` is newer than 1.0, the version this crate knows. PEP 427:
+    /// installers "should warn if Wheel-Version is greater than the version it supports".
+    pub fn is_newer_minor_version(&self) -> bool {
+        self.wheel_version.1 > 0
+    }
+
+    /// `Root-Is-Purelib`: whether [`Category::Root`] files go to purelib (else platlib).
+    pub fn root_is_purelib(&self) -> bool {
+        self.root_is_purelib
+    }
+
+    /// Every regular file, in archive order.
+    pub fn files(&self) -> &[WheelFile] {
+        &self.files
+    }
+
+    /// Top-level importable names: packages (directories) and modules (`.py`, `.pyc`,
+    /// `.so`, `.pyd`) at the top of site-packages (the root and `.data/purelib|platlib`).
+    pub fn top_level_names(&self) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        for file in &self.files {
+            if !matches!(
+                file.category,
+                Category::Root | Category::Data(DataCategory::Purelib | DataCategory::Platlib)
+            ) {
+                continue;
+            }
+            let name = match file.install_path.split_once('/') {
+                Some((package, _)) => package,
+                None => {
+                    let is_module = [".py", ".pyc", ".so", ".pyd"]
+                        .iter()
+                        .any(|suffix| file.install_path.ends_with(suffix));
+                    if !is_module {
+                        continue;
+                    }
+                    // `mod.cpython-312-x86_64-linux-gnu.so` imports as `mod`.
+                    file.install_path.split('.').next().unwrap_or_default()
+                }
+            };
+            let is_identifier = name.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+            if is_identifier {
+                names.insert(name.to_string());
+            }
+        }
+        names
+    }
+
+    /// `.pth` files that `site.py` would process, with their lines classified.
+    pub fn pth_files(&self) -> &[PthFile] {
+        &self.pth_files
+    }
+
+    /// `console_scripts` and `gui_scripts` from `entry_points.txt`.
+    pub fn entry_points(&self) -> &EntryPoints {
+        &self.entry_points
+    }
+
+    /// The METADATA text.
+    pub fn metadata(&self) -> &str {
+        &self.metadata
+    }
+
+    /// Sum of compressed entry sizes.
+    pub fn compressed_size(&self) -> u64 {
+        self.compressed_size
+    }
+
+    /// Sum of inflated entry sizes.
+    pub fn uncompressed_size(&self) -> u64 {
+        self.uncompressed_size
+    }
+}
+
+/// Lowercase hex, for messages.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of `bytes` (used to re-check unpacked content).
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}

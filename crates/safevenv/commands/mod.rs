@@ -1,0 +1,3 @@
+//! One module per command; each turns its arguments into settings and calls one library function.
+
+pub mod create;
