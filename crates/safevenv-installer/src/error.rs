@@ -136,12 +136,10 @@ pub enum InstallError {
         source: io::Error,
     },
     /// A new file would replace a directory that no removed distribution owns.
-    #[error("`{path}` is a directory in the environment, but `{wheel}` installs a file there")]
+    #[error("`{path}` is a directory in the environment, but a new distribution installs a file there")]
     PathConflict {
         /// The directory in the environment.
         path: PathBuf,
-        /// The wheel that brings the file.
-        wheel: String,
     },
     /// A path in the environment or the wheel cannot be written to the journal (not UTF-8).
     #[error("the path `{path}` is not valid UTF-8 and cannot be journaled")]

@@ -1,1 +1,372 @@
-//! placeholder
+//! Install wheels into an environment atomically.
+//!
+//! An [`Environment`] is opened under an exclusive lock (`<prefix>/.safevenv/lock`), which first
+//! finishes or rolls back any transaction a killed process left behind. [`Environment::plan`]
+//! compares what is installed with what is wanted; [`Environment::apply`] carries the plan out
+//! as one transaction, and only for distributions the policy approved ([`PolicyApproved`]) from
+//! wheels whose `RECORD` hashes were checked ([`VerifiedWheel`]).
+//!
+//! Whatever happens — an error, a refusal, `kill -9` at any point — the environment ends up in
+//! its old state or its new state, never a mix. How: `docs/install.md`.
+
+mod error;
+mod installed;
+mod layout;
+mod plan;
+mod txn;
+
+use std::collections::BTreeSet;
+use std::fs::TryLockError;
+use std::path::{Path, PathBuf};
+
+use tracing::debug;
+use uv_install_wheel::{InstallState, LinkMode};
+use uv_normalize::PackageName;
+use uv_pep440::Version;
+
+pub use error::InstallError;
+pub use installed::InstalledDist;
+pub use layout::EnvironmentLayout;
+pub use plan::{Install, Plan};
+pub use safevenv_policy::PolicyApproved;
+pub use safevenv_wheel::VerifiedWheel;
+pub use txn::Recovered;
+
+use crate::txn::Transaction;
+
+/// safevenv's own state inside an environment: the lock and transactions.
+pub(crate) const STATE_DIR: &str = ".safevenv";
+
+/// What goes into each installed distribution's `INSTALLER` file.
+const INSTALLER: &str = "safevenv";
+
+/// What to do when another safevenv process holds the environment's lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// Wait for it to finish (after telling the caller, so it can say so).
+    Wait,
+    /// Fail at once with [`InstallError::Locked`].
+    FailFast,
+}
+
+/// Progress of [`Environment::apply`] and [`Environment::uninstall`], for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress<'a> {
+    /// A wheel is being staged in the transaction.
+    Staging {
+        /// The distribution's name.
+        name: &'a PackageName,
+        /// Its version.
+        version: &'a Version,
+    },
+    /// The environment is being changed: `done` of `total` file operations finished.
+    Applying {
+        /// Operations finished.
+        done: usize,
+        /// Operations in the transaction.
+        total: usize,
+    },
+}
+
+/// What a transaction changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Distributions installed, as `(name, version)`.
+    pub installed: Vec<(PackageName, Version)>,
+    /// Distributions removed (including the old versions of upgraded ones).
+    pub removed: Vec<(PackageName, Version)>,
+    /// File operations the transaction journaled and ran.
+    pub operations: usize,
+}
+
+/// An environment opened for installing: it holds the environment's lock until dropped.
+#[derive(Debug)]
+pub struct Environment {
+    layout: EnvironmentLayout,
+    recovered: Vec<(PathBuf, Recovered)>,
+    // Held for the lock; the operating system releases it when the file closes.
+    _lock: fs_err::File,
+}
+
+impl Environment {
+    /// Lock the environment and recover from any transaction a killed process left behind.
+    ///
+    /// With [`LockMode::Wait`], `on_wait` is called with the lock file's path before waiting for
+    /// another safevenv process to finish.
+    pub fn open(
+        layout: EnvironmentLayout,
+        mode: LockMode,
+        on_wait: &mut dyn FnMut(&Path),
+    ) -> Result<Self, InstallError> {
+        layout.check()?;
+        let state = layout.prefix.join(STATE_DIR);
+        fs_err::create_dir_all(&state).map_err(InstallError::StateDir)?;
+        let path = state.join("lock");
+        let lock = fs_err::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(InstallError::StateDir)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => match mode {
+                LockMode::FailFast => return Err(InstallError::Locked { path }),
+                LockMode::Wait => {
+                    on_wait(&path);
+                    lock.lock()
+                        .map_err(|source| InstallError::Lock { path: path.clone(), source })?;
+                }
+            },
+            Err(TryLockError::Error(source)) => return Err(InstallError::Lock { path, source }),
+        }
+        let recovered = txn::recover(&layout.prefix)?;
+        Ok(Self {
+            layout,
+            recovered,
+            _lock: lock,
+        })
+    }
+
+    /// The environment's layout.
+    pub fn layout(&self) -> &EnvironmentLayout {
+        &self.layout
+    }
+
+    /// The interrupted transactions that [`Environment::open`] finished or rolled back.
+    pub fn recovered(&self) -> &[(PathBuf, Recovered)] {
+        &self.recovered
+    }
+
+    /// The distributions installed, sorted by name.
+    pub fn installed(&self) -> Result<Vec<InstalledDist>, InstallError> {
+        installed::scan(&self.layout)
+    }
+
+    /// What to do so that the environment holds `wanted` (and, with `remove_extraneous`,
+    /// nothing else). An installed distribution with the wanted name and version is kept as it
+    /// is; when everything is kept the plan is empty and applying it touches nothing.
+    pub fn plan(&self, wanted: &[Install], remove_extraneous: bool) -> Result<Plan, InstallError> {
+        Ok(Plan::new(self.installed()?, wanted, remove_extraneous))
+    }
+
+    /// Carry `plan` out as one transaction.
+    ///
+    /// Steps:
+    /// 1. every distribution to install is approved by `approved` and has a wheel in `wheels`;
+    /// 2. the files of every distribution to remove are read from its `RECORD`, refusing entries
+    ///    outside the environment;
+    /// 3. each wheel is unpacked and installed by uv's installer into the transaction's staging
+    ///    tree, which mirrors the environment (`REQUESTED`, `INSTALLER`, `direct_url.json`);
+    /// 4. the file operations are worked out, journaled, run and committed (`txn`).
+    ///
+    /// On any error the environment is left, or put back, as it was.
+    pub fn apply(
+        &self,
+        plan: &Plan,
+        approved: &PolicyApproved,
+        wheels: &[&VerifiedWheel],
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<Applied, InstallError> {
+        if plan.is_empty() {
+            return Ok(Applied::default());
+        }
+        // (1):
+        let mut chosen = Vec::with_capacity(plan.install.len());
+        for install in &plan.install {
+            if !approved.approves(&install.name, &install.version) {
+                return Err(InstallError::NotApproved {
+                    name: install.name.to_string(),
+                    version: install.version.to_string(),
+                });
+            }
+            let wheel = wheels
+                .iter()
+                .find(|wheel| {
+                    let filename = wheel.filename();
+                    filename.name == install.name && filename.version == install.version
+                })
+                .ok_or_else(|| InstallError::MissingWheel {
+                    name: install.name.to_string(),
+                    version: install.version.to_string(),
+                })?;
+            chosen.push((install, *wheel));
+        }
+        // (2):
+        let removed = self.owned_files(&plan.remove)?;
+        // (3):
+        let txn = Transaction::create(&self.layout.prefix)?;
+        if let Err(err) = self.stage(&txn, &chosen, progress) {
+            txn.discard();
+            return Err(err);
+        }
+        // (4):
+        let applied = Applied {
+            installed: plan
+                .install
+                .iter()
+                .map(|install| (install.name.clone(), install.version.clone()))
+                .collect(),
+            removed: plan
+                .remove
+                .iter()
+                .map(|dist| (dist.name.clone(), dist.version.clone()))
+                .collect(),
+            operations: 0,
+        };
+        self.commit(txn, &removed, applied, progress)
+    }
+
+    /// Remove one installed distribution, as a transaction of its own.
+    pub fn uninstall(
+        &self,
+        name: &PackageName,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<Applied, InstallError> {
+        let dists: Vec<InstalledDist> = self
+            .installed()?
+            .into_iter()
+            .filter(|dist| &dist.name == name)
+            .collect();
+        if dists.is_empty() {
+            return Err(InstallError::NotInstalled {
+                name: name.to_string(),
+                prefix: self.layout.prefix.clone(),
+            });
+        }
+        let removed = self.owned_files(&dists)?;
+        let txn = Transaction::create(&self.layout.prefix)?;
+        let applied = Applied {
+            installed: Vec::new(),
+            removed: dists
+                .iter()
+                .map(|dist| (dist.name.clone(), dist.version.clone()))
+                .collect(),
+            operations: 0,
+        };
+        self.commit(txn, &removed, applied, progress)
+    }
+
+    fn owned_files(&self, dists: &[InstalledDist]) -> Result<BTreeSet<PathBuf>, InstallError> {
+        let mut removed = BTreeSet::new();
+        for dist in dists {
+            removed.extend(installed::owned_files(&self.layout, dist)?);
+        }
+        Ok(removed)
+    }
+
+    /// Stage every wheel below the transaction's mirror of the prefix.
+    fn stage(
+        &self,
+        txn: &Transaction,
+        chosen: &[(&Install, &VerifiedWheel)],
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<(), InstallError> {
+        let root = txn.staged();
+        let layout = self.layout.staging_layout(&root);
+        let prepare = |source| InstallError::Prepare {
+            txn: txn.dir().to_path_buf(),
+            source,
+        };
+        for dir in [&layout.scheme.purelib, &layout.scheme.platlib] {
+            fs_err::create_dir_all(dir).map_err(prepare)?;
+        }
+        let state = InstallState::default();
+        for (n, (install, wheel)) in chosen.iter().enumerate() {
+            progress(Progress::Staging {
+                name: &install.name,
+                version: &install.version,
+            });
+            let filename = wheel.filename();
+            let unpacked = txn.dir().join("unpacked").join(n.to_string());
+            fs_err::create_dir_all(&unpacked).map_err(prepare)?;
+            wheel
+                .unpack_into(&unpacked)
+                .map_err(|source| InstallError::Unpack {
+                    wheel: filename.to_string(),
+                    source,
+                })?;
+            let stage_error = |source| InstallError::Stage {
+                wheel: filename.to_string(),
+                source,
+            };
+            uv_install_wheel::install_wheel(
+                &layout,
+                false,
+                &unpacked,
+                filename,
+                install.direct_url.as_ref(),
+                None::<&()>,
+                None::<&()>,
+                Some(INSTALLER),
+                true,
+                // The unpacked tree is this transaction's own copy on the same file system.
+                LinkMode::Hardlink,
+                &state,
+            )
+            .map_err(stage_error)?;
+            if !install.requested {
+                let dist_info = uv_install_wheel::installed_dist_info_path(&layout, &unpacked)
+                    .map_err(stage_error)?;
+                unrequest(&dist_info).map_err(prepare)?;
+            }
+            fs_err::remove_dir_all(&unpacked).map_err(prepare)?;
+        }
+        Ok(())
+    }
+
+    fn commit(
+        &self,
+        txn: Transaction,
+        removed: &BTreeSet<PathBuf>,
+        mut applied: Applied,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<Applied, InstallError> {
+        let ops = match txn.plan_ops(removed, &self.stop_dirs()) {
+            Ok(ops) => ops,
+            Err(err) => {
+                txn.discard();
+                return Err(err);
+            }
+        };
+        let total = ops.len();
+        debug!("transaction `{}`: {total} operations", txn.dir().display());
+        progress(Progress::Applying { done: 0, total });
+        txn.run(&ops, &mut |done| progress(Progress::Applying { done, total }))?;
+        applied.operations = total;
+        Ok(applied)
+    }
+
+    /// Directories never removed when a removal empties them: the prefix, the scheme's
+    /// directories, and the directories between them.
+    fn stop_dirs(&self) -> BTreeSet<PathBuf> {
+        let mut stop = BTreeSet::new();
+        for (_, dir) in self.layout.scheme_dirs() {
+            if let Some(relative) = self.layout.relative(dir) {
+                for up in relative.ancestors() {
+                    stop.insert(up.to_path_buf());
+                }
+            }
+        }
+        stop
+    }
+}
+
+/// Drop `REQUESTED` (which uv's installer always writes) for a distribution installed only as a
+/// dependency, with its line in `RECORD`.
+fn unrequest(dist_info: &Path) -> std::io::Result<()> {
+    let Some(name) = dist_info.file_name().and_then(|name| name.to_str()) else {
+        return Ok(());
+    };
+    fs_err::remove_file(dist_info.join("REQUESTED"))?;
+    let record = dist_info.join("RECORD");
+    let text = fs_err::read_to_string(&record)?;
+    // uv writes the path unquoted: it is `<name>-<version>.dist-info/REQUESTED`, which has no
+    // character CSV would quote.
+    let line = format!("{name}/REQUESTED,");
+    let kept: String = text
+        .split_inclusive('\n')
+        .filter(|row| !row.starts_with(&line))
+        .collect();
+    fs_err::write(record, kept)
+}

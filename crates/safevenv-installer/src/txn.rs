@@ -128,7 +128,6 @@ impl Transaction {
         &self,
         removed: &BTreeSet<PathBuf>,
         stop_dirs: &BTreeSet<PathBuf>,
-        owner_of: &dyn Fn(&Path) -> String,
     ) -> Result<Vec<Op>, InstallError> {
         let mut staged_dirs = BTreeSet::new();
         let mut staged_files = BTreeSet::new();
@@ -240,15 +239,11 @@ impl Transaction {
                 && !emptied.contains(file)
                 && !backups.contains(file)
             {
-                return Err(InstallError::PathConflict {
-                    path: full,
-                    wheel: owner_of(file),
-                });
+                return Err(InstallError::PathConflict { path: full });
             }
         }
 
         let mut ops = Vec::new();
-        let mut backups = backups;
         backups.sort();
         for (n, path) in backups.iter().enumerate() {
             ops.push(Op::Backup {

@@ -21,7 +21,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{Read, Seek};
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
 use uv_distribution_filename::WheelFilename;
 use zip::ZipArchive;
 
@@ -281,8 +280,8 @@ impl Wheel {
                 index,
             });
         }
-        let file_index: HashMap<&str, usize> =
-            files.iter().enumerate().map(|(i, f)| (f.path.as_str(), i)).collect();
+        let file_index: HashMap<String, usize> =
+            files.iter().enumerate().map(|(i, f)| (f.path.clone(), i)).collect();
         let required = |file: &str| {
             let path = format!("{}/{file}", dirs.dist_info);
             match file_index.get(path.as_str()) {
@@ -307,13 +306,13 @@ impl Wheel {
 
         let mut pass = Pass::new(wheel, limits);
         let mut texts: BTreeMap<usize, String> = BTreeMap::new();
-        let mut stream_file = |pass: &mut Pass<'_>,
+        let stream_file = |pass: &mut Pass<'_>,
                                archive: &mut ZipArchive<R>,
                                files: &mut [WheelFile],
                                i: usize,
                                algorithm: Algorithm,
                                capture: bool|
-         -> Result<(u64, Option<Vec<u8>>), WheelError> {
+         -> Result<(u64, Option<Vec<u8>>, Option<String>), WheelError> {
             let entry = &layout.entries[files[i].index];
             let mut text = Vec::new();
             if capture && entry.size > limits.max_text_file {
@@ -331,21 +330,22 @@ impl Wheel {
                 Ok(())
             })?;
             files[i].sha256 = streamed.sha256;
-            if capture {
-                let text = String::from_utf8(text).map_err(|_| WheelError::NotUtf8 {
+            let text = if capture {
+                Some(String::from_utf8(text).map_err(|_| WheelError::NotUtf8 {
                     wheel: wheel.to_string(),
                     entry: entry.name.clone(),
-                })?;
-                texts.insert(i, text);
-            }
-            Ok((streamed.size, streamed.other_digest))
+                })?)
+            } else {
+                None
+            };
+            Ok((streamed.size, streamed.other_digest, text))
         };
 
         // (8): RECORD first, so each file is hashed with the algorithm RECORD names for it
         // in the same single pass that inflates it.
-        stream_file(&mut pass, &mut archive, &mut files, record_file, Algorithm::Sha256, true)?;
-        let record_text = texts.get(&record_file).map(String::as_str).unwrap_or_default();
-        let rows = record::parse(record_text, wheel)?;
+        let (_, _, record_text) =
+            stream_file(&mut pass, &mut archive, &mut files, record_file, Algorithm::Sha256, true)?;
+        let rows = record::parse(record_text.as_deref().unwrap_or_default(), wheel)?;
         let mut listed: HashMap<String, (Option<(Algorithm, Vec<u8>)>, Option<u64>)> = HashMap::new();
         for row in rows {
             names::check_name(&row.path, wheel).map_err(|rule| WheelError::UnsafeRecordPath {
@@ -418,7 +418,10 @@ impl Wheel {
                 || i == metadata_file
                 || Some(i) == entry_points_file
                 || is_site_packages_pth(&files[i]);
-            let (size, other) = stream_file(&mut pass, &mut archive, &mut files, i, algorithm, capture)?;
+            let (size, other, captured) = stream_file(&mut pass, &mut archive, &mut files, i, algorithm, capture)?;
+            if let Some(captured) = captured {
+                texts.insert(i, captured);
+            }
             let Some((hash, expected_size)) = expected else {
                 continue;
             };
@@ -700,9 +703,4 @@ impl<R> VerifiedWheel<R> {
 /// Lowercase hex, for messages.
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// SHA-256 of `bytes` (used to re-check unpacked content).
-fn sha256(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
 }

@@ -1,0 +1,142 @@
+//! What to install, remove and keep.
+
+use uv_normalize::PackageName;
+use uv_pep440::Version;
+use uv_pypi_types::DirectUrl;
+
+use crate::InstalledDist;
+
+/// A distribution the environment should hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Install {
+    /// Its name.
+    pub name: PackageName,
+    /// Its version.
+    pub version: Version,
+    /// Whether the user asked for it (PEP 376 `REQUESTED`), not only a dependency.
+    pub requested: bool,
+    /// Where it came from, when not from an index (PEP 610 `direct_url.json`).
+    pub direct_url: Option<DirectUrl>,
+}
+
+/// The difference between what is installed and what is wanted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Distributions to install (new ones, and the new versions of upgraded ones).
+    pub install: Vec<Install>,
+    /// Installed distributions to remove (the old versions of upgraded ones, and, when asked,
+    /// those not wanted at all).
+    pub remove: Vec<InstalledDist>,
+    /// Installed distributions left as they are.
+    pub keep: Vec<InstalledDist>,
+}
+
+impl Plan {
+    pub(crate) fn new(
+        installed: Vec<InstalledDist>,
+        wanted: &[Install],
+        remove_extraneous: bool,
+    ) -> Self {
+        let mut plan = Self::default();
+        for dist in installed {
+            let wants_name = wanted.iter().any(|want| want.name == dist.name);
+            let wants_exactly = wanted
+                .iter()
+                .any(|want| want.name == dist.name && want.version == dist.version);
+            // A second `.dist-info` of the same version (a broken environment) goes too.
+            let already_kept = plan.keep.iter().any(|kept| kept.name == dist.name);
+            if wants_exactly && !already_kept || !wants_name && !remove_extraneous {
+                plan.keep.push(dist);
+            } else {
+                plan.remove.push(dist);
+            }
+        }
+        for want in wanted {
+            let kept = plan
+                .keep
+                .iter()
+                .any(|dist| dist.name == want.name && dist.version == want.version);
+            let planned = plan.install.iter().any(|install| install.name == want.name);
+            if !kept && !planned {
+                plan.install.push(want.clone());
+            }
+        }
+        plan
+    }
+
+    /// Whether the environment already holds what is wanted (nothing to do).
+    pub fn is_empty(&self) -> bool {
+        self.install.is_empty() && self.remove.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::str::FromStr;
+
+    use super::*;
+
+    fn dist(name: &str, version: &str) -> InstalledDist {
+        InstalledDist {
+            name: PackageName::from_str(name).unwrap(),
+            version: Version::from_str(version).unwrap(),
+            dist_info: PathBuf::from(format!("{name}-{version}.dist-info")),
+            record: None,
+            installer: None,
+            requested: false,
+        }
+    }
+
+    fn want(name: &str, version: &str) -> Install {
+        Install {
+            name: PackageName::from_str(name).unwrap(),
+            version: Version::from_str(version).unwrap(),
+            requested: true,
+            direct_url: None,
+        }
+    }
+
+    fn names(dists: &[InstalledDist]) -> Vec<String> {
+        dists
+            .iter()
+            .map(|dist| format!("{}=={}", dist.name, dist.version))
+            .collect()
+    }
+
+    #[test]
+    fn same_versions_make_an_empty_plan() {
+        let plan = Plan::new(
+            vec![dist("a", "1"), dist("b", "2")],
+            &[want("a", "1"), want("b", "2")],
+            true,
+        );
+        assert!(plan.is_empty());
+        assert_eq!(names(&plan.keep), ["a==1", "b==2"]);
+    }
+
+    #[test]
+    fn upgrade_removes_the_old_version() {
+        let plan = Plan::new(vec![dist("a", "1")], &[want("a", "2")], false);
+        assert_eq!(names(&plan.remove), ["a==1"]);
+        assert_eq!(plan.install, [want("a", "2")]);
+    }
+
+    #[test]
+    fn extraneous_are_removed_only_when_asked() {
+        let installed = vec![dist("a", "1"), dist("extra", "1")];
+        let keep = Plan::new(installed.clone(), &[want("a", "1")], false);
+        assert!(keep.is_empty());
+        let sync = Plan::new(installed, &[want("a", "1")], true);
+        assert_eq!(names(&sync.remove), ["extra==1"]);
+        assert!(sync.install.is_empty());
+    }
+
+    #[test]
+    fn duplicate_dist_info_is_cleaned_up() {
+        let plan = Plan::new(vec![dist("a", "1"), dist("a", "1")], &[want("a", "1")], false);
+        assert_eq!(names(&plan.keep), ["a==1"]);
+        assert_eq!(names(&plan.remove), ["a==1"]);
+        assert!(plan.install.is_empty());
+    }
+}
