@@ -149,8 +149,7 @@ fn refuses_a_directory_that_is_not_an_environment_and_leaves_it_untouched() {
         assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
         let message = stderr(&output);
         assert!(
-            message
-                .contains("project` is a non-empty directory that is not an environment"),
+            message.contains("project` is a non-empty directory that is not an environment"),
             "{message}"
         );
         assert!(message.contains("hint:"), "{message}");

@@ -10,6 +10,7 @@ use safevenv_cli::{Cli, Command};
 
 mod commands;
 mod diagnostic;
+mod errors;
 mod printer;
 
 use printer::Printer;
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
 
     let result = match &cli.command {
         Command::Create(args) => commands::create::run(args, &cli.global, &printer),
+        Command::Lock(args) => commands::lock::run(args, &cli.global, &printer),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -197,7 +197,7 @@ impl AdvisoryDb {
                 }
             }
         }
-        files.sort();
+        files.sort_by(|a, b| a.0.cmp(&b.0));
         for (path, format) in files {
             self.load_file(&path, format)?;
         }

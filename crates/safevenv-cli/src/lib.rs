@@ -54,6 +54,85 @@ pub enum ColorChoice {
 pub enum Command {
     /// Create a virtual environment.
     Create(CreateArgs),
+    /// Resolve requirements and write a lockfile (PEP 751 `pylock.toml`).
+    Lock(LockArgs),
+}
+
+/// Where requirements come from and which index serves them; shared by the commands that resolve.
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// Requirements to resolve, as on pip's command line (`requests>=2`, `rich[jupyter]`).
+    #[arg(value_name = "PACKAGE")]
+    pub packages: Vec<String>,
+
+    /// Read requirements from a pip-compatible requirements file (repeatable).
+    #[arg(short = 'r', long = "requirement", value_name = "FILE")]
+    pub requirements: Vec<PathBuf>,
+
+    /// Constrain versions with a constraints file (repeatable).
+    #[arg(short = 'c', long = "constraint", value_name = "FILE")]
+    pub constraints: Vec<PathBuf>,
+
+    /// The interpreter to resolve for: a version, a path, or a name.
+    ///
+    /// Without it: the active environment (`VIRTUAL_ENV`), `.venv` here, then discovery.
+    #[arg(long, short = 'p', env = "SAFEVENV_PYTHON", value_name = "PYTHON")]
+    pub python: Option<String>,
+
+    /// The index to resolve from (also `SAFEVENV_INDEX_URL`; then pip's `PIP_INDEX_URL` and
+    /// configuration; then the interpreter's pip default).
+    #[arg(long, short = 'i', value_name = "URL")]
+    pub index_url: Option<String>,
+
+    /// A further index, searched for projects the main index lacks (repeatable).
+    ///
+    /// A project comes from the first index that has it, never from several.
+    #[arg(long, value_name = "URL")]
+    pub extra_index_url: Vec<String>,
+
+    /// Allow pre-release versions of every project.
+    #[arg(long)]
+    pub pre: bool,
+
+    /// Ignore the versions pinned by the existing lockfile.
+    #[arg(long, short = 'U')]
+    pub upgrade: bool,
+
+    /// Ignore the pinned version of this project only (repeatable).
+    #[arg(long, short = 'P', value_name = "PACKAGE")]
+    pub upgrade_package: Vec<String>,
+
+    /// Use only what is cached; fail instead of reaching the network.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// What `safevenv lock` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LockFormat {
+    /// PEP 751 `pylock.toml`.
+    #[value(name = "pylock")]
+    Pylock,
+    /// Pinned requirements with `--hash` lines, as pip-compile writes.
+    #[value(name = "requirements.txt")]
+    RequirementsTxt,
+}
+
+/// Arguments of `safevenv lock`.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    #[command(flatten)]
+    pub resolve: ResolveArgs,
+
+    /// Where to write the lockfile; `-` for standard output.
+    ///
+    /// Default: `pylock.toml` (for `--format requirements.txt`, standard output).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// The format to write.
+    #[arg(long, value_enum, default_value_t = LockFormat::Pylock)]
+    pub format: LockFormat,
 }
 
 /// Arguments of `safevenv create`.

@@ -101,11 +101,11 @@ impl IndexClientOptions {
 type Memo<K, V> = Mutex<HashMap<K, Arc<OnceCell<V>>>>;
 
 #[derive(Debug)]
-struct Inner {
-    http: Arc<Http>,
+pub(crate) struct Inner {
+    pub(crate) http: Arc<Http>,
     indexes: IndexUrls,
     disk: Option<DiskCache>,
-    offline: bool,
+    pub(crate) offline: bool,
     page_ttl: Duration,
     pages: Memo<PackageName, Option<Arc<ProjectPage>>>,
     metadata: Memo<String, Arc<WheelMetadata>>,
@@ -116,7 +116,7 @@ struct Inner {
 /// metadata make one request.
 #[derive(Debug, Clone)]
 pub struct IndexClient {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 fn lock<K, V>(memo: &Memo<K, V>) -> MutexGuard<'_, HashMap<K, Arc<OnceCell<V>>>> {

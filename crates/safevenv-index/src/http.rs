@@ -64,10 +64,10 @@ impl Response {
 /// The shared HTTP machinery of an [`crate::IndexClient`].
 #[derive(Debug)]
 pub(crate) struct Http {
-    client: reqwest::Client,
-    semaphore: Semaphore,
-    options: HttpOptions,
-    auth: Authenticator,
+    pub(crate) client: reqwest::Client,
+    pub(crate) semaphore: Semaphore,
+    pub(crate) options: HttpOptions,
+    pub(crate) auth: Authenticator,
 }
 
 impl Http {
@@ -198,7 +198,7 @@ impl Http {
 
     /// Exponential backoff with jitter: `base * 2^attempt`, capped, then a random point in its
     /// upper half so that many clients failing together do not retry together.
-    fn backoff(&self, attempt: u32) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         let base = self.options.backoff_base.as_millis() as u64;
         let full = base
             .saturating_mul(1u64 << attempt.min(20))
@@ -208,7 +208,7 @@ impl Http {
 }
 
 /// Credentials written in the URL itself: they win over the netrc file.
-fn url_credentials(url: &Url) -> Option<crate::auth::Credentials> {
+pub(crate) fn url_credentials(url: &Url) -> Option<crate::auth::Credentials> {
     if url.username().is_empty() {
         return None;
     }
@@ -224,7 +224,7 @@ fn url_credentials(url: &Url) -> Option<crate::auth::Credentials> {
 }
 
 /// `Retry-After` as delta-seconds or an HTTP date (RFC 9110 §10.2.3).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
@@ -237,7 +237,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// Classify a transport error; the URL is redacted and removed from `reqwest`'s own message.
-fn transport_error(url: &Url, error: reqwest::Error) -> IndexError {
+pub(crate) fn transport_error(url: &Url, error: reqwest::Error) -> IndexError {
     let url = DisplaySafeUrl::from_url(url.clone());
     let source = error.without_url();
     if source.is_timeout() {

@@ -12,6 +12,7 @@
 mod auth;
 mod cache;
 mod client;
+mod download;
 mod error;
 mod http;
 mod index_url;
@@ -20,6 +21,7 @@ mod simple;
 mod source;
 
 pub use client::{IndexClient, IndexClientOptions, TTL_ENV};
+pub use download::{DownloadError, DownloadSink};
 pub use error::IndexError;
 pub use http::HttpOptions;
 pub use index_url::{IndexUrl, IndexUrlError, IndexUrlSource, IndexUrls};

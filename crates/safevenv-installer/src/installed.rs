@@ -10,7 +10,7 @@ use uv_normalize::PackageName;
 use uv_pep440::Version;
 use uv_pypi_types::Metadata10;
 
-use crate::layout::{EnvironmentLayout, normalize};
+use crate::layout::EnvironmentLayout;
 use crate::{InstallError, STATE_DIR};
 
 /// One distribution installed in the environment.
@@ -174,9 +174,4 @@ fn walk_files(prefix: &Path, dir: &Path, out: &mut BTreeSet<PathBuf>) -> io::Res
         }
     }
     Ok(())
-}
-
-/// `path` with `.`/`..` resolved, for comparisons.
-pub(crate) fn clean(path: &Path) -> PathBuf {
-    normalize(path).unwrap_or_else(|| path.to_path_buf())
 }

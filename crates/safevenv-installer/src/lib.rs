@@ -17,6 +17,7 @@ mod txn;
 
 use std::collections::BTreeSet;
 use std::fs::TryLockError;
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
 use tracing::debug;
@@ -28,7 +29,8 @@ pub use error::InstallError;
 pub use installed::InstalledDist;
 pub use layout::EnvironmentLayout;
 pub use plan::{Install, Plan};
-pub use safevenv_policy::PolicyApproved;
+pub use tmp_policy::PolicyApproved; // TEMP
+mod tmp_policy;
 pub use safevenv_wheel::VerifiedWheel;
 pub use txn::Recovered;
 
@@ -161,11 +163,11 @@ impl Environment {
     /// 4. the file operations are worked out, journaled, run and committed (`txn`).
     ///
     /// On any error the environment is left, or put back, as it was.
-    pub fn apply(
+    pub fn apply<R: Read + Seek>(
         &self,
         plan: &Plan,
         approved: &PolicyApproved,
-        wheels: &[&VerifiedWheel],
+        wheels: &mut [VerifiedWheel<R>],
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Applied, InstallError> {
         if plan.is_empty() {
@@ -174,7 +176,10 @@ impl Environment {
         // (1):
         let mut chosen = Vec::with_capacity(plan.install.len());
         for install in &plan.install {
-            if !approved.approves(&install.name, &install.version) {
+            let is_approved = approved.packages().iter().any(|(name, version)| {
+                name == &install.name && version.as_ref() == Some(&install.version)
+            });
+            if !is_approved {
                 return Err(InstallError::NotApproved {
                     name: install.name.to_string(),
                     version: install.version.to_string(),
@@ -182,7 +187,7 @@ impl Environment {
             }
             let wheel = wheels
                 .iter()
-                .find(|wheel| {
+                .position(|wheel| {
                     let filename = wheel.filename();
                     filename.name == install.name && filename.version == install.version
                 })
@@ -190,13 +195,13 @@ impl Environment {
                     name: install.name.to_string(),
                     version: install.version.to_string(),
                 })?;
-            chosen.push((install, *wheel));
+            chosen.push((install, wheel));
         }
         // (2):
         let removed = self.owned_files(&plan.remove)?;
         // (3):
         let txn = Transaction::create(&self.layout.prefix)?;
-        if let Err(err) = self.stage(&txn, &chosen, progress) {
+        if let Err(err) = self.stage(&txn, &chosen, wheels, progress) {
             txn.discard();
             return Err(err);
         }
@@ -256,10 +261,11 @@ impl Environment {
     }
 
     /// Stage every wheel below the transaction's mirror of the prefix.
-    fn stage(
+    fn stage<R: Read + Seek>(
         &self,
         txn: &Transaction,
-        chosen: &[(&Install, &VerifiedWheel)],
+        chosen: &[(&Install, usize)],
+        wheels: &mut [VerifiedWheel<R>],
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<(), InstallError> {
         let root = txn.staged();
@@ -272,12 +278,13 @@ impl Environment {
             fs_err::create_dir_all(dir).map_err(prepare)?;
         }
         let state = InstallState::default();
-        for (n, (install, wheel)) in chosen.iter().enumerate() {
+        for (n, &(install, index)) in chosen.iter().enumerate() {
             progress(Progress::Staging {
                 name: &install.name,
                 version: &install.version,
             });
-            let filename = wheel.filename();
+            let wheel = &mut wheels[index];
+            let filename = wheel.filename().clone();
             let unpacked = txn.dir().join("unpacked").join(n.to_string());
             fs_err::create_dir_all(&unpacked).map_err(prepare)?;
             wheel
@@ -294,7 +301,7 @@ impl Environment {
                 &layout,
                 false,
                 &unpacked,
-                filename,
+                &filename,
                 install.direct_url.as_ref(),
                 None::<&()>,
                 None::<&()>,

@@ -38,14 +38,16 @@ impl Plan {
         remove_extraneous: bool,
     ) -> Self {
         let mut plan = Self::default();
-        for dist in installed {
+        let copies = |name: &PackageName| installed.iter().filter(|dist| &dist.name == name).count();
+        let counts: Vec<usize> = installed.iter().map(|dist| copies(&dist.name)).collect();
+        for (dist, count) in installed.into_iter().zip(counts) {
             let wants_name = wanted.iter().any(|want| want.name == dist.name);
             let wants_exactly = wanted
                 .iter()
                 .any(|want| want.name == dist.name && want.version == dist.version);
-            // A second `.dist-info` of the same version (a broken environment) goes too.
-            let already_kept = plan.keep.iter().any(|kept| kept.name == dist.name);
-            if wants_exactly && !already_kept || !wants_name && !remove_extraneous {
+            // Two `.dist-info` of one name (a broken environment) may share files: both go and
+            // the wanted one is installed afresh, so removing one cannot break the other.
+            if wants_exactly && count == 1 || !wants_name && !remove_extraneous {
                 plan.keep.push(dist);
             } else {
                 plan.remove.push(dist);
@@ -133,10 +135,10 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_dist_info_is_cleaned_up() {
-        let plan = Plan::new(vec![dist("a", "1"), dist("a", "1")], &[want("a", "1")], false);
-        assert_eq!(names(&plan.keep), ["a==1"]);
-        assert_eq!(names(&plan.remove), ["a==1"]);
-        assert!(plan.install.is_empty());
+    fn duplicate_dist_info_is_reinstalled() {
+        let plan = Plan::new(vec![dist("a", "1"), dist("a", "2")], &[want("a", "2")], false);
+        assert!(plan.keep.is_empty());
+        assert_eq!(names(&plan.remove), ["a==1", "a==2"]);
+        assert_eq!(plan.install, [want("a", "2")]);
     }
 }

@@ -10,14 +10,13 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use url::Url;
 use uv_normalize::PackageName;
 
 use crate::facts::{HashOrigin, Severity, SourceKind};
 use crate::matcher::{
     Age, LicenseName, NameGlob, PackageMatcher, PackagePattern, UrlPrefix, normalize_path, same_index,
 };
-use crate::redact::redact_url;
+
 
 /// The built-in presets a file may extend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -726,7 +725,3 @@ pub(crate) fn check_tightens(org: &Rules, raw: &RawPolicy, base_dir: Option<&Pat
     Ok(())
 }
 
-/// Display a URL for a message, redacted.
-pub(crate) fn show_url(url: &Url) -> String {
-    redact_url(url)
-}

@@ -143,7 +143,7 @@ impl UrlPrefix {
         let prefix = &self.0;
         if strip_vcs_scheme(prefix.scheme()) != strip_vcs_scheme(url.scheme())
             || prefix.host_str().map(str::to_ascii_lowercase) != url.host_str().map(str::to_ascii_lowercase)
-            || prefix.port_or_known_default() != url.port_or_known_default()
+            || port(prefix) != port(url)
         {
             return false;
         }
@@ -156,6 +156,17 @@ impl UrlPrefix {
     pub fn url(&self) -> &Url {
         &self.0
     }
+}
+
+/// The port, with the default of the transport for `git+https`-style schemes.
+fn port(url: &Url) -> Option<u16> {
+    url.port().or(match strip_vcs_scheme(url.scheme()) {
+        "https" => Some(443),
+        "http" => Some(80),
+        "ssh" => Some(22),
+        "git" => Some(9418),
+        _ => None,
+    })
 }
 
 /// `git+https` and `https` name the same repository host.

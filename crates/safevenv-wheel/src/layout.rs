@@ -652,8 +652,9 @@ fn read_local_header<R: Read + Seek>(reader: &mut Reader<'_, R>, entry: &mut Ent
             entry.name.clone(),
         ));
     }
-    // The flags that change how the entry is read must agree.
-    let significant = FLAG_ENCRYPTED | FLAG_DATA_DESCRIPTOR | FLAG_STRONG_ENCRYPTION | FLAG_UTF8;
+    // The flags that change how the entry is read must agree. Bit 3 (data descriptor) is
+    // a property of the local record only: writers commonly leave it clear in the directory.
+    let significant = FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION | FLAG_UTF8;
     if flags & significant != entry.flags & significant {
         return Err(mismatch(
             "flags",
@@ -669,24 +670,23 @@ fn read_local_header<R: Read + Seek>(reader: &mut Reader<'_, R>, entry: &mut Ent
     let zip64 = records.iter().find(|(id, _)| *id == ZIP64_EXTRA).map(|(_, data)| *data);
     let (mut size, mut compressed_size) = (u64::from(size32), u64::from(compressed32));
     if let Some(data) = zip64 {
-        // APPNOTE 4.5.3: a local ZIP64 record holds both sizes.
+        // As in the central directory, the record holds exactly the marked sizes, in order
+        // (the malo corpus and uv agree; a longer record is read differently by readers).
+        let needs_size = size32 == u32::MAX;
+        let needs_compressed = compressed32 == u32::MAX;
+        if data.len() != 8 * (usize::from(needs_size) + usize::from(needs_compressed)) {
+            return Err(WheelError::MalformedExtraField {
+                wheel,
+                entry: entry.name.clone(),
+                reason: "the local ZIP64 record does not hold exactly the sizes marked as ZIP64",
+            });
+        }
         let mut values = Fields::new(data);
-        match (values.u64(), values.u64(), data.len()) {
-            (Some(wide_size), Some(wide_compressed), 16) => {
-                if size32 == u32::MAX {
-                    size = wide_size;
-                }
-                if compressed32 == u32::MAX {
-                    compressed_size = wide_compressed;
-                }
-            }
-            _ => {
-                return Err(WheelError::MalformedExtraField {
-                    wheel,
-                    entry: entry.name.clone(),
-                    reason: "a local ZIP64 record must hold exactly both sizes",
-                });
-            }
+        if needs_size && let Some(wide) = values.u64() {
+            size = wide;
+        }
+        if needs_compressed && let Some(wide) = values.u64() {
+            compressed_size = wide;
         }
     }
 

@@ -9,7 +9,6 @@ use crate::inflate::Algorithm;
 /// One RECORD row, fields as written.
 #[derive(Debug)]
 pub(crate) struct Row {
-    pub(crate) line: usize,
     pub(crate) path: String,
     pub(crate) hash: String,
     pub(crate) size: String,
@@ -82,7 +81,6 @@ pub(crate) fn parse(text: &str, wheel: &str) -> Result<Vec<Row>, WheelError> {
             .try_into()
             .map_err(|_| syntax(start_line, "a row does not have exactly three fields"))?;
         rows.push(Row {
-            line: start_line,
             path,
             hash,
             size,
@@ -153,7 +151,6 @@ mod tests {
         assert_eq!(rows[0].path, "a,b.py");
         assert_eq!(rows[1].hash, "");
         assert_eq!(rows[2].path, "q\"x");
-        assert_eq!(rows[2].line, 4);
     }
 
     #[test]

@@ -1,3 +1,4 @@
 //! One module per command; each turns its arguments into settings and calls one library function.
 
 pub mod create;
+pub mod lock;

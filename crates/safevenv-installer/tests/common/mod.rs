@@ -1,0 +1,206 @@
+//! Test support: a real environment on a temporary path, wheels from `safevenv-test-index`,
+//! snapshots of every path, and the crash driver.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use safevenv_cache::Cache;
+use safevenv_installer::{
+    Environment, EnvironmentLayout, Install, LockMode, PolicyApproved, VerifiedWheel,
+};
+use safevenv_python::Interpreter;
+use safevenv_test_index::WheelSpec;
+use safevenv_wheel::Wheel;
+use sha2::{Digest, Sha256};
+use uv_distribution_filename::WheelFilename;
+use uv_normalize::PackageName;
+use uv_pep440::Version;
+
+/// The machine's `python3`, probed once per test process.
+pub fn interpreter() -> &'static Interpreter {
+    static INTERPRETER: OnceLock<(tempfile::TempDir, Interpreter)> = OnceLock::new();
+    &INTERPRETER
+        .get_or_init(|| {
+            let cache_dir = tempfile::tempdir().unwrap();
+            let cache = Cache::new(cache_dir.path());
+            let python = which("python3");
+            let interpreter = Interpreter::query(&python, &cache).unwrap();
+            (cache_dir, interpreter)
+        })
+        .1
+}
+
+fn which(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| panic!("`{name}` is not on PATH"))
+}
+
+/// Make a virtual environment at `prefix` by hand, as `python -m venv --without-pip` does
+/// (`pyvenv.cfg`, `bin/python`, an empty `site-packages`), and return its layout.
+pub fn make_env(prefix: &Path) -> EnvironmentLayout {
+    let interpreter = interpreter();
+    let base = interpreter.sys_executable();
+    let layout = EnvironmentLayout::for_environment(interpreter, prefix);
+    fs_err::create_dir_all(&layout.scheme.purelib).unwrap();
+    fs_err::create_dir_all(&layout.scheme.scripts).unwrap();
+    let (major, minor, patch) = interpreter.python_patch();
+    fs_err::write(
+        prefix.join("pyvenv.cfg"),
+        format!(
+            "home = {}\ninclude-system-site-packages = false\nversion = {major}.{minor}.{patch}\n",
+            base.parent().unwrap().display()
+        ),
+    )
+    .unwrap();
+    for name in ["python", "python3"] {
+        fs_err::os::unix::fs::symlink(base, layout.scheme.scripts.join(name)).unwrap();
+    }
+    layout
+}
+
+/// Open the environment, failing fast on contention (tests never share one by accident).
+pub fn open(layout: &EnvironmentLayout) -> Environment {
+    Environment::open(layout.clone(), LockMode::FailFast, &mut |_| {}).unwrap()
+}
+
+/// A wheel built from `spec`, written under `dir` and verified.
+pub fn verified(dir: &Path, spec: &WheelSpec) -> VerifiedWheel<fs_err::File> {
+    let built = spec.build().unwrap();
+    let path = dir.join(&built.filename);
+    fs_err::write(&path, &built.bytes).unwrap();
+    let filename = WheelFilename::from_str(&built.filename).unwrap();
+    Wheel::open(&path, &filename).unwrap()
+}
+
+/// What the environment should hold, one `(name, version, requested)` at a time.
+pub fn wanted(items: &[(&str, &str, bool)]) -> Vec<Install> {
+    items
+        .iter()
+        .map(|(name, version, requested)| Install {
+            name: PackageName::from_str(name).unwrap(),
+            version: Version::from_str(version).unwrap(),
+            requested: *requested,
+            direct_url: None,
+        })
+        .collect()
+}
+
+/// The policy's approval of exactly `installs`.
+pub fn approve(installs: &[Install]) -> PolicyApproved {
+    PolicyApproved(
+        installs
+            .iter()
+            .map(|install| (install.name.clone(), Some(install.version.clone())))
+            .collect(),
+    )
+}
+
+/// Make the environment hold exactly `specs` (all requested), through the installer.
+pub fn install(layout: &EnvironmentLayout, wheels_dir: &Path, specs: &[(WheelSpec, &str, &str)]) {
+    let env = open(layout);
+    let want: Vec<Install> = wanted(
+        &specs
+            .iter()
+            .map(|(_, name, version)| (*name, *version, true))
+            .collect::<Vec<_>>(),
+    );
+    let mut wheels: Vec<_> = specs
+        .iter()
+        .map(|(spec, _, _)| verified(wheels_dir, spec))
+        .collect();
+    let plan = env.plan(&want, true).unwrap();
+    env.apply(&plan, &approve(&want), &mut wheels, &mut |_| {})
+        .unwrap();
+}
+
+/// One path of a snapshot: its kind, permission bits and content hash (or link target).
+pub type Snapshot = BTreeMap<PathBuf, (char, u32, String)>;
+
+/// Every path below `prefix` except safevenv's own state, with content and mode.
+pub fn snapshot(prefix: &Path) -> Snapshot {
+    let mut out = Snapshot::new();
+    walk(prefix, Path::new(""), &mut out);
+    out
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Snapshot) {
+    for entry in fs_err::read_dir(root.join(dir)).unwrap() {
+        let entry = entry.unwrap();
+        let relative = dir.join(entry.file_name());
+        if relative == Path::new(".safevenv") {
+            continue;
+        }
+        let path = root.join(&relative);
+        let metadata = fs_err::symlink_metadata(&path).unwrap();
+        let mode = metadata.permissions().mode();
+        if metadata.is_symlink() {
+            let target = fs_err::read_link(&path).unwrap();
+            out.insert(relative, ('l', mode, target.display().to_string()));
+        } else if metadata.is_dir() {
+            out.insert(relative.clone(), ('d', mode, String::new()));
+            walk(root, &relative, out);
+        } else {
+            let hash = format!("{:x}", Sha256::digest(fs_err::read(&path).unwrap()));
+            out.insert(relative, ('f', mode, hash));
+        }
+    }
+}
+
+/// The paths whose entries differ between two snapshots, for readable failures.
+pub fn diff(a: &Snapshot, b: &Snapshot) -> Vec<String> {
+    let mut out = Vec::new();
+    for (path, value) in a {
+        match b.get(path) {
+            None => out.push(format!("- {}", path.display())),
+            Some(other) if other != value => out.push(format!("~ {}", path.display())),
+            Some(_) => {}
+        }
+    }
+    for path in b.keys() {
+        if !a.contains_key(path) {
+            out.push(format!("+ {}", path.display()));
+        }
+    }
+    out
+}
+
+/// What is left in `<prefix>/.safevenv/` besides the lock file.
+pub fn leftovers(prefix: &Path) -> Vec<String> {
+    fs_err::read_dir(prefix.join(".safevenv"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "lock")
+        .collect()
+}
+
+/// Copy a tree preserving modes, times and links.
+pub fn copy_tree(from: &Path, to: &Path) {
+    let status = Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap();
+    assert!(status.success());
+}
+
+/// Run `python` of the environment with `args`, returning its stdout.
+pub fn python(layout: &EnvironmentLayout, args: &[&str]) -> String {
+    run(&layout.sys_executable, args)
+}
+
+/// Run a program, requiring success, and return its stdout.
+pub fn run(program: &Path, args: &[&str]) -> String {
+    let output = Command::new(program).args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "`{}` failed: {}",
+        program.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}

@@ -1,0 +1,119 @@
+//! Why an operation failed: each variant says which stage, and keeps its cause.
+
+use std::path::PathBuf;
+
+use safevenv_index::{IndexError, IndexUrlError};
+use safevenv_lock::LockError;
+use safevenv_python::TagsError;
+use safevenv_resolver::ResolveError;
+use uv_normalize::PackageName;
+use uv_pep440::Version;
+
+use crate::input::InputError;
+use crate::target::TargetError;
+
+/// An operation's failure.
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    /// The requirements were refused.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// No interpreter to work for.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// The interpreter's platform tags could not be computed.
+    #[error("cannot compute the interpreter's wheel tags")]
+    Tags {
+        /// Why.
+        #[source]
+        source: TagsError,
+    },
+    /// No index is configured, or its URL is invalid.
+    #[error(transparent)]
+    IndexUrl {
+        /// Why.
+        #[from]
+        source: IndexUrlError,
+    },
+    /// A requirements file names an index that is not configured.
+    #[error("{origin} names the index `{url}`, which is not the configured index")]
+    UnconfiguredIndex {
+        /// The index URL (redacted).
+        url: String,
+        /// Where the line is.
+        origin: String,
+    },
+    /// The index client failed.
+    #[error(transparent)]
+    Index {
+        /// Why.
+        source: IndexError,
+    },
+    /// Resolution failed.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// The index gave no sha256 for the chosen artifact.
+    #[error(
+        "the index gives no sha256 for `{filename}` ({name}); safevenv pins every artifact by hash"
+    )]
+    NoIndexHash {
+        /// The project.
+        name: PackageName,
+        /// The artifact.
+        filename: String,
+    },
+    /// The chosen artifact's hash is not among the `--hash` pins.
+    #[error("`{filename}` ({name} {version}) matches none of the hashes pinned for `{name}`")]
+    PinnedHashMismatch {
+        /// The project.
+        name: PackageName,
+        /// The version chosen.
+        version: Version,
+        /// The artifact chosen.
+        filename: String,
+        /// The pins, `algorithm:hex`.
+        pinned: Vec<String>,
+    },
+    /// An index gave a file URL that is not a URL.
+    #[error("the index gave the invalid file URL `{url}`: {reason}")]
+    InvalidFileUrl {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The lockfile already at the output path is invalid.
+    #[error("cannot read the existing lockfile `{}`", path.display())]
+    PreviousLock {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: LockError,
+    },
+    /// The output file is one of the inputs.
+    #[error("the output `{}` is also an input; writing it would replace your requirements", path.display())]
+    OutputIsInput {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A file could not be written.
+    #[error("cannot write `{}`", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The async runtime could not start.
+    #[error("cannot start the network runtime")]
+    Runtime {
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A bug in safevenv: an invariant did not hold.
+    #[error("internal error: {0}")]
+    Internal(String),
+}

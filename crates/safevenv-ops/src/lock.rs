@@ -1,0 +1,379 @@
+//! `safevenv lock`: requirements → resolution → a PEP 751 lockfile (or pinned requirements).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use safevenv_cache::Cache;
+use safevenv_index::{IndexClient, IndexClientOptions, IndexSource, IndexUrl, IndexUrls};
+use safevenv_lock::{Dependency, Lock, Package, Wheel};
+use safevenv_python::Interpreter;
+use safevenv_resolver::{Manifest, PrereleaseMode, Resolution, ResolveEnv, Upgrade, resolve};
+use tracing::debug;
+use uv_normalize::PackageName;
+use uv_pep440::{Version, VersionSpecifiers};
+use uv_pep508::MarkerTree;
+
+use crate::error::OpsError;
+use crate::export::requirements_txt;
+use crate::input::Inputs;
+use crate::runtime::network_runtime;
+use crate::target::target_interpreter;
+
+/// The `created-by` of the lockfiles safevenv writes.
+pub const CREATED_BY: &str = "safevenv";
+
+/// What `safevenv lock` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockFormat {
+    /// A PEP 751 `pylock.toml`.
+    Pylock,
+    /// pip-compile style pins with `--hash` lines.
+    RequirementsTxt,
+}
+
+/// Everything `safevenv lock` needs, decided before any I/O (house style 3).
+#[derive(Debug, Clone)]
+pub struct LockSettings {
+    /// `-r` files.
+    pub requirement_files: Vec<PathBuf>,
+    /// `-c` files.
+    pub constraint_files: Vec<PathBuf>,
+    /// Requirements given as arguments.
+    pub specifiers: Vec<String>,
+    /// `--python`.
+    pub python: Option<String>,
+    /// `--index-url`.
+    pub index_url: Option<String>,
+    /// `--extra-index-url`.
+    pub extra_index_urls: Vec<String>,
+    /// Where to write; `None` returns the text for standard output.
+    pub output: Option<PathBuf>,
+    /// What to write.
+    pub format: LockFormat,
+    /// Which locked versions may change.
+    pub upgrade: Upgrade,
+    /// `--pre`.
+    pub prereleases: bool,
+    /// Use the cache only.
+    pub offline: bool,
+    /// Caches.
+    pub cache: Cache,
+    /// The directory relative paths are relative to.
+    pub working_dir: PathBuf,
+}
+
+/// What `safevenv lock` did.
+#[derive(Debug)]
+pub struct LockOutcome {
+    /// The file written, or `None` when the text is in [`LockOutcome::text`].
+    pub output: Option<PathBuf>,
+    /// The text, when no output file was given.
+    pub text: Option<String>,
+    /// How many distributions it pins.
+    pub packages: usize,
+    /// Whether the file's content changed.
+    pub changed: bool,
+    /// The index resolved from (without credentials).
+    pub index: String,
+    /// The interpreter's version resolved for.
+    pub python: Version,
+    /// How long resolution took.
+    pub elapsed: Duration,
+}
+
+/// Resolves the requirements for the target interpreter and writes the lockfile.
+pub fn lock(settings: &LockSettings) -> Result<LockOutcome, OpsError> {
+    let started = Instant::now();
+    let inputs = Inputs::read(
+        &settings.requirement_files,
+        &settings.constraint_files,
+        &settings.specifiers,
+        &settings.working_dir,
+    )?;
+    let interpreter = target_interpreter(
+        settings.python.as_deref(),
+        &settings.working_dir,
+        &settings.cache,
+    )?;
+    let indexes = configured_indexes(settings, &inputs, &interpreter)?;
+    let output = settings
+        .output
+        .as_ref()
+        .map(|output| settings.working_dir.join(output));
+    if let Some(output) = &output {
+        refuse_overwriting_input(output, settings)?;
+    }
+    let previous = match &output {
+        Some(output) => read_previous(output, settings.format)?,
+        None => None,
+    };
+
+    let manifest = Manifest {
+        requirements: inputs.requirements()?,
+        constraints: inputs.constraints()?,
+        preferences: previous.as_ref().map(preferences_of).unwrap_or_default(),
+        upgrade: settings.upgrade.clone(),
+        prereleases: if settings.prereleases || inputs.pre.is_some() {
+            PrereleaseMode::Allow
+        } else {
+            PrereleaseMode::IfNecessaryOrExplicit
+        },
+    };
+    let env = ResolveEnv {
+        markers: interpreter.markers().clone(),
+        tags: interpreter
+            .tags()
+            .map_err(|source| OpsError::Tags { source })?,
+        python_version: interpreter.version().clone(),
+    };
+
+    let runtime = network_runtime()?;
+    let mut options = IndexClientOptions::new(indexes.clone())
+        .with_process_env()
+        .map_err(|source| OpsError::Index { source })?;
+    options.cache = Some(settings.cache.clone());
+    options.offline = settings.offline;
+    let client = {
+        let _guard = runtime.enter();
+        IndexClient::new(options).map_err(|source| OpsError::Index { source })?
+    };
+    let source = IndexSource::new(client.clone(), runtime.handle().clone());
+    let resolution = resolve(&manifest, &source, &env)?;
+    debug!(
+        "resolved {} distributions in {:?}",
+        resolution.distributions.len(),
+        started.elapsed()
+    );
+    check_pinned_hashes(&resolution, &inputs)?;
+    let index_of = runtime.block_on(index_of_each(&client, &resolution))?;
+
+    let lock = build_lock(&resolution, &interpreter, &index_of)?;
+    let text = match settings.format {
+        LockFormat::Pylock => lock.to_toml_string(),
+        LockFormat::RequirementsTxt => requirements_txt(&resolution, &interpreter),
+    };
+    let (changed, text) = match &output {
+        Some(output) => (write_if_changed(output, &text)?, None),
+        None => (true, Some(text)),
+    };
+    Ok(LockOutcome {
+        output,
+        text,
+        packages: resolution.distributions.len(),
+        changed,
+        index: indexes.index.url_for_lockfile().to_string(),
+        python: interpreter.version().clone(),
+        elapsed: started.elapsed(),
+    })
+}
+
+/// The index configuration, and the `--index-url`/`--extra-index-url` lines of requirements files
+/// checked against it.
+///
+/// A requirements file that names another index than the one configured is refused rather than
+/// followed: an index switched by a file (perhaps one included from elsewhere) is how dependency
+/// confusion begins, so the user must choose it explicitly with `--index-url`.
+fn configured_indexes(
+    settings: &LockSettings,
+    inputs: &Inputs,
+    interpreter: &Interpreter,
+) -> Result<IndexUrls, OpsError> {
+    let indexes = IndexUrls::from_settings(
+        settings.index_url.as_deref(),
+        &settings.extra_index_urls,
+        interpreter.default_index_url(),
+    )
+    .map_err(|source| OpsError::IndexUrl { source })?;
+    let configured: Vec<&IndexUrl> = indexes.iter().collect();
+    for located in inputs.index_urls.iter().chain(&inputs.extra_index_urls) {
+        let named = IndexUrl::parse(located.value.as_str())
+            .map_err(|source| OpsError::IndexUrl { source })?;
+        if !configured.contains(&&named) {
+            return Err(OpsError::UnconfiguredIndex {
+                url: named.to_string(),
+                origin: located.origin.to_string(),
+            });
+        }
+    }
+    Ok(indexes)
+}
+
+/// `safevenv lock -r requirements.txt --format requirements.txt -o requirements.txt` would replace
+/// the user's input with its output: refuse instead of losing their file.
+fn refuse_overwriting_input(output: &Path, settings: &LockSettings) -> Result<(), OpsError> {
+    let Ok(output_canonical) = fs_err::canonicalize(output) else {
+        return Ok(()); // it does not exist yet, so it is no input
+    };
+    for input in settings
+        .requirement_files
+        .iter()
+        .chain(&settings.constraint_files)
+    {
+        let input = settings.working_dir.join(input);
+        if fs_err::canonicalize(&input).is_ok_and(|input| input == output_canonical) {
+            return Err(OpsError::OutputIsInput {
+                path: output.to_path_buf(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn read_previous(output: &Path, format: LockFormat) -> Result<Option<Lock>, OpsError> {
+    if format != LockFormat::Pylock || !output.exists() {
+        return Ok(None);
+    }
+    Lock::from_path(output)
+        .map(Some)
+        .map_err(|source| OpsError::PreviousLock {
+            path: output.to_path_buf(),
+            source,
+        })
+}
+
+fn preferences_of(lock: &Lock) -> BTreeMap<PackageName, Version> {
+    lock.iter()
+        .filter_map(|package| Some((package.name.clone(), package.version.clone()?)))
+        .collect()
+}
+
+/// `--hash` pins of the input must admit the artifact chosen: with pins, a different artifact is
+/// a substitution, whatever the index says.
+fn check_pinned_hashes(resolution: &Resolution, inputs: &Inputs) -> Result<(), OpsError> {
+    let pins = inputs.pinned_hashes();
+    for dist in &resolution.distributions {
+        let Some(allowed) = pins.get(&dist.name) else {
+            continue;
+        };
+        let matches = dist.file.hashes.iter().any(|(algorithm, digest)| {
+            allowed.contains(&(algorithm.to_ascii_lowercase(), digest.to_ascii_lowercase()))
+        });
+        if !matches {
+            return Err(OpsError::PinnedHashMismatch {
+                name: dist.name.clone(),
+                version: dist.version.clone(),
+                filename: dist.file.filename.clone(),
+                pinned: allowed
+                    .iter()
+                    .map(|(alg, hex)| format!("{alg}:{hex}"))
+                    .collect(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Which index each distribution came from (the first index that has the project: pages are
+/// memoised, so this makes no request).
+async fn index_of_each(
+    client: &IndexClient,
+    resolution: &Resolution,
+) -> Result<BTreeMap<PackageName, url::Url>, OpsError> {
+    let mut found = BTreeMap::new();
+    for dist in &resolution.distributions {
+        let page = client
+            .require_project(&dist.name)
+            .await
+            .map_err(|source| OpsError::Index { source })?;
+        found.insert(dist.name.clone(), page.index.url_for_lockfile());
+    }
+    Ok(found)
+}
+
+fn build_lock(
+    resolution: &Resolution,
+    interpreter: &Interpreter,
+    index_of: &BTreeMap<PackageName, url::Url>,
+) -> Result<Lock, OpsError> {
+    let mut lock = Lock::new(CREATED_BY);
+    let (major, minor) = interpreter.python_minor();
+    lock.requires_python = Some(
+        VersionSpecifiers::from_str(&format!("=={major}.{minor}.*"))
+            .map_err(|err| OpsError::Internal(format!("requires-python: {err}")))?,
+    );
+    lock.environments = Some(vec![target_environment(interpreter)?]);
+    for dist in &resolution.distributions {
+        let index = index_of
+            .get(&dist.name)
+            .cloned()
+            .ok_or_else(|| OpsError::Internal(format!("no index recorded for `{}`", dist.name)))?;
+        let sha256 = dist
+            .file
+            .hashes
+            .get("sha256")
+            .ok_or_else(|| OpsError::NoIndexHash {
+                name: dist.name.clone(),
+                filename: dist.file.filename.clone(),
+            })?;
+        let url = url::Url::parse(&dist.file.url).map_err(|err| OpsError::InvalidFileUrl {
+            url: dist.file.url.clone(),
+            reason: err.to_string(),
+        })?;
+        let upload_time = dist
+            .file
+            .upload_time
+            .as_deref()
+            .and_then(|time| toml::value::Datetime::from_str(time).ok());
+        let mut package = Package::from_index(dist.name.clone(), dist.version.clone(), index);
+        package.requires_python = dist.file.requires_python.clone();
+        package.push_wheel(Wheel::from_url(
+            url,
+            dist.file.size,
+            upload_time,
+            sha256.clone(),
+        ));
+        let mut dependencies: BTreeSet<&PackageName> = BTreeSet::new();
+        for edge in &dist.dependencies {
+            dependencies.insert(&edge.name);
+        }
+        package.dependencies = dependencies.into_iter().map(Dependency::named).collect();
+        lock.packages.push(package);
+    }
+    lock.validate(CREATED_BY)
+        .map_err(|err| OpsError::Internal(format!("the lockfile built is invalid: {err}")))?;
+    if lock.contains_credentials() {
+        return Err(OpsError::Internal(
+            "a URL with credentials reached the lockfile".to_string(),
+        ));
+    }
+    Ok(lock)
+}
+
+/// The one environment a lockfile is valid for: resolution used this interpreter's markers and
+/// tags, so installing it elsewhere could pick the wrong wheels.
+fn target_environment(interpreter: &Interpreter) -> Result<MarkerTree, OpsError> {
+    let markers = interpreter.markers();
+    let text = format!(
+        "python_version == '{}' and implementation_name == '{}' and sys_platform == '{}' and platform_machine == '{}'",
+        markers.python_version(),
+        markers.implementation_name(),
+        markers.sys_platform(),
+        markers.platform_machine(),
+    );
+    MarkerTree::from_str(&text)
+        .map_err(|err| OpsError::Internal(format!("target environment marker `{text}`: {err}")))
+}
+
+/// Writes `text` atomically (temporary file beside it, then rename) unless the file already holds
+/// exactly that; returns whether it changed.
+fn write_if_changed(path: &Path, text: &str) -> Result<bool, OpsError> {
+    if fs_err::read_to_string(path).is_ok_and(|old| old == text) {
+        return Ok(false);
+    }
+    let write = |path: &Path| -> std::io::Result<()> {
+        let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty());
+        let dir = dir.unwrap_or(Path::new("."));
+        let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut temp, text.as_bytes())?;
+        temp.as_file().sync_all()?;
+        temp.persist(path).map_err(|err| err.error)?;
+        Ok(())
+    };
+    write(path).map_err(|source| OpsError::Write {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(true)
+}

@@ -1,0 +1,56 @@
+//! Which interpreter a command works for.
+
+use std::path::{Path, PathBuf};
+
+use safevenv_cache::Cache;
+use safevenv_python::{
+    DiscoveryError, Interpreter, ProbeError, PythonRequest, RequestError, find_interpreter,
+};
+
+/// Why no target interpreter could be chosen.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// `--python` is not a version, path or name.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// No interpreter matches.
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    /// The environment's interpreter could not be probed.
+    #[error("cannot use the environment at `{}`", environment.display())]
+    Environment {
+        /// The environment.
+        environment: PathBuf,
+        /// Why.
+        #[source]
+        source: ProbeError,
+    },
+}
+
+/// The interpreter to resolve and install for, in this order: `--python`; the active environment
+/// (`VIRTUAL_ENV`); `.venv` in the working directory; otherwise the default discovery
+/// (`python3` on `PATH`, then pyenv).
+pub fn target_interpreter(
+    python: Option<&str>,
+    working_dir: &Path,
+    cache: &Cache,
+) -> Result<Interpreter, TargetError> {
+    if let Some(python) = python {
+        let request = PythonRequest::parse(python)?;
+        return Ok(find_interpreter(Some(&request), cache)?);
+    }
+    let active = std::env::var_os("VIRTUAL_ENV")
+        .filter(|value| !value.is_empty())
+        .map(PathBuf::from);
+    let local = working_dir.join(".venv");
+    for environment in active.into_iter().chain([local]) {
+        let python = environment.join("bin").join("python");
+        if environment.join("pyvenv.cfg").is_file() && python.exists() {
+            return Interpreter::query(&python, cache).map_err(|source| TargetError::Environment {
+                environment,
+                source,
+            });
+        }
+    }
+    Ok(find_interpreter(None, cache)?)
+}

