@@ -176,15 +176,11 @@ fn an_existing_environment_needs_clear_to_be_replaced() {
 
     run_ok(context.safevenv().args(["create", "--clear", "env"]));
     assert!(!marker.exists(), "--clear replaced the environment");
-    assert_working_environment(
+    let minor = python_in(
         &context.work().join("env"),
-        &python_in(
-            &context.work().join("env"),
-            "import sys; print('%d.%d' % sys.version_info[:2])",
-        )
-        .trim()
-        .to_string(),
+        "import sys; print('%d.%d' % sys.version_info[:2])",
     );
+    assert_working_environment(&context.work().join("env"), minor.trim());
 }
 
 #[test]

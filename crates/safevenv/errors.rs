@@ -50,12 +50,7 @@ pub fn ops_diagnostic(err: OpsError) -> Diagnostic {
 }
 
 fn is_offline_miss(err: &OpsError) -> bool {
-    matches!(
-        err,
-        OpsError::Index {
-            source: safevenv_index::IndexError::OfflineMiss { .. }
-        }
-    )
+    matches!(err, OpsError::Index { source } if matches!(**source, safevenv_index::IndexError::OfflineMiss { .. }))
 }
 
 fn input_hints(err: &InputError) -> Vec<String> {

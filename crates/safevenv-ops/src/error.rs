@@ -46,8 +46,8 @@ pub enum OpsError {
     /// The index client failed.
     #[error(transparent)]
     Index {
-        /// Why.
-        source: IndexError,
+        /// Why (boxed: index errors carry URLs and are large).
+        source: Box<IndexError>,
     },
     /// Resolution failed.
     #[error(transparent)]
@@ -87,9 +87,9 @@ pub enum OpsError {
     PreviousLock {
         /// The file.
         path: PathBuf,
-        /// Why.
+        /// Why (boxed: lockfile errors are large).
         #[source]
-        source: LockError,
+        source: Box<LockError>,
     },
     /// The output file is one of the inputs.
     #[error("the output `{}` is also an input; writing it would replace your requirements", path.display())]

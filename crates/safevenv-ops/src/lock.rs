@@ -132,12 +132,12 @@ pub fn lock(settings: &LockSettings) -> Result<LockOutcome, OpsError> {
     let runtime = network_runtime()?;
     let mut options = IndexClientOptions::new(indexes.clone())
         .with_process_env()
-        .map_err(|source| OpsError::Index { source })?;
+        .map_err(|source| OpsError::Index { source: Box::new(source) })?;
     options.cache = Some(settings.cache.clone());
     options.offline = settings.offline;
     let client = {
         let _guard = runtime.enter();
-        IndexClient::new(options).map_err(|source| OpsError::Index { source })?
+        IndexClient::new(options).map_err(|source| OpsError::Index { source: Box::new(source) })?
     };
     let source = IndexSource::new(client.clone(), runtime.handle().clone());
     let resolution = resolve(&manifest, &source, &env)?;
@@ -229,7 +229,7 @@ fn read_previous(output: &Path, format: LockFormat) -> Result<Option<Lock>, OpsE
         .map(Some)
         .map_err(|source| OpsError::PreviousLock {
             path: output.to_path_buf(),
-            source,
+            source: Box::new(source),
         })
 }
 
@@ -276,7 +276,7 @@ async fn index_of_each(
         let page = client
             .require_project(&dist.name)
             .await
-            .map_err(|source| OpsError::Index { source })?;
+            .map_err(|source| OpsError::Index { source: Box::new(source) })?;
         found.insert(dist.name.clone(), page.index.url_for_lockfile());
     }
     Ok(found)

@@ -80,7 +80,6 @@ pub fn verify_archive<R: Read + Seek>(
     limits: &Limits,
 ) -> Result<ArchiveSummary, WheelError> {
     let (layout, mut archive) = open_zip(&mut reader, name, limits)?;
-    check_entries(&layout.entries, name)?;
     let mut pass = Pass::new(name, limits);
     for (index, entry) in layout.entries.iter().enumerate() {
         pass.stream(&mut archive, index, entry, Algorithm::Sha256, &mut |_| Ok(()))?;
@@ -92,7 +91,8 @@ pub fn verify_archive<R: Read + Seek>(
     })
 }
 
-/// (1): our layout check, then the `zip` crate's reading, which must agree with it.
+/// (1): our layout check; (2) and (3) on its entries; then the `zip` crate's reading, which
+/// must agree with ours.
 fn open_zip<R: Read + Seek>(
     reader: R,
     name: &str,
@@ -100,6 +100,8 @@ fn open_zip<R: Read + Seek>(
 ) -> Result<(Layout, ZipArchive<R>), WheelError> {
     let mut reader = reader;
     let layout = layout::read_layout(&mut reader, name, limits)?;
+    // (2), (3): before the zip crate reads names, which it would silently de-duplicate.
+    check_entries(&layout.entries, name)?;
     let archive = ZipArchive::new(reader).map_err(|source| WheelError::Zip {
         wheel: name.to_string(),
         source,
@@ -248,9 +250,8 @@ impl Wheel {
     ) -> Result<VerifiedWheel<R>, WheelError> {
         let wheel = name;
         // (1): structure, and the zip crate's agreement with it.
+        // (2), (3): names and types, checked inside `open_zip`.
         let (layout, mut archive) = open_zip(reader, wheel, limits)?;
-        // (2), (3): names and types.
-        check_entries(&layout.entries, wheel)?;
         // (4): the declared sizes are a cheap first bound; the real one is enforced while
         // inflating, because headers can lie (and are then caught by (1)).
         let declared: u64 = layout.entries.iter().map(|e| e.size).fold(0, u64::saturating_add);

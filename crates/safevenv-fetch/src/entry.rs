@@ -1,0 +1,348 @@
+//! One cache entry: where it lives, how it is checked on a hit, and how a download is written to
+//! a temporary file, hashed on the way, before it may become the entry.
+
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use indicatif::ProgressBar;
+use safevenv_index::DownloadSink;
+use sha2::Digest;
+use tempfile::NamedTempFile;
+use tracing::debug;
+
+use crate::{ArtifactRequest, FetchError, Sha256};
+
+/// Bytes buffered before a write to the temporary file, and read at once when re-hashing. Large,
+/// so that a download costs few system calls.
+const BUFFER: usize = 1024 * 1024;
+/// Temporary files start with this; artifact file names never start with a dot.
+const TEMP_PREFIX: &str = ".tmp";
+/// A temporary file older than this was left by a crash: no download stalls that long (the index
+/// client's read timeout ends it first), so removing it cannot hurt a live writer.
+const STALE_TEMP_AGE: Duration = Duration::from_secs(60 * 60);
+
+/// The entry of `request` in the archive bucket: `sha256/<first two hex digits>/<hex>/<filename>`.
+///
+/// The directory IS the pinned digest, so a present entry can only have been put there after its
+/// bytes were checked against that digest (see [`EntrySink::finish`]). The file keeps its name
+/// because the installer reads the wheel's tags from it. The two-digit level keeps directories
+/// small.
+pub(crate) fn entry_path(archives: &Path, request: &ArtifactRequest) -> Result<PathBuf, FetchError> {
+    // The file name comes from a lockfile or an index page, both untrusted: as a path it must be
+    // exactly one plain component, or `../x` or `/etc/x` would write outside the cache. A leading
+    // dot is refused too, so that no artifact is ever mistaken for (and cleaned as) a temporary
+    // file.
+    let filename = request.filename.as_str();
+    let mut components = Path::new(filename).components();
+    let plain = matches!(components.next(), Some(Component::Normal(name)) if name == filename)
+        && components.next().is_none()
+        && !filename.starts_with('.')
+        && !filename.contains(['\\', '/', '\0']);
+    if !plain {
+        return Err(FetchError::InvalidFilename {
+            url: request.url.clone(),
+            filename: request.filename.clone(),
+        });
+    }
+    let hex = request.expected.to_string();
+    Ok(archives
+        .join("sha256")
+        .join(&hex[..2])
+        .join(&hex)
+        .join(filename))
+}
+
+/// The SHA-256 and length of the file at `path`, or `None` when there is no such file.
+pub(crate) fn hash_file(path: &Path) -> Result<Option<(Sha256, u64)>, FetchError> {
+    let read_error = |source| FetchError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = match fs_err::File::open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(read_error(error)),
+    };
+    let mut hasher = sha2::Sha256::new();
+    let mut buffer = vec![0u8; BUFFER];
+    let mut length = 0u64;
+    loop {
+        let count = match file.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(count) => count,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(read_error(error)),
+        };
+        hasher.update(&buffer[..count]);
+        length += count as u64;
+    }
+    Ok(Some((Sha256::finish(hasher), length)))
+}
+
+/// Remove the temporary files a crashed safevenv left in `dir`. Best effort: a file we cannot
+/// remove is only wasted space, and is never read as an entry.
+pub(crate) fn clean_stale_temp_files(dir: &Path) {
+    let Ok(entries) = fs_err::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX)
+            && entry
+                .metadata()
+                .and_then(|metadata| metadata.modified())
+                .is_ok_and(|modified| {
+                    modified
+                        .elapsed()
+                        .is_ok_and(|age| age > STALE_TEMP_AGE)
+                });
+        if stale {
+            match fs_err::remove_file(entry.path()) {
+                Ok(()) => debug!("removed the stale temporary file `{}`", entry.path().display()),
+                Err(error) => debug!("{error}"),
+            }
+        }
+    }
+}
+
+/// A download on its way into the cache: a temporary file in the entry's own directory (the same
+/// file system, so the final rename is atomic), and the SHA-256 of every byte written to it.
+pub(crate) struct EntrySink<'a> {
+    request: &'a ArtifactRequest,
+    entry: &'a Path,
+    max_size: u64,
+    file: BufWriter<NamedTempFile>,
+    hasher: sha2::Sha256,
+    received: u64,
+    bar: &'a ProgressBar,
+}
+
+impl<'a> EntrySink<'a> {
+    /// A new temporary file next to `entry`, whose directory must exist.
+    pub(crate) fn new(
+        request: &'a ArtifactRequest,
+        entry: &'a Path,
+        max_size: u64,
+        bar: &'a ProgressBar,
+    ) -> Result<Self, FetchError> {
+        let dir = entry.parent().unwrap_or(entry);
+        // Dropped on any error or cancellation, the temporary file is deleted with it.
+        let temp = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(dir)
+            .map_err(|source| FetchError::Write {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        Ok(Self {
+            request,
+            entry,
+            max_size,
+            file: BufWriter::with_capacity(BUFFER, temp),
+            hasher: sha2::Sha256::new(),
+            received: 0,
+            bar,
+        })
+    }
+
+    fn write_error(&self, source: std::io::Error) -> FetchError {
+        FetchError::Write {
+            path: self.entry.to_path_buf(),
+            source,
+        }
+    }
+
+    fn size_mismatch(&self, expected: u64, actual: u64) -> FetchError {
+        FetchError::SizeMismatch {
+            url: self.request.url.clone(),
+            filename: self.request.filename.clone(),
+            expected,
+            actual,
+        }
+    }
+
+    fn too_large(&self) -> FetchError {
+        FetchError::TooLarge {
+            url: self.request.url.clone(),
+            filename: self.request.filename.clone(),
+            limit: self.max_size,
+        }
+    }
+
+    /// Flush and hand back the temporary file, the digest of everything written to it and its
+    /// length. The caller compares the digest with the pinned one before the file may become the
+    /// entry.
+    pub(crate) fn finish(self) -> Result<(NamedTempFile, Sha256, u64), FetchError> {
+        if let Some(expected) = self.request.size
+            && self.received != expected
+        {
+            return Err(self.size_mismatch(expected, self.received));
+        }
+        let Self {
+            file,
+            hasher,
+            received,
+            entry,
+            ..
+        } = self;
+        let temp = file.into_inner().map_err(|error| FetchError::Write {
+            path: entry.to_path_buf(),
+            source: error.into_error(),
+        })?;
+        Ok((temp, Sha256::finish(hasher), received))
+    }
+}
+
+impl DownloadSink for EntrySink<'_> {
+    type Error = FetchError;
+
+    fn start(&mut self, length: Option<u64>) -> Result<(), FetchError> {
+        // A retry starts over: forget the bytes and the hash of the broken try, so that the hash
+        // always covers exactly the bytes in the file.
+        if self.received > 0 {
+            self.file
+                .seek(SeekFrom::Start(0))
+                .and_then(|_| self.file.get_ref().as_file().set_len(0))
+                .map_err(|error| self.write_error(error))?;
+            self.hasher = sha2::Sha256::new();
+            self.received = 0;
+            self.bar.set_position(0);
+        }
+        if let Some(length) = length {
+            // Refuse before writing a byte when the server announces another size than the
+            // index advertised, or more than we ever store.
+            if let Some(expected) = self.request.size
+                && length != expected
+            {
+                return Err(self.size_mismatch(expected, length));
+            }
+            if length > self.max_size {
+                return Err(self.too_large());
+            }
+            self.bar.set_length(length);
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, chunk: &[u8]) -> Result<(), FetchError> {
+        let received = self.received + chunk.len() as u64;
+        // A server that sends more than advertised (or without end) is cut off at once rather
+        // than filling the disk.
+        if let Some(expected) = self.request.size
+            && received > expected
+        {
+            return Err(self.size_mismatch(expected, received));
+        }
+        if received > self.max_size {
+            return Err(self.too_large());
+        }
+        // Every byte that reaches the file is hashed on the way: the digest checked before the
+        // rename is the digest of the file's whole content. Writes go to the page cache through
+        // a 1 MiB buffer and take microseconds; an async file would add a thread hop per chunk.
+        self.hasher.update(chunk);
+        self.file
+            .write_all(chunk)
+            .map_err(|error| self.write_error(error))?;
+        self.received = received;
+        self.bar.inc(chunk.len() as u64);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use safevenv_index::DisplaySafeUrl;
+    use uv_normalize::PackageName;
+    use uv_pep440::Version;
+
+    use super::*;
+
+    fn request(filename: &str) -> ArtifactRequest {
+        ArtifactRequest {
+            name: PackageName::from_str("demo").unwrap(),
+            version: Version::from_str("1.0").unwrap(),
+            filename: filename.to_string(),
+            url: DisplaySafeUrl::parse("http://index.example/files/demo-1.0-py3-none-any.whl")
+                .unwrap(),
+            expected: Sha256::from_hex(&"ab".repeat(32)).unwrap(),
+            size: None,
+        }
+    }
+
+    #[test]
+    fn entry_path_is_the_digest_then_the_file_name() {
+        let path = entry_path(Path::new("/cache/archives-v1"), &request("demo-1.0.whl")).unwrap();
+        let hex = "ab".repeat(32);
+        assert_eq!(
+            path,
+            Path::new("/cache/archives-v1/sha256/ab")
+                .join(&hex)
+                .join("demo-1.0.whl")
+        );
+    }
+
+    #[test]
+    fn entry_path_refuses_names_that_are_not_one_plain_component() {
+        for name in [
+            "",
+            ".",
+            "..",
+            "../evil.whl",
+            "/etc/evil.whl",
+            "dir/evil.whl",
+            "dir\\evil.whl",
+            ".tmp-looks-like-a-temp-file",
+            "nul\0.whl",
+        ] {
+            let error = entry_path(Path::new("/cache"), &request(name)).unwrap_err();
+            assert!(
+                matches!(error, FetchError::InvalidFilename { ref filename, .. } if filename == name),
+                "{name:?}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn stale_temporary_files_are_removed_and_fresh_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join(".tmpSTALE");
+        let fresh = dir.path().join(".tmpFRESH");
+        let artifact = dir.path().join("demo-1.0.whl");
+        for path in [&stale, &fresh, &artifact] {
+            fs_err::write(path, b"x").unwrap();
+        }
+        let old = std::time::SystemTime::now() - 2 * STALE_TEMP_AGE;
+        fs_err::File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        fs_err::File::options()
+            .write(true)
+            .open(&artifact)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        clean_stale_temp_files(dir.path());
+        assert!(!stale.exists());
+        assert!(fresh.exists(), "a live writer's file is kept");
+        assert!(artifact.exists(), "entries are never cleaned");
+    }
+
+    #[test]
+    fn hash_file_reports_a_missing_file_as_none() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(hash_file(&dir.path().join("missing")).unwrap().is_none());
+        let path = dir.path().join("present");
+        fs_err::write(&path, b"abc").unwrap();
+        let (digest, length) = hash_file(&path).unwrap().unwrap();
+        assert_eq!(length, 3);
+        assert_eq!(
+            digest.to_string(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
