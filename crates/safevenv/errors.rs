@@ -40,7 +40,7 @@ pub fn ops_diagnostic(err: OpsError) -> Diagnostic {
             Failure::Input,
             vec!["write the lockfile elsewhere with `-o FILE`".to_string()],
         ),
-        OpsError::Index { .. } if is_offline_miss(&err) => (
+        _ if is_offline_miss(&err) => (
             Failure::Internal,
             vec!["run once without `--offline` to fill the cache".to_string()],
         ),
@@ -49,8 +49,17 @@ pub fn ops_diagnostic(err: OpsError) -> Diagnostic {
     Diagnostic::from_error(&err, failure).with_hints(hints)
 }
 
+/// Whether a cache miss with `--offline` lies anywhere in the chain (the resolver wraps index
+/// errors in its own).
 fn is_offline_miss(err: &OpsError) -> bool {
-    matches!(err, OpsError::Index { source } if matches!(**source, safevenv_index::IndexError::OfflineMiss { .. }))
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(error) = cause {
+        if let Some(safevenv_index::IndexError::OfflineMiss { .. }) = error.downcast_ref() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 fn input_hints(err: &InputError) -> Vec<String> {

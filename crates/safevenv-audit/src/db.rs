@@ -144,7 +144,7 @@ impl AdvisoryDb {
             path: path.to_path_buf(),
             source,
         };
-        let metadata = fs_err::metadata(path).map_err(|error| read_error(error.into()))?;
+        let metadata = fs_err::metadata(path).map_err(read_error)?;
         let mut db = Self::default();
         if metadata.is_dir() {
             db.load_dir(path)?;
@@ -271,13 +271,7 @@ impl AdvisoryDb {
     }
 
     /// Parse one record's bytes; `Err(None)` from `read_capped` means too large.
-    fn add_text(
-        &mut self,
-        source: String,
-        member: &Path,
-        bytes: Option<Vec<u8>>,
-        format: Format,
-    ) {
+    fn add_text(&mut self, source: String, member: &Path, bytes: Option<Vec<u8>>, format: Format) {
         let parsed = parse_record(bytes, format);
         match parsed {
             Ok(record) => self.add_record(source, record),

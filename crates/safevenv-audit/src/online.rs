@@ -56,7 +56,7 @@ pub enum OnlineError {
     #[error("the request to `{url}` failed")]
     Request {
         /// The URL, credentials redacted.
-        url: DisplaySafeUrl,
+        url: Box<DisplaySafeUrl>,
         /// What went wrong (without the URL).
         #[source]
         source: reqwest::Error,
@@ -65,7 +65,7 @@ pub enum OnlineError {
     #[error("`{url}` answered with HTTP status {status}")]
     Status {
         /// The URL, credentials redacted.
-        url: DisplaySafeUrl,
+        url: Box<DisplaySafeUrl>,
         /// The status code.
         status: u16,
     },
@@ -73,7 +73,7 @@ pub enum OnlineError {
     #[error("the response from `{url}` is larger than {limit} bytes")]
     TooLarge {
         /// The URL, credentials redacted.
-        url: DisplaySafeUrl,
+        url: Box<DisplaySafeUrl>,
         /// The limit.
         limit: usize,
     },
@@ -81,7 +81,7 @@ pub enum OnlineError {
     #[error("the response from `{url}` is not a valid OSV answer")]
     Decode {
         /// The URL, credentials redacted.
-        url: DisplaySafeUrl,
+        url: Box<DisplaySafeUrl>,
         /// What does not parse.
         #[source]
         source: serde_json::Error,
@@ -90,7 +90,7 @@ pub enum OnlineError {
     #[error("`{url}` answered {actual} results to {expected} queries")]
     BatchLength {
         /// The URL, credentials redacted.
-        url: DisplaySafeUrl,
+        url: Box<DisplaySafeUrl>,
         /// Queries sent.
         expected: usize,
         /// Results received.
@@ -100,14 +100,14 @@ pub enum OnlineError {
     #[error("`{url}` announced more than {MAX_PAGES} pages of results")]
     TooManyPages {
         /// The URL, credentials redacted.
-        url: DisplaySafeUrl,
+        url: Box<DisplaySafeUrl>,
     },
     /// An advisory id that is not made of letters, digits, `-`, `_` and `.`: it would be put in a
     /// URL path and a cache path, where `../` or `/` could reach elsewhere.
     #[error("`{url}` named the advisory id `{id}`, which is not a valid id")]
     InvalidId {
         /// The URL, credentials redacted.
-        url: DisplaySafeUrl,
+        url: Box<DisplaySafeUrl>,
         /// The id as received.
         id: String,
     },
@@ -115,7 +115,7 @@ pub enum OnlineError {
     #[error("`{url}` returned the advisory `{actual}` instead of `{expected}`")]
     IdMismatch {
         /// The URL, credentials redacted.
-        url: DisplaySafeUrl,
+        url: Box<DisplaySafeUrl>,
         /// The id asked for.
         expected: String,
         /// The id received.
@@ -258,7 +258,10 @@ impl OsvClient {
 
     /// For each distribution, the records the OSV API says affect it: from the cache while
     /// fresh, else by `querybatch`, [`BATCH_SIZE`] distributions a request.
-    async fn query(&self, distributions: &[Distribution]) -> Result<Vec<Vec<VulnRef>>, OnlineError> {
+    async fn query(
+        &self,
+        distributions: &[Distribution],
+    ) -> Result<Vec<Vec<VulnRef>>, OnlineError> {
         let mut answers: Vec<Option<Vec<VulnRef>>> = distributions
             .iter()
             .map(|distribution| self.cached_query(distribution))
@@ -267,7 +270,8 @@ impl OsvClient {
             .filter(|&index| answers[index].is_none())
             .collect();
         for chunk in missing.chunks(BATCH_SIZE) {
-            let batch: Vec<&Distribution> = chunk.iter().map(|&index| &distributions[index]).collect();
+            let batch: Vec<&Distribution> =
+                chunk.iter().map(|&index| &distributions[index]).collect();
             let results = self.querybatch(&batch).await?;
             for (&index, vulns) in chunk.iter().zip(results) {
                 self.store_query(&distributions[index], &vulns)?;
@@ -282,7 +286,8 @@ impl OsvClient {
         let url = self.url("v1/querybatch")?;
         let mut vulns: Vec<Vec<VulnRef>> = vec![Vec::new(); batch.len()];
         // (index in batch, page token) of the queries still to send.
-        let mut pending: Vec<(usize, Option<String>)> = (0..batch.len()).map(|index| (index, None)).collect();
+        let mut pending: Vec<(usize, Option<String>)> =
+            (0..batch.len()).map(|index| (index, None)).collect();
         for _ in 0..MAX_PAGES {
             if pending.is_empty() {
                 return Ok(vulns);
@@ -308,15 +313,14 @@ impl OsvClient {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body);
             let bytes = self.send(&url, request).await?;
-            let response: BatchResponse = serde_json::from_slice(&bytes).map_err(|source| {
-                OnlineError::Decode {
-                    url: url.clone(),
+            let response: BatchResponse =
+                serde_json::from_slice(&bytes).map_err(|source| OnlineError::Decode {
+                    url: Box::new(url.clone()),
                     source,
-                }
-            })?;
+                })?;
             if response.results.len() != pending.len() {
                 return Err(OnlineError::BatchLength {
-                    url,
+                    url: Box::new(url),
                     expected: pending.len(),
                     actual: response.results.len(),
                 });
@@ -336,7 +340,7 @@ impl OsvClient {
         if pending.is_empty() {
             Ok(vulns)
         } else {
-            Err(OnlineError::TooManyPages { url })
+            Err(OnlineError::TooManyPages { url: Box::new(url) })
         }
     }
 
@@ -357,12 +361,12 @@ impl OsvClient {
         let bytes = self.send(&url, self.http.get(url.as_str())).await?;
         let record: Vulnerability =
             serde_json::from_slice(&bytes).map_err(|source| OnlineError::Decode {
-                url: url.clone(),
+                url: Box::new(url.clone()),
                 source,
             })?;
         if record.id != vuln.id {
             return Err(OnlineError::IdMismatch {
-                url,
+                url: Box::new(url),
                 expected: vuln.id.clone(),
                 actual: record.id,
             });
@@ -380,14 +384,14 @@ impl OsvClient {
         request: reqwest::RequestBuilder,
     ) -> Result<Vec<u8>, OnlineError> {
         let request_error = |error: reqwest::Error| OnlineError::Request {
-            url: url.clone(),
+            url: Box::new(url.clone()),
             source: error.without_url(),
         };
         let mut response = request.send().await.map_err(request_error)?;
         let status = response.status();
         if !status.is_success() {
             return Err(OnlineError::Status {
-                url: url.clone(),
+                url: Box::new(url.clone()),
                 status: status.as_u16(),
             });
         }
@@ -395,7 +399,7 @@ impl OsvClient {
         while let Some(chunk) = response.chunk().await.map_err(request_error)? {
             if body.len() + chunk.len() > MAX_BODY_BYTES {
                 return Err(OnlineError::TooLarge {
-                    url: url.clone(),
+                    url: Box::new(url.clone()),
                     limit: MAX_BODY_BYTES,
                 });
             }
@@ -424,7 +428,11 @@ impl OsvClient {
         (fresh && valid).then_some(cached.vulns)
     }
 
-    fn store_query(&self, distribution: &Distribution, vulns: &[VulnRef]) -> Result<(), OnlineError> {
+    fn store_query(
+        &self,
+        distribution: &Distribution,
+        vulns: &[VulnRef],
+    ) -> Result<(), OnlineError> {
         let Some(entry) = self.query_entry(distribution) else {
             return Ok(());
         };
@@ -433,7 +441,7 @@ impl OsvClient {
             vulns: vulns.to_vec(),
         };
         let bytes = serde_json::to_vec(&cached).map_err(|source| OnlineError::Decode {
-            url: self.base.clone(),
+            url: Box::new(self.base.clone()),
             source,
         })?;
         store(&entry, &bytes)
@@ -451,7 +459,13 @@ fn now() -> u64 {
 fn cache_key(modified: &str) -> String {
     modified
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -470,7 +484,7 @@ fn check_id(url: &DisplaySafeUrl, id: &str) -> Result<(), OnlineError> {
         Ok(())
     } else {
         Err(OnlineError::InvalidId {
-            url: url.clone(),
+            url: Box::new(url.clone()),
             id: id.to_string(),
         })
     }
@@ -499,10 +513,17 @@ mod tests {
 
     #[test]
     fn ids_that_could_leave_their_directory_are_refused() {
-        for id in ["PYSEC-2021-19", "GHSA-jq4v-f5q6-mjqq", "CVE-2021-28957", "RUSTSEC-2021.1_x"] {
+        for id in [
+            "PYSEC-2021-19",
+            "GHSA-jq4v-f5q6-mjqq",
+            "CVE-2021-28957",
+            "RUSTSEC-2021.1_x",
+        ] {
             assert!(is_valid_id(id), "{id}");
         }
-        for id in ["", "..", "../etc", "a/b", "a\\b", ".hidden", "id%2F", "id?x"] {
+        for id in [
+            "", "..", "../etc", "a/b", "a\\b", ".hidden", "id%2F", "id?x",
+        ] {
             assert!(!is_valid_id(id), "{id}");
         }
     }

@@ -47,7 +47,12 @@ pub fn render_table(report: &Report) -> String {
             line.trim_end().to_string() + "\n"
         };
         out.push_str(&line(header));
-        out.push_str(&line(widths.map(|width| "-".repeat(width)).each_ref().map(String::as_str)));
+        out.push_str(&line(
+            widths
+                .map(|width| "-".repeat(width))
+                .each_ref()
+                .map(String::as_str),
+        ));
         for row in &rows {
             out.push_str(&line(row.each_ref().map(String::as_str)));
         }
@@ -135,7 +140,10 @@ pub fn render_sarif(report: &Report, artifact: &str) -> String {
             index
         } else {
             rule_ids.push(&finding.id);
-            let description = finding.summary.clone().unwrap_or_else(|| finding.id.clone());
+            let description = finding
+                .summary
+                .clone()
+                .unwrap_or_else(|| finding.id.clone());
             rules.push(json!({
                 "id": finding.id,
                 "shortDescription": { "text": description },

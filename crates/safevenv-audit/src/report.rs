@@ -104,8 +104,9 @@ impl Report {
         ignore: &IgnoreList,
         mut unreadable: Vec<Unreadable>,
     ) -> Self {
-        let (mut ignored, mut findings): (Vec<_>, Vec<_>) =
-            findings.into_iter().partition(|finding| ignore.ignores(finding));
+        let (mut ignored, mut findings): (Vec<_>, Vec<_>) = findings
+            .into_iter()
+            .partition(|finding| ignore.ignores(finding));
         let key = |finding: &Finding| {
             (
                 finding.package.clone(),
@@ -115,9 +116,8 @@ impl Report {
         };
         findings.sort_by_key(key);
         ignored.sort_by_key(key);
-        unreadable.sort_by(|a, b| {
-            (&a.package, &a.source, &a.id).cmp(&(&b.package, &b.source, &b.id))
-        });
+        unreadable
+            .sort_by(|a, b| (&a.package, &a.source, &a.id).cmp(&(&b.package, &b.source, &b.id)));
         Self {
             findings,
             ignored,
@@ -189,7 +189,10 @@ fn finding(
         .clone()
         .or_else(|| {
             let details = primary.record.details.as_deref()?;
-            details.lines().find(|line| !line.trim().is_empty()).map(str::to_string)
+            details
+                .lines()
+                .find(|line| !line.trim().is_empty())
+                .map(str::to_string)
         })
         .map(|text| text.trim().to_string());
     let mut severity: Vec<Severity> = Vec::new();

@@ -54,28 +54,57 @@ fn affected(db: &AdvisoryDb, package: &str, versions: &[&str]) -> Vec<bool> {
 
 #[test]
 fn introduced_is_inclusive_and_fixed_exclusive() {
-    let db = db(&[record("PYSEC-1", "demo", ecosystem(json!([{"introduced": "1.0"}, {"fixed": "2.0"}])), json!([]))]);
+    let db = db(&[record(
+        "PYSEC-1",
+        "demo",
+        ecosystem(json!([{"introduced": "1.0"}, {"fixed": "2.0"}])),
+        json!([]),
+    )]);
     assert_eq!(
-        affected(&db, "demo", &["0.9", "1.0", "1.0.0", "1.9.9", "2.0", "2.0.0", "2.0.1"]),
+        affected(
+            &db,
+            "demo",
+            &["0.9", "1.0", "1.0.0", "1.9.9", "2.0", "2.0.0", "2.0.1"]
+        ),
         [false, true, true, true, false, false, false]
     );
 }
 
 #[test]
 fn last_affected_is_inclusive() {
-    let db = db(&[record("PYSEC-1", "demo", ecosystem(json!([{"introduced": "1.0"}, {"last_affected": "1.5"}])), json!([]))]);
+    let db = db(&[record(
+        "PYSEC-1",
+        "demo",
+        ecosystem(json!([{"introduced": "1.0"}, {"last_affected": "1.5"}])),
+        json!([]),
+    )]);
     assert_eq!(
-        affected(&db, "demo", &["0.9", "1.0", "1.5", "1.5.0", "1.5.post1", "1.5.1", "2.0"]),
+        affected(
+            &db,
+            "demo",
+            &["0.9", "1.0", "1.5", "1.5.0", "1.5.post1", "1.5.1", "2.0"]
+        ),
         [false, true, true, true, false, false, false]
     );
 }
 
 #[test]
 fn introduced_zero_includes_every_earlier_version() {
-    let db = db(&[record("PYSEC-1", "demo", ecosystem(json!([{"introduced": "0"}, {"fixed": "1.0"}])), json!([]))]);
+    let db = db(&[record(
+        "PYSEC-1",
+        "demo",
+        ecosystem(json!([{"introduced": "0"}, {"fixed": "1.0"}])),
+        json!([]),
+    )]);
     // `0.dev0` sorts before the version `0`: "0" in OSV means the very first version.
     assert_eq!(
-        affected(&db, "demo", &["0.dev0", "0", "0.0.1a1", "0.9", "1.0.dev1", "1.0rc1", "1.0", "1!0.1"]),
+        affected(
+            &db,
+            "demo",
+            &[
+                "0.dev0", "0", "0.0.1a1", "0.9", "1.0.dev1", "1.0rc1", "1.0", "1!0.1"
+            ]
+        ),
         [true, true, true, true, true, true, false, false]
     );
 }
@@ -90,7 +119,21 @@ fn pre_releases_post_releases_and_local_versions_follow_pep_440() {
     )]);
     assert_eq!(
         // A pre-release of 2.0 precedes it; 2.1.post1 fixes, 2.1 and its local builds do not.
-        affected(&db, "demo", &["2.0rc1", "2.0.dev3", "2.0", "2.0+local.1", "2.1", "2.1+ubuntu", "2.1.post1", "2.1.post1+local", "2.2a1"]),
+        affected(
+            &db,
+            "demo",
+            &[
+                "2.0rc1",
+                "2.0.dev3",
+                "2.0",
+                "2.0+local.1",
+                "2.1",
+                "2.1+ubuntu",
+                "2.1.post1",
+                "2.1.post1+local",
+                "2.2a1"
+            ]
+        ),
         [false, false, true, true, true, true, false, false, false]
     );
 }
@@ -105,8 +148,17 @@ fn events_are_sorted_and_ranges_combined() {
     ]);
     let db = db(&[record("PYSEC-1", "demo", ranges, json!([]))]);
     assert_eq!(
-        affected(&db, "demo", &["3.9", "4.0", "4.6", "4.6.1", "4.9", "5.0", "5.2", "5.2.1", "6.0", "7.0", "7.1", "7.1.1"]),
-        [false, true, true, false, false, true, true, false, false, true, true, false]
+        affected(
+            &db,
+            "demo",
+            &[
+                "3.9", "4.0", "4.6", "4.6.1", "4.9", "5.0", "5.2", "5.2.1", "6.0", "7.0", "7.1",
+                "7.1.1"
+            ]
+        ),
+        [
+            false, true, true, false, false, true, true, false, false, true, true, false
+        ]
     );
     let finding = &db.query(&name("demo"), &version("4.5"))[0];
     assert_eq!(finding.fix_versions, [version("4.6.1"), version("5.2.1")]);
@@ -118,28 +170,60 @@ fn events_are_sorted_and_ranges_combined() {
 #[test]
 fn limit_bounds_a_range_and_git_ranges_are_ignored() {
     let db = db(&[
-        record("PYSEC-1", "demo", ecosystem(json!([{"introduced": "0"}, {"limit": "2.0"}])), json!([])),
-        record("PYSEC-2", "git-only", json!([{"type": "GIT", "repo": "r", "events": [{"introduced": "0"}]}]), json!([])),
+        record(
+            "PYSEC-1",
+            "demo",
+            ecosystem(json!([{"introduced": "0"}, {"limit": "2.0"}])),
+            json!([]),
+        ),
+        record(
+            "PYSEC-2",
+            "git-only",
+            json!([{"type": "GIT", "repo": "r", "events": [{"introduced": "0"}]}]),
+            json!([]),
+        ),
     ]);
-    assert_eq!(affected(&db, "demo", &["1.0", "2.0", "3.0"]), [true, false, false]);
+    assert_eq!(
+        affected(&db, "demo", &["1.0", "2.0", "3.0"]),
+        [true, false, false]
+    );
     assert_eq!(affected(&db, "git-only", &["1.0"]), [false]);
 }
 
 #[test]
 fn explicit_versions_are_compared_as_pep_440() {
-    let db = db(&[record("PYSEC-1", "demo", json!([]), json!(["1.0", "1.1RC1", "1.2-post-1", "not a version"]))]);
+    let db = db(&[record(
+        "PYSEC-1",
+        "demo",
+        json!([]),
+        json!(["1.0", "1.1RC1", "1.2-post-1", "not a version"]),
+    )]);
     assert_eq!(
-        affected(&db, "demo", &["1.0.0", "1.0", "1.1rc1", "1.2.post1", "1.1", "1.0.1"]),
+        affected(
+            &db,
+            "demo",
+            &["1.0.0", "1.0", "1.1rc1", "1.2.post1", "1.1", "1.0.1"]
+        ),
         [true, true, true, true, false, false]
     );
 }
 
 #[test]
 fn names_are_normalized_and_other_ecosystems_ignored() {
-    let mut npm = record("GHSA-npm", "demo", ecosystem(json!([{"introduced": "0"}])), json!([]));
+    let mut npm = record(
+        "GHSA-npm",
+        "demo",
+        ecosystem(json!([{"introduced": "0"}])),
+        json!([]),
+    );
     npm["affected"][0]["package"]["ecosystem"] = json!("npm");
     let db = db(&[
-        record("PYSEC-1", "Zope.Interface_Extra", ecosystem(json!([{"introduced": "0"}])), json!([])),
+        record(
+            "PYSEC-1",
+            "Zope.Interface_Extra",
+            ecosystem(json!([{"introduced": "0"}])),
+            json!([]),
+        ),
         npm,
     ]);
     assert_eq!(affected(&db, "zope-interface-extra", &["1.0"]), [true]);
@@ -148,13 +232,23 @@ fn names_are_normalized_and_other_ecosystems_ignored() {
 
 #[test]
 fn withdrawn_records_are_ignored() {
-    let mut withdrawn = record("PYSEC-1", "demo", ecosystem(json!([{"introduced": "0"}])), json!([]));
+    let mut withdrawn = record(
+        "PYSEC-1",
+        "demo",
+        ecosystem(json!([{"introduced": "0"}])),
+        json!([]),
+    );
     withdrawn["withdrawn"] = json!("2024-02-01T00:00:00Z");
     let db = db(&[withdrawn]);
     assert_eq!(affected(&db, "demo", &["1.0"]), [false]);
     assert_eq!(db.load_report().withdrawn, 1);
     // Without the withdrawal, the same record is reported.
-    let db2 = self::db(&[record("PYSEC-1", "demo", ecosystem(json!([{"introduced": "0"}])), json!([]))]);
+    let db2 = self::db(&[record(
+        "PYSEC-1",
+        "demo",
+        ecosystem(json!([{"introduced": "0"}])),
+        json!([]),
+    )]);
     assert_eq!(affected(&db2, "demo", &["1.0"]), [true]);
 }
 
@@ -165,7 +259,8 @@ fn records_sharing_an_alias_are_one_finding_named_deterministically() {
     ghsa["aliases"] = json!(["CVE-2024-1"]);
     ghsa["summary"] = json!("from GitHub");
     ghsa["database_specific"] = json!({"severity": "MODERATE"});
-    ghsa["severity"] = json!([{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}]);
+    ghsa["severity"] =
+        json!([{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}]);
     let mut pysec = record("PYSEC-2024-9", "demo", events(), json!([]));
     pysec["aliases"] = json!(["CVE-2024-1"]);
     pysec["details"] = json!("\nFirst line of the details.\nMore.");
@@ -180,14 +275,20 @@ fn records_sharing_an_alias_are_one_finding_named_deterministically() {
     ] {
         let findings = db(&records).query(&name("demo"), &version("1.0"));
         assert_eq!(findings.len(), 2, "{findings:?}");
-        let cve1 = findings.iter().find(|f| f.is_known_as("CVE-2024-1")).unwrap();
+        let cve1 = findings
+            .iter()
+            .find(|f| f.is_known_as("CVE-2024-1"))
+            .unwrap();
         assert_eq!(cve1.id, "PYSEC-2024-9");
         assert_eq!(cve1.aliases, ["CVE-2024-1", "GHSA-aaaa-bbbb-cccc"]);
         assert_eq!(cve1.summary.as_deref(), Some("First line of the details."));
         assert_eq!(cve1.severity_label.as_deref(), Some("MODERATE"));
         assert_eq!(cve1.severity.len(), 1);
         assert_eq!(cve1.lowest_fix, Some(version("2.0")));
-        let cve2 = findings.iter().find(|f| f.is_known_as("CVE-2024-2")).unwrap();
+        let cve2 = findings
+            .iter()
+            .find(|f| f.is_known_as("CVE-2024-2"))
+            .unwrap();
         // Neither is PYSEC or GHSA: the smallest id.
         assert_eq!(cve2.id, "CVE-2024-2-dup");
         assert_eq!(cve2.aliases, ["CVE-2024-2", "OSV-2024-5"]);
@@ -196,9 +297,19 @@ fn records_sharing_an_alias_are_one_finding_named_deterministically() {
 
 #[test]
 fn ignore_matches_an_id_or_any_alias() {
-    let mut first = record("PYSEC-1", "demo", ecosystem(json!([{"introduced": "0"}])), json!([]));
+    let mut first = record(
+        "PYSEC-1",
+        "demo",
+        ecosystem(json!([{"introduced": "0"}])),
+        json!([]),
+    );
     first["aliases"] = json!(["CVE-2020-1", "GHSA-xxxx-yyyy-zzzz"]);
-    let second = record("PYSEC-2", "demo", ecosystem(json!([{"introduced": "0"}])), json!([]));
+    let second = record(
+        "PYSEC-2",
+        "demo",
+        ecosystem(json!([{"introduced": "0"}])),
+        json!([]),
+    );
     let db = db(&[first, second]);
     let installed = [Distribution::new(name("demo"), version("1.0"))];
     for ignore in ["PYSEC-1", "CVE-2020-1", "ghsa-xxxx-yyyy-zzzz"] {
@@ -254,14 +365,19 @@ fn loads_a_folder_recursively() {
 fn loads_a_tar_gz() {
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("db.tgz");
-    let gz = flate2::write::GzEncoder::new(fs_err::File::create(&archive).unwrap(), flate2::Compression::fast());
+    let gz = flate2::write::GzEncoder::new(
+        fs_err::File::create(&archive).unwrap(),
+        flate2::Compression::fast(),
+    );
     let mut builder = tar::Builder::new(gz);
     for (path, bytes) in sample_records() {
         let mut header = tar::Header::new_gnu();
         header.set_size(bytes.len() as u64);
         header.set_mode(0o644);
         header.set_cksum();
-        builder.append_data(&mut header, path, bytes.as_slice()).unwrap();
+        builder
+            .append_data(&mut header, path, bytes.as_slice())
+            .unwrap();
     }
     builder.into_inner().unwrap().finish().unwrap();
     check_sample(&AdvisoryDb::load(&archive).unwrap());
@@ -272,9 +388,11 @@ fn loads_a_zip() {
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("db.zip");
     let mut zip = zip::ZipWriter::new(fs_err::File::create(&archive).unwrap());
-    zip.add_directory("vulns/", zip::write::SimpleFileOptions::default()).unwrap();
+    zip.add_directory("vulns/", zip::write::SimpleFileOptions::default())
+        .unwrap();
     for (path, bytes) in sample_records() {
-        zip.start_file(path, zip::write::SimpleFileOptions::default()).unwrap();
+        zip.start_file(path, zip::write::SimpleFileOptions::default())
+            .unwrap();
         zip.write_all(&bytes).unwrap();
     }
     zip.finish().unwrap();
@@ -308,11 +426,17 @@ fn refuses_what_is_not_a_database() {
 
     let zip = dir.path().join("broken.zip");
     fs_err::write(&zip, "not a zip").unwrap();
-    assert!(matches!(AdvisoryDb::load(&zip).unwrap_err(), LoadError::Zip { .. }));
+    assert!(matches!(
+        AdvisoryDb::load(&zip).unwrap_err(),
+        LoadError::Zip { .. }
+    ));
 
     let tar = dir.path().join("broken.tar.gz");
     fs_err::write(&tar, "not gzip").unwrap();
-    assert!(matches!(AdvisoryDb::load(&tar).unwrap_err(), LoadError::Tar { .. }));
+    assert!(matches!(
+        AdvisoryDb::load(&tar).unwrap_err(),
+        LoadError::Tar { .. }
+    ));
 }
 
 #[test]
@@ -321,11 +445,23 @@ fn oversized_unparsable_and_unevaluable_records_are_counted_not_dropped() {
     let big = dir.path().join("vulns/huge/BIG-1.json");
     fs_err::create_dir_all(big.parent().unwrap()).unwrap();
     let mut file = fs_err::File::create(&big).unwrap();
-    file.write_all(&vec![b' '; usize::try_from(safevenv_audit::MAX_RECORD_BYTES).unwrap() + 1]).unwrap();
+    file.write_all(&vec![
+        b' ';
+        usize::try_from(safevenv_audit::MAX_RECORD_BYTES)
+            .unwrap()
+            + 1
+    ])
+    .unwrap();
     fs_err::write(dir.path().join("bad.json"), b"{\"id\": \"X-1\", \"modified\": 3, \"affected\": [{\"package\": {\"ecosystem\": \"PyPI\", \"name\": \"demo\"}}]}").unwrap();
     fs_err::write(
         dir.path().join("bound.json"),
-        record("X-2", "demo", ecosystem(json!([{"introduced": "0"}, {"fixed": "2019-09-12"}])), json!([])).to_string(),
+        record(
+            "X-2",
+            "demo",
+            ecosystem(json!([{"introduced": "0"}, {"fixed": "2019-09-12"}])),
+            json!([]),
+        )
+        .to_string(),
     )
     .unwrap();
     fs_err::write(dir.path().join("latin1.yaml"), b"id: caf\xe9\n").unwrap();
@@ -357,9 +493,15 @@ fn oversized_unparsable_and_unevaluable_records_are_counted_not_dropped() {
         ]
     );
     // A record naming no package may be about any: every audit lists it.
-    let report = db.audit(&[Distribution::new(name("unrelated"), version("1.0"))], &IgnoreList::default());
+    let report = db.audit(
+        &[Distribution::new(name("unrelated"), version("1.0"))],
+        &IgnoreList::default(),
+    );
     assert_eq!(report.unreadable.len(), 1);
     assert_eq!(report.unreadable[0].package, None);
-    let report = db.audit(&[Distribution::new(name("demo"), version("1.0"))], &IgnoreList::default());
+    let report = db.audit(
+        &[Distribution::new(name("demo"), version("1.0"))],
+        &IgnoreList::default(),
+    );
     assert_eq!(report.unreadable.len(), 3);
 }

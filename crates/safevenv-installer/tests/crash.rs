@@ -118,7 +118,8 @@ fn crash_at_every_point(name: &str) -> usize {
     let scenario = scenario(name);
     install(&layout, dir.path(), &scenario.before);
     // Bytecode no RECORD lists, as running the code leaves it.
-    common::python(&layout, &["-c", "import other, helper"]);
+    let modules: Vec<&str> = scenario.before.iter().map(|(_, name, _)| *name).collect();
+    common::python(&layout, &["-c", &format!("import {}", modules.join(", "))]);
     common::copy_tree(&prefix, &template);
     let before = snapshot(&prefix);
 

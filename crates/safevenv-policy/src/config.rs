@@ -14,7 +14,7 @@ use uv_normalize::PackageName;
 
 use crate::facts::{HashOrigin, Severity, SourceKind};
 use crate::matcher::{
-    Age, LicenseName, NameGlob, PackageMatcher, PackagePattern, UrlPrefix, normalize_path, same_index,
+    Age, LicenseName, Glob, PackageMatcher, PackagePattern, UrlPrefix, normalize_path, same_index,
 };
 
 
@@ -215,7 +215,7 @@ pub struct FileExemption {
     /// The project, or `*`.
     pub package: PackagePattern,
     /// The file name (`.pth` rules) or path relative to the environment (overwrite rules).
-    pub file: NameGlob,
+    pub file: Glob,
     /// When set, the exemption holds only for distributions from this kind of source.
     pub source: Option<SourceKind>,
 }
@@ -227,7 +227,7 @@ pub struct ModuleExemption {
     /// The project, or `*`.
     pub package: PackagePattern,
     /// The top-level module.
-    pub module: NameGlob,
+    pub module: Glob,
 }
 
 /// An exemption naming a package (or `*`) and a script name pattern.
@@ -237,7 +237,7 @@ pub struct ScriptExemption {
     /// The project, or `*`.
     pub package: PackagePattern,
     /// The script.
-    pub script: NameGlob,
+    pub script: Glob,
 }
 
 /// Per-package attestation settings: a mode, and a publisher pin.

@@ -7,7 +7,9 @@
 //! documents them all.
 //!
 //! An organisation policy and a project policy are both enforced: a distribution passes only if
-//! it passes each. A project file that explicitly sets a key looser than the organisation's is an
+//! it passes each (so allowlists intersect and the longer release age wins). A project file
+//! without `extends` builds on the organisation's rules rather than the default preset. A project
+//! file that explicitly sets a key looser than the organisation's is an
 //! error ([`PolicyError::Loosening`]) rather than a silently ignored line, so nobody believes an
 //! exemption is in force when it is not.
 
@@ -161,9 +163,19 @@ impl Policy {
                         }
                     })?;
                 }
+                // Without `extends`, a project file builds on the organisation's rules (and so
+                // inherits its exemptions); with one, it starts from that preset.
+                let rules = match (&org_rules, raw.extends) {
+                    (Some(org_rules), None) => {
+                        let mut rules = org_rules.clone();
+                        rules.apply(raw, project.path.parent());
+                        rules
+                    }
+                    _ => resolve(raw, project)?,
+                };
                 layers.push(Layer {
                     origin: PolicyOrigin::Project(project.path.clone()),
-                    rules: resolve(raw, project)?,
+                    rules,
                 });
             }
             Some(Err(err)) => return Err(err),

@@ -91,14 +91,14 @@ impl fmt::Display for PackagePattern {
     }
 }
 
-/// A file, module or script name with `*` wildcards (each matches any run of characters).
+/// A name or path pattern with `*` wildcards, each matching any run of characters (`/` included).
 ///
-/// Hand-written rather than a glob crate: entries name single file names, never paths with
-/// directories or character classes, so `*` is all the syntax there is to support.
+/// Hand-written rather than a glob crate: entries name files, modules and scripts, and `*` is
+/// all the syntax the policy offers (no classes, no `**`), so there is nothing else to get wrong.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct NameGlob(String);
+pub struct Glob(String);
 
-impl NameGlob {
+impl Glob {
     /// Whether `name` matches the pattern.
     pub fn matches(&self, name: &str) -> bool {
         let mut parts = self.0.split('*');
@@ -123,7 +123,7 @@ impl NameGlob {
     }
 }
 
-impl fmt::Display for NameGlob {
+impl fmt::Display for Glob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -296,13 +296,11 @@ impl<'de> Deserialize<'de> for PackagePattern {
     }
 }
 
-impl<'de> Deserialize<'de> for NameGlob {
+impl<'de> Deserialize<'de> for Glob {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        if text.is_empty() || text.contains(['/', '\\']) {
-            return Err(D::Error::custom(format!(
-                "`{text}` must be a single name (with optional `*`), not a path"
-            )));
+        if text.is_empty() {
+            return Err(D::Error::custom("the pattern is empty"));
         }
         Ok(Self(text))
     }
@@ -314,19 +312,19 @@ mod tests {
 
     #[test]
     fn globs() {
-        let glob = NameGlob("__editable__.*.pth".to_string());
+        let glob = Glob("__editable__.*.pth".to_string());
         assert!(glob.matches("__editable__.foo-1.0.pth"));
         assert!(!glob.matches("evil.pth"));
         assert!(!glob.matches("__editable__.pth.exe"));
-        let exact = NameGlob("pip".to_string());
+        let exact = Glob("pip".to_string());
         assert!(exact.matches("pip"));
         assert!(!exact.matches("pip3"));
-        let star = NameGlob("pip3.*".to_string());
+        let star = Glob("pip3.*".to_string());
         assert!(star.matches("pip3.12"));
         assert!(!star.matches("pip3"));
-        assert!(NameGlob("a*b*c".to_string()).matches("aXbYc"));
-        assert!(!NameGlob("a*b*c".to_string()).matches("aXcYb"));
-        assert!(!NameGlob("ab*ba".to_string()).matches("aba"));
+        assert!(Glob("a*b*c".to_string()).matches("aXbYc"));
+        assert!(!Glob("a*b*c".to_string()).matches("aXcYb"));
+        assert!(!Glob("ab*ba".to_string()).matches("aba"));
     }
 
     #[test]
