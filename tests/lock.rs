@@ -94,7 +94,7 @@ fn locking_twice_gives_the_same_bytes() {
         WheelSpec::new("zed", "3.0"),
     ]);
     run_ok(
-        &mut context
+        context
             .safevenv()
             .arg("lock")
             .args(["--index-url", &index.url(), "app"]),
@@ -102,19 +102,18 @@ fn locking_twice_gives_the_same_bytes() {
     let first = pylock(&context);
     fs_err::remove_file(context.work().join("pylock.toml")).unwrap();
     run_ok(
-        &mut context
+        context
             .safevenv()
             .arg("lock")
             .args(["--index-url", &index.url(), "app"]),
     );
     assert_eq!(first, pylock(&context), "byte-identical");
-    let again =
-        run_ok(
-            &mut context
-                .safevenv()
-                .arg("lock")
-                .args(["--index-url", &index.url(), "app"]),
-        );
+    let again = run_ok(
+        context
+            .safevenv()
+            .arg("lock")
+            .args(["--index-url", &index.url(), "app"]),
+    );
     assert!(stderr(&again).contains("Unchanged"), "{}", stderr(&again));
 }
 
@@ -366,7 +365,7 @@ fn offline_locking_uses_the_cache_and_says_when_it_cannot() {
     );
 
     run_ok(
-        &mut context
+        context
             .safevenv()
             .args(["lock", "--index-url", &index.url(), "lib"]),
     );
@@ -374,7 +373,7 @@ fn offline_locking_uses_the_cache_and_says_when_it_cannot() {
     fs_err::remove_file(context.work().join("pylock.toml")).unwrap();
     index.clear_requests();
     run_ok(
-        &mut context
+        context
             .safevenv()
             .args(["lock", "--offline", "--index-url", &index.url(), "lib"]),
     );

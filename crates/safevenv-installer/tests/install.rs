@@ -231,10 +231,14 @@ fn uninstall_removes_one_distribution() {
     assert!(matches!(err, InstallError::NotInstalled { .. }), "{err}");
 }
 
-/// Install `other`, then append `entry` to its RECORD.
-fn other_with_record_entry(dir: &Path, entry: &str) -> safevenv_installer::EnvironmentLayout {
+/// Install `other` into a new environment, then append `entry` to its RECORD.
+fn other_with_record_entry(
+    dir: &Path,
+    entry: impl Fn(&safevenv_installer::EnvironmentLayout) -> String,
+) -> safevenv_installer::EnvironmentLayout {
     let layout = make_env(&dir.join("env"));
     install(&layout, dir, &[(other(), "other", "1.0")]);
+    let entry = entry(&layout);
     let record = layout.scheme.purelib.join("other-1.0.dist-info/RECORD");
     let mut text = fs_err::read_to_string(&record).unwrap();
     text.push_str(&format!("{entry},,\n"));
@@ -259,14 +263,10 @@ fn hostile_record_climbing_out_of_the_environment_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let victim = dir.path().join("victim.txt");
     fs_err::write(&victim, "keep me").unwrap();
-    let layout = make_env(&dir.path().join("env"));
-    let depth = layout.scheme.purelib.components().count();
-    let climb = format!(
-        "{}{}",
-        "../".repeat(depth),
-        victim.strip_prefix("/").unwrap().display()
-    );
-    let layout = other_with_record_entry(dir.path(), &climb);
+    let layout = other_with_record_entry(dir.path(), |layout| {
+        let depth = layout.scheme.purelib.components().count();
+        format!("{}{}", "../".repeat(depth), victim.strip_prefix("/").unwrap().display())
+    });
     assert_refused(&layout, &victim, "RecordPathOutsideEnvironment");
 }
 
@@ -275,7 +275,7 @@ fn hostile_record_with_an_absolute_path_outside_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let victim = dir.path().join("victim.txt");
     fs_err::write(&victim, "keep me").unwrap();
-    let layout = other_with_record_entry(dir.path(), &victim.display().to_string());
+    let layout = other_with_record_entry(dir.path(), |_| victim.display().to_string());
     assert_refused(&layout, &victim, "RecordPathOutsideEnvironment");
 }
 
@@ -286,7 +286,7 @@ fn hostile_record_through_a_symlink_out_of_the_environment_is_refused() {
     fs_err::create_dir(&outside).unwrap();
     let victim = outside.join("victim.txt");
     fs_err::write(&victim, "keep me").unwrap();
-    let layout = other_with_record_entry(dir.path(), "escape/victim.txt");
+    let layout = other_with_record_entry(dir.path(), |_| "escape/victim.txt".to_string());
     fs_err::os::unix::fs::symlink(&outside, layout.scheme.purelib.join("escape")).unwrap();
     assert_refused(&layout, &victim, "RecordPathOutsideEnvironment");
 }
@@ -294,10 +294,10 @@ fn hostile_record_through_a_symlink_out_of_the_environment_is_refused() {
 #[test]
 fn hostile_record_naming_the_installer_state_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let layout = make_env(&dir.path().join("env"));
-    let depth = layout.scheme.purelib.strip_prefix(&layout.prefix).unwrap().components().count();
-    let entry = format!("{}.safevenv/lock", "../".repeat(depth));
-    let layout = other_with_record_entry(dir.path(), &entry);
+    let layout = other_with_record_entry(dir.path(), |layout| {
+        let site = layout.scheme.purelib.strip_prefix(&layout.prefix).unwrap();
+        format!("{}.safevenv/lock", "../".repeat(site.components().count()))
+    });
     let lock = layout.prefix.join(".safevenv/lock");
     assert_refused(&layout, &lock, "RecordPathInStateDir");
 }

@@ -81,7 +81,7 @@ fn unpacks_the_verified_file_even_if_the_path_is_replaced() {
     let (path, filename) = write_wheel(temp.path(), &spec());
     let mut wheel = Wheel::open(&path, &filename).unwrap();
     // Replace the path by rename: the kept handle still reads the verified file.
-    let other = spec().file("demo/__init__.py", "import evil\n").build().unwrap();
+    let other = WheelSpec::new("demo", "1.0").file("demo/__init__.py", "import evil\n").build().unwrap();
     let replacement = temp.path().join("replacement");
     fs_err::write(&replacement, &other.bytes).unwrap();
     fs_err::rename(&replacement, &path).unwrap();

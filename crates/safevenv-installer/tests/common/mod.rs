@@ -188,14 +188,19 @@ pub fn copy_tree(from: &Path, to: &Path) {
     assert!(status.success());
 }
 
-/// Run `python` of the environment with `args`, returning its stdout.
+/// Run `python` of the environment with `args`, returning its stdout. Bytecode is written (as
+/// a user's run would), whatever the calling environment says.
 pub fn python(layout: &EnvironmentLayout, args: &[&str]) -> String {
     run(&layout.sys_executable, args)
 }
 
 /// Run a program, requiring success, and return its stdout.
 pub fn run(program: &Path, args: &[&str]) -> String {
-    let output = Command::new(program).args(args).output().unwrap();
+    let output = Command::new(program)
+        .args(args)
+        .env_remove("PYTHONDONTWRITEBYTECODE")
+        .output()
+        .unwrap();
     assert!(
         output.status.success(),
         "`{}` failed: {}",
