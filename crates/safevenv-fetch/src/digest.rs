@@ -102,7 +102,12 @@ mod tests {
 
     #[test]
     fn refuses_wrong_length_and_non_hex() {
-        for text in ["", &EMPTY[..63], &format!("{EMPTY}0"), &EMPTY.replace('e', "g")] {
+        for text in [
+            "",
+            &EMPTY[..63],
+            &format!("{EMPTY}0"),
+            &EMPTY.replace('e', "g"),
+        ] {
             let error = Sha256::from_hex(text).unwrap_err();
             assert_eq!(error.value, text);
         }

@@ -28,7 +28,10 @@ const STALE_TEMP_AGE: Duration = Duration::from_secs(60 * 60);
 /// bytes were checked against that digest (see [`EntrySink::finish`]). The file keeps its name
 /// because the installer reads the wheel's tags from it. The two-digit level keeps directories
 /// small.
-pub(crate) fn entry_path(archives: &Path, request: &ArtifactRequest) -> Result<PathBuf, FetchError> {
+pub(crate) fn entry_path(
+    archives: &Path,
+    request: &ArtifactRequest,
+) -> Result<PathBuf, FetchError> {
     // The file name comes from a lockfile or an index page, both untrusted: as a path it must be
     // exactly one plain component, or `../x` or `/etc/x` would write outside the cache. A leading
     // dot is refused too, so that no artifact is ever mistaken for (and cleaned as) a temporary
@@ -61,7 +64,16 @@ pub(crate) fn hash_file(path: &Path) -> Result<Option<(Sha256, u64)>, FetchError
     };
     let mut file = match fs_err::File::open(path) {
         Ok(file) => file,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        // A file where a directory of the path should be also means "no entry"; creating the
+        // directory then fails with an error naming it.
+        Err(error)
+            if matches!(
+                error.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(None);
+        }
         Err(error) => return Err(read_error(error)),
     };
     let mut hasher = sha2::Sha256::new();
@@ -91,14 +103,13 @@ pub(crate) fn clean_stale_temp_files(dir: &Path) {
             && entry
                 .metadata()
                 .and_then(|metadata| metadata.modified())
-                .is_ok_and(|modified| {
-                    modified
-                        .elapsed()
-                        .is_ok_and(|age| age > STALE_TEMP_AGE)
-                });
+                .is_ok_and(|modified| modified.elapsed().is_ok_and(|age| age > STALE_TEMP_AGE));
         if stale {
             match fs_err::remove_file(entry.path()) {
-                Ok(()) => debug!("removed the stale temporary file `{}`", entry.path().display()),
+                Ok(()) => debug!(
+                    "removed the stale temporary file `{}`",
+                    entry.path().display()
+                ),
                 Err(error) => debug!("{error}"),
             }
         }

@@ -263,12 +263,15 @@ impl Fetcher {
         // checked one. A second safevenv writing the same entry at the same time renames the same
         // bytes over it, which is harmless. (On Windows, replacing an entry another process has
         // open fails; the error then names it.)
-        temp.persist(&entry)
-            .map_err(|error| FetchError::Write {
-                path: entry.clone(),
-                source: error.error,
-            })?;
-        debug!("`{}` is now in the cache at `{}`", request.filename, entry.display());
+        temp.persist(&entry).map_err(|error| FetchError::Write {
+            path: entry.clone(),
+            source: error.error,
+        })?;
+        debug!(
+            "`{}` is now in the cache at `{}`",
+            request.filename,
+            entry.display()
+        );
         Ok(HashVerified {
             sha256: actual,
             size,

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use safevenv_cache::Cache;
 use safevenv_fetch::{ArtifactRequest, FetchError, FetchOptions, Fetcher, Sha256};
-use safevenv_index::{DisplaySafeUrl, IndexClient, IndexClientOptions, IndexError, IndexUrl, IndexUrls};
+use safevenv_index::{
+    DisplaySafeUrl, IndexClient, IndexClientOptions, IndexError, IndexUrl, IndexUrls,
+};
 use safevenv_test_index::{
     BuiltWheel, Fault, FaultRule, RawArtifact, TestIndex, WheelSpec, sha256_hex,
 };
@@ -35,7 +37,10 @@ fn fetcher(index: &TestIndex, cache: &Path, options: FetchOptions) -> Fetcher {
 
 fn wheel(name: &str, version: &str) -> BuiltWheel {
     WheelSpec::new(name, version)
-        .file(&format!("{name}/__init__.py"), format!("VERSION = '{version}'\n"))
+        .file(
+            &format!("{name}/__init__.py"),
+            format!("VERSION = '{version}'\n"),
+        )
         .build()
         .unwrap()
 }
@@ -111,7 +116,11 @@ async fn a_matching_artifact_is_cached_and_verified() {
     assert_eq!(artifact.request().filename, demo.filename);
     let bytes = fs_err::read(artifact.path()).unwrap();
     assert_eq!(sha256_hex(&bytes), demo.sha256);
-    assert_eq!(cached_files(cache.path()), [expected_path], "no temporary file is left");
+    assert_eq!(
+        cached_files(cache.path()),
+        [expected_path],
+        "no temporary file is left"
+    );
 }
 
 #[tokio::test]
@@ -140,8 +149,15 @@ async fn other_bytes_than_pinned_are_refused_and_nothing_is_cached() {
     assert_eq!(expected.to_string(), pinned);
     assert_eq!(actual.to_string(), demo.sha256);
     let message = error.to_string();
-    assert!(message.contains(&pinned) && message.contains(&demo.sha256), "{message}");
-    assert!(cached_files(cache.path()).is_empty(), "{:?}", cached_files(cache.path()));
+    assert!(
+        message.contains(&pinned) && message.contains(&demo.sha256),
+        "{message}"
+    );
+    assert!(
+        cached_files(cache.path()).is_empty(),
+        "{:?}",
+        cached_files(cache.path())
+    );
 }
 
 #[tokio::test]
@@ -165,6 +181,24 @@ async fn an_advertised_size_that_differs_is_refused_and_nothing_is_cached() {
         );
     }
     assert!(cached_files(cache.path()).is_empty());
+    // A cache hit whose advertised size differs is refused too, and left in place.
+    fetcher(&index, cache.path(), options())
+        .fetch_all(&[request(&index, &demo)])
+        .await
+        .unwrap();
+    let mut wrong = request(&index, &demo);
+    wrong.size = Some(1);
+    index.clear_requests();
+    let error = fetcher(&index, cache.path(), options())
+        .fetch_all(&[wrong])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, FetchError::SizeMismatch { expected: 1, .. }),
+        "{error:?}"
+    );
+    assert_eq!(file_requests(&index), 0, "refused as a hit");
+    assert_eq!(cached_files(cache.path()).len(), 1);
 }
 
 #[tokio::test]
@@ -181,7 +215,10 @@ async fn an_artifact_larger_than_the_limit_is_refused() {
         .fetch_all(&[request.clone()])
         .await
         .unwrap_err();
-    assert!(matches!(error, FetchError::TooLarge { limit: 100, .. }), "{error:?}");
+    assert!(
+        matches!(error, FetchError::TooLarge { limit: 100, .. }),
+        "{error:?}"
+    );
     assert!(cached_files(cache.path()).is_empty());
     // Without an advertised size, the default limit lets a normal artifact through.
     fetcher(&index, cache.path(), options())
@@ -204,7 +241,10 @@ async fn a_body_cut_short_is_retried_then_cached_whole() {
         .await
         .unwrap();
     assert_eq!(file_requests(&index), 2);
-    assert_eq!(sha256_hex(&fs_err::read(fetched[0].path()).unwrap()), demo.sha256);
+    assert_eq!(
+        sha256_hex(&fs_err::read(fetched[0].path()).unwrap()),
+        demo.sha256
+    );
     assert_eq!(cached_files(cache.path()).len(), 1);
 }
 
@@ -235,7 +275,11 @@ async fn a_body_always_cut_short_is_an_error_and_nothing_is_cached() {
 async fn a_server_error_then_success_is_fetched() {
     let (index, demo) = one_wheel_index();
     let cache = tempfile::tempdir().unwrap();
-    index.set_fault(FaultRule::new(Fault::Status(500)).path_contains("/files/").times(1));
+    index.set_fault(
+        FaultRule::new(Fault::Status(500))
+            .path_contains("/files/")
+            .times(1),
+    );
     let fetched = fetcher(&index, cache.path(), options())
         .fetch_all(&[request(&index, &demo)])
         .await
@@ -257,8 +301,16 @@ async fn not_found_is_an_error_naming_the_url() {
     let FetchError::Download { source, .. } = &error else {
         panic!("{error:?}");
     };
-    assert!(matches!(source, IndexError::Status { status: 404, .. }), "{source:?}");
-    assert!(source.to_string().contains("/files/gone-1.0-py3-none-any.whl"), "{source}");
+    assert!(
+        matches!(source, IndexError::Status { status: 404, .. }),
+        "{source:?}"
+    );
+    assert!(
+        source
+            .to_string()
+            .contains("/files/gone-1.0-py3-none-any.whl"),
+        "{source}"
+    );
     assert_eq!(file_requests(&index), 1, "a 404 is not retried");
     assert!(cached_files(cache.path()).is_empty());
 }
@@ -295,7 +347,10 @@ async fn a_corrupt_cache_entry_is_downloaded_again() {
         .await
         .unwrap();
     assert_eq!(file_requests(&index), 1, "the bad entry was not trusted");
-    assert_eq!(sha256_hex(&fs_err::read(second[0].path()).unwrap()), demo.sha256);
+    assert_eq!(
+        sha256_hex(&fs_err::read(second[0].path()).unwrap()),
+        demo.sha256
+    );
 }
 
 #[tokio::test]
@@ -417,11 +472,16 @@ async fn downloads_overlap_up_to_the_concurrency_and_no_further() {
 async fn one_failure_cancels_the_batch_at_once() {
     let (index, wheels) = slow_index();
     index.clear_faults();
-    index.set_fault(FaultRule::new(Fault::Delay(Duration::from_secs(20))).path_contains("/files/slow"));
+    index.set_fault(
+        FaultRule::new(Fault::Delay(Duration::from_secs(20))).path_contains("/files/slow"),
+    );
     let cache = tempfile::tempdir().unwrap();
     let mut requests: Vec<_> = wheels.iter().map(|wheel| request(&index, wheel)).collect();
+    let missing = "missing-1.0-py3-none-any.whl";
     requests.push(ArtifactRequest {
-        url: DisplaySafeUrl::parse(&index.file_url("missing-1.0-py3-none-any.whl")).unwrap(),
+        url: DisplaySafeUrl::parse(&index.file_url(missing)).unwrap(),
+        filename: missing.to_string(),
+        expected: Sha256::from_hex(&sha256_hex(missing.as_bytes())).unwrap(),
         ..requests[0].clone()
     });
     let start = Instant::now();
@@ -429,12 +489,25 @@ async fn one_failure_cancels_the_batch_at_once() {
         .fetch_all(&requests)
         .await
         .unwrap_err();
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
     assert!(
-        matches!(&error, FetchError::Download { source: IndexError::Status { status: 404, .. }, .. }),
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(
+        matches!(
+            &error,
+            FetchError::Download {
+                source: IndexError::Status { status: 404, .. },
+                ..
+            }
+        ),
         "{error:?}"
     );
-    assert!(cached_files(cache.path()).is_empty(), "cancelled downloads leave no file");
+    assert!(
+        cached_files(cache.path()).is_empty(),
+        "cancelled downloads leave no file"
+    );
 }
 
 #[tokio::test]
@@ -447,7 +520,10 @@ async fn a_file_name_that_is_not_plain_is_refused_before_any_request() {
         .fetch_all(&[request])
         .await
         .unwrap_err();
-    assert!(matches!(error, FetchError::InvalidFilename { .. }), "{error:?}");
+    assert!(
+        matches!(error, FetchError::InvalidFilename { .. }),
+        "{error:?}"
+    );
     assert_eq!(file_requests(&index), 0);
     assert!(cached_files(cache.path()).is_empty());
 }
@@ -467,7 +543,11 @@ async fn an_unwritable_cache_is_an_error_naming_the_path() {
     let FetchError::CreateDir { path, .. } = &error else {
         panic!("{error:?}");
     };
-    assert!(path.starts_with(archives.join("sha256")), "{}", path.display());
+    assert!(
+        path.starts_with(archives.join("sha256")),
+        "{}",
+        path.display()
+    );
     assert!(error.to_string().contains("archives-v1"), "{error}");
     assert_eq!(file_requests(&index), 0);
 }

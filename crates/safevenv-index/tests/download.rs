@@ -86,7 +86,10 @@ fn file_requests(index: &TestIndex) -> usize {
 async fn streams_the_whole_body() {
     let (index, body, url) = served(3 * 1024 * 1024 + 17);
     let mut sink = Collect::default();
-    let length = client(&index.url()).download(&url, &mut sink).await.unwrap();
+    let length = client(&index.url())
+        .download(&url, &mut sink)
+        .await
+        .unwrap();
     assert_eq!(length, body.len() as u64);
     assert_eq!(sink.starts, [Some(body.len() as u64)]);
     assert!(sink.body == body, "the body differs");
@@ -103,7 +106,10 @@ async fn a_body_cut_short_is_downloaded_again_from_the_start() {
         .times(1),
     );
     let mut sink = Collect::default();
-    let length = client(&index.url()).download(&url, &mut sink).await.unwrap();
+    let length = client(&index.url())
+        .download(&url, &mut sink)
+        .await
+        .unwrap();
     assert_eq!(length, body.len() as u64);
     assert_eq!(sink.starts.len(), 2, "the sink is told about the restart");
     assert!(sink.body == body, "the body differs");
@@ -135,7 +141,10 @@ async fn a_server_error_is_retried() {
     let (index, body, url) = served(1000);
     index.set_fault(FaultRule::new(Fault::Status(500)).times(1));
     let mut sink = Collect::default();
-    client(&index.url()).download(&url, &mut sink).await.unwrap();
+    client(&index.url())
+        .download(&url, &mut sink)
+        .await
+        .unwrap();
     assert_eq!(sink.body, body);
     assert_eq!(sink.starts.len(), 1, "a 500 never reaches the sink");
     assert_eq!(file_requests(&index), 2);

@@ -67,7 +67,9 @@ pub enum InstallError {
     /// A `RECORD` entry points outside the environment (`..` past the prefix, an absolute path
     /// elsewhere, or a symbolic link leading out). Removing it could delete files that are not
     /// the distribution's.
-    #[error("the `RECORD` file `{record}` lists `{entry}`, which is outside the environment `{prefix}`")]
+    #[error(
+        "the `RECORD` file `{record}` lists `{entry}`, which is outside the environment `{prefix}`"
+    )]
     RecordPathOutsideEnvironment {
         /// The `RECORD` file.
         record: PathBuf,
@@ -136,7 +138,9 @@ pub enum InstallError {
         source: io::Error,
     },
     /// A new file would replace a directory that no removed distribution owns.
-    #[error("`{path}` is a directory in the environment, but a new distribution installs a file there")]
+    #[error(
+        "`{path}` is a directory in the environment, but a new distribution installs a file there"
+    )]
     PathConflict {
         /// The directory in the environment.
         path: PathBuf,

@@ -152,12 +152,13 @@ pub(crate) fn owned_files(
         }
     }
     // Files in `.dist-info` that `RECORD` does not list (an installer's extras) go with it.
-    let dist_info = layout
-        .relative(&dist.dist_info)
-        .ok_or_else(|| InstallError::InvalidDistInfo {
-            path: dist.dist_info.clone(),
-            reason: "it is outside the environment".to_string(),
-        })?;
+    let dist_info =
+        layout
+            .relative(&dist.dist_info)
+            .ok_or_else(|| InstallError::InvalidDistInfo {
+                path: dist.dist_info.clone(),
+                reason: "it is outside the environment".to_string(),
+            })?;
     walk_files(&layout.prefix, &dist_info, &mut owned).map_err(InstallError::Scan)?;
     Ok(owned)
 }

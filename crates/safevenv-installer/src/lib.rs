@@ -29,8 +29,7 @@ pub use error::InstallError;
 pub use installed::InstalledDist;
 pub use layout::EnvironmentLayout;
 pub use plan::{Install, Plan};
-pub use tmp_policy::PolicyApproved; // TEMP
-mod tmp_policy;
+pub use safevenv_policy::PolicyApproved;
 pub use safevenv_wheel::VerifiedWheel;
 pub use txn::Recovered;
 
@@ -116,8 +115,10 @@ impl Environment {
                 LockMode::FailFast => return Err(InstallError::Locked { path }),
                 LockMode::Wait => {
                     on_wait(&path);
-                    lock.lock()
-                        .map_err(|source| InstallError::Lock { path: path.clone(), source })?;
+                    lock.lock().map_err(|source| InstallError::Lock {
+                        path: path.clone(),
+                        source,
+                    })?;
                 }
             },
             Err(TryLockError::Error(source)) => return Err(InstallError::Lock { path, source }),
@@ -339,7 +340,9 @@ impl Environment {
         let total = ops.len();
         debug!("transaction `{}`: {total} operations", txn.dir().display());
         progress(Progress::Applying { done: 0, total });
-        txn.run(&ops, &mut |done| progress(Progress::Applying { done, total }))?;
+        txn.run(&ops, &mut |done| {
+            progress(Progress::Applying { done, total })
+        })?;
         applied.operations = total;
         Ok(applied)
     }

@@ -38,7 +38,8 @@ impl Plan {
         remove_extraneous: bool,
     ) -> Self {
         let mut plan = Self::default();
-        let copies = |name: &PackageName| installed.iter().filter(|dist| &dist.name == name).count();
+        let copies =
+            |name: &PackageName| installed.iter().filter(|dist| &dist.name == name).count();
         let counts: Vec<usize> = installed.iter().map(|dist| copies(&dist.name)).collect();
         for (dist, count) in installed.into_iter().zip(counts) {
             let wants_name = wanted.iter().any(|want| want.name == dist.name);
@@ -136,7 +137,11 @@ mod tests {
 
     #[test]
     fn duplicate_dist_info_is_reinstalled() {
-        let plan = Plan::new(vec![dist("a", "1"), dist("a", "2")], &[want("a", "2")], false);
+        let plan = Plan::new(
+            vec![dist("a", "1"), dist("a", "2")],
+            &[want("a", "2")],
+            false,
+        );
         assert!(plan.keep.is_empty());
         assert_eq!(names(&plan.remove), ["a==1", "a==2"]);
         assert_eq!(plan.install, [want("a", "2")]);

@@ -131,8 +131,13 @@ impl Transaction {
     ) -> Result<Vec<Op>, InstallError> {
         let mut staged_dirs = BTreeSet::new();
         let mut staged_files = BTreeSet::new();
-        walk(&self.staged(), Path::new(""), &mut staged_dirs, &mut staged_files)
-            .map_err(|err| self.prepare_error(err))?;
+        walk(
+            &self.staged(),
+            Path::new(""),
+            &mut staged_dirs,
+            &mut staged_files,
+        )
+        .map_err(|err| self.prepare_error(err))?;
 
         let mut backups: BTreeSet<PathBuf> = removed.clone();
         // What is in the way of a new file or directory and not owned by a removed distribution
@@ -566,7 +571,8 @@ fn read_journal(path: &Path) -> Result<Vec<Op>, InstallError> {
         reason,
     };
     let bytes = fs_err::read(path).map_err(|err| corrupt(err.to_string()))?;
-    let journal: Journal = serde_json::from_slice(&bytes).map_err(|err| corrupt(err.to_string()))?;
+    let journal: Journal =
+        serde_json::from_slice(&bytes).map_err(|err| corrupt(err.to_string()))?;
     if journal.version != JOURNAL_VERSION {
         return Err(corrupt(format!(
             "version {} is not {JOURNAL_VERSION}",
@@ -588,7 +594,9 @@ fn read_journal(path: &Path) -> Result<Vec<Op>, InstallError> {
         }
         if let Op::Backup { backup, .. } = op {
             if !plain(backup) || backups.insert(backup.clone(), ()).is_some() {
-                return Err(corrupt(format!("the backup name `{backup}` is not allowed")));
+                return Err(corrupt(format!(
+                    "the backup name `{backup}` is not allowed"
+                )));
             }
         }
     }

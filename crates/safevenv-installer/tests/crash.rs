@@ -24,7 +24,10 @@ const CHILD: &str = "SAFEVENV_INSTALLER_TEST_CHILD";
 
 fn demo(version: &str) -> WheelSpec {
     let spec = WheelSpec::new("demo", version)
-        .file("demo/__init__.py", format!("def main():\n    print('demo {version}')\n"))
+        .file(
+            "demo/__init__.py",
+            format!("def main():\n    print('demo {version}')\n"),
+        )
         .console_script("demo", "demo:main");
     if version == "1.0" {
         spec.file("demo/old.py", "OLD = 1\n")
@@ -83,9 +86,12 @@ fn scenario(name: &str) -> Scenario {
 /// Run the scenario's transaction on the environment at `prefix`.
 fn run_transaction(prefix: &Path, name: &str, wheels_dir: &Path) -> usize {
     let scenario = scenario(name);
-    let layout = safevenv_installer::EnvironmentLayout::for_environment(common::interpreter(), prefix);
+    let layout =
+        safevenv_installer::EnvironmentLayout::for_environment(common::interpreter(), prefix);
     let env = open(&layout);
-    let plan = env.plan(&scenario.want, scenario.remove_extraneous).unwrap();
+    let plan = env
+        .plan(&scenario.want, scenario.remove_extraneous)
+        .unwrap();
     let mut wheels: Vec<_> = scenario
         .wheels
         .iter()
@@ -143,7 +149,11 @@ fn crash_at_every_point(name: &str) -> usize {
         assert_aborted(&output, point);
         // The process died with its transaction half done: open recovers it.
         let env = open(&layout);
-        let expected = if point <= ops { Recovered::RolledBack } else { Recovered::Finished };
+        let expected = if point <= ops {
+            Recovered::RolledBack
+        } else {
+            Recovered::Finished
+        };
         let recovered: Vec<Recovered> = env.recovered().iter().map(|(_, what)| *what).collect();
         assert_eq!(recovered, [expected], "crash point {point}");
         let now = snapshot(&prefix);
@@ -212,7 +222,12 @@ fn replaying_a_rollback_changes_nothing() {
     let txn = fs_err::read_dir(prefix.join(".safevenv"))
         .unwrap()
         .map(|entry| entry.unwrap().path())
-        .find(|path| path.file_name().unwrap().to_string_lossy().starts_with("txn-"))
+        .find(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("txn-")
+        })
         .unwrap();
     let copy = dir.path().join("txn-copy");
     common::copy_tree(&txn, &copy);
@@ -223,5 +238,8 @@ fn replaying_a_rollback_changes_nothing() {
     common::copy_tree(&copy, &txn);
     let env = open(&layout);
     assert_eq!(env.recovered().len(), 1);
-    assert_eq!(common::diff(&before, &snapshot(&prefix)), Vec::<String>::new());
+    assert_eq!(
+        common::diff(&before, &snapshot(&prefix)),
+        Vec::<String>::new()
+    );
 }

@@ -72,9 +72,15 @@ fn install_makes_importable_modules_and_runnable_scripts() {
     // Python imports both from the environment, and the console script runs.
     let out = common::python(
         &layout,
-        &["-c", "import demo, helper; print(demo.__file__); print(helper.__version__)"],
+        &[
+            "-c",
+            "import demo, helper; print(demo.__file__); print(helper.__version__)",
+        ],
     );
-    assert!(out.starts_with(&layout.scheme.purelib.display().to_string()), "{out}");
+    assert!(
+        out.starts_with(&layout.scheme.purelib.display().to_string()),
+        "{out}"
+    );
     assert!(out.ends_with("1.0\n"), "{out}");
     let script = layout.scheme.scripts.join("demo");
     assert_eq!(common::run(&script, &[]), "demo 1.0\n");
@@ -86,13 +92,22 @@ fn install_makes_importable_modules_and_runnable_scripts() {
 
     // `.data/` went to the scheme's places.
     let prefix = &layout.prefix;
-    assert_eq!(fs_err::read_to_string(prefix.join("share/demo/readme.txt")).unwrap(), "v1\n");
+    assert_eq!(
+        fs_err::read_to_string(prefix.join("share/demo/readme.txt")).unwrap(),
+        "v1\n"
+    );
     assert!(layout.scheme.include.join("demo/demo.h").is_file());
 
     // PEP 376 metadata: INSTALLER, REQUESTED only for the requested one, direct_url.json.
     let installed = env.installed().unwrap();
-    let demo = installed.iter().find(|dist| dist.name == name("demo")).unwrap();
-    let helper = installed.iter().find(|dist| dist.name == name("helper")).unwrap();
+    let demo = installed
+        .iter()
+        .find(|dist| dist.name == name("demo"))
+        .unwrap();
+    let helper = installed
+        .iter()
+        .find(|dist| dist.name == name("helper"))
+        .unwrap();
     assert_eq!(demo.installer.as_deref(), Some("safevenv"));
     assert_eq!(helper.installer.as_deref(), Some("safevenv"));
     assert!(demo.requested);
@@ -122,7 +137,13 @@ fn install_makes_importable_modules_and_runnable_scripts() {
             }
             listed.push(path.to_string());
         }
-        let dist_info = dist.dist_info.file_name().unwrap().to_str().unwrap().to_string();
+        let dist_info = dist
+            .dist_info
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
         assert!(listed.contains(&format!("{dist_info}/INSTALLER")));
         assert_eq!(
             listed.contains(&format!("{dist_info}/REQUESTED")),
@@ -131,7 +152,10 @@ fn install_makes_importable_modules_and_runnable_scripts() {
         );
     }
     let demo_record = fs_err::read_to_string(demo.record.as_ref().unwrap()).unwrap();
-    assert!(demo_record.contains("../../../bin/demo,sha256="), "{demo_record}");
+    assert!(
+        demo_record.contains("../../../bin/demo,sha256="),
+        "{demo_record}"
+    );
     assert!(common::leftovers(prefix).is_empty());
 }
 
@@ -166,7 +190,10 @@ fn upgrade_removes_old_files_and_adds_new_ones() {
         assert!(!gone.exists(), "`{}` is still there", gone.display());
     }
     assert!(site.join("demo/sub/__init__.py").is_file());
-    assert_eq!(common::run(&layout.scheme.scripts.join("demo"), &[]), "demo 2.0\n");
+    assert_eq!(
+        common::run(&layout.scheme.scripts.join("demo"), &[]),
+        "demo 2.0\n"
+    );
     // `#!python` in `.data/scripts` was pointed at the environment's interpreter.
     assert_eq!(
         common::run(&layout.scheme.scripts.join("demo-tool"), &[]),
@@ -199,18 +226,28 @@ fn sync_removes_extraneous_distributions_only_when_asked() {
     assert_eq!(plan.remove.len(), 1);
     assert!(plan.install.is_empty());
     let applied = env
-        .apply(&plan, &approve(&[]), &mut Vec::<safevenv_installer::VerifiedWheel<fs_err::File>>::new(), &mut |_| {})
+        .apply(
+            &plan,
+            &approve(&[]),
+            &mut Vec::<safevenv_installer::VerifiedWheel<fs_err::File>>::new(),
+            &mut |_| {},
+        )
         .unwrap();
     assert_eq!(applied.removed, [(name("other"), "1.0".parse().unwrap())]);
     let after = snapshot(&layout.prefix);
     let changed = common::diff(&before, &after);
     assert!(
-        changed.iter().all(|line| line.starts_with("- ") && line.contains("other")),
+        changed
+            .iter()
+            .all(|line| line.starts_with("- ") && line.contains("other")),
         "{changed:?}"
     );
     assert!(!layout.scheme.purelib.join("other.py").exists());
     // demo is untouched and still works.
-    assert_eq!(common::run(&layout.scheme.scripts.join("demo"), &[]), "demo 1.0\n");
+    assert_eq!(
+        common::run(&layout.scheme.scripts.join("demo"), &[]),
+        "demo 1.0\n"
+    );
 }
 
 #[test]
@@ -224,7 +261,9 @@ fn uninstall_removes_one_distribution() {
     // Back to the empty environment, but for the scheme directories uv created.
     let changed = common::diff(&empty, &snapshot(&layout.prefix));
     assert!(
-        changed.iter().all(|line| line.starts_with("+ ") && !line.contains("demo")),
+        changed
+            .iter()
+            .all(|line| line.starts_with("+ ") && !line.contains("demo")),
         "{changed:?}"
     );
     let err = env.uninstall(&name("demo"), &mut |_| {}).unwrap_err();
@@ -265,7 +304,11 @@ fn hostile_record_climbing_out_of_the_environment_is_refused() {
     fs_err::write(&victim, "keep me").unwrap();
     let layout = other_with_record_entry(dir.path(), |layout| {
         let depth = layout.scheme.purelib.components().count();
-        format!("{}{}", "../".repeat(depth), victim.strip_prefix("/").unwrap().display())
+        format!(
+            "{}{}",
+            "../".repeat(depth),
+            victim.strip_prefix("/").unwrap().display()
+        )
     });
     assert_refused(&layout, &victim, "RecordPathOutsideEnvironment");
 }
@@ -349,7 +392,10 @@ fn a_failed_operation_rolls_back_and_names_the_path() {
     assert!(err.to_string().contains("bin/demo"), "{err}");
     assert!(applied_ops > 0, "the failure came before any change");
     drop(_guard);
-    assert_eq!(common::diff(&before, &snapshot(&layout.prefix)), Vec::<String>::new());
+    assert_eq!(
+        common::diff(&before, &snapshot(&layout.prefix)),
+        Vec::<String>::new()
+    );
     assert!(common::leftovers(&layout.prefix).is_empty());
 }
 
@@ -373,7 +419,11 @@ impl<'a> ReadOnly<'a> {
                 .arg(dir)
                 .status()
                 .unwrap();
-            assert!(status.success(), "cannot make `{}` read-only", dir.display());
+            assert!(
+                status.success(),
+                "cannot make `{}` read-only",
+                dir.display()
+            );
             assert!(fs_err::write(&probe, "").is_err());
         }
         Self { dir, immutable }
@@ -384,7 +434,10 @@ impl Drop for ReadOnly<'_> {
     fn drop(&mut self) {
         use std::os::unix::fs::PermissionsExt;
         if self.immutable {
-            let _ = std::process::Command::new("chattr").arg("-i").arg(self.dir).status();
+            let _ = std::process::Command::new("chattr")
+                .arg("-i")
+                .arg(self.dir)
+                .status();
         }
         let _ = fs_err::set_permissions(self.dir, std::fs::Permissions::from_mode(0o755));
     }
@@ -398,22 +451,32 @@ fn unapproved_or_missing_wheels_change_nothing() {
     let env = open(&layout);
     let want = wanted(&[("demo", "1.0", true), ("other", "1.0", true)]);
     let plan = env.plan(&want, false).unwrap();
-    let mut wheels = vec![verified(dir.path(), &demo_v1()), verified(dir.path(), &other())];
+    let mut wheels = vec![
+        verified(dir.path(), &demo_v1()),
+        verified(dir.path(), &other()),
+    ];
 
     let err = env
         .apply(&plan, &approve(&want[..1]), &mut wheels, &mut |_| {})
         .unwrap_err();
-    assert!(matches!(&err, InstallError::NotApproved { name, .. } if name == "other"), "{err:?}");
+    assert!(
+        matches!(&err, InstallError::NotApproved { name, .. } if name == "other"),
+        "{err:?}"
+    );
 
     let err = env
         .apply(&plan, &approve(&want), &mut wheels[..1], &mut |_| {})
         .unwrap_err();
-    assert!(matches!(&err, InstallError::MissingWheel { name, .. } if name == "other"), "{err:?}");
+    assert!(
+        matches!(&err, InstallError::MissingWheel { name, .. } if name == "other"),
+        "{err:?}"
+    );
     assert_eq!(snapshot(&layout.prefix), before);
     assert!(common::leftovers(&layout.prefix).is_empty());
 
     // The same inputs, approved and complete, go through.
-    env.apply(&plan, &approve(&want), &mut wheels, &mut |_| {}).unwrap();
+    env.apply(&plan, &approve(&want), &mut wheels, &mut |_| {})
+        .unwrap();
     assert_eq!(env.installed().unwrap().len(), 2);
 }
 
@@ -422,8 +485,9 @@ fn lock_serialises_concurrent_transactions() {
     let dir = tempfile::tempdir().unwrap();
     let layout = make_env(&dir.path().join("env"));
     let first = open(&layout);
-    let err = safevenv_installer::Environment::open(layout.clone(), LockMode::FailFast, &mut |_| {})
-        .unwrap_err();
+    let err =
+        safevenv_installer::Environment::open(layout.clone(), LockMode::FailFast, &mut |_| {})
+            .unwrap_err();
     assert!(matches!(err, InstallError::Locked { .. }), "{err:?}");
 
     let (waiting_tx, waiting_rx) = std::sync::mpsc::channel();
@@ -438,7 +502,8 @@ fn lock_serialises_concurrent_transactions() {
             let want = wanted(&[("other", "1.0", true)]);
             let plan = env.plan(&want, false).unwrap();
             let mut wheels = vec![verified(&wheels_dir, &other())];
-            env.apply(&plan, &approve(&want), &mut wheels, &mut |_| {}).unwrap();
+            env.apply(&plan, &approve(&want), &mut wheels, &mut |_| {})
+                .unwrap();
         }
     });
     let lock = waiting_rx.recv().unwrap();
@@ -447,13 +512,20 @@ fn lock_serialises_concurrent_transactions() {
     let want = wanted(&[("demo", "1.0", true)]);
     let plan = first.plan(&want, false).unwrap();
     let mut wheels = vec![verified(dir.path(), &demo_v1())];
-    first.apply(&plan, &approve(&want), &mut wheels, &mut |_| {}).unwrap();
+    first
+        .apply(&plan, &approve(&want), &mut wheels, &mut |_| {})
+        .unwrap();
     assert!(!second.is_finished());
     drop(first);
     second.join().unwrap();
 
     let env = open(&layout);
-    let names: Vec<String> = env.installed().unwrap().iter().map(|d| d.name.to_string()).collect();
+    let names: Vec<String> = env
+        .installed()
+        .unwrap()
+        .iter()
+        .map(|d| d.name.to_string())
+        .collect();
     assert_eq!(names, ["demo", "other"]);
     assert!(env.recovered().is_empty());
     assert!(common::leftovers(&layout.prefix).is_empty());
@@ -473,12 +545,22 @@ fn no_op_sync_is_near_instant() {
     let install_time = start.elapsed();
     let before = snapshot(&layout.prefix);
 
-    let want = wanted(&names.iter().map(|name| (name.as_str(), "1.0", true)).collect::<Vec<_>>());
+    let want = wanted(
+        &names
+            .iter()
+            .map(|name| (name.as_str(), "1.0", true))
+            .collect::<Vec<_>>(),
+    );
     let start = Instant::now();
     let env = open(&layout);
     let plan = env.plan(&want, true).unwrap();
     let applied = env
-        .apply(&plan, &approve(&want), &mut Vec::<safevenv_installer::VerifiedWheel<fs_err::File>>::new(), &mut |_| {})
+        .apply(
+            &plan,
+            &approve(&want),
+            &mut Vec::<safevenv_installer::VerifiedWheel<fs_err::File>>::new(),
+            &mut |_| {},
+        )
         .unwrap();
     let no_op = start.elapsed();
     eprintln!("installing 40 distributions: {install_time:?}; no-op sync of 40: {no_op:?}");
@@ -516,9 +598,13 @@ fn corrupt_journal_is_refused_and_kept() {
         r#"{"version":1,"ops":[{"op":"place","path":"../../etc/passwd"}]}"#,
     )
     .unwrap();
-    let err = safevenv_installer::Environment::open(layout.clone(), LockMode::FailFast, &mut |_| {})
-        .unwrap_err();
-    assert!(matches!(err, InstallError::JournalCorrupt { .. }), "{err:?}");
+    let err =
+        safevenv_installer::Environment::open(layout.clone(), LockMode::FailFast, &mut |_| {})
+            .unwrap_err();
+    assert!(
+        matches!(err, InstallError::JournalCorrupt { .. }),
+        "{err:?}"
+    );
     assert!(txn.join("journal.json").is_file());
 
     // The same journal with a path below the prefix is rolled back (nothing to undo).
@@ -536,10 +622,16 @@ fn scheme_outside_the_prefix_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut layout = make_env(&dir.path().join("env"));
     layout.scheme.purelib = dir.path().join("elsewhere");
-    let err = safevenv_installer::Environment::open(layout, LockMode::FailFast, &mut |_| {})
-        .unwrap_err();
+    let err =
+        safevenv_installer::Environment::open(layout, LockMode::FailFast, &mut |_| {}).unwrap_err();
     assert!(
-        matches!(err, InstallError::SchemeOutsidePrefix { kind: "purelib", .. }),
+        matches!(
+            err,
+            InstallError::SchemeOutsidePrefix {
+                kind: "purelib",
+                ..
+            }
+        ),
         "{err:?}"
     );
 }

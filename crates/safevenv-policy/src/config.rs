@@ -676,14 +676,14 @@ pub(crate) fn check_tightens(
             org.yanked,
             releases.yanked_allow.as_deref().unwrap_or_default(),
         )?;
-        if let Some(age) = releases.min_release_age {
-            if age < org.min_release_age {
-                return Err(loosening(
-                    "releases.min-release-age",
-                    org.min_release_age,
-                    age,
-                ));
-            }
+        if let Some(age) = releases.min_release_age
+            && age < org.min_release_age
+        {
+            return Err(loosening(
+                "releases.min-release-age",
+                org.min_release_age,
+                age,
+            ));
         }
         for (name, age) in releases.min_release_age_overrides.iter().flatten() {
             let own = org.min_age_for(name);
@@ -699,20 +699,21 @@ pub(crate) fn check_tightens(
             return Err(loosening("releases.security-fix-bypass", false, true));
         }
     }
-    if let Some(packages) = &raw.packages {
-        if packages.allow_only == Some(false) && org.allow_only {
-            return Err(loosening("packages.allow-only", true, false));
-        }
+    if let Some(packages) = &raw.packages
+        && packages.allow_only == Some(false)
+        && org.allow_only
+    {
+        return Err(loosening("packages.allow-only", true, false));
     }
     if let Some(licenses) = &raw.licenses {
-        if let (Some(own), Some(allow)) = (&org.license_allow, &licenses.allow) {
-            if let Some(extra) = allow.iter().find(|license| !own.contains(license)) {
-                return Err(loosening(
-                    "licenses.allow",
-                    "an allowlist without it",
-                    &extra.0,
-                ));
-            }
+        if let (Some(own), Some(allow)) = (&org.license_allow, &licenses.allow)
+            && let Some(extra) = allow.iter().find(|license| !own.contains(license))
+        {
+            return Err(loosening(
+                "licenses.allow",
+                "an allowlist without it",
+                &extra.0,
+            ));
         }
         mode("licenses.unknown", org.license_unknown, licenses.unknown)?;
         if let Some(extra) = licenses
@@ -763,14 +764,14 @@ pub(crate) fn check_tightens(
         )?;
     }
     if let Some(attestations) = &raw.attestations {
-        if let Some(project_mode) = attestations.mode {
-            if project_mode < org.attestation_mode {
-                return Err(loosening(
-                    "attestations.mode",
-                    org.attestation_mode,
-                    project_mode,
-                ));
-            }
+        if let Some(project_mode) = attestations.mode
+            && project_mode < org.attestation_mode
+        {
+            return Err(loosening(
+                "attestations.mode",
+                org.attestation_mode,
+                project_mode,
+            ));
         }
         for (name, package) in attestations.packages.iter().flatten() {
             let own = org.attestation_mode_for(name);
@@ -807,14 +808,14 @@ pub(crate) fn check_tightens(
         if vulnerabilities.deny == Some(false) && org.vulnerabilities_deny {
             return Err(loosening("vulnerabilities.deny", true, false));
         }
-        if let Some(severity) = vulnerabilities.severity {
-            if severity > org.vulnerabilities_severity {
-                return Err(loosening(
-                    "vulnerabilities.severity",
-                    org.vulnerabilities_severity.as_str(),
-                    severity.as_str(),
-                ));
-            }
+        if let Some(severity) = vulnerabilities.severity
+            && severity > org.vulnerabilities_severity
+        {
+            return Err(loosening(
+                "vulnerabilities.severity",
+                org.vulnerabilities_severity.as_str(),
+                severity.as_str(),
+            ));
         }
         if let Some(extra) = vulnerabilities
             .ignore

@@ -497,7 +497,7 @@ impl Judge<'_> {
             .collect();
         if !denied.is_empty() {
             let fix = format!(
-                "remove what depends on it (see `safevenv tree`), or change `[packages] deny` in {}",
+                "remove what depends on it, or change `[packages] deny` in {}",
                 self.place()
             );
             self.refuse(
@@ -874,7 +874,7 @@ impl Judge<'_> {
                 RuleId::AttestationsPublisherChange,
                 Some(filename),
                 message,
-                "review the change, then accept it for this run (`--accept-publisher-change`) so the lockfile records the new publisher".to_string(),
+                "review the change, then accept it for this run so the lockfile records the new publisher".to_string(),
             );
         }
     }

@@ -117,10 +117,10 @@ pub(crate) fn declared(facts: &LicenseFacts) -> Declared {
     {
         return Declared::Expression(expression.to_string());
     }
-    if let Some(field) = facts.license_field.as_deref().map(str::trim) {
-        if spdx::license_id(field).is_some() {
-            return Declared::Expression(field.to_string());
-        }
+    if let Some(field) = facts.license_field.as_deref().map(str::trim)
+        && spdx::license_id(field).is_some()
+    {
+        return Declared::Expression(field.to_string());
     }
     // Several license classifiers traditionally mean "any of these" (dual licensing).
     let ids: BTreeSet<&str> = facts

@@ -157,7 +157,11 @@ pub(crate) fn parse_raw(file: &PolicyText) -> Result<Option<RawPolicy>, PolicyEr
 
 fn invalid(file: &PolicyText, err: &toml::de::Error) -> PolicyError {
     let span = err.span().unwrap_or(0..0);
-    let before = &file.text[..span.start.min(file.text.len())];
+    let mut start = span.start.min(file.text.len());
+    while !file.text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let before = &file.text[..start];
     let line = before.matches('\n').count() + 1;
     let column = before
         .rsplit('\n')

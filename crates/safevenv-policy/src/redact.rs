@@ -1,16 +1,26 @@
-//! URLs as they may be displayed: credentials masked, and a query (which may hold a signed
-//! token) masked too.
+//! URLs as they may be displayed: credentials removed, and a query (which may hold a signed
+//! token) masked.
+//!
+//! Credentials are removed rather than masked so that a URL shown in a fix can be pasted into a
+//! policy file as it is: index and prefix matching ignore credentials anyway.
 
 use url::Url;
-use uv_redacted::DisplaySafeUrl;
 
-/// The URL with credentials and query masked, for messages and reports.
+/// The URL without credentials and with its query masked, for messages and reports.
 pub fn redact_url(url: &Url) -> String {
     let mut url = url.clone();
+    // `ssh://git@host/...` names the account every user of the host shares, not a secret.
+    let shared_ssh_user =
+        url.scheme().contains("ssh") && url.username() == "git" && url.password().is_none();
+    if !shared_ssh_user {
+        // Both fail only for URLs that cannot have credentials, which then have none to remove.
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+    }
     if url.query().is_some() {
         url.set_query(Some("****"));
     }
-    DisplaySafeUrl::from_url(url).to_string()
+    url.to_string()
 }
 
 #[cfg(test)]
@@ -18,11 +28,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn masks_credentials_and_query() {
-        let url = Url::parse("https://user:s3cret@files.example/a.whl?X-Sig=abc").unwrap();
-        let shown = redact_url(&url);
-        assert!(!shown.contains("s3cret"), "{shown}");
-        assert!(!shown.contains("abc"), "{shown}");
-        assert!(shown.contains("files.example/a.whl"), "{shown}");
+    fn removes_credentials_and_masks_query() {
+        for text in [
+            "https://user:s3cret@files.example/a.whl?X-Sig=abc",
+            "https://s3cret@files.example/a.whl?X-Sig=abc",
+        ] {
+            let shown = redact_url(&Url::parse(text).unwrap());
+            assert!(
+                !shown.contains("s3cret") && !shown.contains("user"),
+                "{shown}"
+            );
+            assert!(!shown.contains("abc"), "{shown}");
+            assert_eq!(shown, "https://files.example/a.whl?****");
+        }
+        let ssh = Url::parse("git+ssh://git@git.example/org/repo").unwrap();
+        assert_eq!(redact_url(&ssh), "git+ssh://git@git.example/org/repo");
     }
 }

@@ -39,10 +39,10 @@ fn invalid(result: Result<Policy, PolicyError>) -> (PathBuf, usize, Option<Strin
 }
 
 fn sdist_set() -> safevenv_policy::ResolvedSet {
-    let mut foo = package("foo", "1.0");
-    foo.artifact.kind = ArtifactKind::Sdist;
-    foo.artifact.filename = "foo-1.0.tar.gz".to_string();
-    set(vec![foo])
+    let mut dist = package("foo", "1.0");
+    dist.artifact.kind = ArtifactKind::Sdist;
+    dist.artifact.filename = "foo-1.0.tar.gz".to_string();
+    set(vec![dist])
 }
 
 // Presets and documentation.

@@ -24,11 +24,11 @@ fn default_preset_passes_good_facts() {
 
 #[test]
 fn index_not_configured_is_refused() {
-    let mut foo = package("foo", "1.0");
-    foo.source = Source::Index {
+    let mut dist = package("foo", "1.0");
+    dist.source = Source::Index {
         url: url("https://other.example/simple/"),
     };
-    assert_refused(judge("", &set(vec![foo])), RuleId::SourcesIndex);
+    assert_refused(judge("", &set(vec![dist])), RuleId::SourcesIndex);
 }
 
 #[test]
@@ -52,9 +52,9 @@ fn index_set_by_requirements_file_is_refused_unless_listed() {
 #[test]
 fn extra_index_must_be_listed() {
     let extra = "https://private.example/simple";
-    let mut foo = package("foo", "1.0");
-    foo.source = Source::Index { url: url(extra) };
-    let mut facts = set(vec![foo]);
+    let mut dist = package("foo", "1.0");
+    dist.source = Source::Index { url: url(extra) };
+    let mut facts = set(vec![dist]);
     facts.indexes.push(ConfiguredIndex {
         url: url(extra),
         default: false,
@@ -70,9 +70,9 @@ fn extra_index_must_be_listed() {
 
 #[test]
 fn name_on_two_indexes_is_refused_unless_pinned() {
-    let mut foo = package("internal-lib", "1.0");
-    foo.also_on_indexes = vec![url("https://private.example/simple/")];
-    let facts = set(vec![foo]);
+    let mut dist = package("internal-lib", "1.0");
+    dist.also_on_indexes = vec![url("https://private.example/simple/")];
+    let facts = set(vec![dist]);
     let refusals = assert_refused(judge("", &facts), RuleId::SourcesIndex);
     assert!(
         refusals.to_string().contains("dependency confusion"),
@@ -95,12 +95,12 @@ fn pinned_package_from_another_index_is_refused() {
 
 #[test]
 fn direct_url_needs_package_and_prefix() {
-    let mut foo = package("foo", "1.0");
-    foo.source = Source::DirectUrl {
+    let mut dist = package("foo", "1.0");
+    dist.source = Source::DirectUrl {
         url: url("https://user:secret@files.example/foo/foo-1.0-py3-none-any.whl?sig=token"),
         origin: Origin::CommandLine,
     };
-    let facts = set(vec![foo]);
+    let facts = set(vec![dist]);
     let refusals = assert_refused(judge("", &facts), RuleId::SourcesDirectUrl);
     let shown = refusals.to_string();
     assert!(
@@ -128,16 +128,16 @@ fn direct_url_needs_package_and_prefix() {
 #[test]
 fn vcs_needs_allow_and_full_commit() {
     let vcs = |revision: &str| {
-        let mut foo = package("foo", "1.0");
-        foo.source = Source::Vcs {
+        let mut dist = package("foo", "1.0");
+        dist.source = Source::Vcs {
             url: url("git+https://git.example/org/foo"),
             requested_revision: Some(revision.to_string()),
             origin: Origin::CommandLine,
         };
-        foo.artifact.kind = ArtifactKind::SourceTree;
-        foo.artifact.sha256 = None;
-        foo.contents = None;
-        set(vec![foo])
+        dist.artifact.kind = ArtifactKind::SourceTree;
+        dist.artifact.sha256 = None;
+        dist.contents = None;
+        set(vec![dist])
     };
     let allow = "[sources]\nvcs-allow = [{ package = \"foo\", url = \"https://git.example/org/foo\" }]\n[artifacts]\nsdist-allow = [\"foo\"]\n";
     let just_sdist = "[artifacts]\nsdist-allow = [\"foo\"]\n";
@@ -158,15 +158,15 @@ fn vcs_needs_allow_and_full_commit() {
 #[test]
 fn path_must_be_inside_an_allowed_directory() {
     let local = |path: &str| {
-        let mut foo = package("mylib", "0.1");
-        foo.source = Source::Path {
+        let mut dist = package("mylib", "0.1");
+        dist.source = Source::Path {
             path: PathBuf::from(path),
             editable: true,
             origin: Origin::CommandLine,
         };
-        foo.artifact.kind = ArtifactKind::SourceTree;
-        foo.artifact.sha256 = None;
-        set(vec![foo])
+        dist.artifact.kind = ArtifactKind::SourceTree;
+        dist.artifact.sha256 = None;
+        set(vec![dist])
     };
     let allow = "[sources]\npath-allow = [{ package = \"mylib\", path = \"../mylib\" }]\n";
     // `/proj/safevenv.toml` makes `../mylib` mean `/mylib`.
@@ -203,10 +203,10 @@ fn artifacts_need_a_pinned_hash_from_an_accepted_source() {
 
 #[test]
 fn sdists_are_refused_unless_allowed() {
-    let mut foo = package("foo", "1.0");
-    foo.artifact.kind = ArtifactKind::Sdist;
-    foo.artifact.filename = "foo-1.0.tar.gz".to_string();
-    let facts = set(vec![foo]);
+    let mut dist = package("foo", "1.0");
+    dist.artifact.kind = ArtifactKind::Sdist;
+    dist.artifact.filename = "foo-1.0.tar.gz".to_string();
+    let facts = set(vec![dist]);
     let refusals = assert_refused(judge("", &facts), RuleId::ArtifactsSdist);
     assert!(
         refusals.refusals()[0]
@@ -224,9 +224,9 @@ fn sdists_are_refused_unless_allowed() {
 
 #[test]
 fn yanked_is_refused_even_pinned() {
-    let mut foo = package("foo", "1.0");
-    foo.yanked = true;
-    let facts = set(vec![foo]);
+    let mut dist = package("foo", "1.0");
+    dist.yanked = true;
+    let facts = set(vec![dist]);
     assert_refused(judge("", &facts), RuleId::ReleasesYanked);
     assert_approved(judge("[releases]\nyanked-allow = [\"foo==1.0\"]\n", &facts));
     assert_refused(
@@ -267,9 +267,9 @@ fn young_releases_wait() {
 
 #[test]
 fn unknown_upload_time_fails_closed() {
-    let mut foo = package("foo", "1.0");
-    foo.upload_time = None;
-    let facts = set(vec![foo]);
+    let mut dist = package("foo", "1.0");
+    dist.upload_time = None;
+    let facts = set(vec![dist]);
     assert_refused(
         judge("[releases]\nmin-release-age = \"12h\"\n", &facts),
         RuleId::ReleasesMinAge,
@@ -323,9 +323,9 @@ fn allow_entries_and_allow_only() {
 #[test]
 fn licenses_allow_deny_and_unknown() {
     let with = |expression: Option<&str>| {
-        let mut foo = package("foo", "1.0");
-        foo.license.expression = expression.map(str::to_string);
-        set(vec![foo])
+        let mut dist = package("foo", "1.0");
+        dist.license.expression = expression.map(str::to_string);
+        set(vec![dist])
     };
     let allow = "[licenses]\nallow = [\"MIT\", \"Apache-2.0\"]\n";
     assert_refused(judge(allow, &with(Some("GPL-3.0-only"))), RuleId::Licenses);
@@ -533,8 +533,8 @@ fn reserved_and_shared_scripts_are_refused() {
 
 #[test]
 fn archive_problems_are_always_refused() {
-    let mut foo = package("foo", "1.0");
-    foo.contents
+    let mut dist = package("foo", "1.0");
+    dist.contents
         .as_mut()
         .unwrap()
         .archive_problems
@@ -543,7 +543,7 @@ fn archive_problems_are_always_refused() {
             member: Some("../../etc/cron.d/x".to_string()),
             detail: "member escapes the install directory".to_string(),
         });
-    let facts = set(vec![foo]);
+    let facts = set(vec![dist]);
     assert_refused(judge("", &facts), RuleId::ContentsArchive);
     // Nothing in a policy can allow it.
     let loose = "[contents]\npth-exec = \"allow\"\noverwrite = \"allow\"\nstdlib-shadow = \"allow\"\nscript-clash = \"allow\"\n";
@@ -636,13 +636,13 @@ fn publisher_change_needs_acceptance() {
 #[test]
 fn vulnerabilities_by_severity_and_ignore() {
     let with = |severity: Option<Severity>| {
-        let mut foo = package("foo", "1.0");
-        foo.vulnerabilities.push(Advisory {
+        let mut dist = package("foo", "1.0");
+        dist.vulnerabilities.push(Advisory {
             id: "PYSEC-2024-1".to_string(),
             aliases: vec!["CVE-2024-0001".to_string()],
             severity,
         });
-        set(vec![foo])
+        set(vec![dist])
     };
     assert_refused(
         judge("", &with(Some(Severity::Critical))),

@@ -155,7 +155,10 @@ impl Distribution {
 
     /// `Provides-Extra`.
     pub fn provides_extra(&self) -> Vec<&str> {
-        self.extras.iter().map(|extra| extra.name.as_str()).collect()
+        self.extras
+            .iter()
+            .map(|extra| extra.name.as_str())
+            .collect()
     }
 }
 
@@ -197,12 +200,11 @@ impl Scenario {
                     .any(|tag| wheel_tag_is_compatible(tag));
                 // The scenario file writes expected versions exactly as it writes the
                 // distributions', so comparing the text is comparing the versions.
-                let expected_here = self.expected.packages.is_empty()
-                    || self
-                        .expected
-                        .packages
-                        .iter()
-                        .any(|(name, version)| *name == project.name && *version == dist.version);
+                let expected_here =
+                    self.expected.packages.is_empty()
+                        || self.expected.packages.iter().any(|(name, version)| {
+                            *name == project.name && *version == dist.version
+                        });
                 if !has_wheel && expected_here {
                     return Some(format!(
                         "expects {} {} built from its sdist (only wheels are installed)",
@@ -224,11 +226,7 @@ impl Scenario {
                 let requires_dist = dist.requires_dist();
                 // `requires-python` is advertised from the artifact's own metadata.
                 let mark = |file: IndexFile| {
-                    if dist.yanked {
-                        file.yanked(None)
-                    } else {
-                        file
-                    }
+                    if dist.yanked { file.yanked(None) } else { file }
                 };
                 for tag in &dist.wheel_tags {
                     let mut wheel = WheelSpec::new(&project.name, &dist.version).tag(tag);
@@ -333,11 +331,7 @@ impl Reader<'_> {
     }
 
     /// An absent or `null` field is empty.
-    fn array<'v>(
-        &self,
-        value: &'v Value,
-        field: &'static str,
-    ) -> Result<&'v [Value], PackseError> {
+    fn array<'v>(&self, value: &'v Value, field: &'static str) -> Result<&'v [Value], PackseError> {
         match value {
             Value::Null => Ok(&[]),
             Value::Array(items) => Ok(items),
@@ -509,7 +503,12 @@ mod tests {
         assert_eq!(expects_a_wheel.out_of_scope(|_| true), None);
         let mut universal = scenario;
         universal.options.universal = true;
-        assert!(universal.out_of_scope(|_| true).unwrap().contains("universal"));
+        assert!(
+            universal
+                .out_of_scope(|_| true)
+                .unwrap()
+                .contains("universal")
+        );
     }
 
     #[test]

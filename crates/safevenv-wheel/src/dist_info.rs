@@ -52,7 +52,8 @@ pub(crate) fn parse_wheel(text: &str, wheel: &str) -> Result<WheelInfo, WheelErr
             value: value.to_string(),
         });
     }
-    let purelib = first_header(text, "Root-Is-Purelib").ok_or_else(|| missing("Root-Is-Purelib"))?;
+    let purelib =
+        first_header(text, "Root-Is-Purelib").ok_or_else(|| missing("Root-Is-Purelib"))?;
     let root_is_purelib = if purelib.eq_ignore_ascii_case("true") {
         true
     } else if purelib.eq_ignore_ascii_case("false") {
@@ -71,7 +72,11 @@ pub(crate) fn parse_wheel(text: &str, wheel: &str) -> Result<WheelInfo, WheelErr
 
 /// (7): METADATA's `Name` and `Version` must be the file name's, so the installed
 /// distribution is the one the resolver chose and the lockfile records.
-pub(crate) fn check_metadata(text: &str, filename: &WheelFilename, wheel: &str) -> Result<(), WheelError> {
+pub(crate) fn check_metadata(
+    text: &str,
+    filename: &WheelFilename,
+    wheel: &str,
+) -> Result<(), WheelError> {
     let missing = |field| WheelError::MetadataFieldMissing {
         wheel: wheel.to_string(),
         field,
@@ -133,7 +138,10 @@ pub(crate) fn parse_entry_points(text: &str, wheel: &str) -> Result<EntryPoints,
         if trimmed.is_empty() || trimmed.starts_with(['#', ';']) {
             continue;
         }
-        if let Some(name) = trimmed.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')) {
+        if let Some(name) = trimmed
+            .strip_prefix('[')
+            .and_then(|rest| rest.strip_suffix(']'))
+        {
             section = match name.trim() {
                 "console_scripts" => Some(&mut entry_points.console_scripts),
                 "gui_scripts" => Some(&mut entry_points.gui_scripts),
@@ -222,7 +230,9 @@ impl PthFile {
 
     /// Whether any line is executed at interpreter start-up.
     pub fn executes_code(&self) -> bool {
-        self.lines.iter().any(|line| line.kind == PthLineKind::Executable)
+        self.lines
+            .iter()
+            .any(|line| line.kind == PthLineKind::Executable)
     }
 }
 
@@ -232,7 +242,10 @@ mod tests {
 
     #[test]
     fn pth_lines_follow_site_py() {
-        assert_eq!(PthLineKind::of("import os; os.system('x')"), PthLineKind::Executable);
+        assert_eq!(
+            PthLineKind::of("import os; os.system('x')"),
+            PthLineKind::Executable
+        );
         assert_eq!(PthLineKind::of("import\tsys"), PthLineKind::Executable);
         // `importlib` is a path, and so is ` import x` (site.py checks the line start).
         assert_eq!(PthLineKind::of("importlib"), PthLineKind::Path);
@@ -246,7 +259,13 @@ mod tests {
     fn entry_points_keep_script_sections() {
         let text = "[console_scripts]\ntool = pkg.cli:main\n\n[pytest11]\nplug = x\n[gui_scripts]\ng=pkg:gui [extra]\n";
         let parsed = parse_entry_points(text, "w").unwrap();
-        assert_eq!(parsed.console_scripts, vec![EntryPoint { name: "tool".into(), target: "pkg.cli:main".into() }]);
+        assert_eq!(
+            parsed.console_scripts,
+            vec![EntryPoint {
+                name: "tool".into(),
+                target: "pkg.cli:main".into()
+            }]
+        );
         assert_eq!(parsed.gui_scripts[0].target, "pkg:gui [extra]");
         assert!(matches!(
             parse_entry_points("[console_scripts]\nbroken\n", "w"),
@@ -275,7 +294,10 @@ mod tests {
         ));
         assert!(matches!(
             parse_wheel("Wheel-Version: 1.0\n", "w"),
-            Err(WheelError::WheelFieldMissing { field: "Root-Is-Purelib", .. })
+            Err(WheelError::WheelFieldMissing {
+                field: "Root-Is-Purelib",
+                ..
+            })
         ));
     }
 }

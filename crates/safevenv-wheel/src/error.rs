@@ -167,7 +167,9 @@ pub enum WheelError {
         method: u16,
     },
     /// The inflated bytes do not match the CRC-32 of the central directory.
-    #[error("entry `{entry}` of wheel `{wheel}` has CRC-32 {actual:#010x}, expected {expected:#010x}")]
+    #[error(
+        "entry `{entry}` of wheel `{wheel}` has CRC-32 {actual:#010x}, expected {expected:#010x}"
+    )]
     CrcMismatch {
         /// The wheel.
         wheel: String,
@@ -395,7 +397,9 @@ pub enum WheelError {
         limit: u64,
     },
     /// An entry inflates more than [`crate::Limits::max_ratio`] times its compressed size.
-    #[error("entry `{entry}` of wheel `{wheel}` inflates more than {limit} times its compressed size")]
+    #[error(
+        "entry `{entry}` of wheel `{wheel}` inflates more than {limit} times its compressed size"
+    )]
     CompressionRatio {
         /// The wheel.
         wheel: String,
@@ -434,7 +438,9 @@ pub enum WheelError {
         found: Vec<String>,
     },
     /// The `.dist-info` (or `.data`) directory names another distribution than the file name.
-    #[error("directory `{directory}` of wheel `{wheel}` does not match the file name (`{expected}`)")]
+    #[error(
+        "directory `{directory}` of wheel `{wheel}` does not match the file name (`{expected}`)"
+    )]
     DirectoryNameMismatch {
         /// The wheel.
         wheel: String,
@@ -627,7 +633,9 @@ pub enum WheelError {
         algorithm: String,
     },
     /// A hex digest where the spec requires urlsafe-base64-nopad.
-    #[error("`RECORD` of wheel `{wheel}` has a hex digest for `{entry}`; the format requires urlsafe base64 without padding")]
+    #[error(
+        "`RECORD` of wheel `{wheel}` has a hex digest for `{entry}`; the format requires urlsafe base64 without padding"
+    )]
     HexDigest {
         /// The wheel.
         wheel: String,

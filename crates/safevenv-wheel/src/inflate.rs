@@ -111,10 +111,12 @@ impl<'a> Pass<'a> {
         sink: &mut dyn FnMut(&[u8]) -> Result<(), WheelError>,
     ) -> Result<Streamed, WheelError> {
         let wheel = self.wheel;
-        let raw = archive.by_index_raw(index).map_err(|source| WheelError::Zip {
-            wheel: wheel.to_string(),
-            source,
-        })?;
+        let raw = archive
+            .by_index_raw(index)
+            .map_err(|source| WheelError::Zip {
+                wheel: wheel.to_string(),
+                source,
+            })?;
         // (1): the zip crate located this entry by its own reading of the archive; it must
         // be the entry our layout check verified.
         let disagreement = |field| WheelError::ParserDisagreement {
@@ -128,7 +130,9 @@ impl<'a> Pass<'a> {
         if raw.header_start() != entry.header_offset || raw.data_start() != entry.data_start {
             return Err(disagreement("offset"));
         }
-        if raw.compressed_size() != entry.compressed_size || raw.size() != entry.size || raw.crc32() != entry.crc32
+        if raw.compressed_size() != entry.compressed_size
+            || raw.size() != entry.size
+            || raw.crc32() != entry.crc32
         {
             return Err(disagreement("sizes"));
         }
@@ -152,7 +156,8 @@ impl<'a> Pass<'a> {
             self.pump(&mut raw, entry, &mut state, sink)?;
             state.size
         } else {
-            let mut decoder = flate2::bufread::DeflateDecoder::new(BufReader::with_capacity(INPUT_BUFFER, raw));
+            let mut decoder =
+                flate2::bufread::DeflateDecoder::new(BufReader::with_capacity(INPUT_BUFFER, raw));
             self.pump(&mut decoder, entry, &mut state, sink)?;
             decoder.total_in()
         };

@@ -85,8 +85,7 @@ impl<'a> Fields<'a> {
     }
 
     fn u16(&mut self) -> Option<u16> {
-        self.take(2)
-            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+        self.take(2).map(|b| u16::from_le_bytes([b[0], b[1]]))
     }
 
     fn u32(&mut self) -> Option<u32> {
@@ -117,7 +116,12 @@ impl<R: Read + Seek> Reader<'_, R> {
     }
 
     /// Reads exactly `len` bytes at `offset`, or reports `structure` as truncated.
-    fn read_at(&mut self, offset: u64, len: u64, structure: &'static str) -> Result<Vec<u8>, WheelError> {
+    fn read_at(
+        &mut self,
+        offset: u64,
+        len: u64,
+        structure: &'static str,
+    ) -> Result<Vec<u8>, WheelError> {
         let truncated = || WheelError::Truncated {
             wheel: self.wheel.to_string(),
             structure,
@@ -154,10 +158,12 @@ pub(crate) fn read_layout<R: Read + Seek>(
     wheel: &str,
     limits: &Limits,
 ) -> Result<Layout, WheelError> {
-    let len = inner.seek(SeekFrom::End(0)).map_err(|source| WheelError::Io {
-        wheel: wheel.to_string(),
-        source,
-    })?;
+    let len = inner
+        .seek(SeekFrom::End(0))
+        .map_err(|source| WheelError::Io {
+            wheel: wheel.to_string(),
+            source,
+        })?;
     let mut reader = Reader { inner, wheel, len };
     let end = read_end(&mut reader)?;
 
@@ -226,14 +232,22 @@ fn read_end<R: Read + Seek>(reader: &mut Reader<'_, R>) -> Result<End, WheelErro
     }
     let eocd_offset = tail_start + at as u64;
     let mut fields = Fields::new(&tail[at + 4..]);
-    let (Some(disk), Some(cd_disk), Some(disk_entries), Some(entries), Some(cd_size), Some(cd_offset)) = (
+    let (
+        Some(disk),
+        Some(cd_disk),
+        Some(disk_entries),
+        Some(entries),
+        Some(cd_size),
+        Some(cd_offset),
+    ) = (
         fields.u16(),
         fields.u16(),
         fields.u16(),
         fields.u16(),
         fields.u32(),
         fields.u32(),
-    ) else {
+    )
+    else {
         return Err(not_a_zip());
     };
     if disk != 0 || cd_disk != 0 || disk_entries != entries {
@@ -254,7 +268,9 @@ fn read_end<R: Read + Seek>(reader: &mut Reader<'_, R>) -> Result<End, WheelErro
     let locator_offset = eocd_offset - 20;
     let locator = reader.read_at(locator_offset, 20, "ZIP64 locator")?;
     let mut fields = Fields::new(&locator[4..]);
-    let (Some(record_disk), Some(record_offset), Some(disks)) = (fields.u32(), fields.u64(), fields.u32()) else {
+    let (Some(record_disk), Some(record_offset), Some(disks)) =
+        (fields.u32(), fields.u64(), fields.u32())
+    else {
         return Err(not_a_zip());
     };
     if record_disk != 0 || disks > 1 {
@@ -296,14 +312,22 @@ fn read_end<R: Read + Seek>(reader: &mut Reader<'_, R>) -> Result<End, WheelErro
         return Err(inconsistent("extensible data"));
     }
     fields.take(4);
-    let (Some(disk64), Some(cd_disk64), Some(disk_entries64), Some(entries64), Some(cd_size64), Some(cd_offset64)) = (
+    let (
+        Some(disk64),
+        Some(cd_disk64),
+        Some(disk_entries64),
+        Some(entries64),
+        Some(cd_size64),
+        Some(cd_offset64),
+    ) = (
         fields.u32(),
         fields.u32(),
         fields.u64(),
         fields.u64(),
         fields.u64(),
         fields.u64(),
-    ) else {
+    )
+    else {
         return Err(inconsistent("length"));
     };
     if disk64 != 0 || cd_disk64 != 0 || disk_entries64 != entries64 {
@@ -328,7 +352,11 @@ fn read_end<R: Read + Seek>(reader: &mut Reader<'_, R>) -> Result<End, WheelErro
 }
 
 /// Splits an extra field into `(id, data)` records, refusing truncated and repeated ones.
-fn parse_extra<'a>(extra: &'a [u8], wheel: &str, entry: &str) -> Result<Vec<(u16, &'a [u8])>, WheelError> {
+fn parse_extra<'a>(
+    extra: &'a [u8],
+    wheel: &str,
+    entry: &str,
+) -> Result<Vec<(u16, &'a [u8])>, WheelError> {
     let malformed = |reason| WheelError::MalformedExtraField {
         wheel: wheel.to_string(),
         entry: entry.to_string(),
@@ -372,7 +400,11 @@ fn decode_name(raw: &[u8], flags: u16, wheel: &str) -> Result<String, WheelError
     })
 }
 
-fn read_central_directory(directory: &[u8], end: &End, wheel: &str) -> Result<Vec<Entry>, WheelError> {
+fn read_central_directory(
+    directory: &[u8],
+    end: &End,
+    wheel: &str,
+) -> Result<Vec<Entry>, WheelError> {
     let mut fields = Fields::new(directory);
     let mut entries = Vec::new();
     while fields.pos < directory.len() {
@@ -429,7 +461,9 @@ fn read_central_directory(directory: &[u8], end: &End, wheel: &str) -> Result<Ve
         };
         let raw_name = fields.take(usize::from(name_len)).ok_or_else(truncated)?;
         let extra = fields.take(usize::from(extra_len)).ok_or_else(truncated)?;
-        fields.take(usize::from(comment_len)).ok_or_else(truncated)?;
+        fields
+            .take(usize::from(comment_len))
+            .ok_or_else(truncated)?;
         let name = decode_name(raw_name, flags, wheel)?;
 
         // (1): encrypted entries cannot be verified; other methods are not allowed in wheels.
@@ -455,11 +489,18 @@ fn read_central_directory(directory: &[u8], end: &End, wheel: &str) -> Result<Ve
         let needs_compressed = compressed32 == u32::MAX;
         let needs_offset = offset32 == u32::MAX;
         let needs_disk = disk16 == u16::MAX;
-        let expected_len = 8 * (usize::from(needs_size) + usize::from(needs_compressed) + usize::from(needs_offset))
+        let expected_len = 8
+            * (usize::from(needs_size) + usize::from(needs_compressed) + usize::from(needs_offset))
             + 4 * usize::from(needs_disk);
-        let zip64 = records.iter().find(|(id, _)| *id == ZIP64_EXTRA).map(|(_, data)| *data);
-        let (mut size, mut compressed_size, mut header_offset) =
-            (u64::from(size32), u64::from(compressed32), u64::from(offset32));
+        let zip64 = records
+            .iter()
+            .find(|(id, _)| *id == ZIP64_EXTRA)
+            .map(|(_, data)| *data);
+        let (mut size, mut compressed_size, mut header_offset) = (
+            u64::from(size32),
+            u64::from(compressed32),
+            u64::from(offset32),
+        );
         match zip64 {
             Some(data) if data.len() == expected_len => {
                 let mut values = Fields::new(data);
@@ -558,7 +599,9 @@ fn read_local_headers<R: Read + Seek>(
             });
         }
         if entry.header_offset < cursor {
-            let other = previous.map(|p| entries[p].name.clone()).unwrap_or_default();
+            let other = previous
+                .map(|p| entries[p].name.clone())
+                .unwrap_or_default();
             return Err(WheelError::OverlappingEntries {
                 wheel,
                 entry: entry.name.clone(),
@@ -578,7 +621,9 @@ fn read_local_headers<R: Read + Seek>(
         });
     }
     if cursor > cd_offset {
-        let entry = previous.map(|p| entries[p].name.clone()).unwrap_or_default();
+        let entry = previous
+            .map(|p| entries[p].name.clone())
+            .unwrap_or_default();
         return Err(WheelError::OverlappingEntries {
             wheel,
             entry,
@@ -590,7 +635,10 @@ fn read_local_headers<R: Read + Seek>(
 
 /// Checks one local header (and data descriptor) against the central record; sets
 /// `data_start` and returns the offset just past the entry.
-fn read_local_header<R: Read + Seek>(reader: &mut Reader<'_, R>, entry: &mut Entry) -> Result<u64, WheelError> {
+fn read_local_header<R: Read + Seek>(
+    reader: &mut Reader<'_, R>,
+    entry: &mut Entry,
+) -> Result<u64, WheelError> {
     let wheel = reader.wheel.to_string();
     let offset = entry.header_offset;
     let header = reader.read_at(offset, 30, "local header")?;
@@ -663,11 +711,18 @@ fn read_local_header<R: Read + Seek>(reader: &mut Reader<'_, R>, entry: &mut Ent
         ));
     }
     if method != entry.method {
-        return Err(mismatch("method", method.to_string(), entry.method.to_string()));
+        return Err(mismatch(
+            "method",
+            method.to_string(),
+            entry.method.to_string(),
+        ));
     }
     let records = parse_extra(extra, &wheel, &entry.name)?;
     check_unicode_path(&records, &entry.name, &wheel)?;
-    let zip64 = records.iter().find(|(id, _)| *id == ZIP64_EXTRA).map(|(_, data)| *data);
+    let zip64 = records
+        .iter()
+        .find(|(id, _)| *id == ZIP64_EXTRA)
+        .map(|(_, data)| *data);
     let (mut size, mut compressed_size) = (u64::from(size32), u64::from(compressed32));
     if let Some(data) = zip64 {
         // As in the central directory, the record holds exactly the marked sizes, in order
@@ -695,7 +750,11 @@ fn read_local_header<R: Read + Seek>(reader: &mut Reader<'_, R>, entry: &mut Ent
     // any other value must still agree.
     let agrees = |local: u64, central: u64| local == central || (uses_descriptor && local == 0);
     if !agrees(u64::from(crc32), u64::from(entry.crc32)) {
-        return Err(mismatch("crc32", format!("{crc32:#010x}"), format!("{:#010x}", entry.crc32)));
+        return Err(mismatch(
+            "crc32",
+            format!("{crc32:#010x}"),
+            format!("{:#010x}", entry.crc32),
+        ));
     }
     if !agrees(compressed_size, entry.compressed_size) {
         return Err(mismatch(
@@ -734,7 +793,13 @@ fn read_local_header<R: Read + Seek>(reader: &mut Reader<'_, R>, entry: &mut Ent
         len += 4;
         first = fields.u32();
     }
-    let mut wide = || if width == 8 { fields.u64() } else { fields.u32().map(u64::from) };
+    let mut wide = || {
+        if width == 8 {
+            fields.u64()
+        } else {
+            fields.u32().map(u64::from)
+        }
+    };
     let (Some(d_crc), Some(d_compressed), Some(d_size)) = (first, wide(), wide()) else {
         return Err(WheelError::Truncated {
             wheel,

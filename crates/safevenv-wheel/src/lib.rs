@@ -17,7 +17,7 @@ mod names;
 mod record;
 mod unpack;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{Read, Seek};
 use std::path::Path;
 
@@ -28,7 +28,7 @@ pub use dist_info::{EntryPoint, EntryPoints, PthFile, PthLine, PthLineKind};
 pub use error::WheelError;
 pub use unpack::UnpackedWheel;
 
-use inflate::{Algorithm, Pass};
+use inflate::{Algorithm, Pass, Streamed};
 use layout::{Entry, Layout};
 
 /// Bounds on what an archive may make us read and inflate (check 4).
@@ -82,7 +82,9 @@ pub fn verify_archive<R: Read + Seek>(
     let (layout, mut archive) = open_zip(&mut reader, name, limits)?;
     let mut pass = Pass::new(name, limits);
     for (index, entry) in layout.entries.iter().enumerate() {
-        pass.stream(&mut archive, index, entry, Algorithm::Sha256, &mut |_| Ok(()))?;
+        pass.stream(&mut archive, index, entry, Algorithm::Sha256, &mut |_| {
+            Ok(())
+        })?;
     }
     Ok(ArchiveSummary {
         entries: layout.entries.len(),
@@ -115,7 +117,8 @@ fn open_zip<R: Read + Seek>(
     if archive.len() != layout.entries.len() {
         return Err(disagreement("entry count"));
     }
-    if archive.central_directory_start() != layout.central_directory_start || archive.offset() != 0 {
+    if archive.central_directory_start() != layout.central_directory_start || archive.offset() != 0
+    {
         return Err(disagreement("central directory offset"));
     }
     Ok((layout, archive))
@@ -195,7 +198,10 @@ pub struct Wheel;
 impl Wheel {
     /// Opens the wheel at `path` with default [`Limits`]; see [`Wheel::from_reader`] for the
     /// checks. The file handle is kept for [`VerifiedWheel::unpack_into`].
-    pub fn open(path: &Path, filename: &WheelFilename) -> Result<VerifiedWheel<fs_err::File>, WheelError> {
+    pub fn open(
+        path: &Path,
+        filename: &WheelFilename,
+    ) -> Result<VerifiedWheel<fs_err::File>, WheelError> {
         Self::open_with_limits(path, filename, &Limits::default())
     }
 
@@ -254,7 +260,11 @@ impl Wheel {
         let (layout, mut archive) = open_zip(reader, wheel, limits)?;
         // (4): the declared sizes are a cheap first bound; the real one is enforced while
         // inflating, because headers can lie (and are then caught by (1)).
-        let declared: u64 = layout.entries.iter().map(|e| e.size).fold(0, u64::saturating_add);
+        let declared: u64 = layout
+            .entries
+            .iter()
+            .map(|e| e.size)
+            .fold(0, u64::saturating_add);
         if declared > limits.max_total_uncompressed {
             return Err(WheelError::TooLarge {
                 wheel: wheel.to_string(),
@@ -281,8 +291,11 @@ impl Wheel {
                 index,
             });
         }
-        let file_index: HashMap<String, usize> =
-            files.iter().enumerate().map(|(i, f)| (f.path.clone(), i)).collect();
+        let file_index: HashMap<String, usize> = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.path.clone(), i))
+            .collect();
         let required = |file: &str| {
             let path = format!("{}/{file}", dirs.dist_info);
             match file_index.get(path.as_str()) {
@@ -308,12 +321,12 @@ impl Wheel {
         let mut pass = Pass::new(wheel, limits);
         let mut texts: BTreeMap<usize, String> = BTreeMap::new();
         let stream_file = |pass: &mut Pass<'_>,
-                               archive: &mut ZipArchive<R>,
-                               files: &mut [WheelFile],
-                               i: usize,
-                               algorithm: Algorithm,
-                               capture: bool|
-         -> Result<(u64, Option<Vec<u8>>, Option<String>), WheelError> {
+                           archive: &mut ZipArchive<R>,
+                           files: &mut [WheelFile],
+                           i: usize,
+                           algorithm: Algorithm,
+                           capture: bool|
+         -> Result<(Streamed, Option<String>), WheelError> {
             let entry = &layout.entries[files[i].index];
             let mut text = Vec::new();
             if capture && entry.size > limits.max_text_file {
@@ -324,12 +337,13 @@ impl Wheel {
                     limit: limits.max_text_file,
                 });
             }
-            let streamed = pass.stream(archive, files[i].index, entry, algorithm, &mut |chunk| {
-                if capture {
-                    text.extend_from_slice(chunk);
-                }
-                Ok(())
-            })?;
+            let streamed =
+                pass.stream(archive, files[i].index, entry, algorithm, &mut |chunk| {
+                    if capture {
+                        text.extend_from_slice(chunk);
+                    }
+                    Ok(())
+                })?;
             files[i].sha256 = streamed.sha256;
             let text = if capture {
                 Some(String::from_utf8(text).map_err(|_| WheelError::NotUtf8 {
@@ -339,15 +353,27 @@ impl Wheel {
             } else {
                 None
             };
-            Ok((streamed.size, streamed.other_digest, text))
+            Ok((streamed, text))
         };
 
         // (8): RECORD first, so each file is hashed with the algorithm RECORD names for it
         // in the same single pass that inflates it.
-        let (_, _, record_text) =
-            stream_file(&mut pass, &mut archive, &mut files, record_file, Algorithm::Sha256, true)?;
+        let (_, record_text) = stream_file(
+            &mut pass,
+            &mut archive,
+            &mut files,
+            record_file,
+            Algorithm::Sha256,
+            true,
+        )?;
         let rows = record::parse(record_text.as_deref().unwrap_or_default(), wheel)?;
-        let mut listed: HashMap<String, (Option<(Algorithm, Vec<u8>)>, Option<u64>)> = HashMap::new();
+        let directories: HashSet<&str> = layout
+            .entries
+            .iter()
+            .filter(|entry| entry.is_dir())
+            .map(|entry| entry.name.trim_end_matches('/'))
+            .collect();
+        let mut listed: HashMap<String, Listed> = HashMap::new();
         for row in rows {
             names::check_name(&row.path, wheel).map_err(|rule| WheelError::UnsafeRecordPath {
                 wheel: wheel.to_string(),
@@ -355,8 +381,7 @@ impl Wheel {
                 rule: Box::new(rule),
             })?;
             // The spec lets RECORD list directories; they carry no content to verify.
-            let is_directory = row.path.ends_with('/')
-                || layout.entries.iter().any(|e| e.is_dir() && e.name.trim_end_matches('/') == row.path);
+            let is_directory = row.path.ends_with('/') || directories.contains(row.path.as_str());
             if is_directory {
                 continue;
             }
@@ -390,13 +415,17 @@ impl Wheel {
             let size = if row.size.is_empty() || is_record {
                 None
             } else {
-                Some(row.size.parse::<u64>().map_err(|_| WheelError::InvalidRecordSize {
-                    wheel: wheel.to_string(),
-                    entry: row.path.clone(),
-                    value: row.size.clone(),
-                })?)
+                Some(
+                    row.size
+                        .parse::<u64>()
+                        .map_err(|_| WheelError::InvalidRecordSize {
+                            wheel: wheel.to_string(),
+                            entry: row.path.clone(),
+                            value: row.size.clone(),
+                        })?,
+                )
             };
-            listed.insert(row.path, (hash, size));
+            listed.insert(row.path, Listed { hash, size });
         }
 
         for i in 0..files.len() {
@@ -413,21 +442,26 @@ impl Wheel {
                 });
             }
             let algorithm = expected
-                .and_then(|(hash, _)| hash.as_ref().map(|(algorithm, _)| *algorithm))
+                .and_then(|listed| listed.hash.as_ref().map(|(algorithm, _)| *algorithm))
                 .unwrap_or(Algorithm::Sha256);
             let capture = i == wheel_file
                 || i == metadata_file
                 || Some(i) == entry_points_file
                 || is_site_packages_pth(&files[i]);
-            let (size, other, captured) = stream_file(&mut pass, &mut archive, &mut files, i, algorithm, capture)?;
+            let (streamed, captured) =
+                stream_file(&mut pass, &mut archive, &mut files, i, algorithm, capture)?;
             if let Some(captured) = captured {
                 texts.insert(i, captured);
             }
-            let Some((hash, expected_size)) = expected else {
+            let Some(Listed {
+                hash,
+                size: expected_size,
+            }) = expected
+            else {
                 continue;
             };
             if let Some((algorithm, digest)) = hash {
-                let actual: &[u8] = match &other {
+                let actual: &[u8] = match &streamed.other_digest {
                     Some(other) => other,
                     None => &files[i].sha256,
                 };
@@ -441,13 +475,13 @@ impl Wheel {
                 }
             }
             if let Some(expected_size) = expected_size
-                && *expected_size != size
+                && *expected_size != streamed.size
             {
                 return Err(WheelError::RecordSizeMismatch {
                     wheel: wheel.to_string(),
                     entry: path,
                     expected: *expected_size,
-                    actual: size,
+                    actual: streamed.size,
                 });
             }
         }
@@ -484,8 +518,15 @@ impl Wheel {
             pth_files,
             compressed_size: layout.compressed_total,
             uncompressed_size: pass.total,
+            limits: limits.clone(),
         })
     }
+}
+
+/// What RECORD promises about one file.
+struct Listed {
+    hash: Option<(Algorithm, Vec<u8>)>,
+    size: Option<u64>,
 }
 
 /// Whether `file` is a `.pth` file at the top of site-packages, where `site.py` reads it.
@@ -532,7 +573,11 @@ impl Directories {
 
         let mut dist_infos = with_suffix(".dist-info");
         let dist_info = match dist_infos.len() {
-            0 => return Err(WheelError::NoDistInfo { wheel: wheel.to_string() }),
+            0 => {
+                return Err(WheelError::NoDistInfo {
+                    wheel: wheel.to_string(),
+                });
+            }
             1 => dist_infos.remove(0),
             _ => {
                 return Err(WheelError::MultipleDistInfo {
@@ -556,7 +601,10 @@ impl Directories {
         if let Some(data_dir) = &data_dir {
             check_stem(data_dir, ".data")?;
         }
-        Ok(Self { dist_info, data_dir })
+        Ok(Self {
+            dist_info,
+            data_dir,
+        })
     }
 
     /// The category of a file path and its path inside that category.
@@ -598,6 +646,7 @@ pub struct VerifiedWheel<R> {
     pth_files: Vec<PthFile>,
     compressed_size: u64,
     uncompressed_size: u64,
+    limits: Limits,
 }
 
 impl<R> VerifiedWheel<R> {
@@ -666,7 +715,10 @@ impl<R> VerifiedWheel<R> {
                     file.install_path.split('.').next().unwrap_or_default()
                 }
             };
-            let is_identifier = name.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+            let is_identifier = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
                 && name.chars().all(|c| c.is_alphanumeric() || c == '_');
             if is_identifier {
                 names.insert(name.to_string());

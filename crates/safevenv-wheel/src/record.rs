@@ -80,18 +80,18 @@ pub(crate) fn parse(text: &str, wheel: &str) -> Result<Vec<Row>, WheelError> {
         let [path, hash, size]: [String; 3] = fields
             .try_into()
             .map_err(|_| syntax(start_line, "a row does not have exactly three fields"))?;
-        rows.push(Row {
-            path,
-            hash,
-            size,
-        });
+        rows.push(Row { path, hash, size });
     }
     Ok(rows)
 }
 
 /// Parses `algorithm=digest`, refusing weak algorithms and anything but canonical
 /// urlsafe-base64-nopad digests of the algorithm's length.
-pub(crate) fn parse_hash(value: &str, entry: &str, wheel: &str) -> Result<(Algorithm, Vec<u8>), WheelError> {
+pub(crate) fn parse_hash(
+    value: &str,
+    entry: &str,
+    wheel: &str,
+) -> Result<(Algorithm, Vec<u8>), WheelError> {
     let malformed = || WheelError::MalformedDigest {
         wheel: wheel.to_string(),
         entry: entry.to_string(),
@@ -155,10 +155,22 @@ mod tests {
 
     #[test]
     fn refuses_wrong_field_counts_and_open_quotes() {
-        assert!(matches!(parse("a,b\n", "w"), Err(WheelError::RecordSyntax { line: 1, .. })));
-        assert!(matches!(parse("a,b,c,d\n", "w"), Err(WheelError::RecordSyntax { .. })));
-        assert!(matches!(parse("\"a,b,c\n", "w"), Err(WheelError::RecordSyntax { .. })));
-        assert!(matches!(parse("a\"b,c,d\n", "w"), Err(WheelError::RecordSyntax { .. })));
+        assert!(matches!(
+            parse("a,b\n", "w"),
+            Err(WheelError::RecordSyntax { line: 1, .. })
+        ));
+        assert!(matches!(
+            parse("a,b,c,d\n", "w"),
+            Err(WheelError::RecordSyntax { .. })
+        ));
+        assert!(matches!(
+            parse("\"a,b,c\n", "w"),
+            Err(WheelError::RecordSyntax { .. })
+        ));
+        assert!(matches!(
+            parse("a\"b,c,d\n", "w"),
+            Err(WheelError::RecordSyntax { .. })
+        ));
     }
 
     #[test]
@@ -166,12 +178,30 @@ mod tests {
         let digest = URL_SAFE_NO_PAD.encode([7u8; 32]);
         assert!(parse_hash(&format!("sha256={digest}"), "e", "w").is_ok());
         let hex = "ab".repeat(32);
-        assert!(matches!(parse_hash(&format!("sha256={hex}"), "e", "w"), Err(WheelError::HexDigest { .. })));
-        assert!(matches!(parse_hash(&format!("sha256={digest}="), "e", "w"), Err(WheelError::MalformedDigest { .. })));
-        assert!(matches!(parse_hash("md5=abc", "e", "w"), Err(WheelError::WeakHashAlgorithm { .. })));
-        assert!(matches!(parse_hash("sha1=abc", "e", "w"), Err(WheelError::WeakHashAlgorithm { .. })));
-        assert!(matches!(parse_hash("blake9=abc", "e", "w"), Err(WheelError::UnknownHashAlgorithm { .. })));
-        assert!(matches!(parse_hash("sha256", "e", "w"), Err(WheelError::MalformedDigest { .. })));
+        assert!(matches!(
+            parse_hash(&format!("sha256={hex}"), "e", "w"),
+            Err(WheelError::HexDigest { .. })
+        ));
+        assert!(matches!(
+            parse_hash(&format!("sha256={digest}="), "e", "w"),
+            Err(WheelError::MalformedDigest { .. })
+        ));
+        assert!(matches!(
+            parse_hash("md5=abc", "e", "w"),
+            Err(WheelError::WeakHashAlgorithm { .. })
+        ));
+        assert!(matches!(
+            parse_hash("sha1=abc", "e", "w"),
+            Err(WheelError::WeakHashAlgorithm { .. })
+        ));
+        assert!(matches!(
+            parse_hash("blake9=abc", "e", "w"),
+            Err(WheelError::UnknownHashAlgorithm { .. })
+        ));
+        assert!(matches!(
+            parse_hash("sha256", "e", "w"),
+            Err(WheelError::MalformedDigest { .. })
+        ));
         let long = URL_SAFE_NO_PAD.encode([7u8; 64]);
         assert!(parse_hash(&format!("sha512={long}"), "e", "w").is_ok());
     }

@@ -55,11 +55,11 @@ impl<R: Read + Seek> VerifiedWheel<R> {
             });
         }
 
-        // The limits were enforced at verification; the same entries inflate to the same
-        // sizes, so unpacking uses the sizes already proven (any change fails the hash).
+        // The limits of verification, bounded further by the total it measured: the same
+        // entries must inflate to the same bytes (any change fails the CRC or the hash).
         let limits = Limits {
             max_total_uncompressed: self.uncompressed_size,
-            ..Limits::default()
+            ..self.limits.clone()
         };
         let mut pass = Pass::new(&self.name, &limits);
         let mut created: HashSet<String> = HashSet::new();
@@ -81,9 +81,13 @@ impl<R: Read + Seek> VerifiedWheel<R> {
             let path = dir.join(&file.path);
             let handle = create_new(&path, file.executable).map_err(io_error)?;
             let mut writer = BufWriter::with_capacity(BUFFER, handle);
-            let streamed = pass.stream(&mut self.archive, file.index, entry, Algorithm::Sha256, &mut |chunk| {
-                writer.write_all(chunk).map_err(io_error)
-            })?;
+            let streamed = pass.stream(
+                &mut self.archive,
+                file.index,
+                entry,
+                Algorithm::Sha256,
+                &mut |chunk| writer.write_all(chunk).map_err(io_error),
+            )?;
             if streamed.sha256 != file.sha256 {
                 return Err(WheelError::ChangedSinceVerification {
                     wheel: self.name.clone(),
@@ -92,7 +96,9 @@ impl<R: Read + Seek> VerifiedWheel<R> {
                     actual: hex(&streamed.sha256),
                 });
             }
-            let handle = writer.into_inner().map_err(|error| io_error(error.into_error()))?;
+            let handle = writer
+                .into_inner()
+                .map_err(|error| io_error(error.into_error()))?;
             set_mode(&handle, file.executable).map_err(io_error)?;
             unpacked.files += 1;
             unpacked.bytes += streamed.size;
@@ -141,7 +147,10 @@ fn create_new(path: &Path, executable: bool) -> std::io::Result<fs_err::File> {
 
 #[cfg(not(unix))]
 fn create_new(path: &Path, _executable: bool) -> std::io::Result<fs_err::File> {
-    fs_err::OpenOptions::new().write(true).create_new(true).open(path)
+    fs_err::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
 }
 
 /// Sets the exact mode on the open handle: `open`'s mode is filtered by the umask, and
@@ -149,7 +158,11 @@ fn create_new(path: &Path, _executable: bool) -> std::io::Result<fs_err::File> {
 #[cfg(unix)]
 fn set_mode(file: &fs_err::File, executable: bool) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(std::fs::Permissions::from_mode(if executable { 0o755 } else { 0o644 }))
+    file.set_permissions(std::fs::Permissions::from_mode(if executable {
+        0o755
+    } else {
+        0o644
+    }))
 }
 
 #[cfg(not(unix))]

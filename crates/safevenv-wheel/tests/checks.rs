@@ -6,7 +6,9 @@ use std::str::FromStr;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use safevenv_test_index::WheelSpec;
-use safevenv_wheel::{Category, DataCategory, Limits, PthLineKind, VerifiedWheel, Wheel, WheelError};
+use safevenv_wheel::{
+    Category, DataCategory, Limits, PthLineKind, VerifiedWheel, Wheel, WheelError,
+};
 use sha2::{Digest, Sha256, Sha512};
 use uv_distribution_filename::WheelFilename;
 use zip::write::SimpleFileOptions;
@@ -40,18 +42,27 @@ fn record_hash(bytes: &[u8]) -> String {
 }
 
 const METADATA: &str = "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n";
-const WHEEL: &str = "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n";
+const WHEEL: &str =
+    "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n";
 
 /// A wheel written entry by entry, with a correct RECORD for `demo-1.0.dist-info`.
 fn hand_wheel(entries: &[(&str, &str)]) -> Vec<u8> {
     let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let mut record = String::new();
     for (name, contents) in entries {
-        writer.start_file(*name, SimpleFileOptions::default()).unwrap();
+        writer
+            .start_file(*name, SimpleFileOptions::default())
+            .unwrap();
         writer.write_all(contents.as_bytes()).unwrap();
-        record.push_str(&format!("{name},{},{}\n", record_hash(contents.as_bytes()), contents.len()));
+        record.push_str(&format!(
+            "{name},{},{}\n",
+            record_hash(contents.as_bytes()),
+            contents.len()
+        ));
     }
-    writer.start_file("demo-1.0.dist-info/RECORD", SimpleFileOptions::default()).unwrap();
+    writer
+        .start_file("demo-1.0.dist-info/RECORD", SimpleFileOptions::default())
+        .unwrap();
     record.push_str("demo-1.0.dist-info/RECORD,,\n");
     writer.write_all(record.as_bytes()).unwrap();
     writer.finish().unwrap().into_inner()
@@ -69,7 +80,10 @@ fn hand_demo(wheel: &str, metadata: &str) -> Vec<u8> {
 fn headers_of(bytes: &[u8], name: &str) -> (usize, usize) {
     let find = |signature: &[u8], name_at: usize| {
         (0..bytes.len() - name_at - name.len())
-            .find(|&at| bytes[at..].starts_with(signature) && bytes[at + name_at..].starts_with(name.as_bytes()))
+            .find(|&at| {
+                bytes[at..].starts_with(signature)
+                    && bytes[at + name_at..].starts_with(name.as_bytes())
+            })
             .unwrap()
     };
     (find(b"PK\x03\x04", 30), find(b"PK\x01\x02", 46))
@@ -78,7 +92,10 @@ fn headers_of(bytes: &[u8], name: &str) -> (usize, usize) {
 fn replace_all(bytes: &mut [u8], from: &str, to: &str) {
     assert_eq!(from.len(), to.len());
     let mut at = 0;
-    while let Some(found) = bytes[at..].windows(from.len()).position(|w| w == from.as_bytes()) {
+    while let Some(found) = bytes[at..]
+        .windows(from.len())
+        .position(|w| w == from.as_bytes())
+    {
         bytes[at + found..at + found + to.len()].copy_from_slice(to.as_bytes());
         at += found + to.len();
     }
@@ -92,7 +109,10 @@ fn record_of(spec: &WheelSpec) -> String {
     text
 }
 
-fn with_record(spec: &WheelSpec, edit: impl FnOnce(String) -> String) -> Result<Verified, WheelError> {
+fn with_record(
+    spec: &WheelSpec,
+    edit: impl FnOnce(String) -> String,
+) -> Result<Verified, WheelError> {
     let record = edit(record_of(spec));
     open_spec(&spec.clone().record_override(&record))
 }
@@ -103,7 +123,10 @@ fn good_wheel_is_accepted_with_its_facts() {
         .file("demo_pkg/__init__.py", "def main(): pass\n")
         .file("single.py", "x = 1\n")
         .file("ext.cpython-312-x86_64-linux-gnu.so", vec![0u8; 64])
-        .file("demo_pkg-init.pth", "import os; os.getcwd()\n/opt/extra\n# comment\n")
+        .file(
+            "demo_pkg-init.pth",
+            "import os; os.getcwd()\n/opt/extra\n# comment\n",
+        )
         .data_file("scripts/tool", "#!python\nprint(1)\n")
         .data_file("purelib/extra_mod.py", "y = 2\n")
         .unix_mode("demo_pkg-1.0.data/scripts/tool", 0o755)
@@ -123,21 +146,43 @@ fn good_wheel_is_accepted_with_its_facts() {
     assert_eq!(pth.len(), 1);
     assert!(pth[0].executes_code());
     let kinds: Vec<PthLineKind> = pth[0].lines.iter().map(|line| line.kind).collect();
-    assert_eq!(kinds, [PthLineKind::Executable, PthLineKind::Path, PthLineKind::Skipped]);
+    assert_eq!(
+        kinds,
+        [
+            PthLineKind::Executable,
+            PthLineKind::Path,
+            PthLineKind::Skipped
+        ]
+    );
 
     assert_eq!(wheel.entry_points().console_scripts[0].name, "tool");
     assert_eq!(wheel.entry_points().gui_scripts[0].target, "demo_pkg:main");
     assert!(wheel.metadata().contains("Name: Demo.Pkg"));
 
-    let tool = wheel.files().iter().find(|f| f.path.ends_with("scripts/tool")).unwrap();
+    let tool = wheel
+        .files()
+        .iter()
+        .find(|f| f.path.ends_with("scripts/tool"))
+        .unwrap();
     assert_eq!(tool.category, Category::Data(DataCategory::Scripts));
     assert_eq!(tool.install_path, "tool");
     assert!(tool.executable);
-    assert_eq!(tool.sha256, <[u8; 32]>::from(Sha256::digest(b"#!python\nprint(1)\n")));
-    let init = wheel.files().iter().find(|f| f.path == "demo_pkg/__init__.py").unwrap();
+    assert_eq!(
+        tool.sha256,
+        <[u8; 32]>::from(Sha256::digest(b"#!python\nprint(1)\n"))
+    );
+    let init = wheel
+        .files()
+        .iter()
+        .find(|f| f.path == "demo_pkg/__init__.py")
+        .unwrap();
     assert_eq!(init.category, Category::Root);
     assert!(!init.executable);
-    let record = wheel.files().iter().find(|f| f.path.ends_with("RECORD")).unwrap();
+    let record = wheel
+        .files()
+        .iter()
+        .find(|f| f.path.ends_with("RECORD"))
+        .unwrap();
     assert_eq!(record.category, Category::DistInfo);
     let total: u64 = wheel.files().iter().map(|f| f.size).sum();
     assert_eq!(wheel.uncompressed_size(), total);
@@ -148,7 +193,10 @@ fn good_wheel_is_accepted_with_its_facts() {
 
 #[test]
 fn refuses_what_is_not_a_zip() {
-    assert!(matches!(open(b"<html>not found</html>".repeat(4)), Err(WheelError::NotAZip { .. })));
+    assert!(matches!(
+        open(b"<html>not found</html>".repeat(4)),
+        Err(WheelError::NotAZip { .. })
+    ));
     let mut truncated = bytes_of(&demo());
     truncated.truncate(truncated.len() - 10);
     assert!(matches!(open(truncated), Err(WheelError::NotAZip { .. })));
@@ -160,12 +208,21 @@ fn refuses_prefixed_and_concatenated_archives() {
     let mut prefixed = b"#!/bin/sh\nexit 0\n".to_vec();
     prefixed.extend_from_slice(&good);
     let error = open(prefixed).unwrap_err();
-    assert!(matches!(error, WheelError::UnaccountedBytes { .. }), "{error:?}");
+    assert!(
+        matches!(error, WheelError::UnaccountedBytes { .. }),
+        "{error:?}"
+    );
     let mut twice = good.clone();
     twice.extend_from_slice(&good);
     // The first archive's bytes belong to no entry of the second.
     let error = open(twice).unwrap_err();
-    assert!(matches!(error, WheelError::UnaccountedBytes { .. } | WheelError::BadSignature { .. }), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            WheelError::UnaccountedBytes { .. } | WheelError::BadSignature { .. }
+        ),
+        "{error:?}"
+    );
     // An archive comment hiding another end record is ambiguous.
     let mut hidden = good.clone();
     let comment = b"PK\x05\x06 hidden end record";
@@ -214,7 +271,10 @@ fn refuses_encrypted_entries_and_unknown_methods() {
     let mut bzip2 = good.clone();
     bzip2[local + 8] = 12;
     bzip2[central + 10] = 12;
-    assert!(matches!(open(bzip2), Err(WheelError::UnsupportedCompression { method: 12, .. })));
+    assert!(matches!(
+        open(bzip2),
+        Err(WheelError::UnsupportedCompression { method: 12, .. })
+    ));
 }
 
 #[test]
@@ -222,16 +282,24 @@ fn refuses_local_header_that_disagrees_with_central_directory() {
     let mut bytes = bytes_of(&demo());
     let (local, _) = headers_of(&bytes, "demo/__init__.py");
     bytes[local + 30] = b'x';
-    assert!(matches!(open(bytes), Err(WheelError::LocalHeaderMismatch { field: "name", .. })));
+    assert!(matches!(
+        open(bytes),
+        Err(WheelError::LocalHeaderMismatch { field: "name", .. })
+    ));
 }
 
 #[test]
 fn refuses_overlapping_entries() {
-    let spec = demo().file("demo/__init__.py", "a").file("demo/other.py", "b");
+    let spec = demo()
+        .file("demo/__init__.py", "a")
+        .file("demo/other.py", "b");
     let mut bytes = bytes_of(&spec);
     let (_, central) = headers_of(&bytes, "demo/other.py");
     bytes[central + 42..central + 46].copy_from_slice(&0u32.to_le_bytes());
-    assert!(matches!(open(bytes), Err(WheelError::OverlappingEntries { .. })));
+    assert!(matches!(
+        open(bytes),
+        Err(WheelError::OverlappingEntries { .. })
+    ));
 }
 
 #[test]
@@ -242,28 +310,57 @@ fn refuses_a_header_that_understates_the_size() {
     bytes[local + 22..local + 26].copy_from_slice(&10u32.to_le_bytes());
     bytes[central + 24..central + 28].copy_from_slice(&10u32.to_le_bytes());
     // Caught while inflating, after 10 bytes — not by trusting the header.
-    assert!(matches!(open(bytes), Err(WheelError::SizeMismatch { declared: 10, .. })));
+    assert!(matches!(
+        open(bytes),
+        Err(WheelError::SizeMismatch { declared: 10, .. })
+    ));
 }
 
 // (2): entry names.
 
+/// Whether an error is the expected variant.
+type Expect = fn(&WheelError) -> bool;
+
 #[test]
 fn refuses_unsafe_names() {
-    let cases: &[(&str, fn(&WheelError) -> bool)] = &[
-        ("../evil.py", |e| matches!(e, WheelError::PathTraversal { .. })),
-        ("demo/../../evil.py", |e| matches!(e, WheelError::PathTraversal { .. })),
-        ("/etc/evil.py", |e| matches!(e, WheelError::AbsolutePath { .. })),
-        ("demo\\..\\evil.py", |e| matches!(e, WheelError::Backslash { .. })),
+    let cases: &[(&str, Expect)] = &[
+        ("../evil.py", |e| {
+            matches!(e, WheelError::PathTraversal { .. })
+        }),
+        ("demo/../../evil.py", |e| {
+            matches!(e, WheelError::PathTraversal { .. })
+        }),
+        ("/etc/evil.py", |e| {
+            matches!(e, WheelError::AbsolutePath { .. })
+        }),
+        ("demo\\..\\evil.py", |e| {
+            matches!(e, WheelError::Backslash { .. })
+        }),
         ("C:/evil.py", |e| matches!(e, WheelError::Colon { .. })),
-        ("demo/a\u{0}b.py", |e| matches!(e, WheelError::ControlCharacter { .. })),
-        ("demo/\u{1b}[2J.py", |e| matches!(e, WheelError::ControlCharacter { .. })),
-        ("demo//a.py", |e| matches!(e, WheelError::EmptyComponent { .. })),
-        ("./demo/a.py", |e| matches!(e, WheelError::EmptyComponent { .. })),
-        ("demo/Init.py", |e| matches!(e, WheelError::CaseCollision { .. })),
-        ("demo", |e| matches!(e, WheelError::FileDirectoryConflict { .. })),
+        ("demo/a\u{0}b.py", |e| {
+            matches!(e, WheelError::ControlCharacter { .. })
+        }),
+        ("demo/\u{1b}[2J.py", |e| {
+            matches!(e, WheelError::ControlCharacter { .. })
+        }),
+        ("demo//a.py", |e| {
+            matches!(e, WheelError::EmptyComponent { .. })
+        }),
+        ("./demo/a.py", |e| {
+            matches!(e, WheelError::EmptyComponent { .. })
+        }),
+        ("demo/Init.py", |e| {
+            matches!(e, WheelError::CaseCollision { .. })
+        }),
+        ("demo", |e| {
+            matches!(e, WheelError::FileDirectoryConflict { .. })
+        }),
     ];
     for (name, expected) in cases {
-        let spec = demo().file("demo/__init__.py", "").file("demo/init.py", "").raw_entry(name, "x");
+        let spec = demo()
+            .file("demo/__init__.py", "")
+            .file("demo/init.py", "")
+            .raw_entry(name, "x");
         let error = open_spec(&spec).unwrap_err();
         assert!(expected(&error), "{name:?}: {error:?}");
     }
@@ -274,7 +371,10 @@ fn refuses_duplicate_names() {
     let spec = demo().file("demo/a.py", "1").file("demo/b.py", "2");
     let mut bytes = bytes_of(&spec);
     replace_all(&mut bytes, "demo/b.py", "demo/a.py");
-    assert!(matches!(open(bytes), Err(WheelError::DuplicateEntry { .. })));
+    assert!(matches!(
+        open(bytes),
+        Err(WheelError::DuplicateEntry { .. })
+    ));
 }
 
 #[test]
@@ -284,12 +384,17 @@ fn refuses_non_ascii_names_without_the_utf8_flag() {
     let (local, central) = headers_of(&bytes, "demo/xyz.py");
     bytes[local + 35] = 0xe9;
     bytes[central + 51] = 0xe9;
-    assert!(matches!(open(bytes), Err(WheelError::AmbiguousNameEncoding { .. })));
+    assert!(matches!(
+        open(bytes),
+        Err(WheelError::AmbiguousNameEncoding { .. })
+    ));
 }
 
 #[test]
 fn accepts_utf8_names() {
-    let spec = demo().file("demo/__init__.py", "").file("demo/café.py", "1");
+    let spec = demo()
+        .file("demo/__init__.py", "")
+        .file("demo/café.py", "1");
     let wheel = open_spec(&spec).unwrap();
     assert!(wheel.files().iter().any(|f| f.path == "demo/café.py"));
 }
@@ -313,8 +418,14 @@ fn with_mode(mode: u32) -> Vec<u8> {
 
 #[test]
 fn refuses_devices_and_fifos() {
-    assert!(matches!(open(with_mode(0o010_644)), Err(WheelError::SpecialFile { .. })));
-    assert!(matches!(open(with_mode(0o020_644)), Err(WheelError::SpecialFile { .. })));
+    assert!(matches!(
+        open(with_mode(0o010_644)),
+        Err(WheelError::SpecialFile { .. })
+    ));
+    assert!(matches!(
+        open(with_mode(0o020_644)),
+        Err(WheelError::SpecialFile { .. })
+    ));
     assert!(open(with_mode(0o100_644)).is_ok());
 }
 
@@ -353,7 +464,9 @@ fn enforces_entry_and_size_limits() {
 
 #[test]
 fn enforces_the_compression_ratio() {
-    let spec = demo().file("demo/__init__.py", "").file("demo/zeros.bin", vec![0u8; 4 << 20]);
+    let spec = demo()
+        .file("demo/__init__.py", "")
+        .file("demo/zeros.bin", vec![0u8; 4 << 20]);
     let built = spec.build().unwrap();
     let strict = Limits {
         ratio_threshold: 1 << 20,
@@ -372,16 +485,35 @@ fn enforces_the_compression_ratio() {
 #[test]
 fn refuses_a_second_dist_info() {
     let spec = demo().raw_entry("other-1.0.dist-info/METADATA", METADATA);
-    assert!(matches!(open_spec(&spec), Err(WheelError::MultipleDistInfo { .. })));
+    assert!(matches!(
+        open_spec(&spec),
+        Err(WheelError::MultipleDistInfo { .. })
+    ));
 }
 
 #[test]
 fn refuses_dist_info_of_another_distribution() {
     let bytes = bytes_of(&demo());
-    let error = open_as(bytes.clone(), "other-1.0-py3-none-any.whl", &Limits::default()).unwrap_err();
-    assert!(matches!(error, WheelError::DirectoryNameMismatch { .. }), "{error:?}");
-    let error = open_as(bytes.clone(), "demo-2.0-py3-none-any.whl", &Limits::default()).unwrap_err();
-    assert!(matches!(error, WheelError::DirectoryNameMismatch { .. }), "{error:?}");
+    let error = open_as(
+        bytes.clone(),
+        "other-1.0-py3-none-any.whl",
+        &Limits::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(error, WheelError::DirectoryNameMismatch { .. }),
+        "{error:?}"
+    );
+    let error = open_as(
+        bytes.clone(),
+        "demo-2.0-py3-none-any.whl",
+        &Limits::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(error, WheelError::DirectoryNameMismatch { .. }),
+        "{error:?}"
+    );
     // Normalization: `Demo` and `1.0.0` name the same distribution as `demo-1.0`.
     assert!(open_as(bytes, "Demo-1.0.0-py3-none-any.whl", &Limits::default()).is_ok());
 }
@@ -389,14 +521,30 @@ fn refuses_dist_info_of_another_distribution() {
 #[test]
 fn refuses_bad_data_directories() {
     let wrong = demo().raw_entry("wrong-2.0.data/scripts/x", "x");
-    assert!(matches!(open_spec(&wrong), Err(WheelError::DirectoryNameMismatch { .. })));
-    let two = demo().data_file("scripts/x", "x").raw_entry("demo-1.0.0.data/scripts/y", "y");
-    assert!(matches!(open_spec(&two), Err(WheelError::MultipleDataDirs { .. })));
+    assert!(matches!(
+        open_spec(&wrong),
+        Err(WheelError::DirectoryNameMismatch { .. })
+    ));
+    let two = demo()
+        .data_file("scripts/x", "x")
+        .raw_entry("demo-1.0.0.data/scripts/y", "y");
+    assert!(matches!(
+        open_spec(&two),
+        Err(WheelError::MultipleDataDirs { .. })
+    ));
     let unknown = demo().data_file("bogus/x", "x");
-    assert!(matches!(open_spec(&unknown), Err(WheelError::UnknownDataCategory { .. })));
+    assert!(matches!(
+        open_spec(&unknown),
+        Err(WheelError::UnknownDataCategory { .. })
+    ));
     let loose = demo().data_file("x", "x");
-    assert!(matches!(open_spec(&loose), Err(WheelError::UnknownDataCategory { .. })));
-    let good = demo().data_file("headers/demo.h", "int x;").data_file("data/share/demo.txt", "t");
+    assert!(matches!(
+        open_spec(&loose),
+        Err(WheelError::UnknownDataCategory { .. })
+    ));
+    let good = demo()
+        .data_file("headers/demo.h", "int x;")
+        .data_file("data/share/demo.txt", "t");
     assert!(open_spec(&good).is_ok());
 }
 
@@ -405,7 +553,9 @@ fn refuses_missing_dist_info_files() {
     let no_dist_info = hand_wheel(&[("demo/__init__.py", "")]);
     // hand_wheel adds only RECORD, which makes the dist-info; strip it to a bare zip.
     let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    writer.start_file("demo/__init__.py", SimpleFileOptions::default()).unwrap();
+    writer
+        .start_file("demo/__init__.py", SimpleFileOptions::default())
+        .unwrap();
     let bare = writer.finish().unwrap().into_inner();
     assert!(matches!(open(bare), Err(WheelError::NoDistInfo { .. })));
     assert!(matches!(
@@ -419,13 +569,29 @@ fn refuses_missing_dist_info_files() {
 #[test]
 fn checks_wheel_version_and_root_is_purelib() {
     let two = hand_demo("Wheel-Version: 2.0\nRoot-Is-Purelib: true\n", METADATA);
-    assert!(matches!(open(two), Err(WheelError::UnsupportedWheelVersion { .. })));
+    assert!(matches!(
+        open(two),
+        Err(WheelError::UnsupportedWheelVersion { .. })
+    ));
     let bad = hand_demo("Wheel-Version: 1.0\nRoot-Is-Purelib: maybe\n", METADATA);
-    assert!(matches!(open(bad), Err(WheelError::InvalidRootIsPurelib { .. })));
+    assert!(matches!(
+        open(bad),
+        Err(WheelError::InvalidRootIsPurelib { .. })
+    ));
     let missing = hand_demo("Root-Is-Purelib: true\n", METADATA);
-    assert!(matches!(open(missing), Err(WheelError::WheelFieldMissing { field: "Wheel-Version", .. })));
+    assert!(matches!(
+        open(missing),
+        Err(WheelError::WheelFieldMissing {
+            field: "Wheel-Version",
+            ..
+        })
+    ));
 
-    let newer = open(hand_demo("Wheel-Version: 1.9\nRoot-Is-Purelib: false\n", METADATA)).unwrap();
+    let newer = open(hand_demo(
+        "Wheel-Version: 1.9\nRoot-Is-Purelib: false\n",
+        METADATA,
+    ))
+    .unwrap();
     assert_eq!(newer.wheel_version(), (1, 9));
     assert!(newer.is_newer_minor_version());
     assert!(!newer.root_is_purelib());
@@ -436,13 +602,28 @@ fn checks_wheel_version_and_root_is_purelib() {
 #[test]
 fn checks_metadata_name_and_version() {
     let other = hand_demo(WHEEL, "Metadata-Version: 2.1\nName: other\nVersion: 1.0\n");
-    assert!(matches!(open(other), Err(WheelError::MetadataNameMismatch { .. })));
+    assert!(matches!(
+        open(other),
+        Err(WheelError::MetadataNameMismatch { .. })
+    ));
     let newer = hand_demo(WHEEL, "Metadata-Version: 2.1\nName: demo\nVersion: 2.0\n");
-    assert!(matches!(open(newer), Err(WheelError::MetadataVersionMismatch { .. })));
+    assert!(matches!(
+        open(newer),
+        Err(WheelError::MetadataVersionMismatch { .. })
+    ));
     let nameless = hand_demo(WHEEL, "Metadata-Version: 2.1\nVersion: 1.0\n");
-    assert!(matches!(open(nameless), Err(WheelError::MetadataFieldMissing { field: "Name", .. })));
+    assert!(matches!(
+        open(nameless),
+        Err(WheelError::MetadataFieldMissing { field: "Name", .. })
+    ));
     // Same distribution, spelled differently.
-    assert!(open(hand_demo(WHEEL, "Metadata-Version: 2.1\nName: DEMO\nVersion: 1.0.0\n")).is_ok());
+    assert!(
+        open(hand_demo(
+            WHEEL,
+            "Metadata-Version: 2.1\nName: DEMO\nVersion: 1.0.0\n"
+        ))
+        .is_ok()
+    );
 }
 
 // (8): RECORD.
@@ -450,16 +631,24 @@ fn checks_metadata_name_and_version() {
 #[test]
 fn refuses_files_missing_from_record() {
     let spec = demo().raw_entry("demo/backdoor.py", "import os");
-    assert!(matches!(open_spec(&spec), Err(WheelError::NotInRecord { entry, .. }) if entry == "demo/backdoor.py"));
+    assert!(
+        matches!(open_spec(&spec), Err(WheelError::NotInRecord { entry, .. }) if entry == "demo/backdoor.py")
+    );
     let dropped = with_record(&demo(), |record| {
-        record.lines().filter(|l| !l.starts_with("demo/__init__.py")).map(|l| format!("{l}\n")).collect()
+        record
+            .lines()
+            .filter(|l| !l.starts_with("demo/__init__.py"))
+            .map(|l| format!("{l}\n"))
+            .collect()
     });
     assert!(matches!(dropped, Err(WheelError::NotInRecord { .. })));
 }
 
 #[test]
 fn refuses_record_rows_for_absent_files() {
-    let result = with_record(&demo(), |record| format!("{record}demo/ghost.py,{},1\n", record_hash(b"x")));
+    let result = with_record(&demo(), |record| {
+        format!("{record}demo/ghost.py,{},1\n", record_hash(b"x"))
+    });
     assert!(matches!(result, Err(WheelError::MissingFromArchive { .. })));
 }
 
@@ -469,8 +658,13 @@ fn refuses_hash_and_size_mismatches() {
     let right = record_hash(init.as_bytes());
     let wrong = with_record(&demo(), |r| r.replace(&right, &record_hash(b"other")));
     assert!(matches!(wrong, Err(WheelError::RecordHashMismatch { .. })));
-    let size = with_record(&demo(), |r| r.replace(&format!("{right},{}", init.len()), &format!("{right},999")));
-    assert!(matches!(size, Err(WheelError::RecordSizeMismatch { expected: 999, .. })));
+    let size = with_record(&demo(), |r| {
+        r.replace(&format!("{right},{}", init.len()), &format!("{right},999"))
+    });
+    assert!(matches!(
+        size,
+        Err(WheelError::RecordSizeMismatch { expected: 999, .. })
+    ));
 }
 
 #[test]
@@ -479,9 +673,14 @@ fn refuses_weak_hex_and_missing_hashes() {
     let right = record_hash(init.as_bytes());
     let md5 = with_record(&demo(), |r| r.replace(&right, "md5=1B2M2Y8AsgTpgAmY7PhCfg"));
     assert!(matches!(md5, Err(WheelError::WeakHashAlgorithm { .. })));
-    let sha1 = with_record(&demo(), |r| r.replace(&right, "sha1=2jmj7l5rSw0yVb_vlWAYkK_YBwk"));
+    let sha1 = with_record(&demo(), |r| {
+        r.replace(&right, "sha1=2jmj7l5rSw0yVb_vlWAYkK_YBwk")
+    });
     assert!(matches!(sha1, Err(WheelError::WeakHashAlgorithm { .. })));
-    let hex: String = Sha256::digest(init.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = Sha256::digest(init.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let hexed = with_record(&demo(), |r| r.replace(&right, &format!("sha256={hex}")));
     assert!(matches!(hexed, Err(WheelError::HexDigest { .. })));
     let missing = with_record(&demo(), |r| r.replace(&right, ""));
@@ -495,12 +694,16 @@ fn refuses_duplicate_unsafe_and_malformed_record_rows() {
         format!("{r}{first}\n")
     });
     assert!(matches!(dup, Err(WheelError::RecordDuplicate { .. })));
-    let traversal = with_record(&demo(), |r| format!("{r}../evil.py,{},1\n", record_hash(b"x")));
+    let traversal = with_record(&demo(), |r| {
+        format!("{r}../evil.py,{},1\n", record_hash(b"x"))
+    });
     assert!(matches!(
         traversal,
         Err(WheelError::UnsafeRecordPath { rule, .. }) if matches!(*rule, WheelError::PathTraversal { .. })
     ));
-    let absolute = with_record(&demo(), |r| format!("{r}/etc/passwd,{},1\n", record_hash(b"x")));
+    let absolute = with_record(&demo(), |r| {
+        format!("{r}/etc/passwd,{},1\n", record_hash(b"x"))
+    });
     assert!(matches!(absolute, Err(WheelError::UnsafeRecordPath { .. })));
     let syntax = with_record(&demo(), |r| format!("{r}a,b\n"));
     assert!(matches!(syntax, Err(WheelError::RecordSyntax { .. })));
@@ -509,7 +712,10 @@ fn refuses_duplicate_unsafe_and_malformed_record_rows() {
 #[test]
 fn accepts_stronger_hashes_crlf_directories_and_signatures() {
     let init = "__version__ = \"1.0\"\n";
-    let sha512 = format!("sha512={}", URL_SAFE_NO_PAD.encode(Sha512::digest(init.as_bytes())));
+    let sha512 = format!(
+        "sha512={}",
+        URL_SAFE_NO_PAD.encode(Sha512::digest(init.as_bytes()))
+    );
     let spec = demo().raw_entry("demo-1.0.dist-info/RECORD.jws", "{}");
     let wheel = with_record(&spec, |r| {
         let r = r.replace(&record_hash(init.as_bytes()), &sha512);
@@ -518,7 +724,14 @@ fn accepts_stronger_hashes_crlf_directories_and_signatures() {
     .unwrap();
     assert!(wheel.files().iter().any(|f| f.path.ends_with("RECORD.jws")));
     // A wrong sha512 is still caught.
-    let wrong = format!("sha512={}", URL_SAFE_NO_PAD.encode(Sha512::digest(b"other")));
-    let refused = with_record(&demo(), |r| r.replace(&record_hash(init.as_bytes()), &wrong));
-    assert!(matches!(refused, Err(WheelError::RecordHashMismatch { expected, .. }) if expected.starts_with("sha512=")));
+    let wrong = format!(
+        "sha512={}",
+        URL_SAFE_NO_PAD.encode(Sha512::digest(b"other"))
+    );
+    let refused = with_record(&demo(), |r| {
+        r.replace(&record_hash(init.as_bytes()), &wrong)
+    });
+    assert!(
+        matches!(refused, Err(WheelError::RecordHashMismatch { expected, .. }) if expected.starts_with("sha512="))
+    );
 }

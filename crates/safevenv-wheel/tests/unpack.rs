@@ -40,7 +40,10 @@ fn unpacks_into_an_empty_directory_with_safe_modes() {
 
     assert_eq!(unpacked.files(), wheel.files().len());
     assert_eq!(unpacked.bytes(), wheel.uncompressed_size());
-    assert_eq!(fs_err::read_to_string(staging.join("demo/sub/mod.py")).unwrap(), "y = 2\n");
+    assert_eq!(
+        fs_err::read_to_string(staging.join("demo/sub/mod.py")).unwrap(),
+        "y = 2\n"
+    );
     assert_eq!(mode(&staging.join("demo/sub/mod.py")), 0o644);
     assert_eq!(mode(&staging.join("demo-1.0.data/scripts/tool")), 0o755);
     assert!(staging.join("demo-1.0.dist-info/RECORD").is_file());
@@ -56,7 +59,8 @@ fn never_applies_setuid_setgid_or_sticky() {
         .unwrap();
     bytes[central + 38..central + 42].copy_from_slice(&(0o107_755u32 << 16).to_le_bytes());
     let filename = WheelFilename::from_str(&built.filename).unwrap();
-    let mut wheel = Wheel::from_reader(Cursor::new(bytes), "setuid", &filename, &Limits::default()).unwrap();
+    let mut wheel =
+        Wheel::from_reader(Cursor::new(bytes), "setuid", &filename, &Limits::default()).unwrap();
     let temp = tempfile::tempdir().unwrap();
     wheel.unpack_into(temp.path()).unwrap();
     assert_eq!(mode(&temp.path().join("demo-1.0.data/scripts/tool")), 0o755);
@@ -66,11 +70,15 @@ fn never_applies_setuid_setgid_or_sticky() {
 fn refuses_a_staging_directory_that_is_not_empty() {
     let built = spec().build().unwrap();
     let filename = WheelFilename::from_str(&built.filename).unwrap();
-    let mut wheel = Wheel::from_reader(Cursor::new(built.bytes), "w", &filename, &Limits::default()).unwrap();
+    let mut wheel =
+        Wheel::from_reader(Cursor::new(built.bytes), "w", &filename, &Limits::default()).unwrap();
     let temp = tempfile::tempdir().unwrap();
     // A planted link would redirect a write if we followed it.
     fs_err::os::unix::fs::symlink("/tmp", temp.path().join("demo")).unwrap();
-    assert!(matches!(wheel.unpack_into(temp.path()), Err(WheelError::StagingNotEmpty { .. })));
+    assert!(matches!(
+        wheel.unpack_into(temp.path()),
+        Err(WheelError::StagingNotEmpty { .. })
+    ));
     let empty = tempfile::tempdir().unwrap();
     assert!(wheel.unpack_into(empty.path()).is_ok());
 }
@@ -81,13 +89,19 @@ fn unpacks_the_verified_file_even_if_the_path_is_replaced() {
     let (path, filename) = write_wheel(temp.path(), &spec());
     let mut wheel = Wheel::open(&path, &filename).unwrap();
     // Replace the path by rename: the kept handle still reads the verified file.
-    let other = WheelSpec::new("demo", "1.0").file("demo/__init__.py", "import evil\n").build().unwrap();
+    let other = WheelSpec::new("demo", "1.0")
+        .file("demo/__init__.py", "import evil\n")
+        .build()
+        .unwrap();
     let replacement = temp.path().join("replacement");
     fs_err::write(&replacement, &other.bytes).unwrap();
     fs_err::rename(&replacement, &path).unwrap();
     let staging = tempfile::tempdir().unwrap();
     wheel.unpack_into(staging.path()).unwrap();
-    assert_eq!(fs_err::read_to_string(staging.path().join("demo/__init__.py")).unwrap(), "x = 1\n");
+    assert_eq!(
+        fs_err::read_to_string(staging.path().join("demo/__init__.py")).unwrap(),
+        "x = 1\n"
+    );
 }
 
 #[test]
@@ -106,11 +120,15 @@ fn fails_if_the_file_changes_in_place_after_verification() {
 
 /// Deterministic text-like bytes that deflate about 3:1, like source code.
 fn filler(len: usize, seed: u64) -> Vec<u8> {
-    const WORDS: &[&str] = &["def ", "return ", "self", ".value", " = ", "(x)", "\n    ", "import ", "if ", "None", ": "];
+    const WORDS: &[&str] = &[
+        "def ", "return ", "self", ".value", " = ", "(x)", "\n    ", "import ", "if ", "None", ": ",
+    ];
     let mut state = seed;
     let mut out = Vec::with_capacity(len + 16);
     while out.len() < len {
-        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         out.extend_from_slice(WORDS[(state >> 59) as usize % WORDS.len()].as_bytes());
         out.extend_from_slice(format!("{:x}", state >> 48).as_bytes());
     }
@@ -147,5 +165,8 @@ fn unpack_throughput_on_a_50_mb_wheel() {
         megabytes / unpack.as_secs_f64()
     );
     assert!(unpacked.bytes() >= 50 << 20);
-    assert_eq!(fs_err::read(staging.join("big/part7.py")).unwrap(), filler(5 << 20, 7));
+    assert_eq!(
+        fs_err::read(staging.join("big/part7.py")).unwrap(),
+        filler(5 << 20, 7)
+    );
 }

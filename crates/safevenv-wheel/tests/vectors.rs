@@ -28,7 +28,8 @@ const DIVERGENCES_FROM_UV: &[(&str, &str)] = &[(
 fn malo_corpus_agrees_with_uv() {
     let corpus = vectors().join("malo-zip-corpus");
     let expected: serde_json::Value =
-        serde_json::from_str(&fs_err::read_to_string(corpus.join("uv-expected.json")).unwrap()).unwrap();
+        serde_json::from_str(&fs_err::read_to_string(corpus.join("uv-expected.json")).unwrap())
+            .unwrap();
     let cases = expected["cases"].as_object().unwrap();
     let documented: BTreeMap<&str, &str> = DIVERGENCES_FROM_UV.iter().copied().collect();
 
@@ -38,7 +39,8 @@ fn malo_corpus_agrees_with_uv() {
         let run = &runs[0];
         let verdict = run["uv_expect"].as_str().unwrap();
         let uv_accepts = verdict == "ok"
-            || (verdict.starts_with("iffy") && run["uv_snapshot"].as_str().unwrap().starts_with("Ok("));
+            || (verdict.starts_with("iffy")
+                && run["uv_snapshot"].as_str().unwrap().starts_with("Ok("));
         let ours = accepts(&corpus.join(case));
         let group = case.split('/').next().unwrap();
         match group {
@@ -57,9 +59,15 @@ fn malo_corpus_agrees_with_uv() {
         cases.len()
     );
     for case in &divergences {
-        println!("  {case}: {}", documented.get(case).unwrap_or(&"UNDOCUMENTED"));
+        println!(
+            "  {case}: {}",
+            documented.get(case).unwrap_or(&"UNDOCUMENTED")
+        );
     }
-    assert_eq!(divergences, documented.keys().copied().collect::<BTreeSet<_>>());
+    assert_eq!(
+        divergences,
+        documented.keys().copied().collect::<BTreeSet<_>>()
+    );
     assert_eq!(cases.len(), 37, "the corpus index changed");
 }
 
@@ -107,42 +115,88 @@ fn full_malo_zip_set() {
     }
     let expected: BTreeSet<String> = ACCEPTED_IFFY.iter().map(|s| (*s).to_string()).collect();
     assert_eq!(accepted_iffy, expected);
-    assert_eq!(tally.values().map(|(a, r)| a + r).sum::<usize>(), 79, "the malo zip set changed");
+    assert_eq!(
+        tally.values().map(|(a, r)| a + r).sum::<usize>(),
+        79,
+        "the malo zip set changed"
+    );
 }
 
 /// pip's and uv's test wheels: `Ok`, the error variant we refuse with, or `filename` when the
 /// file name itself does not parse (the caller never gets as far as opening it).
 const WHEELS: &[(&str, &str)] = &[
-    ("pip-test-data/brokenwheel-1.0-py2.py3-none-any.whl", "DirectoryNameMismatch"),
-    ("pip-test-data/corruptwheel-1.0-py2.py3-none-any.whl", "NotAZip"),
+    (
+        "pip-test-data/brokenwheel-1.0-py2.py3-none-any.whl",
+        "DirectoryNameMismatch",
+    ),
+    (
+        "pip-test-data/corruptwheel-1.0-py2.py3-none-any.whl",
+        "NotAZip",
+    ),
     ("pip-test-data/has.script-1.0-py2.py3-none-any.whl", "Ok"),
     ("pip-test-data/invalid.whl", "filename"),
     ("pip-test-data/invalid_version-1.0-py3-none-any.whl", "Ok"),
-    ("pip-test-data/invalid_version-2010i-py3-none-any.whl", "filename"),
-    ("pip-test-data/require_invalid_version-0.1-py3-none-any.whl", "Ok"),
+    (
+        "pip-test-data/invalid_version-2010i-py3-none-any.whl",
+        "filename",
+    ),
+    (
+        "pip-test-data/require_invalid_version-0.1-py3-none-any.whl",
+        "Ok",
+    ),
     // Its Requires-Dist is invalid: that is the resolver's concern, not the archive's.
-    ("pip-test-data/require_invalid_version-1.0-py3-none-any.whl", "Ok"),
+    (
+        "pip-test-data/require_invalid_version-1.0-py3-none-any.whl",
+        "Ok",
+    ),
     // `Wheel-Version: 0.1`: no such format was published; pip only refuses majors above 1.
-    ("pip-test-data/simple.dist-0.1-py1-none-invalid.whl", "UnsupportedWheelVersion"),
+    (
+        "pip-test-data/simple.dist-0.1-py1-none-invalid.whl",
+        "UnsupportedWheelVersion",
+    ),
     ("pip-test-data/simplewheel-1.0-py2.py3-none-any.whl", "Ok"),
     // RECORD lists `simplewheel-2.0-1.dist-info/...`, the archive holds `simplewheel-2.0.dist-info/`.
-    ("pip-test-data/simplewheel-2.0-1-py2.py3-none-any.whl", "MissingFromArchive"),
-    ("pip-test-data/simplewheel-2.0-py3-fakeabi-fakeplat.whl", "Ok"),
+    (
+        "pip-test-data/simplewheel-2.0-1-py2.py3-none-any.whl",
+        "MissingFromArchive",
+    ),
+    (
+        "pip-test-data/simplewheel-2.0-py3-fakeabi-fakeplat.whl",
+        "Ok",
+    ),
     // Divergence from uv (which does not check RECORD digests): hex digests, as uv_build
     // 0.8.12 wrote them, are not the urlsafe-base64-nopad the format requires.
-    ("uv-test-links/basic_package-0.1.0-py3-none-any.whl", "HexDigest"),
+    (
+        "uv-test-links/basic_package-0.1.0-py3-none-any.whl",
+        "HexDigest",
+    ),
     ("uv-test-links/build_tag-1.0.0-1-py2.py3-none-any.whl", "Ok"),
     ("uv-test-links/build_tag-1.0.0-3-py2.py3-none-any.whl", "Ok"),
     ("uv-test-links/build_tag-1.0.0-5-py2.py3-none-any.whl", "Ok"),
     // Divergence from uv: RECORD rows without hashes leave the content unverified (PEP 427:
     // installers MUST verify RECORD hashes).
-    ("uv-test-links/multi_abi_package-1.0.0-cp314-cp314t.abi3-manylinux_2_17_x86_64.whl", "MissingHash"),
+    (
+        "uv-test-links/multi_abi_package-1.0.0-cp314-cp314t.abi3-manylinux_2_17_x86_64.whl",
+        "MissingHash",
+    ),
     ("uv-test-links/ok-1.0.0-py3-none-any.whl", "Ok"),
     ("uv-test-links/ok-2.0.0-py3-none-any.whl", "Ok"),
-    ("uv-test-links/validation-1.0.0-py3-none-any.whl", "MissingHash"),
-    ("uv-test-links/validation-2.0.0-py3-none-any.whl", "MissingHash"),
-    ("uv-test-links/validation-3.0.0-py3-none-any.whl", "MultipleDistInfo"),
-    ("uv-test-links/wheel_tag_test-0.1.0-py3-none-win_amd64.whl", "Ok"),
+    (
+        "uv-test-links/validation-1.0.0-py3-none-any.whl",
+        "MissingHash",
+    ),
+    (
+        "uv-test-links/validation-2.0.0-py3-none-any.whl",
+        "MissingHash",
+    ),
+    (
+        "uv-test-links/validation-3.0.0-py3-none-any.whl",
+        "MultipleDistInfo",
+    ),
+    (
+        "uv-test-links/wheel_tag_test-0.1.0-py3-none-win_amd64.whl",
+        "Ok",
+    ),
 ];
 
 #[test]
@@ -153,12 +207,18 @@ fn pip_and_uv_test_wheels() {
         for entry in fs_err::read_dir(root.join(dir)).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|ext| ext == "whl") {
-                on_disk.insert(format!("{dir}/{}", path.file_name().unwrap().to_string_lossy()));
+                on_disk.insert(format!(
+                    "{dir}/{}",
+                    path.file_name().unwrap().to_string_lossy()
+                ));
             }
         }
     }
     let listed: BTreeSet<String> = WHEELS.iter().map(|(name, _)| (*name).to_string()).collect();
-    assert_eq!(on_disk, listed, "every vector wheel has an expected verdict");
+    assert_eq!(
+        on_disk, listed,
+        "every vector wheel has an expected verdict"
+    );
 
     let (mut accepted, mut refused) = (0, 0);
     for (name, expected) in WHEELS {

@@ -14,6 +14,10 @@ use safevenv_cache::Cache;
 use safevenv_installer::{
     Environment, EnvironmentLayout, Install, LockMode, PolicyApproved, VerifiedWheel,
 };
+use safevenv_policy::{
+    Artifact, ArtifactKind, AttestationFacts, ConfiguredIndex, ContentsFacts, HashOrigin, HashPin,
+    LicenseFacts, Origin, PackageFacts, Policy, Preset, ResolvedSet, Source,
+};
 use safevenv_python::Interpreter;
 use safevenv_test_index::WheelSpec;
 use safevenv_wheel::Wheel;
@@ -94,14 +98,53 @@ pub fn wanted(items: &[(&str, &str, bool)]) -> Vec<Install> {
         .collect()
 }
 
-/// The policy's approval of exactly `installs`.
+/// The policy's approval of exactly `installs`: the default preset judging facts that pass it
+/// (wheels from the default index, pinned in a lockfile, with a license and nothing unusual).
 pub fn approve(installs: &[Install]) -> PolicyApproved {
-    PolicyApproved(
-        installs
-            .iter()
-            .map(|install| (install.name.clone(), Some(install.version.clone())))
-            .collect(),
-    )
+    let index = url::Url::parse("https://index.example/simple/").unwrap();
+    let packages = installs
+        .iter()
+        .map(|install| PackageFacts {
+            name: install.name.clone(),
+            version: Some(install.version.clone()),
+            source: Source::Index { url: index.clone() },
+            artifact: Artifact {
+                kind: ArtifactKind::Wheel,
+                filename: format!("{}-{}-py3-none-any.whl", install.name, install.version),
+                sha256: Some(HashPin {
+                    hex: "0".repeat(64),
+                    origin: HashOrigin::Lockfile,
+                }),
+            },
+            yanked: false,
+            upload_time: None,
+            also_on_indexes: Vec::new(),
+            license: LicenseFacts {
+                expression: Some("MIT".to_string()),
+                ..LicenseFacts::default()
+            },
+            requested_directly: install.requested,
+            contents: Some(ContentsFacts::default()),
+            attestation: AttestationFacts::default(),
+            vulnerabilities: Vec::new(),
+            fixes_known_vulnerability: false,
+        })
+        .collect();
+    let set = ResolvedSet {
+        now: jiff::Timestamp::UNIX_EPOCH,
+        python_version: Some(interpreter().python_minor()),
+        indexes: vec![ConfiguredIndex {
+            url: index,
+            default: true,
+            origin: Origin::Configuration,
+        }],
+        packages,
+        installed: Vec::new(),
+    };
+    Policy::preset(Preset::Default)
+        .unwrap()
+        .evaluate(&set)
+        .unwrap_or_else(|refusals| panic!("the policy refused the test set: {refusals:?}"))
 }
 
 /// Make the environment hold exactly `specs` (all requested), through the installer.
@@ -184,7 +227,12 @@ pub fn leftovers(prefix: &Path) -> Vec<String> {
 
 /// Copy a tree preserving modes, times and links.
 pub fn copy_tree(from: &Path, to: &Path) {
-    let status = Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap();
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
