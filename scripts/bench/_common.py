@@ -20,10 +20,10 @@ def safevenv_binary() -> Path:
     return ROOT / "target" / "release" / "safevenv"
 
 
-def tools_env(packages: list[str]) -> Path:
-    """A throwaway venv with the competitors installed; returns its bin directory."""
+def tools_env(packages: list[str], python: str = sys.executable) -> Path:
+    """A throwaway venv of `python` with the competitors installed; returns its bin directory."""
     venv = Path(tempfile.mkdtemp(prefix="safevenv-bench-tools-"))
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([python, "-m", "venv", str(venv)], check=True)
     subprocess.run(
         [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", *packages],
         check=True,
@@ -57,3 +57,33 @@ def print_ratios(results: dict[str, list[float]], baseline: str) -> None:
 def fresh_dir(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
+
+
+class RunFailed(Exception):
+    """A timed command exited with an error; carries its exit code and what it printed."""
+
+    def __init__(self, argv: list[str], returncode: int, output: str):
+        super().__init__(f"`{' '.join(argv)}` exited with {returncode}")
+        self.argv = argv
+        self.returncode = returncode
+        self.output = output
+
+
+def time_command(label: str, command, runs: int, setup=None, warmup: int = 1, env=None) -> list[float]:
+    """Like `time_runs`, but with `warmup` untimed runs (0 for cold-cache runs, where every run is
+    a first run), an environment for the command, and a failure raised as `RunFailed` carrying the
+    command's output, so that the caller can report it and go on."""
+    times = []
+    for i in range(warmup + runs):
+        if setup:
+            setup()
+        argv = command()
+        start = time.perf_counter()
+        done = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        elapsed = time.perf_counter() - start
+        if done.returncode != 0:
+            raise RunFailed(argv, done.returncode, done.stdout)
+        if i >= warmup:
+            times.append(elapsed)
+    print(f"  {label:<28} median {statistics.median(times) * 1000:8.1f} ms  (min {min(times) * 1000:.1f}, n={runs})")
+    return times

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufReader, Read};
+use std::num::NonZeroUsize;
 use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 
@@ -135,6 +136,66 @@ impl Format {
     }
 }
 
+/// A record's bytes as read, not yet parsed.
+struct Text {
+    /// A path, or `archive!member`.
+    source: String,
+    /// The path inside the folder or archive, for the PyPA layout.
+    member: PathBuf,
+    /// `None`: larger than [`MAX_RECORD_BYTES`].
+    bytes: Option<Vec<u8>>,
+    format: Format,
+}
+
+impl Text {
+    fn parse(&self) -> Outcome {
+        match parse_record(self.bytes.as_deref(), self.format) {
+            Ok(record) => Outcome::of(self.source.clone(), record),
+            Err((error, value)) => Outcome::Malformed(MalformedRecord {
+                source: self.source.clone(),
+                id: value
+                    .as_ref()
+                    .and_then(|value| value.get("id")?.as_str())
+                    .map(str::to_string),
+                packages: guess_packages(value.as_ref(), &self.member),
+                error,
+            }),
+        }
+    }
+}
+
+/// What one record adds to the database.
+enum Outcome {
+    Withdrawn,
+    Usable(Advisory),
+    Malformed(MalformedRecord),
+}
+
+impl Outcome {
+    fn of(source: String, record: Vulnerability) -> Self {
+        if record.withdrawn.is_some() {
+            return Self::Withdrawn;
+        }
+        let id = record.id.clone();
+        let named: Vec<PackageName> = record
+            .affected
+            .iter()
+            .filter_map(|affected| affected.package.as_ref())
+            .filter(|package| package.ecosystem == "PyPI")
+            .filter_map(|package| PackageName::from_str(&package.name).ok())
+            .collect();
+        match Advisory::compile(record) {
+            Ok(advisory) => Self::Usable(advisory),
+            Err(error) => Self::Malformed(MalformedRecord {
+                source,
+                id: Some(id),
+                packages: named,
+                error: error.into(),
+            }),
+        }
+    }
+}
+
 impl AdvisoryDb {
     /// Load every OSV record under `path`: a folder (recursively; `.json`, `.yaml` and `.yml`
     /// files), a single record file, a `.zip`, or a `.tar.gz`/`.tgz` archive. A record that cannot
@@ -145,26 +206,28 @@ impl AdvisoryDb {
             source,
         };
         let metadata = fs_err::metadata(path).map_err(read_error)?;
-        let mut db = Self::default();
+        let mut texts = Vec::new();
         if metadata.is_dir() {
-            db.load_dir(path)?;
+            Self::read_dir(&mut texts, path)?;
         } else {
             let name = path
                 .file_name()
                 .map(|name| name.to_string_lossy().to_ascii_lowercase())
                 .unwrap_or_default();
             if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
-                db.load_tar_gz(path)?;
+                Self::read_tar_gz(&mut texts, path)?;
             } else if name.ends_with(".zip") {
-                db.load_zip(path)?;
+                Self::read_zip(&mut texts, path)?;
             } else if let Some(format) = Format::of(&name) {
-                db.load_file(path, format)?;
+                Self::read_file(&mut texts, path, format)?;
             } else {
                 return Err(LoadError::Unsupported {
                     path: path.to_path_buf(),
                 });
             }
         }
+        let mut db = Self::default();
+        db.add_texts(texts);
         Ok(db)
     }
 
@@ -172,12 +235,12 @@ impl AdvisoryDb {
     pub fn from_records(records: impl IntoIterator<Item = Vulnerability>, source: &str) -> Self {
         let mut db = Self::default();
         for record in records {
-            db.add_record(source.to_string(), record);
+            db.add(Outcome::of(source.to_string(), record));
         }
         db
     }
 
-    fn load_dir(&mut self, root: &Path) -> Result<(), LoadError> {
+    fn read_dir(texts: &mut Vec<Text>, root: &Path) -> Result<(), LoadError> {
         let mut pending = vec![root.to_path_buf()];
         let mut files = Vec::new();
         while let Some(dir) = pending.pop() {
@@ -199,12 +262,12 @@ impl AdvisoryDb {
         }
         files.sort_by(|a, b| a.0.cmp(&b.0));
         for (path, format) in files {
-            self.load_file(&path, format)?;
+            Self::read_file(texts, &path, format)?;
         }
         Ok(())
     }
 
-    fn load_file(&mut self, path: &Path, format: Format) -> Result<(), LoadError> {
+    fn read_file(texts: &mut Vec<Text>, path: &Path, format: Format) -> Result<(), LoadError> {
         let file = fs_err::File::open(path).map_err(|source| LoadError::Read {
             path: path.to_path_buf(),
             source,
@@ -214,11 +277,16 @@ impl AdvisoryDb {
             path: path.to_path_buf(),
             source,
         })?;
-        self.add_text(source, path, bytes, format);
+        texts.push(Text {
+            source,
+            member: path.to_path_buf(),
+            bytes,
+            format,
+        });
         Ok(())
     }
 
-    fn load_tar_gz(&mut self, path: &Path) -> Result<(), LoadError> {
+    fn read_tar_gz(texts: &mut Vec<Text>, path: &Path) -> Result<(), LoadError> {
         let tar_error = |source| LoadError::Tar {
             path: path.to_path_buf(),
             source,
@@ -239,12 +307,17 @@ impl AdvisoryDb {
             };
             let bytes = read_capped(entry).map_err(tar_error)?;
             let source = format!("{}!{}", path.display(), member.display());
-            self.add_text(source, &member, bytes, format);
+            texts.push(Text {
+                source,
+                member,
+                bytes,
+                format,
+            });
         }
         Ok(())
     }
 
-    fn load_zip(&mut self, path: &Path) -> Result<(), LoadError> {
+    fn read_zip(texts: &mut Vec<Text>, path: &Path) -> Result<(), LoadError> {
         let zip_error = |source| LoadError::Zip {
             path: path.to_path_buf(),
             source,
@@ -265,48 +338,48 @@ impl AdvisoryDb {
             };
             let bytes = read_capped(entry).map_err(|error| zip_error(error.into()))?;
             let source = format!("{}!{}", path.display(), member.display());
-            self.add_text(source, &member, bytes, format);
+            texts.push(Text {
+                source,
+                member,
+                bytes,
+                format,
+            });
         }
         Ok(())
     }
 
-    /// Parse one record's bytes; `Err(None)` from `read_capped` means too large.
-    fn add_text(&mut self, source: String, member: &Path, bytes: Option<Vec<u8>>, format: Format) {
-        let parsed = parse_record(bytes, format);
-        match parsed {
-            Ok(record) => self.add_record(source, record),
-            Err((error, value)) => {
-                let packages = guess_packages(value.as_ref(), member);
-                let id = value
-                    .as_ref()
-                    .and_then(|value| value.get("id")?.as_str())
-                    .map(str::to_string);
-                self.report.malformed.push(MalformedRecord {
-                    source,
-                    id,
-                    packages,
-                    error,
-                });
-            }
+    /// Parse the records read, on every core (parsing YAML is most of a load's time), then add
+    /// them in the order they were read so that the database does not depend on scheduling.
+    fn add_texts(&mut self, texts: Vec<Text>) {
+        let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        let chunk = texts.len().div_ceil(threads).max(1);
+        let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
+            let workers: Vec<_> = texts
+                .chunks(chunk)
+                .map(|chunk| scope.spawn(move || chunk.iter().map(Text::parse).collect::<Vec<_>>()))
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| {
+                    // Parsing does not panic on any input; should it, the panic goes on here.
+                    worker
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        for outcome in outcomes {
+            self.add(outcome);
         }
     }
 
-    fn add_record(&mut self, source: String, record: Vulnerability) {
-        if record.withdrawn.is_some() {
-            self.report.records += 1;
-            self.report.withdrawn += 1;
-            return;
-        }
-        let id = record.id.clone();
-        let named: Vec<PackageName> = record
-            .affected
-            .iter()
-            .filter_map(|affected| affected.package.as_ref())
-            .filter(|package| package.ecosystem == "PyPI")
-            .filter_map(|package| PackageName::from_str(&package.name).ok())
-            .collect();
-        match Advisory::compile(record) {
-            Ok(advisory) => {
+    fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Withdrawn => {
+                self.report.records += 1;
+                self.report.withdrawn += 1;
+            }
+            Outcome::Usable(advisory) => {
                 self.report.records += 1;
                 let index = self.advisories.len();
                 for rule in &advisory.rules {
@@ -317,12 +390,7 @@ impl AdvisoryDb {
                 }
                 self.advisories.push(advisory);
             }
-            Err(error) => self.report.malformed.push(MalformedRecord {
-                source,
-                id: Some(id),
-                packages: named,
-                error: error.into(),
-            }),
+            Outcome::Malformed(record) => self.report.malformed.push(record),
         }
     }
 
@@ -438,19 +506,19 @@ fn read_capped(reader: impl Read) -> std::io::Result<Option<Vec<u8>>> {
 
 /// A record, or why not with as much of it as could be read.
 fn parse_record(
-    bytes: Option<Vec<u8>>,
+    bytes: Option<&[u8]>,
     format: Format,
 ) -> Result<Vulnerability, (RecordError, Option<Value>)> {
     let bytes = bytes.ok_or((RecordError::TooLarge, None))?;
     match format {
-        Format::Json => serde_json::from_slice(&bytes).map_err(|error| {
+        Format::Json => serde_json::from_slice(bytes).map_err(|error| {
             (
                 RecordError::Json(error),
-                serde_json::from_slice::<Value>(&bytes).ok(),
+                serde_json::from_slice::<Value>(bytes).ok(),
             )
         }),
         Format::Yaml => {
-            let text = std::str::from_utf8(&bytes).map_err(|_| (RecordError::NotUtf8, None))?;
+            let text = std::str::from_utf8(bytes).map_err(|_| (RecordError::NotUtf8, None))?;
             let value = to_json(text).map_err(|error| (RecordError::Yaml(error), None))?;
             Vulnerability::deserialize(&value)
                 .map_err(|error| (RecordError::Schema(error), Some(value)))

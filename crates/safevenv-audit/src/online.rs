@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::{StreamExt, TryStreamExt};
 use safevenv_cache::{Cache, CacheError, write_atomic};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use uv_redacted::DisplaySafeUrl;
 
@@ -36,6 +36,10 @@ const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// The most `querybatch` pages followed for one batch, against a server that always has more.
 const MAX_PAGES: usize = 100;
+
+/// How long to wait for a connection, then for each read of a response.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The cache directory's name under the cache root; `-v1` is the entry format's version.
 const CACHE_DIR: &str = "osv-v1";
@@ -136,7 +140,7 @@ pub enum OnlineError {
 }
 
 /// An id and the time its record last changed, as `querybatch` lists them.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 struct VulnRef {
     id: String,
     #[serde(default)]
@@ -158,7 +162,7 @@ struct BatchResult {
 }
 
 /// A cached `querybatch` answer for one distribution.
-#[derive(Deserialize, Serialize)]
+#[derive(Deserialize)]
 struct CachedQuery {
     /// Seconds since the Unix epoch.
     fetched: u64,
@@ -188,6 +192,8 @@ impl OsvClient {
         })?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("safevenv/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
             .build()
             .map_err(|error| OnlineError::Client(error.without_url()))?;
         Ok(Self {
@@ -244,7 +250,7 @@ impl OsvClient {
             .buffer_unordered(FETCH_CONCURRENCY)
             .try_collect()
             .await?;
-        let db = AdvisoryDb::from_records(records, self.base.as_str());
+        let db = AdvisoryDb::from_records(records, &self.base.to_string());
         let findings = unique
             .iter()
             .zip(&refs)
@@ -436,14 +442,14 @@ impl OsvClient {
         let Some(entry) = self.query_entry(distribution) else {
             return Ok(());
         };
-        let cached = CachedQuery {
-            fetched: now(),
-            vulns: vulns.to_vec(),
-        };
-        let bytes = serde_json::to_vec(&cached).map_err(|source| OnlineError::Decode {
-            url: Box::new(self.base.clone()),
-            source,
-        })?;
+        // Built as a JSON value rather than serialized, so that writing it cannot fail.
+        let vulns: Vec<_> = vulns
+            .iter()
+            .map(|vuln| json!({"id": vuln.id, "modified": vuln.modified}))
+            .collect();
+        let bytes = json!({"fetched": now(), "vulns": vulns})
+            .to_string()
+            .into_bytes();
         store(&entry, &bytes)
     }
 }

@@ -115,18 +115,18 @@ pub enum InstallError {
     Unpack {
         /// The wheel's file name.
         wheel: String,
-        /// What went wrong.
+        /// What went wrong (boxed: the wheel's errors are large).
         #[source]
-        source: safevenv_wheel::WheelError,
+        source: Box<safevenv_wheel::WheelError>,
     },
     /// uv's wheel installer refused or failed while staging a wheel.
     #[error("could not stage `{wheel}`")]
     Stage {
         /// The wheel's file name.
         wheel: String,
-        /// What went wrong.
+        /// What went wrong (boxed: uv's errors are large).
         #[source]
-        source: uv_install_wheel::Error,
+        source: Box<uv_install_wheel::Error>,
     },
     /// Preparing the transaction (staging directory, scanning targets) failed.
     #[error("could not prepare the transaction in `{txn}`")]

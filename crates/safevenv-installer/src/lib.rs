@@ -292,11 +292,11 @@ impl Environment {
                 .unpack_into(&unpacked)
                 .map_err(|source| InstallError::Unpack {
                     wheel: filename.to_string(),
-                    source,
+                    source: Box::new(source),
                 })?;
             let stage_error = |source| InstallError::Stage {
                 wheel: filename.to_string(),
-                source,
+                source: Box::new(source),
             };
             uv_install_wheel::install_wheel(
                 &layout,

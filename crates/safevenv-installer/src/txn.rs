@@ -175,16 +175,42 @@ impl Transaction {
             }
         }
         // A path below one that is moved aside moves with it.
-        let backups: Vec<PathBuf> = backups
+        let mut backups: BTreeSet<PathBuf> = backups
             .iter()
             .filter(|path| !path.ancestors().skip(1).any(|up| backups.contains(up)))
             .cloned()
             .collect();
+        // The bytecode of a removed module (`__pycache__/<stem>.*.pyc`), which `RECORD` rarely
+        // lists because Python writes it later, goes with the module.
+        let mut pycache_listings = BTreeMap::new();
+        let mut bytecode = Vec::new();
+        for path in &backups {
+            let (Some(parent), Some(stem)) = (path.parent(), path.file_stem()) else {
+                continue;
+            };
+            if path.extension().is_none_or(|ext| ext != "py") {
+                continue;
+            }
+            let pycache = parent.join("__pycache__");
+            if !pycache_listings.contains_key(&pycache) {
+                let listing =
+                    list_dir(&self.prefix.join(&pycache)).map_err(|err| self.prepare_error(err))?;
+                pycache_listings.insert(pycache.clone(), listing);
+            }
+            let prefix = format!("{}.", stem.to_string_lossy());
+            for name in &pycache_listings[&pycache] {
+                let name_text = name.to_string_lossy();
+                if name_text.starts_with(&prefix) && name_text.ends_with(".pyc") {
+                    bytecode.push(pycache.join(name));
+                }
+            }
+        }
+        backups.extend(bytecode);
 
-        // Directories left empty by the backups are removed, deepest first, up to `stop_dirs`.
-        let gone: BTreeSet<PathBuf> = backups.iter().cloned().collect();
+        // Directories left empty by the backups are removed, deepest first, up to `stop_dirs`,
+        // unless new files go there.
         let mut candidates = BTreeSet::new();
-        for path in &gone {
+        for path in &backups {
             for dir in path.ancestors().skip(1) {
                 if dir.as_os_str().is_empty() || stop_dirs.contains(dir) {
                     break;
@@ -192,49 +218,30 @@ impl Transaction {
                 candidates.insert(dir.to_path_buf());
             }
         }
-        let mut candidates: Vec<PathBuf> = candidates.into_iter().collect();
+        let mut candidates: Vec<PathBuf> = candidates
+            .into_iter()
+            .filter(|dir| !staged_dirs.contains(dir))
+            .collect();
         candidates.sort_by_key(|dir| std::cmp::Reverse(dir.components().count()));
         let mut emptied = BTreeSet::new();
         let mut remove_dirs = Vec::new();
         for dir in candidates {
-            if staged_dirs.contains(&dir) {
-                continue;
-            }
             let full = self.prefix.join(&dir);
-            let Ok(metadata) = fs_err::symlink_metadata(&full) else {
-                continue;
-            };
-            if !metadata.is_dir() {
-                continue;
-            }
-            // `__pycache__` holds bytecode of the removed modules, which `RECORD` rarely lists.
-            let pycache = dir.join("__pycache__");
-            let mut empty = true;
-            for entry in fs_err::read_dir(&full).map_err(|err| self.prepare_error(err))? {
-                let entry = entry.map_err(|err| self.prepare_error(err))?;
-                let child = dir.join(entry.file_name());
-                if !(gone.contains(&child) || emptied.contains(&child) || child == pycache) {
-                    empty = false;
-                    break;
+            match fs_err::symlink_metadata(&full) {
+                Ok(metadata) if metadata.is_dir() => {
+                    let listing = list_dir(&full).map_err(|err| self.prepare_error(err))?;
+                    let empty = listing.iter().all(|name| {
+                        let child = dir.join(name);
+                        backups.contains(&child) || emptied.contains(&child)
+                    });
+                    if empty {
+                        emptied.insert(dir.clone());
+                        remove_dirs.push((dir, mode(&metadata)));
+                    }
                 }
-            }
-            if empty {
-                emptied.insert(dir.clone());
-                remove_dirs.push((dir, mode(&metadata)));
-            }
-        }
-        // `__pycache__` next to a removed module goes even when the directory stays.
-        let mut backups = backups;
-        for path in &gone {
-            if let Some(parent) = path.parent() {
-                let pycache = parent.join("__pycache__");
-                if !gone.contains(&pycache)
-                    && !backups.contains(&pycache)
-                    && self.prefix.join(&pycache).is_dir()
-                    && !staged_dirs.contains(&pycache)
-                {
-                    backups.push(pycache);
-                }
+                Ok(_) => {}
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(self.prepare_error(err)),
             }
         }
         // A new file where a directory stays is a conflict, not something to overwrite.
@@ -249,7 +256,6 @@ impl Transaction {
         }
 
         let mut ops = Vec::new();
-        backups.sort();
         for (n, path) in backups.iter().enumerate() {
             ops.push(Op::Backup {
                 path: utf8(path)?,
@@ -383,6 +389,15 @@ fn utf8(path: &Path) -> Result<String, InstallError> {
         })
 }
 
+/// The names in `dir`; none when it does not exist.
+fn list_dir(dir: &Path) -> io::Result<Vec<std::ffi::OsString>> {
+    match fs_err::read_dir(dir) {
+        Ok(entries) => entries.map(|entry| Ok(entry?.file_name())).collect(),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(err) => Err(err),
+    }
+}
+
 /// Every directory and non-directory below `root/dir`, relative to `root`.
 fn walk(
     root: &Path,
@@ -408,16 +423,9 @@ fn apply(prefix: &Path, txn: &Path, op: &Op) -> io::Result<()> {
         Op::Backup { path, backup } => {
             fs_err::rename(prefix.join(path), txn.join(BACKUP).join(backup))
         }
-        Op::RemoveDir { path, .. } => {
-            let dir = prefix.join(path);
-            // Bytecode written since planning does not belong to anyone: it goes with the
-            // directory (it is not restored on rollback; Python writes it again).
-            let pycache = dir.join("__pycache__");
-            if pycache.is_dir() {
-                fs_err::remove_dir_all(&pycache)?;
-            }
-            fs_err::remove_dir(dir)
-        }
+        // Empty by construction; if something was written there since planning, this fails
+        // and the transaction rolls back rather than delete what it does not know.
+        Op::RemoveDir { path, .. } => fs_err::remove_dir(prefix.join(path)),
         Op::CreateDir { path } => fs_err::create_dir(prefix.join(path)),
         Op::Place { path } => fs_err::rename(txn.join(STAGED).join(path), prefix.join(path)),
     }
@@ -579,7 +587,7 @@ fn read_journal(path: &Path) -> Result<Vec<Op>, InstallError> {
             journal.version
         )));
     }
-    let mut backups = BTreeMap::new();
+    let mut backups = BTreeSet::new();
     for op in &journal.ops {
         let plain = |path: &str| {
             let path = Path::new(path);
@@ -592,12 +600,12 @@ fn read_journal(path: &Path) -> Result<Vec<Op>, InstallError> {
         if !plain(op.path()) {
             return Err(corrupt(format!("the path `{}` is not allowed", op.path())));
         }
-        if let Op::Backup { backup, .. } = op {
-            if !plain(backup) || backups.insert(backup.clone(), ()).is_some() {
-                return Err(corrupt(format!(
-                    "the backup name `{backup}` is not allowed"
-                )));
-            }
+        if let Op::Backup { backup, .. } = op
+            && (!plain(backup) || !backups.insert(backup.clone()))
+        {
+            return Err(corrupt(format!(
+                "the backup name `{backup}` is not allowed"
+            )));
         }
     }
     Ok(journal.ops)
