@@ -76,7 +76,7 @@ impl CompiledRange {
                 Bound::Introduced(None) => affected = true,
                 Bound::Introduced(Some(introduced)) if version >= introduced => affected = true,
                 Bound::Fixed(fixed) if version >= fixed => affected = false,
-                Bound::LastAffected(last) if version >= last => affected = false,
+                Bound::LastAffected(last) if version > last => affected = false,
                 _ => {}
             }
         }
