@@ -10,6 +10,8 @@ pub enum Failure {
     Internal,
     /// The user's input was refused: bad arguments, an unusable path, a malformed file.
     Input,
+    /// The policy refused what would have been installed; nothing was changed.
+    Refused,
 }
 
 /// A failure ready to print: a short message, its causes, and hints with the fix.
@@ -47,6 +49,7 @@ impl Diagnostic {
         match self.failure {
             Failure::Internal => ExitCode::from(1),
             Failure::Input => ExitCode::from(2),
+            Failure::Refused => ExitCode::from(3),
         }
     }
 }

@@ -40,6 +40,32 @@ pub fn ops_diagnostic(err: OpsError) -> Diagnostic {
             Failure::Input,
             vec!["write the lockfile elsewhere with `-o FILE`".to_string()],
         ),
+        OpsError::Refused(_) => (
+            Failure::Refused,
+            vec!["each refusal above names the policy key that would allow it; see `docs/policy.md`".to_string()],
+        ),
+        OpsError::Target(TargetError::NoEnvironment { .. }) => (
+            Failure::Input,
+            vec!["create one with `safevenv create`, activate one, or pass its interpreter with `--python`".to_string()],
+        ),
+        OpsError::Target(TargetError::NotAnEnvironment { .. }) => (
+            Failure::Input,
+            vec!["create an environment with `safevenv create` and install there".to_string()],
+        ),
+        OpsError::WrongEnvironment { .. } => (
+            Failure::Input,
+            vec!["lock again for this environment with `safevenv lock`".to_string()],
+        ),
+        OpsError::Frozen { .. } => (
+            Failure::Input,
+            vec!["run `safevenv lock` to update the lockfile, then commit it".to_string()],
+        ),
+        OpsError::FrozenWithoutRequirements => (
+            Failure::Input,
+            vec!["pass the requirements with `-r FILE`".to_string()],
+        ),
+        OpsError::LockfileRead { .. } | OpsError::LockedPackage { .. } => (Failure::Input, Vec::new()),
+        OpsError::Policy(_) => (Failure::Input, Vec::new()),
         _ if is_offline_miss(&err) => (
             Failure::Internal,
             vec!["run once without `--offline` to fill the cache".to_string()],

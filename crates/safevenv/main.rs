@@ -30,6 +30,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Create(args) => commands::create::run(args, &cli.global, &printer),
         Command::Lock(args) => commands::lock::run(args, &cli.global, &printer),
+        Command::Install(args) => commands::install::install(args, &cli.global, &printer),
+        Command::Sync(args) => commands::install::sync(args, &cli.global, &printer),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -56,6 +56,74 @@ pub enum Command {
     Create(CreateArgs),
     /// Resolve requirements and write a lockfile (PEP 751 `pylock.toml`).
     Lock(LockArgs),
+    /// Resolve, verify, judge by the policy, and install into the environment.
+    Install(InstallArgs),
+    /// Make the environment hold exactly what a lockfile lists.
+    Sync(SyncArgs),
+}
+
+/// Arguments of `safevenv install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    #[command(flatten)]
+    pub resolve: ResolveArgs,
+
+    /// The lockfile to keep up to date with the environment (read for preferred versions,
+    /// written after a successful install).
+    #[arg(
+        long,
+        default_value = "pylock.toml",
+        value_name = "FILE",
+        conflicts_with = "no_lockfile"
+    )]
+    pub lockfile: PathBuf,
+
+    /// Write no lockfile.
+    #[arg(long)]
+    pub no_lockfile: bool,
+
+    /// The policy file (default: `safevenv.toml` or `[tool.safevenv]` in `pyproject.toml`, found
+    /// from the current directory upwards; else the `default` preset).
+    #[arg(long, env = "SAFEVENV_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+}
+
+/// Arguments of `safevenv sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The lockfile to install.
+    #[arg(default_value = "pylock.toml", value_name = "LOCKFILE")]
+    pub lockfile: PathBuf,
+
+    /// The environment's interpreter (default: `VIRTUAL_ENV`, then `.venv` here).
+    #[arg(long, short = 'p', env = "SAFEVENV_PYTHON", value_name = "PYTHON")]
+    pub python: Option<String>,
+
+    /// Fail, installing nothing, if the lockfile no longer satisfies these requirements files.
+    #[arg(long, requires = "requirements")]
+    pub frozen: bool,
+
+    /// With `--frozen`: the requirements the lockfile must satisfy (repeatable).
+    #[arg(
+        short = 'r',
+        long = "requirement",
+        value_name = "FILE",
+        requires = "frozen"
+    )]
+    pub requirements: Vec<PathBuf>,
+
+    /// The index the lockfile's artifacts come from (for credentials and the policy's sources
+    /// rule; default as for `lock`).
+    #[arg(long, short = 'i', value_name = "URL")]
+    pub index_url: Option<String>,
+
+    /// The policy file (default: as for `install`).
+    #[arg(long, env = "SAFEVENV_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Use only what is cached; fail instead of reaching the network.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// Where requirements come from and which index serves them; shared by the commands that resolve.

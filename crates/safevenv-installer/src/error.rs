@@ -18,6 +18,12 @@ pub enum InstallError {
         /// The environment's root.
         prefix: PathBuf,
     },
+    /// The environment's root is not a directory.
+    #[error("the environment `{prefix}` does not exist")]
+    MissingPrefix {
+        /// The environment's root.
+        prefix: PathBuf,
+    },
     /// The installer's state directory (`.safevenv/`) or its lock file could not be created.
     #[error("could not prepare the environment's state directory")]
     StateDir(#[source] io::Error),

@@ -100,6 +100,11 @@ impl Environment {
         on_wait: &mut dyn FnMut(&Path),
     ) -> Result<Self, InstallError> {
         layout.check()?;
+        if !layout.prefix.is_dir() {
+            return Err(InstallError::MissingPrefix {
+                prefix: layout.prefix,
+            });
+        }
         let state = layout.prefix.join(STATE_DIR);
         fs_err::create_dir_all(&state).map_err(InstallError::StateDir)?;
         let path = state.join("lock");
@@ -144,6 +149,16 @@ impl Environment {
     /// The distributions installed, sorted by name.
     pub fn installed(&self) -> Result<Vec<InstalledDist>, InstallError> {
         installed::scan(&self.layout)
+    }
+
+    /// The files `dist` owns, as absolute paths: its `RECORD` entries that exist and everything
+    /// in its `.dist-info`. A `RECORD` entry outside the environment is refused, as when
+    /// uninstalling.
+    pub fn files_of(&self, dist: &InstalledDist) -> Result<Vec<PathBuf>, InstallError> {
+        Ok(installed::owned_files(&self.layout, dist)?
+            .into_iter()
+            .map(|relative| self.layout.prefix.join(relative))
+            .collect())
     }
 
     /// What to do so that the environment holds `wanted` (and, with `remove_extraneous`,

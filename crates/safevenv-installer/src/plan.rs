@@ -1,5 +1,7 @@
 //! What to install, remove and keep.
 
+use std::collections::BTreeMap;
+
 use uv_normalize::PackageName;
 use uv_pep440::Version;
 use uv_pypi_types::DirectUrl;
@@ -38,10 +40,12 @@ impl Plan {
         remove_extraneous: bool,
     ) -> Self {
         let mut plan = Self::default();
-        let copies =
-            |name: &PackageName| installed.iter().filter(|dist| &dist.name == name).count();
-        let counts: Vec<usize> = installed.iter().map(|dist| copies(&dist.name)).collect();
-        for (dist, count) in installed.into_iter().zip(counts) {
+        let mut copies: BTreeMap<PackageName, usize> = BTreeMap::new();
+        for dist in &installed {
+            *copies.entry(dist.name.clone()).or_default() += 1;
+        }
+        for dist in installed {
+            let count = copies.get(&dist.name).copied().unwrap_or_default();
             let wants_name = wanted.iter().any(|want| want.name == dist.name);
             let wants_exactly = wanted
                 .iter()

@@ -151,6 +151,20 @@ fn install_makes_importable_modules_and_runnable_scripts() {
             "{listed:?}"
         );
     }
+    let files = env.files_of(demo).unwrap();
+    for expected in [
+        layout.scheme.scripts.join("demo"),
+        layout.scheme.purelib.join("demo/__init__.py"),
+        demo.dist_info.join("RECORD"),
+        prefix.join("share/demo/readme.txt"),
+    ] {
+        assert!(
+            files.contains(&expected),
+            "{} not in {files:?}",
+            expected.display()
+        );
+    }
+    assert!(files.iter().all(|file| file.starts_with(prefix)));
     let demo_record = fs_err::read_to_string(demo.record.as_ref().unwrap()).unwrap();
     assert!(
         demo_record.contains("../../../bin/demo,sha256="),
@@ -217,6 +231,7 @@ fn sync_removes_extraneous_distributions_only_when_asked() {
         dir.path(),
         &[(demo_v1(), "demo", "1.0"), (other(), "other", "1.0")],
     );
+    common::python(&layout, &["-c", "import demo.old, other"]);
     let env = open(&layout);
     let want = wanted(&[("demo", "1.0", true)]);
     assert!(env.plan(&want, false).unwrap().is_empty());
@@ -236,13 +251,20 @@ fn sync_removes_extraneous_distributions_only_when_asked() {
     assert_eq!(applied.removed, [(name("other"), "1.0".parse().unwrap())]);
     let after = snapshot(&layout.prefix);
     let changed = common::diff(&before, &after);
+    // Only `other` went: its files, its bytecode and the `__pycache__` it alone used.
+    assert!(
+        changed.iter().all(|line| line.starts_with("- ")
+            && (line.contains("other") || line.ends_with("site-packages/__pycache__"))),
+        "{changed:?}"
+    );
     assert!(
         changed
             .iter()
-            .all(|line| line.starts_with("- ") && line.contains("other")),
+            .any(|line| line.contains("__pycache__/other.")),
         "{changed:?}"
     );
     assert!(!layout.scheme.purelib.join("other.py").exists());
+    assert!(layout.scheme.purelib.join("demo/__pycache__").is_dir());
     // demo is untouched and still works.
     assert_eq!(
         common::run(&layout.scheme.scripts.join("demo"), &[]),
@@ -634,4 +656,44 @@ fn scheme_outside_the_prefix_is_refused() {
         ),
         "{err:?}"
     );
+}
+
+#[test]
+fn a_new_file_over_a_directory_that_stays_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = make_env(&dir.path().join("env"));
+    install(
+        &layout,
+        dir.path(),
+        &[(WheelSpec::new("thing", "1.0"), "thing", "1.0")],
+    );
+    let before = snapshot(&layout.prefix);
+    // `clash` installs a file named `thing`, where `thing`'s package directory is.
+    let clash = WheelSpec::new("clash", "1.0").file("thing", "not a package\n");
+    let env = open(&layout);
+    let want = wanted(&[("thing", "1.0", true), ("clash", "1.0", true)]);
+    let plan = env.plan(&want, false).unwrap();
+    let mut wheels = vec![verified(dir.path(), &clash)];
+    let err = env
+        .apply(&plan, &approve(&want), &mut wheels, &mut |_| {})
+        .unwrap_err();
+    let InstallError::PathConflict { path } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(path, &layout.scheme.purelib.join("thing"));
+    assert_eq!(snapshot(&layout.prefix), before);
+    assert!(common::leftovers(&layout.prefix).is_empty());
+}
+
+#[test]
+fn a_missing_environment_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = safevenv_installer::EnvironmentLayout::for_environment(
+        common::interpreter(),
+        &dir.path().join("nowhere"),
+    );
+    let err =
+        safevenv_installer::Environment::open(layout, LockMode::FailFast, &mut |_| {}).unwrap_err();
+    assert!(matches!(err, InstallError::MissingPrefix { .. }), "{err:?}");
+    assert!(!dir.path().join("nowhere").exists());
 }

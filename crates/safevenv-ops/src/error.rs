@@ -2,8 +2,11 @@
 
 use std::path::PathBuf;
 
+use safevenv_fetch::FetchError;
 use safevenv_index::{IndexError, IndexUrlError};
+use safevenv_installer::InstallError;
 use safevenv_lock::LockError;
+use safevenv_policy::{PolicyError, Refusals};
 use safevenv_python::TagsError;
 use safevenv_resolver::ResolveError;
 use uv_normalize::PackageName;
@@ -113,6 +116,54 @@ pub enum OpsError {
         #[source]
         source: std::io::Error,
     },
+    /// A package of the lockfile cannot be installed.
+    #[error("the lockfile's `{name}` cannot be installed: {reason}")]
+    LockedPackage {
+        /// The project.
+        name: PackageName,
+        /// Why.
+        reason: String,
+    },
+    /// The lockfile could not be read.
+    #[error("cannot read the lockfile `{}`", path.display())]
+    LockfileRead {
+        /// The file.
+        path: PathBuf,
+        /// Why (boxed: lockfile errors are large).
+        #[source]
+        source: Box<LockError>,
+    },
+    /// The lockfile was made for another environment.
+    #[error("the lockfile `{}` is not for this environment: {reason}", lockfile.display())]
+    WrongEnvironment {
+        /// The lockfile.
+        lockfile: PathBuf,
+        /// What differs.
+        reason: String,
+    },
+    /// `--frozen` and the lockfile no longer satisfies the requirements.
+    #[error("the lockfile `{}` no longer satisfies the requirements: {}", lockfile.display(), stale.join(", "))]
+    Frozen {
+        /// The lockfile.
+        lockfile: PathBuf,
+        /// The requirements it does not satisfy.
+        stale: Vec<String>,
+    },
+    /// `--frozen` without requirements to check.
+    #[error("`--frozen` checks the lockfile against requirements, and none were given")]
+    FrozenWithoutRequirements,
+    /// The policy could not be loaded.
+    #[error(transparent)]
+    Policy(Box<PolicyError>),
+    /// The policy refused the resolved set: nothing was installed.
+    #[error("the policy refused the installation; the environment was not changed\n{0}")]
+    Refused(Refusals),
+    /// An artifact could not be fetched or did not match its pinned hash.
+    #[error(transparent)]
+    Fetch(Box<FetchError>),
+    /// The environment could not be changed (it was left as it was).
+    #[error(transparent)]
+    Install(#[from] InstallError),
     /// A bug in safevenv: an invariant did not hold.
     #[error("internal error: {0}")]
     Internal(String),

@@ -9,12 +9,17 @@
 
 mod error;
 mod export;
+mod facts;
+mod frozen;
 mod input;
+mod install;
 mod lock;
+mod plan;
 mod runtime;
 mod target;
 
 pub use error::OpsError;
 pub use input::{InputError, Inputs};
+pub use install::{InstallOutcome, InstallSettings, SyncSettings, install, sync};
 pub use lock::{LockFormat, LockOutcome, LockSettings, lock};
-pub use target::{TargetError, target_interpreter};
+pub use target::{TargetError, target_environment, target_interpreter};

@@ -10,10 +10,11 @@ use safevenv_index::{IndexClient, IndexClientOptions, IndexSource, IndexUrl, Ind
 use safevenv_lock::{Dependency, Lock, Package, Wheel};
 use safevenv_python::Interpreter;
 use safevenv_resolver::{Manifest, PrereleaseMode, Resolution, ResolveEnv, Upgrade, resolve};
+use tokio::runtime::Runtime;
 use tracing::debug;
 use uv_normalize::PackageName;
 use uv_pep440::{Version, VersionSpecifiers};
-use uv_pep508::MarkerTree;
+use uv_pep508::{MarkerTree, Requirement};
 
 use crate::error::OpsError;
 use crate::export::requirements_txt;
@@ -86,18 +87,11 @@ pub struct LockOutcome {
 /// Resolves the requirements for the target interpreter and writes the lockfile.
 pub fn lock(settings: &LockSettings) -> Result<LockOutcome, OpsError> {
     let started = Instant::now();
-    let inputs = Inputs::read(
-        &settings.requirement_files,
-        &settings.constraint_files,
-        &settings.specifiers,
-        &settings.working_dir,
-    )?;
     let interpreter = target_interpreter(
         settings.python.as_deref(),
         &settings.working_dir,
         &settings.cache,
     )?;
-    let indexes = configured_indexes(settings, &inputs, &interpreter)?;
     let output = settings
         .output
         .as_ref()
@@ -106,14 +100,78 @@ pub fn lock(settings: &LockSettings) -> Result<LockOutcome, OpsError> {
         refuse_overwriting_input(output, settings)?;
     }
     let previous = match &output {
-        Some(output) => read_previous(output, settings.format)?,
-        None => None,
+        Some(output) if settings.format == LockFormat::Pylock => read_previous(output)?,
+        _ => None,
     };
+    let locked = resolve_lock(
+        settings,
+        interpreter,
+        previous.as_ref(),
+        &BTreeMap::new(),
+        Vec::new(),
+    )?;
+    let text = match settings.format {
+        LockFormat::Pylock => locked.lock.to_toml_string(),
+        LockFormat::RequirementsTxt => requirements_txt(&locked.resolution, &locked.interpreter),
+    };
+    let (changed, text) = match &output {
+        Some(output) => (write_if_changed(output, &text)?, None),
+        None => (true, Some(text)),
+    };
+    Ok(LockOutcome {
+        output,
+        text,
+        packages: locked.resolution.distributions.len(),
+        changed,
+        index: locked.indexes.index.url_for_lockfile().to_string(),
+        python: locked.interpreter.version().clone(),
+        elapsed: started.elapsed(),
+    })
+}
 
+/// A resolution and the lockfile that records it, with what produced them (the install stages
+/// that follow reuse the client and runtime).
+pub(crate) struct Locked {
+    pub(crate) interpreter: Interpreter,
+    pub(crate) indexes: IndexUrls,
+    pub(crate) runtime: Runtime,
+    pub(crate) client: IndexClient,
+    pub(crate) resolution: Resolution,
+    pub(crate) lock: Lock,
+}
+
+/// Resolves `settings`' requirements for `interpreter`, preferring the versions of `previous`
+/// (an existing lockfile), then those of `installed` (an environment's), and builds the lockfile.
+/// `earlier` are requirements of an earlier run (`install` adds to them): each is kept unless a
+/// requirement of this run names the same project.
+pub(crate) fn resolve_lock(
+    settings: &LockSettings,
+    interpreter: Interpreter,
+    previous: Option<&Lock>,
+    installed: &BTreeMap<PackageName, Version>,
+    earlier: Vec<Requirement>,
+) -> Result<Locked, OpsError> {
+    let started = Instant::now();
+    let inputs = Inputs::read(
+        &settings.requirement_files,
+        &settings.constraint_files,
+        &settings.specifiers,
+        &settings.working_dir,
+    )?;
+    let indexes = configured_indexes(settings, &inputs, &interpreter)?;
+    let mut preferences = installed.clone();
+    preferences.extend(previous.map(preferences_of).unwrap_or_default());
+    let mut requirements = inputs.requirements()?;
+    let named: BTreeSet<PackageName> = requirements.iter().map(|req| req.name.clone()).collect();
+    requirements.extend(
+        earlier
+            .into_iter()
+            .filter(|requirement| !named.contains(&requirement.name)),
+    );
     let manifest = Manifest {
-        requirements: inputs.requirements()?,
+        requirements,
         constraints: inputs.constraints()?,
-        preferences: previous.as_ref().map(preferences_of).unwrap_or_default(),
+        preferences,
         upgrade: settings.upgrade.clone(),
         prereleases: if settings.prereleases || inputs.pre.is_some() {
             PrereleaseMode::Allow
@@ -130,15 +188,7 @@ pub fn lock(settings: &LockSettings) -> Result<LockOutcome, OpsError> {
     };
 
     let runtime = network_runtime()?;
-    let mut options = IndexClientOptions::new(indexes.clone())
-        .with_process_env()
-        .map_err(|source| OpsError::Index { source: Box::new(source) })?;
-    options.cache = Some(settings.cache.clone());
-    options.offline = settings.offline;
-    let client = {
-        let _guard = runtime.enter();
-        IndexClient::new(options).map_err(|source| OpsError::Index { source: Box::new(source) })?
-    };
+    let client = index_client(&runtime, &indexes, &settings.cache, settings.offline)?;
     let source = IndexSource::new(client.clone(), runtime.handle().clone());
     let resolution = resolve(&manifest, &source, &env)?;
     debug!(
@@ -148,24 +198,34 @@ pub fn lock(settings: &LockSettings) -> Result<LockOutcome, OpsError> {
     );
     check_pinned_hashes(&resolution, &inputs)?;
     let index_of = runtime.block_on(index_of_each(&client, &resolution))?;
+    let lock = build_lock(&resolution, &interpreter, &index_of, &manifest.requirements)?;
+    Ok(Locked {
+        interpreter,
+        indexes,
+        runtime,
+        client,
+        resolution,
+        lock,
+    })
+}
 
-    let lock = build_lock(&resolution, &interpreter, &index_of)?;
-    let text = match settings.format {
-        LockFormat::Pylock => lock.to_toml_string(),
-        LockFormat::RequirementsTxt => requirements_txt(&resolution, &interpreter),
-    };
-    let (changed, text) = match &output {
-        Some(output) => (write_if_changed(output, &text)?, None),
-        None => (true, Some(text)),
-    };
-    Ok(LockOutcome {
-        output,
-        text,
-        packages: resolution.distributions.len(),
-        changed,
-        index: indexes.index.url_for_lockfile().to_string(),
-        python: interpreter.version().clone(),
-        elapsed: started.elapsed(),
+/// The index client every network stage shares (one connection pool, one memo).
+pub(crate) fn index_client(
+    runtime: &Runtime,
+    indexes: &IndexUrls,
+    cache: &Cache,
+    offline: bool,
+) -> Result<IndexClient, OpsError> {
+    let mut options = IndexClientOptions::new(indexes.clone())
+        .with_process_env()
+        .map_err(|source| OpsError::Index {
+            source: Box::new(source),
+        })?;
+    options.cache = Some(cache.clone());
+    options.offline = offline;
+    let _guard = runtime.enter();
+    IndexClient::new(options).map_err(|source| OpsError::Index {
+        source: Box::new(source),
     })
 }
 
@@ -221,8 +281,9 @@ fn refuse_overwriting_input(output: &Path, settings: &LockSettings) -> Result<()
     Ok(())
 }
 
-fn read_previous(output: &Path, format: LockFormat) -> Result<Option<Lock>, OpsError> {
-    if format != LockFormat::Pylock || !output.exists() {
+/// The lockfile at `output`, if there is one: its versions are preferred (minimal churn).
+pub(crate) fn read_previous(output: &Path) -> Result<Option<Lock>, OpsError> {
+    if !output.exists() {
         return Ok(None);
     }
     Lock::from_path(output)
@@ -276,7 +337,9 @@ async fn index_of_each(
         let page = client
             .require_project(&dist.name)
             .await
-            .map_err(|source| OpsError::Index { source: Box::new(source) })?;
+            .map_err(|source| OpsError::Index {
+                source: Box::new(source),
+            })?;
         found.insert(dist.name.clone(), page.index.url_for_lockfile());
     }
     Ok(found)
@@ -286,8 +349,10 @@ fn build_lock(
     resolution: &Resolution,
     interpreter: &Interpreter,
     index_of: &BTreeMap<PackageName, url::Url>,
+    requirements: &[Requirement],
 ) -> Result<Lock, OpsError> {
     let mut lock = Lock::new(CREATED_BY);
+    lock.tool = Some(requirements_table(requirements));
     let (major, minor) = interpreter.python_minor();
     lock.requires_python = Some(
         VersionSpecifiers::from_str(&format!("=={major}.{minor}.*"))
@@ -341,6 +406,38 @@ fn build_lock(
     Ok(lock)
 }
 
+/// The requirements a lockfile was made from, in `[tool.safevenv]` (PEP 751 leaves tools this
+/// table): `sync --frozen` checks them against the lockfile, and `install` adds to them.
+fn requirements_table(requirements: &[Requirement]) -> toml::Table {
+    let mut sorted: Vec<String> = requirements.iter().map(ToString::to_string).collect();
+    sorted.sort();
+    sorted.dedup();
+    let mut safevenv = toml::Table::new();
+    safevenv.insert(
+        "requirements".to_string(),
+        toml::Value::Array(sorted.into_iter().map(toml::Value::String).collect()),
+    );
+    let mut tool = toml::Table::new();
+    tool.insert("safevenv".to_string(), toml::Value::Table(safevenv));
+    tool
+}
+
+/// The requirements recorded in a lockfile's `[tool.safevenv]`, as written.
+pub(crate) fn recorded_requirements(lock: &Lock) -> Vec<String> {
+    lock.tool
+        .as_ref()
+        .and_then(|tool| tool.get("safevenv"))
+        .and_then(|safevenv| safevenv.get("requirements"))
+        .and_then(toml::Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| item.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The one environment a lockfile is valid for: resolution used this interpreter's markers and
 /// tags, so installing it elsewhere could pick the wrong wheels.
 fn target_environment(interpreter: &Interpreter) -> Result<MarkerTree, OpsError> {
@@ -358,7 +455,7 @@ fn target_environment(interpreter: &Interpreter) -> Result<MarkerTree, OpsError>
 
 /// Writes `text` atomically (temporary file beside it, then rename) unless the file already holds
 /// exactly that; returns whether it changed.
-fn write_if_changed(path: &Path, text: &str) -> Result<bool, OpsError> {
+pub(crate) fn write_if_changed(path: &Path, text: &str) -> Result<bool, OpsError> {
     if fs_err::read_to_string(path).is_ok_and(|old| old == text) {
         return Ok(false);
     }

@@ -16,6 +16,18 @@ pub enum TargetError {
     /// No interpreter matches.
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
+    /// No environment to install into.
+    #[error("no environment found: `VIRTUAL_ENV` is not set and there is no `.venv` in `{}`", working_dir.display())]
+    NoEnvironment {
+        /// Where `.venv` was looked for.
+        working_dir: PathBuf,
+    },
+    /// The interpreter is not an environment's.
+    #[error("`{}` is not a virtual environment's interpreter; safevenv installs into environments only", interpreter.display())]
+    NotAnEnvironment {
+        /// The interpreter.
+        interpreter: PathBuf,
+    },
     /// The environment's interpreter could not be probed.
     #[error("cannot use the environment at `{}`", environment.display())]
     Environment {
@@ -53,4 +65,47 @@ pub fn target_interpreter(
         }
     }
     Ok(find_interpreter(None, cache)?)
+}
+
+/// The environment to install into and its interpreter, in this order: `--python` (which must
+/// be an environment's interpreter); the active environment (`VIRTUAL_ENV`); `.venv` in the
+/// working directory. Never a system interpreter: installing there is what environments avoid.
+pub fn target_environment(
+    python: Option<&str>,
+    working_dir: &Path,
+    cache: &Cache,
+) -> Result<(Interpreter, PathBuf), TargetError> {
+    let interpreter = match python {
+        Some(python) => {
+            let request = PythonRequest::parse(python)?;
+            find_interpreter(Some(&request), cache)?
+        }
+        None => {
+            let active = std::env::var_os("VIRTUAL_ENV")
+                .filter(|value| !value.is_empty())
+                .map(PathBuf::from);
+            let local = working_dir.join(".venv");
+            let Some(environment) = active
+                .into_iter()
+                .chain([local])
+                .find(|environment| environment.join("pyvenv.cfg").is_file())
+            else {
+                return Err(TargetError::NoEnvironment {
+                    working_dir: working_dir.to_path_buf(),
+                });
+            };
+            let python = environment.join("bin").join("python");
+            Interpreter::query(&python, cache).map_err(|source| TargetError::Environment {
+                environment,
+                source,
+            })?
+        }
+    };
+    if !interpreter.is_venv() {
+        return Err(TargetError::NotAnEnvironment {
+            interpreter: interpreter.sys_executable().to_path_buf(),
+        });
+    }
+    let prefix = interpreter.sys_prefix().to_path_buf();
+    Ok((interpreter, prefix))
 }

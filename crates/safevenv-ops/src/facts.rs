@@ -1,0 +1,261 @@
+//! The facts the policy gate judges, gathered from the earlier stages (house style 3: the gate
+//! itself reads only this data).
+
+use std::path::Path;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use safevenv_index::{IndexUrlSource, IndexUrls};
+use safevenv_installer::{EnvironmentLayout, InstalledDist};
+use safevenv_policy::{
+    ArchiveProblem, ArchiveProblemKind, Artifact, ArtifactKind, AttestationFacts, ConfiguredIndex,
+    ContentsFacts, HashPin, LicenseFacts, Origin, PackageFacts, PthFile, Source,
+};
+use safevenv_wheel::{Category, DataCategory, VerifiedWheel, WheelError};
+use url::Url;
+
+use crate::plan::Wanted;
+
+/// The configured indexes, as the policy names their origins.
+pub(crate) fn configured_indexes(indexes: &IndexUrls) -> Vec<ConfiguredIndex> {
+    let origin = match &indexes.source {
+        IndexUrlSource::CommandLine => Origin::CommandLine,
+        IndexUrlSource::SafevenvEnv | IndexUrlSource::PipEnv => Origin::Environment,
+        IndexUrlSource::PipConfig(_) | IndexUrlSource::Interpreter => Origin::Configuration,
+    };
+    let mut configured = vec![ConfiguredIndex {
+        url: Url::clone(indexes.index.url()),
+        default: true,
+        origin,
+    }];
+    configured.extend(indexes.extra.iter().map(|extra| ConfiguredIndex {
+        url: Url::clone(extra.url()),
+        default: false,
+        origin: Origin::CommandLine,
+    }));
+    configured
+}
+
+/// What the policy knows of one distribution about to be installed, before its wheel is read.
+pub(crate) fn package_facts(wanted: &Wanted) -> PackageFacts {
+    PackageFacts {
+        name: wanted.name.clone(),
+        version: Some(wanted.version.clone()),
+        source: Source::Index {
+            url: wanted.index.clone(),
+        },
+        artifact: Artifact {
+            kind: ArtifactKind::Wheel,
+            filename: wanted.filename.clone(),
+            sha256: Some(HashPin {
+                hex: wanted.sha256.to_string(),
+                origin: wanted.hash_origin,
+            }),
+        },
+        yanked: wanted.yanked,
+        upload_time: wanted
+            .upload_time
+            .as_deref()
+            .and_then(|time| Timestamp::from_str(time).ok()),
+        also_on_indexes: Vec::new(),
+        license: LicenseFacts::default(),
+        requested_directly: wanted.requested,
+        contents: None,
+        attestation: AttestationFacts::default(),
+        vulnerabilities: Vec::new(),
+        fixes_known_vulnerability: false,
+    }
+}
+
+/// What the wheel reader found: the files as they will lie in the environment, `.pth` files,
+/// importable names, scripts, and the license fields of its METADATA.
+pub(crate) fn add_wheel_facts<R>(
+    facts: &mut PackageFacts,
+    wheel: &VerifiedWheel<R>,
+    layout: &EnvironmentLayout,
+) {
+    let site_packages = |purelib: bool| {
+        if purelib {
+            &layout.scheme.purelib
+        } else {
+            &layout.scheme.platlib
+        }
+    };
+    let headers = layout.scheme.include.join(wheel.filename().name.as_str());
+    let mut files = Vec::with_capacity(wheel.files().len());
+    let mut scripts: Vec<String> = Vec::new();
+    for file in wheel.files() {
+        let base = match file.category {
+            Category::Root => site_packages(wheel.root_is_purelib()),
+            Category::DistInfo => site_packages(wheel.root_is_purelib()),
+            Category::Data(DataCategory::Purelib) => &layout.scheme.purelib,
+            Category::Data(DataCategory::Platlib) => &layout.scheme.platlib,
+            Category::Data(DataCategory::Scripts) => {
+                scripts.push(file.install_path.clone());
+                &layout.scheme.scripts
+            }
+            Category::Data(DataCategory::Data) => &layout.scheme.data,
+            Category::Data(DataCategory::Headers) => &headers,
+        };
+        files.push(relative_to_prefix(
+            &base.join(&file.install_path),
+            &layout.prefix,
+        ));
+    }
+    let entry_points = wheel.entry_points();
+    for entry in entry_points
+        .console_scripts
+        .iter()
+        .chain(&entry_points.gui_scripts)
+    {
+        scripts.push(entry.name.clone());
+        files.push(relative_to_prefix(
+            &layout.scheme.scripts.join(&entry.name),
+            &layout.prefix,
+        ));
+    }
+    facts.license = license_facts(wheel.metadata());
+    facts.contents = Some(ContentsFacts {
+        files,
+        pth_files: wheel
+            .pth_files()
+            .iter()
+            .map(|pth| PthFile {
+                name: pth.path.rsplit('/').next().unwrap_or(&pth.path).to_string(),
+                lines: pth.lines.iter().map(|line| line.text.clone()).collect(),
+            })
+            .collect(),
+        top_level: wheel.top_level_names().into_iter().collect(),
+        scripts,
+        archive_problems: Vec::new(),
+    });
+}
+
+/// A wheel the reader refused is judged too, so that every refusal of the run is reported
+/// together (rule `contents.archive`, which nothing can allow).
+pub(crate) fn add_archive_problem(facts: &mut PackageFacts, error: &WheelError) {
+    let kind = match error {
+        WheelError::AbsolutePath { .. }
+        | WheelError::PathTraversal { .. }
+        | WheelError::UnsafeRecordPath { .. } => ArchiveProblemKind::PathTraversal,
+        WheelError::Symlink { .. } => ArchiveProblemKind::Symlink,
+        WheelError::SpecialFile { .. } => ArchiveProblemKind::Device,
+        WheelError::TooManyEntries { .. }
+        | WheelError::TooLarge { .. }
+        | WheelError::CompressionRatio { .. }
+        | WheelError::TextFileTooLarge { .. } => ArchiveProblemKind::Bomb,
+        WheelError::RecordSyntax { .. }
+        | WheelError::RecordDuplicate { .. }
+        | WheelError::NotInRecord { .. }
+        | WheelError::MissingFromArchive { .. }
+        | WheelError::MissingHash { .. }
+        | WheelError::WeakHashAlgorithm { .. }
+        | WheelError::UnknownHashAlgorithm { .. }
+        | WheelError::HexDigest { .. }
+        | WheelError::MalformedDigest { .. }
+        | WheelError::RecordHashMismatch { .. }
+        | WheelError::InvalidRecordSize { .. }
+        | WheelError::RecordSizeMismatch { .. } => ArchiveProblemKind::RecordMismatch,
+        _ => ArchiveProblemKind::Malformed,
+    };
+    let contents = facts.contents.get_or_insert_with(ContentsFacts::default);
+    contents.archive_problems.push(ArchiveProblem {
+        kind,
+        member: None,
+        detail: error.to_string(),
+    });
+}
+
+/// The files and scripts of distributions already installed, for the overwrite and script
+/// clash rules.
+pub(crate) fn installed_facts(
+    layout: &EnvironmentLayout,
+    dist: &InstalledDist,
+    files: &[std::path::PathBuf],
+) -> safevenv_policy::InstalledDistribution {
+    let scripts = files
+        .iter()
+        .filter(|file| file.parent() == Some(layout.scheme.scripts.as_path()))
+        .filter_map(|file| file.file_name()?.to_str().map(str::to_string))
+        .collect();
+    safevenv_policy::InstalledDistribution {
+        name: dist.name.clone(),
+        files: files
+            .iter()
+            .map(|file| relative_to_prefix(file, &layout.prefix))
+            .collect(),
+        scripts,
+    }
+}
+
+fn relative_to_prefix(path: &Path, prefix: &Path) -> String {
+    path.strip_prefix(prefix)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// `License-Expression`, `License` and the `License ::` classifiers of a METADATA text.
+///
+/// Hand-read rather than with an email parser: only three header names are wanted, from the
+/// header block (before the first blank line), with RFC 822 continuation lines folded.
+fn license_facts(metadata: &str) -> LicenseFacts {
+    let mut facts = LicenseFacts::default();
+    let mut current: Option<(String, String)> = None;
+    let finish = |field: Option<(String, String)>, facts: &mut LicenseFacts| {
+        let Some((key, value)) = field else { return };
+        match key.to_ascii_lowercase().as_str() {
+            "license-expression" => facts.expression = Some(value.trim().to_string()),
+            "license" => facts.license_field = Some(value.trim().to_string()),
+            "classifier" if value.trim().starts_with("License ::") => {
+                facts.classifiers.push(value.trim().to_string());
+            }
+            _ => {}
+        }
+    };
+    for line in metadata.lines() {
+        if line.is_empty() {
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, value)) = current.as_mut() {
+                value.push('\n');
+                value.push_str(line.trim());
+            }
+            continue;
+        }
+        finish(current.take(), &mut facts);
+        current = line
+            .split_once(':')
+            .map(|(key, value)| (key.trim().to_string(), value.trim().to_string()));
+    }
+    finish(current.take(), &mut facts);
+    facts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::license_facts;
+
+    #[test]
+    fn reads_license_fields_from_the_header_block_only() {
+        let facts = license_facts(
+            "Metadata-Version: 2.4\nName: demo\nLicense-Expression: MIT OR Apache-2.0\n\
+             License: Some long\n  text\nClassifier: License :: OSI Approved :: MIT License\n\
+             Classifier: Programming Language :: Python\n\nLicense: in the body, ignored\n",
+        );
+        assert_eq!(facts.expression.as_deref(), Some("MIT OR Apache-2.0"));
+        assert_eq!(facts.license_field.as_deref(), Some("Some long\ntext"));
+        assert_eq!(
+            facts.classifiers,
+            ["License :: OSI Approved :: MIT License"]
+        );
+    }
+
+    #[test]
+    fn no_license_fields_gives_nothing() {
+        let facts = license_facts("Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n");
+        assert!(facts.expression.is_none() && facts.license_field.is_none());
+        assert!(facts.classifiers.is_empty());
+    }
+}

@@ -1,0 +1,63 @@
+//! `sync --frozen`: the lockfile must still satisfy the requirements, or nothing is installed.
+
+use std::path::Path;
+
+use safevenv_lock::Lock;
+use safevenv_python::Interpreter;
+use uv_pep508::VersionOrUrl;
+
+use crate::error::OpsError;
+use crate::input::Inputs;
+use crate::install::SyncSettings;
+
+/// Every requirement that applies to this interpreter names a locked package at a version it
+/// accepts. Checks the top-level requirements: their dependencies were resolved when the
+/// lockfile was made, and the lockfile pins them.
+pub(crate) fn check(
+    lock: &Lock,
+    lockfile: &Path,
+    settings: &SyncSettings,
+    interpreter: &Interpreter,
+) -> Result<(), OpsError> {
+    if settings.requirement_files.is_empty() && settings.specifiers.is_empty() {
+        return Err(OpsError::FrozenWithoutRequirements);
+    }
+    let inputs = Inputs::read(
+        &settings.requirement_files,
+        &[],
+        &settings.specifiers,
+        &settings.working_dir,
+    )?;
+    let mut stale = Vec::new();
+    for requirement in inputs.requirements()? {
+        if !requirement.marker.evaluate(interpreter.markers(), &[]) {
+            continue;
+        }
+        let locked = lock
+            .packages_named(&requirement.name)
+            .filter(|package| package.marker.evaluate(interpreter.markers(), &[]))
+            .find_map(|package| package.version.as_ref());
+        let satisfied = match (locked, &requirement.version_or_url) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(version), Some(VersionOrUrl::VersionSpecifier(specifiers))) => {
+                specifiers.contains(version)
+            }
+            (Some(_), Some(VersionOrUrl::Url(_))) => false,
+        };
+        if !satisfied {
+            stale.push(match locked {
+                Some(version) => format!("`{requirement}` (locked: {version})"),
+                None => format!("`{requirement}` (not locked)"),
+            });
+        }
+    }
+    if stale.is_empty() {
+        Ok(())
+    } else {
+        Err(OpsError::Frozen {
+            lockfile: lockfile.to_path_buf(),
+            stale,
+        })
+    }
+}

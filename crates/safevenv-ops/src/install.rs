@@ -1,0 +1,400 @@
+//! `safevenv install` and `safevenv sync`: make the environment hold what was resolved or
+//! locked, through every stage of the pipeline:
+//!
+//! ```text
+//! resolve/lock → plan → fetch (hash-pinned) → verify (wheel structure, RECORD) → policy gate
+//!              → stage → apply (journaled)
+//! ```
+//!
+//! Invariant: nothing in the environment changes before the policy approved every distribution
+//! to be written. The installer demands the gate's [`safevenv_policy::PolicyApproved`] and the
+//! reader's [`safevenv_wheel::VerifiedWheel`]; neither can be made anywhere else.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use safevenv_cache::Cache;
+use safevenv_fetch::{DEFAULT_MAX_SIZE, FetchOptions, Fetcher};
+use safevenv_index::{IndexClient, IndexUrls};
+use safevenv_installer::{Environment, EnvironmentLayout, Install, LockMode, Progress};
+use safevenv_lock::Lock;
+use safevenv_policy::{Discovery, Policy, ResolvedSet};
+use safevenv_python::Interpreter;
+use safevenv_wheel::{VerifiedWheel, Wheel, WheelError};
+use tokio::runtime::Runtime;
+use tracing::{debug, warn};
+use uv_normalize::PackageName;
+use uv_pep440::Version;
+use uv_pep508::Requirement;
+
+use crate::error::OpsError;
+use crate::facts;
+use crate::lock::{
+    LockSettings, read_previous, recorded_requirements, resolve_lock, write_if_changed,
+};
+use crate::plan::{self, Wanted};
+use crate::runtime::network_runtime;
+use crate::target::target_environment;
+
+/// Everything `safevenv install` needs.
+#[derive(Debug, Clone)]
+pub struct InstallSettings {
+    /// The requirements, index and interpreter, as for `lock`; `output` is the lockfile to
+    /// update (`None`: none is written).
+    pub lock: LockSettings,
+    /// `--policy FILE`.
+    pub policy: Option<PathBuf>,
+    /// Show progress bars (on a terminal).
+    pub progress: bool,
+}
+
+/// Everything `safevenv sync` needs.
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    /// The lockfile to install.
+    pub lockfile: PathBuf,
+    /// `--python`: the environment's interpreter.
+    pub python: Option<String>,
+    /// With `frozen`: the requirements the lockfile must still satisfy.
+    pub requirement_files: Vec<PathBuf>,
+    /// With `frozen`: requirements given as arguments.
+    pub specifiers: Vec<String>,
+    /// Fail if the lockfile no longer satisfies the requirements.
+    pub frozen: bool,
+    /// `--index-url`, for credentials and for judging the lockfile's indexes.
+    pub index_url: Option<String>,
+    /// `--policy FILE`.
+    pub policy: Option<PathBuf>,
+    /// Use the cache only.
+    pub offline: bool,
+    /// Caches.
+    pub cache: Cache,
+    /// The project directory (policy discovery, relative paths).
+    pub working_dir: PathBuf,
+    /// Show progress bars (on a terminal).
+    pub progress: bool,
+}
+
+/// What `install` or `sync` did.
+#[derive(Debug)]
+pub struct InstallOutcome {
+    /// The environment.
+    pub environment: PathBuf,
+    /// Its interpreter's version.
+    pub python: Version,
+    /// Distributions installed.
+    pub installed: Vec<(PackageName, Version)>,
+    /// Distributions removed (old versions of upgraded ones included).
+    pub removed: Vec<(PackageName, Version)>,
+    /// Distributions already as wanted.
+    pub unchanged: usize,
+    /// The lockfile written, and whether its content changed.
+    pub lockfile: Option<(PathBuf, bool)>,
+    /// Interrupted transactions finished or rolled back on the way in.
+    pub recovered: usize,
+    /// Notes from the policy loader (e.g. a shadowed `pyproject.toml`).
+    pub policy_warnings: Vec<String>,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// Resolves the requirements (keeping installed and locked versions where they fit), installs the
+/// result into the environment, and updates the lockfile. Adds to the environment: distributions
+/// the requirements do not name are left installed.
+pub fn install(settings: &InstallSettings) -> Result<InstallOutcome, OpsError> {
+    let started = Instant::now();
+    let lock_settings = &settings.lock;
+    let (interpreter, prefix) = target_environment(
+        lock_settings.python.as_deref(),
+        &lock_settings.working_dir,
+        &lock_settings.cache,
+    )?;
+    let policy = load_policy(&lock_settings.working_dir, settings.policy.clone())?;
+    let environment = open_environment(&interpreter, &prefix)?;
+    let installed: BTreeMap<PackageName, Version> = environment
+        .installed()
+        .map_err(OpsError::from)?
+        .into_iter()
+        .map(|dist| (dist.name, dist.version))
+        .collect();
+    let lockfile = lock_settings
+        .output
+        .as_ref()
+        .map(|path| lock_settings.working_dir.join(path));
+    let previous = match &lockfile {
+        Some(path) => read_previous(path)?,
+        None => None,
+    };
+    let earlier = previous
+        .as_ref()
+        .map(recorded_requirements)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|text| Requirement::from_str(text).ok())
+        .collect::<Vec<_>>();
+    let locked = resolve_lock(
+        lock_settings,
+        interpreter,
+        previous.as_ref(),
+        &installed,
+        earlier,
+    )?;
+    let wanted = plan::from_resolution(&locked.resolution, &locked.lock)?;
+    let network = Network {
+        runtime: &locked.runtime,
+        client: &locked.client,
+        indexes: &locked.indexes,
+        cache: &lock_settings.cache,
+        offline: lock_settings.offline,
+        progress: settings.progress,
+    };
+    let (applied, unchanged) = apply_wanted(&environment, &wanted, false, &network, &policy)?;
+    let lockfile = match lockfile {
+        Some(path) => {
+            let changed = write_if_changed(&path, &locked.lock.to_toml_string())?;
+            Some((path, changed))
+        }
+        None => None,
+    };
+    Ok(InstallOutcome {
+        environment: prefix,
+        python: locked.interpreter.version().clone(),
+        installed: applied.installed,
+        removed: applied.removed,
+        unchanged,
+        lockfile,
+        recovered: environment.recovered().len(),
+        policy_warnings: policy.warnings().iter().map(ToString::to_string).collect(),
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Makes the environment hold exactly what the lockfile lists for its interpreter: installs what
+/// is missing or at another version, removes what the lockfile does not list. A run with nothing
+/// to do reads no index.
+pub fn sync(settings: &SyncSettings) -> Result<InstallOutcome, OpsError> {
+    let started = Instant::now();
+    let lockfile = settings.working_dir.join(&settings.lockfile);
+    let lock = Lock::from_path(&lockfile).map_err(|source| OpsError::LockfileRead {
+        path: lockfile.clone(),
+        source: Box::new(source),
+    })?;
+    let (interpreter, prefix) = target_environment(
+        settings.python.as_deref(),
+        &settings.working_dir,
+        &settings.cache,
+    )?;
+    check_lock_environment(&lock, &lockfile, &interpreter)?;
+    if settings.frozen {
+        crate::frozen::check(&lock, &lockfile, settings, &interpreter)?;
+    }
+    let policy = load_policy(&settings.working_dir, settings.policy.clone())?;
+    let environment = open_environment(&interpreter, &prefix)?;
+    let tags = interpreter
+        .tags()
+        .map_err(|source| OpsError::Tags { source })?;
+    let requested: Vec<PackageName> = recorded_requirements(&lock)
+        .iter()
+        .filter_map(|text| Requirement::<url::Url>::from_str(text).ok())
+        .map(|requirement| requirement.name)
+        .collect();
+    let wanted = plan::from_lock(&lock, &interpreter, &tags, &requested)?;
+
+    // The index is needed only when something must be fetched; a no-op sync stays offline.
+    let runtime = network_runtime()?;
+    let indexes = IndexUrls::from_settings(
+        settings.index_url.as_deref(),
+        &[],
+        interpreter.default_index_url(),
+    )
+    .map_err(|source| OpsError::IndexUrl { source })?;
+    let client = crate::lock::index_client(&runtime, &indexes, &settings.cache, settings.offline)?;
+    let network = Network {
+        runtime: &runtime,
+        client: &client,
+        indexes: &indexes,
+        cache: &settings.cache,
+        offline: settings.offline,
+        progress: settings.progress,
+    };
+    let (applied, unchanged) = apply_wanted(&environment, &wanted, true, &network, &policy)?;
+    Ok(InstallOutcome {
+        environment: prefix,
+        python: interpreter.version().clone(),
+        installed: applied.installed,
+        removed: applied.removed,
+        unchanged,
+        lockfile: None,
+        recovered: environment.recovered().len(),
+        policy_warnings: policy.warnings().iter().map(ToString::to_string).collect(),
+        elapsed: started.elapsed(),
+    })
+}
+
+/// What the fetch stage needs.
+struct Network<'a> {
+    runtime: &'a Runtime,
+    client: &'a IndexClient,
+    indexes: &'a IndexUrls,
+    cache: &'a Cache,
+    offline: bool,
+    progress: bool,
+}
+
+fn load_policy(working_dir: &Path, explicit: Option<PathBuf>) -> Result<Policy, OpsError> {
+    Policy::load(&Discovery::from_env(working_dir.to_path_buf(), explicit))
+        .map_err(|source| OpsError::Policy(Box::new(source)))
+}
+
+fn open_environment(interpreter: &Interpreter, prefix: &Path) -> Result<Environment, OpsError> {
+    let layout = EnvironmentLayout::for_environment(interpreter, prefix);
+    let environment = Environment::open(layout, LockMode::Wait, &mut |lock: &Path| {
+        warn!(
+            "waiting for another safevenv process to finish with this environment (lock `{}`)",
+            lock.display()
+        );
+    })?;
+    for (txn, recovered) in environment.recovered() {
+        warn!(
+            "an interrupted safevenv run was {recovered:?} (`{}`)",
+            txn.display()
+        );
+    }
+    Ok(environment)
+}
+
+/// A lockfile is valid for the environments it lists (PEP 751 `environments`) and its
+/// `requires-python`: installing it elsewhere could pick wheels resolution never considered.
+fn check_lock_environment(
+    lock: &Lock,
+    lockfile: &Path,
+    interpreter: &Interpreter,
+) -> Result<(), OpsError> {
+    let markers = interpreter.markers();
+    if let Some(environments) = &lock.environments
+        && !environments
+            .iter()
+            .any(|marker| marker.evaluate(markers, &[]))
+    {
+        return Err(OpsError::WrongEnvironment {
+            lockfile: lockfile.to_path_buf(),
+            reason: format!(
+                "none of its `environments` matches Python {} on {} {}",
+                interpreter.version(),
+                markers.sys_platform(),
+                markers.platform_machine()
+            ),
+        });
+    }
+    if let Some(requires) = &lock.requires_python
+        && !requires.contains(interpreter.version())
+    {
+        return Err(OpsError::WrongEnvironment {
+            lockfile: lockfile.to_path_buf(),
+            reason: format!(
+                "its `requires-python` is `{requires}`, the environment's Python is {}",
+                interpreter.version()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Plan, fetch, verify, judge, then apply: the environment is written only at the last step.
+/// Returns what was applied and how many distributions were already as wanted.
+fn apply_wanted(
+    environment: &Environment,
+    wanted: &[Wanted],
+    remove_extraneous: bool,
+    network: &Network<'_>,
+    policy: &Policy,
+) -> Result<(safevenv_installer::Applied, usize), OpsError> {
+    let installs: Vec<Install> = wanted
+        .iter()
+        .map(|wanted| Install {
+            name: wanted.name.clone(),
+            version: wanted.version.clone(),
+            requested: wanted.requested,
+            direct_url: None,
+        })
+        .collect();
+    let plan = environment.plan(&installs, remove_extraneous)?;
+    let unchanged = plan.keep.len();
+    if plan.is_empty() {
+        debug!("the environment already holds what is wanted");
+        return Ok((safevenv_installer::Applied::default(), unchanged));
+    }
+
+    // Fetch: every artifact pinned by hash, checked while it streams.
+    let to_install: Vec<&Wanted> = plan
+        .install
+        .iter()
+        .filter_map(|install| wanted.iter().find(|wanted| wanted.name == install.name))
+        .collect();
+    let requests: Vec<_> = to_install
+        .iter()
+        .map(|wanted| wanted.artifact_request())
+        .collect();
+    let fetcher = Fetcher::new(
+        network.client.clone(),
+        network.cache.clone(),
+        FetchOptions {
+            concurrency: 8,
+            offline: network.offline,
+            progress: network.progress,
+            max_size: DEFAULT_MAX_SIZE,
+        },
+    );
+    let fetched = network
+        .runtime
+        .block_on(fetcher.fetch_all(&requests))
+        .map_err(|source| OpsError::Fetch(Box::new(source)))?;
+
+    // Verify: the wheel's structure and RECORD; what it would write becomes facts.
+    let layout = environment.layout();
+    let mut wheels: Vec<VerifiedWheel<fs_err::File>> = Vec::with_capacity(fetched.len());
+    let mut packages = Vec::with_capacity(fetched.len());
+    for (wanted, artifact) in to_install.iter().zip(&fetched) {
+        let mut package = facts::package_facts(wanted);
+        match Wheel::open(artifact.path(), &wanted.wheel) {
+            Ok(wheel) => {
+                facts::add_wheel_facts(&mut package, &wheel, layout);
+                wheels.push(wheel);
+            }
+            Err(WheelError::Io { .. }) => {
+                return Err(OpsError::Internal(format!(
+                    "cannot read the cached wheel `{}`",
+                    artifact.path().display()
+                )));
+            }
+            Err(err) => facts::add_archive_problem(&mut package, &err),
+        }
+        packages.push(package);
+    }
+
+    // Gate: the whole set at once, so every refusal of the run is reported together.
+    let mut installed = Vec::with_capacity(plan.keep.len());
+    for dist in &plan.keep {
+        let files = environment.files_of(dist)?;
+        installed.push(facts::installed_facts(layout, dist, &files));
+    }
+    let set = ResolvedSet {
+        now: Timestamp::now(),
+        python_version: Some(layout.python_version),
+        indexes: facts::configured_indexes(network.indexes),
+        packages,
+        installed,
+    };
+    let approved = policy.evaluate(&set).map_err(OpsError::Refused)?;
+
+    // Stage and apply, as one journaled transaction.
+    let applied = environment.apply(&plan, &approved, &mut wheels, &mut |progress| {
+        if let Progress::Staging { name, version } = progress {
+            debug!("staging {name} {version}");
+        }
+    })?;
+    Ok((applied, unchanged))
+}

@@ -1,0 +1,119 @@
+//! `safevenv install` and `safevenv sync`
+
+use std::io::IsTerminal;
+
+use safevenv_cache::Cache;
+use safevenv_cli::{GlobalArgs, InstallArgs, SyncArgs};
+use safevenv_ops::{
+    InstallOutcome, InstallSettings, SyncSettings, install as run_install, sync as run_sync,
+};
+
+use crate::commands::lock::resolve_settings;
+use crate::diagnostic::{Diagnostic, Failure};
+use crate::errors::ops_diagnostic;
+use crate::printer::Printer;
+
+pub fn install(
+    args: &InstallArgs,
+    global: &GlobalArgs,
+    printer: &Printer,
+) -> Result<(), Diagnostic> {
+    let cache = cache(global)?;
+    let mut lock = resolve_settings(&args.resolve, cache)?;
+    lock.output = (!args.no_lockfile).then(|| args.lockfile.clone());
+    let settings = InstallSettings {
+        lock,
+        policy: args.policy.clone(),
+        progress: show_progress(global),
+    };
+    let outcome = run_install(&settings).map_err(ops_diagnostic)?;
+    report(&outcome, printer);
+    Ok(())
+}
+
+pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), Diagnostic> {
+    let working_dir =
+        std::env::current_dir().map_err(|err| Diagnostic::from_error(&err, Failure::Internal))?;
+    let settings = SyncSettings {
+        lockfile: args.lockfile.clone(),
+        python: args.python.clone(),
+        requirement_files: args.requirements.clone(),
+        specifiers: Vec::new(),
+        frozen: args.frozen,
+        index_url: args.index_url.clone(),
+        policy: args.policy.clone(),
+        offline: args.offline,
+        cache: cache(global)?,
+        working_dir,
+        progress: show_progress(global),
+    };
+    let outcome = run_sync(&settings).map_err(ops_diagnostic)?;
+    report(&outcome, printer);
+    Ok(())
+}
+
+fn cache(global: &GlobalArgs) -> Result<Cache, Diagnostic> {
+    Cache::from_settings(global.cache_dir.clone())
+        .map_err(|err| Diagnostic::from_error(&err, Failure::Internal))
+}
+
+/// Progress bars only for a person watching a terminal.
+fn show_progress(global: &GlobalArgs) -> bool {
+    !global.quiet && std::io::stderr().is_terminal()
+}
+
+fn report(outcome: &InstallOutcome, printer: &Printer) {
+    for warning in &outcome.policy_warnings {
+        printer.warn(warning);
+    }
+    if outcome.recovered > 0 {
+        printer.warn(&format!(
+            "finished or rolled back {} interrupted safevenv run(s) in this environment first",
+            outcome.recovered
+        ));
+    }
+    for (name, version) in &outcome.removed {
+        if !outcome
+            .installed
+            .iter()
+            .any(|(installed, _)| installed == name)
+        {
+            printer.status("Removed", &format!("{name} {version}"));
+        }
+    }
+    for (name, version) in &outcome.installed {
+        match outcome.removed.iter().find(|(removed, _)| removed == name) {
+            Some((_, old)) => printer.status("Updated", &format!("{name} {old} -> {version}")),
+            None => printer.status("Installed", &format!("{name} {version}")),
+        }
+    }
+    let changed = outcome.installed.len() + outcome.removed.len();
+    let summary = if changed == 0 {
+        format!(
+            "`{}` already holds all {} distributions",
+            outcome.environment.display(),
+            outcome.unchanged
+        )
+    } else {
+        format!(
+            "`{}` (Python {}) in {:.2}s",
+            outcome.environment.display(),
+            outcome.python,
+            outcome.elapsed.as_secs_f64()
+        )
+    };
+    printer.status(
+        if changed == 0 {
+            "Checked"
+        } else {
+            "Environment"
+        },
+        &summary,
+    );
+    if let Some((path, changed)) = &outcome.lockfile {
+        printer.status(
+            if *changed { "Wrote" } else { "Unchanged" },
+            &format!("`{}`", path.display()),
+        );
+    }
+}
