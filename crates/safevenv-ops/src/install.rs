@@ -37,7 +37,7 @@ use crate::lock::{
 };
 use crate::plan::{self, Wanted};
 use crate::runtime::network_runtime;
-use crate::target::target_environment;
+use crate::target::{pip_default_index, target_environment};
 
 /// Everything `safevenv install` needs.
 #[derive(Debug, Clone)]
@@ -208,7 +208,7 @@ pub fn sync(settings: &SyncSettings) -> Result<InstallOutcome, OpsError> {
     let indexes = IndexUrls::from_settings(
         settings.index_url.as_deref(),
         &[],
-        interpreter.default_index_url(),
+        pip_default_index(&interpreter, &settings.cache).as_deref(),
     )
     .map_err(|source| OpsError::IndexUrl { source })?;
     let client = crate::lock::index_client(&runtime, &indexes, &settings.cache, settings.offline)?;

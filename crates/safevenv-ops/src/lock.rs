@@ -20,7 +20,7 @@ use crate::error::OpsError;
 use crate::export::requirements_txt;
 use crate::input::Inputs;
 use crate::runtime::network_runtime;
-use crate::target::target_interpreter;
+use crate::target::{pip_default_index, target_interpreter};
 
 /// The `created-by` of the lockfiles safevenv writes.
 pub const CREATED_BY: &str = "safevenv";
@@ -243,7 +243,7 @@ fn configured_indexes(
     let indexes = IndexUrls::from_settings(
         settings.index_url.as_deref(),
         &settings.extra_index_urls,
-        interpreter.default_index_url(),
+        pip_default_index(interpreter, &settings.cache).as_deref(),
     )
     .map_err(|source| OpsError::IndexUrl { source })?;
     let configured: Vec<&IndexUrl> = indexes.iter().collect();

@@ -109,3 +109,18 @@ pub fn target_environment(
     let prefix = interpreter.sys_prefix().to_path_buf();
     Ok((interpreter, prefix))
 }
+
+/// The default index of the pip the interpreter ships. An environment made without pip (as
+/// safevenv makes them) has none of its own: then its base interpreter's pip speaks for it.
+pub(crate) fn pip_default_index(interpreter: &Interpreter, cache: &Cache) -> Option<String> {
+    if let Some(url) = interpreter.default_index_url() {
+        return Some(url.to_string());
+    }
+    if !interpreter.is_venv() {
+        return None;
+    }
+    Interpreter::query(interpreter.base_executable(), cache)
+        .ok()?
+        .default_index_url()
+        .map(str::to_string)
+}
