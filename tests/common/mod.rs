@@ -115,3 +115,55 @@ pub fn stderr(output: &Output) -> String {
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// Every path below `root` with what it is: file contents, link target, or a directory marker.
+/// Two snapshots are equal exactly when nothing was added, removed or changed. safevenv's own
+/// state directory (`.safevenv/`: the environment's lock file and transaction journals) is left
+/// out: it is not part of what the environment holds.
+pub fn snapshot(root: &Path) -> std::collections::BTreeMap<PathBuf, String> {
+    let mut entries = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs_err::read_dir(&dir).expect("read directory") {
+            let path = entry.expect("directory entry").path();
+            let relative = path.strip_prefix(root).unwrap().to_path_buf();
+            if relative.starts_with(".safevenv") {
+                continue;
+            }
+            let meta = fs_err::symlink_metadata(&path).expect("metadata");
+            let what = if meta.file_type().is_symlink() {
+                format!("link -> {}", fs_err::read_link(&path).unwrap().display())
+            } else if meta.is_dir() {
+                stack.push(path.clone());
+                "dir".to_string()
+            } else {
+                use std::os::unix::fs::PermissionsExt;
+                let bytes = fs_err::read(&path).expect("read file");
+                format!(
+                    "{:o} {}",
+                    meta.permissions().mode() & 0o777,
+                    String::from_utf8_lossy(&bytes)
+                )
+            };
+            entries.insert(relative, what);
+        }
+    }
+    entries
+}
+
+/// Asserts two snapshots are equal, naming only the paths that differ.
+#[track_caller]
+pub fn assert_unchanged(
+    before: &std::collections::BTreeMap<PathBuf, String>,
+    after: &std::collections::BTreeMap<PathBuf, String>,
+) {
+    let differing: Vec<&PathBuf> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|path| before.get(*path) != after.get(*path))
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "the environment changed at: {differing:?}"
+    );
+}
