@@ -6,7 +6,7 @@ mod common;
 use std::process::{Command, Output};
 
 use common::{TestContext, assert_unchanged, run_ok, snapshot, stderr, stdout};
-use safevenv_test_index::{IndexFile, TestIndex, WheelSpec};
+use safevenv_test_index::{TestIndex, WheelSpec};
 
 /// A context with an environment at `work/.venv`.
 fn with_environment() -> TestContext {
