@@ -4,6 +4,7 @@ Competitors are installed with pip into a throwaway environment, from the index 
 configured to use, so the numbers compare like with like on this machine.
 """
 
+import os
 import shutil
 import statistics
 import subprocess
@@ -16,6 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def safevenv_binary() -> Path:
+    """The release binary, built now; `SAFEVENV_BENCH_BINARY` names an already built one instead."""
+    if os.environ.get("SAFEVENV_BENCH_BINARY"):
+        return Path(os.environ["SAFEVENV_BENCH_BINARY"])
     subprocess.run(["cargo", "build", "--release", "--locked", "-q"], cwd=ROOT, check=True)
     return ROOT / "target" / "release" / "safevenv"
 
