@@ -288,7 +288,10 @@ fn an_artifact_that_does_not_match_the_locked_hash_is_refused() {
     assert!(!output.status.success());
     let message = stderr(&output);
     assert!(message.contains("lib-1.0-py3-none-any.whl"), "{message}");
-    assert!(message.contains("SHA-256") && message.contains("was pinned"), "{message}");
+    assert!(
+        message.contains("SHA-256") && message.contains("was pinned"),
+        "{message}"
+    );
     assert_unchanged(&before, &snapshot(&context.work().join(".venv")));
 }
 

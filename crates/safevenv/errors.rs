@@ -1,6 +1,6 @@
 //! Library errors as diagnostics: the exit code they deserve and the hints that fix them.
 
-use safevenv_ops::{InputError, OpsError, TargetError};
+use safevenv_ops::{InputError, OpsError, SubjectError, TargetError};
 use safevenv_resolver::ResolveError;
 
 use crate::diagnostic::{Diagnostic, Failure};
@@ -40,9 +40,23 @@ pub fn ops_diagnostic(err: OpsError) -> Diagnostic {
             Failure::Input,
             vec!["write the lockfile elsewhere with `-o FILE`".to_string()],
         ),
-        OpsError::Refused(_) => (
+        OpsError::Refused(refusals) => (
             Failure::Refused,
-            vec!["each refusal above names the policy key that would allow it; see `docs/policy.md`".to_string()],
+            refused_hints(refusals),
+        ),
+        OpsError::PublisherChanged { name, .. } => (Failure::Refused, vec![publisher_change_hint(name)]),
+        OpsError::AttestationInvalid { .. } => (
+            Failure::Refused,
+            vec!["the artifact or its attestation was tampered with; report it to the publisher, or set the project's attestation mode to `off` in the policy".to_string()],
+        ),
+        OpsError::AttestationRefused { .. } | OpsError::ReadInput { .. } => (Failure::Input, Vec::new()),
+        OpsError::TrustRoot { .. } => (
+            Failure::Input,
+            vec!["`--trusted-root` takes a Sigstore `trusted_root.json`; see `docs/attestations.md`".to_string()],
+        ),
+        OpsError::LockedIdentity { .. } => (
+            Failure::Input,
+            vec!["fix the entry's `attestation-identities`, or remove them to pin the publisher afresh".to_string()],
         ),
         OpsError::Target(TargetError::NoEnvironment { .. }) => (
             Failure::Input,
@@ -64,8 +78,25 @@ pub fn ops_diagnostic(err: OpsError) -> Diagnostic {
             Failure::Input,
             vec!["pass the requirements with `-r FILE`".to_string()],
         ),
+        OpsError::PolicyFileExists { .. } => (
+            Failure::Input,
+            vec!["add `--force` to replace it".to_string()],
+        ),
         OpsError::LockfileRead { .. } | OpsError::LockedPackage { .. } => (Failure::Input, Vec::new()),
         OpsError::Policy(_) => (Failure::Input, Vec::new()),
+        OpsError::Subject(SubjectError::Unpinned { .. }) => (
+            Failure::Input,
+            vec!["pin every requirement as `name==version`, e.g. with `safevenv lock --format requirements.txt`".to_string()],
+        ),
+        OpsError::Subject(SubjectError::Interpreter { .. }) => (Failure::Internal, Vec::new()),
+        OpsError::Subject(_) | OpsError::AuditDb { .. } => (Failure::Input, Vec::new()),
+        OpsError::Osv(online) if matches!(**online, safevenv_audit::OnlineError::InvalidUrl { .. }) => {
+            (Failure::Input, Vec::new())
+        }
+        OpsError::Osv(_) => (
+            Failure::Internal,
+            vec!["audit offline with `--db PATH` (a copy of an advisory database)".to_string()],
+        ),
         _ if is_offline_miss(&err) => (
             Failure::Internal,
             vec!["run once without `--offline` to fill the cache".to_string()],
@@ -73,6 +104,28 @@ pub fn ops_diagnostic(err: OpsError) -> Diagnostic {
         _ => (Failure::Internal, Vec::new()),
     };
     Diagnostic::from_error(&err, failure).with_hints(hints)
+}
+
+/// The general hint, and how to accept each publisher change the policy refused.
+fn refused_hints(refusals: &safevenv_policy::Refusals) -> Vec<String> {
+    let changed = refusals
+        .refusals()
+        .iter()
+        .filter(|refusal| refusal.rule == safevenv_policy::RuleId::AttestationsPublisherChange)
+        .map(|refusal| publisher_change_hint(&refusal.package));
+    std::iter::once(
+        "each refusal above names the policy key that would allow it; see `docs/policy.md`"
+            .to_string(),
+    )
+    .chain(changed)
+    .collect()
+}
+
+/// How to accept a publisher change the user has reviewed (`docs/attestations.md`).
+fn publisher_change_hint(name: &uv_normalize::PackageName) -> String {
+    format!(
+        "if `{name}` really changed publisher, review it, then run again with `--accept-publisher-change {name}`; the lockfile then records the new publisher"
+    )
 }
 
 /// Whether a cache miss with `--offline` lies anywhere in the chain (the resolver wraps index

@@ -32,6 +32,12 @@ fn main() -> ExitCode {
         Command::Lock(args) => commands::lock::run(args, &cli.global, &printer),
         Command::Install(args) => commands::install::install(args, &cli.global, &printer),
         Command::Sync(args) => commands::install::sync(args, &cli.global, &printer),
+        Command::Audit(args) => commands::audit::run(args, &cli.global, &printer),
+        Command::Outdated(args) => commands::outdated::run(args, &cli.global, &printer),
+        Command::Verify(args) => commands::verify::run(args, &cli.global, &printer),
+        Command::Sbom(args) => commands::sbom::run(args, &cli.global, &printer),
+        Command::Policy(args) => commands::policy::run(args, &cli.global, &printer),
+        Command::Attest(command) => commands::attest::run(command, &printer),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,8 +9,7 @@
 //! A record that cannot be read never makes a package look safe: it is counted in the
 //! [`LoadReport`], and every audit of a package it names lists it in [`Report::unreadable`].
 //!
-//! The online cache lives in `osv-v1/` under the cache root; it should become a
-//! `safevenv_cache::CacheBucket` variant.
+//! The online cache lives in the cache's `safevenv_cache::CacheBucket::Osv` (`osv-v1/`).
 
 mod db;
 mod matching;

@@ -2,7 +2,7 @@
 //! then the records themselves are fetched (`/v1/vulns/{id}`) and turned into the same
 //! findings as an offline audit.
 //!
-//! Cache, under the cache root's `osv-v1/` (not yet a `CacheBucket`: see the crate's docs):
+//! Cache, in the cache's [`CacheBucket::Osv`] (`osv-v1/`):
 //! - `queries/<name>/<version>.json`: a distribution's `(id, modified)` list, trusted for a TTL.
 //! - `vulns/<id>/<modified>.json`: a record, valid forever: a changed record has a new `modified`.
 
@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::{StreamExt, TryStreamExt};
-use safevenv_cache::{Cache, CacheError, write_atomic};
+use safevenv_cache::{Cache, CacheBucket, CacheError, write_atomic};
 use serde::Deserialize;
 use serde_json::json;
 use uv_redacted::DisplaySafeUrl;
@@ -40,9 +40,6 @@ const MAX_PAGES: usize = 100;
 /// How long to wait for a connection, then for each read of a response.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The cache directory's name under the cache root; `-v1` is the entry format's version.
-const CACHE_DIR: &str = "osv-v1";
 
 /// A failure of the online audit.
 #[derive(Debug, thiserror::Error)]
@@ -214,7 +211,8 @@ impl OsvClient {
     /// Cache answers and records in `cache`.
     #[must_use]
     pub fn with_cache(mut self, cache: &Cache) -> Self {
-        self.cache = Some(cache.root().join(CACHE_DIR));
+        // Created when the first entry is written, not before: a cache-less run makes nothing.
+        self.cache = Some(cache.root().join(CacheBucket::Osv.dir_name()));
         self
     }
 

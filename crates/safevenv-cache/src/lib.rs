@@ -72,6 +72,8 @@ pub enum CacheBucket {
     Wheels,
     /// Source distributions and other downloaded artifacts, stored by their hash.
     Archives,
+    /// OSV API answers and advisory records (`safevenv audit` online).
+    Osv,
 }
 
 impl CacheBucket {
@@ -83,6 +85,7 @@ impl CacheBucket {
             Self::SimplePages => "simple-v1",
             Self::Wheels => "wheels-v1",
             Self::Archives => "archives-v1",
+            Self::Osv => "osv-v1",
         }
     }
 }
@@ -234,6 +237,7 @@ mod tests {
             CacheBucket::SimplePages,
             CacheBucket::Wheels,
             CacheBucket::Archives,
+            CacheBucket::Osv,
         ]
         .map(CacheBucket::dir_name);
         for name in names {

@@ -60,6 +60,20 @@ pub enum Command {
     Install(InstallArgs),
     /// Make the environment hold exactly what a lockfile lists.
     Sync(SyncArgs),
+    /// Report known vulnerabilities of a lockfile's, an environment's or pinned requirements'
+    /// distributions.
+    Audit(AuditArgs),
+    /// Compare installed or locked versions with the newest the index offers.
+    Outdated(OutdatedArgs),
+    /// Check every installed file against its RECORD, and the environment against a lockfile.
+    Verify(VerifyArgs),
+    /// Write a CycloneDX 1.5 software bill of materials (JSON).
+    Sbom(SbomArgs),
+    /// Write, check against, and explain the policy.
+    Policy(PolicyArgs),
+    /// Verify PEP 740 attestations offline.
+    #[command(subcommand)]
+    Attest(AttestCommand),
 }
 
 /// Arguments of `safevenv install`.
@@ -67,6 +81,9 @@ pub enum Command {
 pub struct InstallArgs {
     #[command(flatten)]
     pub resolve: ResolveArgs,
+
+    #[command(flatten)]
+    pub attest: AttestOptions,
 
     /// The lockfile to keep up to date with the environment (read for preferred versions,
     /// written after a successful install).
@@ -86,6 +103,16 @@ pub struct InstallArgs {
     /// from the current directory upwards; else the `default` preset).
     #[arg(long, env = "SAFEVENV_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,
+
+    /// How to report policy refusals: `json` also writes them to standard output.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+
+    /// An offline advisory database (OSV records: a folder, a file, a zip or a tar.gz); the
+    /// policy's `vulnerabilities` rule judges the advisories it lists. Without it, no
+    /// vulnerability facts are gathered.
+    #[arg(long, env = "SAFEVENV_AUDIT_DB", value_name = "PATH")]
+    pub audit_db: Option<PathBuf>,
 }
 
 /// Arguments of `safevenv sync`.
@@ -94,6 +121,9 @@ pub struct SyncArgs {
     /// The lockfile to install.
     #[arg(default_value = "pylock.toml", value_name = "LOCKFILE")]
     pub lockfile: PathBuf,
+
+    #[command(flatten)]
+    pub attest: AttestOptions,
 
     /// The environment's interpreter (default: `VIRTUAL_ENV`, then `.venv` here).
     #[arg(long, short = 'p', env = "SAFEVENV_PYTHON", value_name = "PYTHON")]
@@ -124,6 +154,239 @@ pub struct SyncArgs {
     /// Use only what is cached; fail instead of reaching the network.
     #[arg(long)]
     pub offline: bool,
+
+    /// How to report policy refusals: `json` also writes them to standard output.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+
+    /// An offline advisory database for the policy's `vulnerabilities` rule (as for `install`).
+    #[arg(long, env = "SAFEVENV_AUDIT_DB", value_name = "PATH")]
+    pub audit_db: Option<PathBuf>,
+}
+
+/// How a command reports its verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// For people, on standard error.
+    Text,
+    /// Also as one JSON document on standard output, for tools.
+    Json,
+}
+
+/// What `audit`, `outdated` and `sbom` read.
+#[derive(Debug, Args)]
+pub struct SubjectArgs {
+    /// A lockfile (default: `pylock.toml` here if there is one, else the active environment,
+    /// else `.venv` here).
+    #[arg(value_name = "LOCKFILE", conflicts_with = "env")]
+    pub lockfile: Option<PathBuf>,
+
+    /// Read what is installed in the environment at PATH instead.
+    #[arg(long, value_name = "PATH")]
+    pub env: Option<PathBuf>,
+}
+
+/// How `audit` writes its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    /// A table for people.
+    Table,
+    /// JSON, for tools.
+    Json,
+    /// SARIF 2.1.0, for code-scanning services.
+    Sarif,
+}
+
+/// How `outdated` and `verify` write their report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// A table for people.
+    Table,
+    /// JSON, for tools.
+    Json,
+}
+
+/// Arguments of `safevenv audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub subject: SubjectArgs,
+
+    /// Audit a requirements file whose requirements are all pinned with `==`.
+    #[arg(short = 'r', long = "requirement", value_name = "FILE", conflicts_with_all = ["lockfile", "env"])]
+    pub requirement: Option<PathBuf>,
+
+    /// An offline advisory database (OSV records: a folder, a file, a zip or a tar.gz); no
+    /// network at all.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// The OSV API to ask when there is no `--db` (default: the public OSV API).
+    #[arg(long, value_name = "URL", conflicts_with = "db")]
+    pub osv_url: Option<String>,
+
+    /// Do not report this advisory (an id or any of its aliases; repeatable).
+    #[arg(long, value_name = "ID")]
+    pub ignore: Vec<String>,
+
+    /// The report's format (on standard output).
+    #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
+    pub format: AuditFormat,
+}
+
+/// Arguments of `safevenv outdated`.
+#[derive(Debug, Args)]
+pub struct OutdatedArgs {
+    #[command(flatten)]
+    pub subject: SubjectArgs,
+
+    /// The index to compare with (default as for `lock`).
+    #[arg(long, short = 'i', value_name = "URL")]
+    pub index_url: Option<String>,
+
+    /// The policy whose release age decides the newest allowed version (default: as for
+    /// `install`).
+    #[arg(long, env = "SAFEVENV_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Use only what is cached; fail instead of reaching the network.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// The report's format (on standard output).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+}
+
+/// Arguments of `safevenv verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The environment (default: the active environment, then `.venv` here).
+    #[arg(long, value_name = "PATH")]
+    pub env: Option<PathBuf>,
+
+    /// Also report distributions missing from, absent in, or at another version than this
+    /// lockfile.
+    #[arg(long, value_name = "FILE")]
+    pub lockfile: Option<PathBuf>,
+
+    /// The report's format (on standard output).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+}
+
+/// Arguments of `safevenv sbom`.
+#[derive(Debug, Args)]
+pub struct SbomArgs {
+    #[command(flatten)]
+    pub subject: SubjectArgs,
+
+    /// Where to write the document (default: standard output).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Arguments of `safevenv policy`.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    #[command(subcommand)]
+    pub command: PolicyCommand,
+}
+
+/// The `policy` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Write a commented starter `safevenv.toml` in the current directory.
+    Init(PolicyInitArgs),
+    /// Judge requirements or a lockfile by the policy, installing nothing.
+    Check(PolicyCheckArgs),
+    /// Print what a rule checks, why it exists, and the keys that configure it.
+    Explain(PolicyExplainArgs),
+}
+
+/// The preset a new policy file extends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyPreset {
+    /// What applies without a policy file.
+    Default,
+    /// `default` plus a release-age wait, required attestations and every advisory.
+    Strict,
+    /// For unattended runs from a lockfile.
+    Ci,
+}
+
+/// Arguments of `safevenv policy init`.
+#[derive(Debug, Args)]
+pub struct PolicyInitArgs {
+    /// The preset the file extends.
+    #[arg(long, value_enum, default_value_t = PolicyPreset::Default)]
+    pub preset: PolicyPreset,
+
+    /// Replace an existing `safevenv.toml`.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Arguments of `safevenv policy check`.
+#[derive(Debug, Args)]
+pub struct PolicyCheckArgs {
+    /// The lockfile to judge, as `sync` would install it (default: `pylock.toml`, unless `-r`).
+    #[arg(value_name = "LOCKFILE", conflicts_with = "requirements")]
+    pub lockfile: Option<PathBuf>,
+
+    /// Resolve and judge these requirements, as `install -r` would (repeatable).
+    #[arg(short = 'r', long = "requirement", value_name = "FILE")]
+    pub requirements: Vec<PathBuf>,
+
+    /// With `-r`: constrain versions with a constraints file (repeatable).
+    #[arg(
+        short = 'c',
+        long = "constraint",
+        value_name = "FILE",
+        requires = "requirements"
+    )]
+    pub constraints: Vec<PathBuf>,
+
+    /// The environment (or interpreter) to judge for (default: `VIRTUAL_ENV`, then `.venv`
+    /// here, then discovery).
+    #[arg(long, short = 'p', env = "SAFEVENV_PYTHON", value_name = "PYTHON")]
+    pub python: Option<String>,
+
+    /// The index (default as for `lock`).
+    #[arg(long, short = 'i', value_name = "URL")]
+    pub index_url: Option<String>,
+
+    /// With `-r`: a further index, searched for projects the main index lacks (repeatable).
+    #[arg(long, value_name = "URL", requires = "requirements")]
+    pub extra_index_url: Vec<String>,
+
+    /// The policy file (default: as for `install`).
+    #[arg(long, env = "SAFEVENV_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Use only what is cached; fail instead of reaching the network.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Judge known vulnerabilities from this offline advisory database (as for `install`).
+    #[arg(long, value_name = "PATH")]
+    pub audit_db: Option<PathBuf>,
+
+    /// Verify attestations against this Sigstore trusted root instead of the embedded one.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+
+    /// `json`: the verdict as one JSON document on standard output.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// Arguments of `safevenv policy explain`.
+#[derive(Debug, Args)]
+pub struct PolicyExplainArgs {
+    /// The rule's id, as reports print it (`contents.pth-exec`).
+    #[arg(value_name = "RULE")]
+    pub rule: String,
 }
 
 /// Where requirements come from and which index serves them; shared by the commands that resolve.
@@ -192,6 +455,9 @@ pub struct LockArgs {
     #[command(flatten)]
     pub resolve: ResolveArgs,
 
+    #[command(flatten)]
+    pub attest: AttestOptions,
+
     /// Where to write the lockfile; `-` for standard output.
     ///
     /// Default: `pylock.toml` (for `--format requirements.txt`, standard output).
@@ -201,6 +467,55 @@ pub struct LockArgs {
     /// The format to write.
     #[arg(long, value_enum, default_value_t = LockFormat::Pylock)]
     pub format: LockFormat,
+}
+
+/// How `lock`, `install` and `sync` verify PEP 740 attestations (see `docs/attestations.md`).
+#[derive(Debug, Args)]
+pub struct AttestOptions {
+    /// Verify attestations against this Sigstore `trusted_root.json` instead of the production
+    /// root embedded in safevenv.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+
+    /// Accept, for this run, a publisher of this project other than the one the lockfile
+    /// records (or none); the lockfile then records the new one (repeatable).
+    #[arg(long, value_name = "PACKAGE")]
+    pub accept_publisher_change: Vec<String>,
+}
+
+/// The `safevenv attest` commands.
+#[derive(Debug, Subcommand)]
+pub enum AttestCommand {
+    /// Verify a local artifact's attestation or provenance offline and print its publisher.
+    Verify(AttestVerifyArgs),
+}
+
+/// Arguments of `safevenv attest verify`.
+#[derive(Debug, Args)]
+pub struct AttestVerifyArgs {
+    /// The artifact (wheel or sdist); its file name must be the one attested.
+    #[arg(value_name = "FILE")]
+    pub artifact: PathBuf,
+
+    /// A PEP 740 attestation object for the artifact.
+    #[arg(long, value_name = "FILE", required_unless_present = "provenance")]
+    pub attestation: Option<PathBuf>,
+
+    /// A provenance object (as an index serves it) for the artifact.
+    #[arg(long, value_name = "FILE", conflicts_with = "attestation")]
+    pub provenance: Option<PathBuf>,
+
+    /// Require the publisher's repository (`owner/name`).
+    #[arg(long, value_name = "REPOSITORY")]
+    pub repository: Option<String>,
+
+    /// Require the publisher's workflow file (e.g. `release.yml`) or GitLab CI/CD file.
+    #[arg(long, value_name = "WORKFLOW")]
+    pub workflow: Option<String>,
+
+    /// Verify against this Sigstore `trusted_root.json` instead of the embedded production root.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
 }
 
 /// Arguments of `safevenv create`.

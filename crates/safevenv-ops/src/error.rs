@@ -152,6 +152,12 @@ pub enum OpsError {
     /// `--frozen` without requirements to check.
     #[error("`--frozen` checks the lockfile against requirements, and none were given")]
     FrozenWithoutRequirements,
+    /// `policy init` would replace an existing policy file.
+    #[error("`{}` already exists; safevenv does not replace a policy file unasked", path.display())]
+    PolicyFileExists {
+        /// The file.
+        path: PathBuf,
+    },
     /// The policy could not be loaded.
     #[error(transparent)]
     Policy(Box<PolicyError>),
@@ -164,6 +170,99 @@ pub enum OpsError {
     /// The environment could not be changed (it was left as it was).
     #[error(transparent)]
     Install(#[from] InstallError),
+    /// The provenance of an artifact could not be fetched from the index.
+    #[error("cannot fetch the provenance of `{filename}` ({name})")]
+    Provenance {
+        /// The project.
+        name: PackageName,
+        /// The artifact.
+        filename: String,
+        /// Why (boxed: index errors are large).
+        #[source]
+        source: Box<IndexError>,
+    },
+    /// The Sigstore trusted root could not be read or is invalid.
+    #[error(transparent)]
+    TrustRoot {
+        /// Why.
+        source: Box<safevenv_attest::AttestError>,
+    },
+    /// A lockfile's `attestation-identities` entry cannot be read.
+    #[error("the lockfile `{}` pins a publisher for `{name}` that cannot be read: {reason}", lockfile.display())]
+    LockedIdentity {
+        /// The lockfile.
+        lockfile: PathBuf,
+        /// The project.
+        name: PackageName,
+        /// Why.
+        reason: String,
+    },
+    /// The index offered an attestation that does not verify.
+    #[error(
+        "the index offered an attestation for `{filename}` ({name}) that does not verify: {reason}"
+    )]
+    AttestationInvalid {
+        /// The project.
+        name: PackageName,
+        /// The artifact.
+        filename: String,
+        /// Why.
+        reason: String,
+    },
+    /// The publisher differs from the one the lockfile pins, or the attestation vanished.
+    #[error("`{filename}` ({name}) {actual}, but the lockfile records the publisher {locked}")]
+    PublisherChanged {
+        /// The project.
+        name: PackageName,
+        /// The artifact.
+        filename: String,
+        /// What was found (`published by ...`, or no attestation).
+        actual: String,
+        /// The pinned publishers.
+        locked: String,
+    },
+    /// `attest verify`: the attestation or provenance of a local artifact does not verify.
+    #[error("the attestation of `{}` does not verify", artifact.display())]
+    AttestationRefused {
+        /// The artifact.
+        artifact: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<safevenv_attest::AttestError>,
+    },
+    /// An input file could not be read.
+    #[error("cannot read `{}`", path.display())]
+    ReadInput {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// What `audit`, `outdated` or `sbom` was asked to read could not be read.
+    #[error(transparent)]
+    Subject(#[from] crate::subject::SubjectError),
+    /// The offline advisory database (`--db`, `--audit-db`) could not be read.
+    #[error("cannot read the advisory database `{}`", path.display())]
+    AuditDb {
+        /// The database.
+        path: PathBuf,
+        /// Why (boxed: load errors carry paths).
+        #[source]
+        source: Box<safevenv_audit::LoadError>,
+    },
+    /// The OSV API could not be asked.
+    #[error(transparent)]
+    Osv(Box<safevenv_audit::OnlineError>),
+    /// `verify` could not read the environment.
+    #[error("cannot read `{}`", path.display())]
+    Verify {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// A bug in safevenv: an invariant did not hold.
     #[error("internal error: {0}")]
     Internal(String),

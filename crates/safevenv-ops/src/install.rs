@@ -19,9 +19,9 @@ use jiff::Timestamp;
 use safevenv_cache::Cache;
 use safevenv_fetch::{DEFAULT_MAX_SIZE, FetchOptions, Fetcher};
 use safevenv_index::{IndexClient, IndexUrls};
-use safevenv_installer::{Environment, EnvironmentLayout, Install, LockMode, Progress};
+use safevenv_installer::{Environment, EnvironmentLayout, Install, LockMode, Plan, Progress};
 use safevenv_lock::Lock;
-use safevenv_policy::{Discovery, Policy, ResolvedSet};
+use safevenv_policy::{Discovery, InstalledDistribution, PackageFacts, Policy, ResolvedSet};
 use safevenv_python::Interpreter;
 use safevenv_wheel::{VerifiedWheel, Wheel, WheelError};
 use tokio::runtime::Runtime;
@@ -30,6 +30,11 @@ use uv_normalize::PackageName;
 use uv_pep440::Version;
 use uv_pep508::Requirement;
 
+use crate::attest::{
+    AttestSettings, Attestor, Found, RunAttestations, Subject, by_name, check_resolution,
+    judge_pins, locked_publishers, pin_publishers,
+};
+use crate::audit::AuditGate;
 use crate::error::OpsError;
 use crate::facts;
 use crate::lock::{
@@ -49,6 +54,8 @@ pub struct InstallSettings {
     pub policy: Option<PathBuf>,
     /// Show progress bars (on a terminal).
     pub progress: bool,
+    /// `--audit-db PATH`: the offline advisory database the vulnerability facts come from.
+    pub audit_db: Option<PathBuf>,
 }
 
 /// Everything `safevenv sync` needs.
@@ -76,6 +83,10 @@ pub struct SyncSettings {
     pub working_dir: PathBuf,
     /// Show progress bars (on a terminal).
     pub progress: bool,
+    /// `--trusted-root` and `--accept-publisher-change`.
+    pub attest: AttestSettings,
+    /// `--audit-db PATH`: the offline advisory database the vulnerability facts come from.
+    pub audit_db: Option<PathBuf>,
 }
 
 /// What `install` or `sync` did.
@@ -128,6 +139,11 @@ pub fn install(settings: &InstallSettings) -> Result<InstallOutcome, OpsError> {
         Some(path) => read_previous(path)?,
         None => None,
     };
+    let audit = AuditGate::load(
+        settings.audit_db.as_deref(),
+        &lock_settings.working_dir,
+        previous.as_ref(),
+    )?;
     let earlier = previous
         .as_ref()
         .map(recorded_requirements)
@@ -135,13 +151,38 @@ pub fn install(settings: &InstallSettings) -> Result<InstallOutcome, OpsError> {
         .iter()
         .filter_map(|text| Requirement::from_str(text).ok())
         .collect::<Vec<_>>();
-    let locked = resolve_lock(
+    let mut locked = resolve_lock(
         lock_settings,
         interpreter,
         previous.as_ref(),
         &installed,
         earlier,
     )?;
+    // Attestations of the whole resolution, verified against the index's sha256 (see
+    // `check_resolution`), pinned in the lockfile. The gate judges those about to be written;
+    // the distributions already installed at the resolved version never reach it, so their
+    // publisher is checked against the pin here.
+    let attestor = Attestor::new(&lock_settings.attest, &locked.client, &lock_settings.cache)?;
+    let pinned = match (&previous, &lockfile) {
+        (Some(previous), Some(path)) => locked_publishers(previous, path)?,
+        _ => BTreeMap::new(),
+    };
+    let checked = check_resolution(&attestor, &locked.runtime, &locked.resolution, &policy)?;
+    let kept: Vec<(Subject, Found)> = checked
+        .iter()
+        .filter(|(subject, _)| {
+            locked.resolution.distributions.iter().any(|dist| {
+                dist.name == subject.name && installed.get(&dist.name) == Some(&dist.version)
+            })
+        })
+        .cloned()
+        .collect();
+    judge_pins(&attestor, &kept, &pinned)?;
+    pin_publishers(&mut locked.lock, &by_name(&checked), &pinned);
+    let attestations = RunAttestations {
+        attestor: &attestor,
+        pinned: &pinned,
+    };
     let wanted = plan::from_resolution(&locked.resolution, &locked.lock)?;
     let network = Network {
         runtime: &locked.runtime,
@@ -151,7 +192,15 @@ pub fn install(settings: &InstallSettings) -> Result<InstallOutcome, OpsError> {
         offline: lock_settings.offline,
         progress: settings.progress,
     };
-    let (applied, unchanged) = apply_wanted(&environment, &wanted, false, &network, &policy)?;
+    let (applied, unchanged) = apply_wanted(
+        &environment,
+        &wanted,
+        false,
+        &network,
+        &policy,
+        &attestations,
+        audit.as_ref(),
+    )?;
     let lockfile = match lockfile {
         Some(path) => {
             let changed = write_if_changed(&path, &locked.lock.to_toml_string())?;
@@ -192,6 +241,7 @@ pub fn sync(settings: &SyncSettings) -> Result<InstallOutcome, OpsError> {
         crate::frozen::check(&lock, &lockfile, settings, &interpreter)?;
     }
     let policy = load_policy(&settings.working_dir, settings.policy.clone())?;
+    let audit = AuditGate::load(settings.audit_db.as_deref(), &settings.working_dir, None)?;
     let environment = open_environment(&interpreter, &prefix)?;
     let tags = interpreter
         .tags()
@@ -220,7 +270,24 @@ pub fn sync(settings: &SyncSettings) -> Result<InstallOutcome, OpsError> {
         offline: settings.offline,
         progress: settings.progress,
     };
-    let (applied, unchanged) = apply_wanted(&environment, &wanted, true, &network, &policy)?;
+    // The lockfile being installed is the pin: PEP 751 records no provenance URL, so the
+    // attestation stage looks it up on the project's index page (only for projects whose
+    // attestation mode is not `off`).
+    let attestor = Attestor::new(&settings.attest, &client, &settings.cache)?;
+    let pinned = locked_publishers(&lock, &lockfile)?;
+    let attestations = RunAttestations {
+        attestor: &attestor,
+        pinned: &pinned,
+    };
+    let (applied, unchanged) = apply_wanted(
+        &environment,
+        &wanted,
+        true,
+        &network,
+        &policy,
+        &attestations,
+        audit.as_ref(),
+    )?;
     Ok(InstallOutcome {
         environment: prefix,
         python: interpreter.version().clone(),
@@ -235,21 +302,27 @@ pub fn sync(settings: &SyncSettings) -> Result<InstallOutcome, OpsError> {
 }
 
 /// What the fetch stage needs.
-struct Network<'a> {
-    runtime: &'a Runtime,
-    client: &'a IndexClient,
-    indexes: &'a IndexUrls,
-    cache: &'a Cache,
-    offline: bool,
-    progress: bool,
+pub(crate) struct Network<'a> {
+    pub(crate) runtime: &'a Runtime,
+    pub(crate) client: &'a IndexClient,
+    pub(crate) indexes: &'a IndexUrls,
+    pub(crate) cache: &'a Cache,
+    pub(crate) offline: bool,
+    pub(crate) progress: bool,
 }
 
-fn load_policy(working_dir: &Path, explicit: Option<PathBuf>) -> Result<Policy, OpsError> {
+pub(crate) fn load_policy(
+    working_dir: &Path,
+    explicit: Option<PathBuf>,
+) -> Result<Policy, OpsError> {
     Policy::load(&Discovery::from_env(working_dir.to_path_buf(), explicit))
         .map_err(|source| OpsError::Policy(Box::new(source)))
 }
 
-fn open_environment(interpreter: &Interpreter, prefix: &Path) -> Result<Environment, OpsError> {
+pub(crate) fn open_environment(
+    interpreter: &Interpreter,
+    prefix: &Path,
+) -> Result<Environment, OpsError> {
     let layout = EnvironmentLayout::for_environment(interpreter, prefix);
     let environment = Environment::open(layout, LockMode::Wait, &mut |lock: &Path| {
         warn!(
@@ -268,7 +341,7 @@ fn open_environment(interpreter: &Interpreter, prefix: &Path) -> Result<Environm
 
 /// A lockfile is valid for the environments it lists (PEP 751 `environments`) and its
 /// `requires-python`: installing it elsewhere could pick wheels resolution never considered.
-fn check_lock_environment(
+pub(crate) fn check_lock_environment(
     lock: &Lock,
     lockfile: &Path,
     interpreter: &Interpreter,
@@ -311,8 +384,51 @@ fn apply_wanted(
     remove_extraneous: bool,
     network: &Network<'_>,
     policy: &Policy,
+    attestations: &RunAttestations<'_>,
+    audit: Option<&AuditGate>,
 ) -> Result<(safevenv_installer::Applied, usize), OpsError> {
-    let installs: Vec<Install> = wanted
+    let plan = environment.plan(&installs_of(wanted), remove_extraneous)?;
+    let unchanged = plan.keep.len();
+    if plan.is_empty() {
+        debug!("the environment already holds what is wanted");
+        return Ok((safevenv_installer::Applied::default(), unchanged));
+    }
+
+    let to_install: Vec<&Wanted> = plan
+        .install
+        .iter()
+        .filter_map(|install| wanted.iter().find(|wanted| wanted.name == install.name))
+        .collect();
+    let layout = environment.layout();
+    let Inspected {
+        mut wheels,
+        mut packages,
+    } = fetch_and_inspect(&to_install, network, layout)?;
+    // Attestations: each artifact's provenance, verified offline against the sha256 its
+    // download was checked against; the outcome and the lockfile's pin become facts.
+    attestations.add_facts(network.runtime, policy, &to_install, &mut packages)?;
+    // Vulnerabilities: known advisories of each version, from the offline database only.
+    if let Some(audit) = audit {
+        audit.add_facts(&mut packages, &plan);
+    }
+
+    // Gate: the whole set at once, so every refusal of the run is reported together.
+    let installed = kept_facts(environment, &plan)?;
+    let set = resolved_set(layout, network.indexes, packages, installed);
+    let approved = policy.evaluate(&set).map_err(OpsError::Refused)?;
+
+    // Stage and apply, as one journaled transaction.
+    let applied = environment.apply(&plan, &approved, &mut wheels, &mut |progress| {
+        if let Progress::Staging { name, version } = progress {
+            debug!("staging {name} {version}");
+        }
+    })?;
+    Ok((applied, unchanged))
+}
+
+/// What the installer is asked for.
+pub(crate) fn installs_of(wanted: &[Wanted]) -> Vec<Install> {
+    wanted
         .iter()
         .map(|wanted| Install {
             name: wanted.name.clone(),
@@ -320,21 +436,43 @@ fn apply_wanted(
             requested: wanted.requested,
             direct_url: None,
         })
-        .collect();
-    let plan = environment.plan(&installs, remove_extraneous)?;
-    let unchanged = plan.keep.len();
-    if plan.is_empty() {
-        debug!("the environment already holds what is wanted");
-        return Ok((safevenv_installer::Applied::default(), unchanged));
-    }
+        .collect()
+}
 
-    // Fetch: every artifact pinned by hash, checked while it streams.
-    let to_install: Vec<&Wanted> = plan
-        .install
-        .iter()
-        .filter_map(|install| wanted.iter().find(|wanted| wanted.name == install.name))
-        .collect();
-    let requests: Vec<_> = to_install
+/// The files and scripts of the distributions `plan` keeps, for the overwrite and script-clash
+/// rules.
+pub(crate) fn kept_facts(
+    environment: &Environment,
+    plan: &Plan,
+) -> Result<Vec<InstalledDistribution>, OpsError> {
+    let mut installed = Vec::with_capacity(plan.keep.len());
+    for dist in &plan.keep {
+        let files = environment.files_of(dist)?;
+        installed.push(facts::installed_facts(environment.layout(), dist, &files));
+    }
+    Ok(installed)
+}
+
+/// The wheels fetched and opened, and the facts the gate judges about each.
+pub(crate) struct Inspected {
+    /// The wheels the reader accepted, for the installer.
+    pub(crate) wheels: Vec<VerifiedWheel<fs_err::File>>,
+    /// One entry per wanted distribution, in order.
+    pub(crate) packages: Vec<PackageFacts>,
+}
+
+/// Fetch → verify → facts, for every distribution in `wanted`.
+///
+/// Each artifact is pinned by hash and checked while it streams (cached once it matches). The
+/// wheel reader then checks its structure and RECORD; what it would write becomes facts. A wheel
+/// the reader refuses is not an error here: its problem becomes a fact for `contents.archive`,
+/// so that every refusal of the run is reported together.
+pub(crate) fn fetch_and_inspect(
+    wanted: &[&Wanted],
+    network: &Network<'_>,
+    layout: &EnvironmentLayout,
+) -> Result<Inspected, OpsError> {
+    let requests: Vec<_> = wanted
         .iter()
         .map(|wanted| wanted.artifact_request())
         .collect();
@@ -353,11 +491,9 @@ fn apply_wanted(
         .block_on(fetcher.fetch_all(&requests))
         .map_err(|source| OpsError::Fetch(Box::new(source)))?;
 
-    // Verify: the wheel's structure and RECORD; what it would write becomes facts.
-    let layout = environment.layout();
     let mut wheels: Vec<VerifiedWheel<fs_err::File>> = Vec::with_capacity(fetched.len());
     let mut packages = Vec::with_capacity(fetched.len());
-    for (wanted, artifact) in to_install.iter().zip(&fetched) {
+    for (wanted, artifact) in wanted.iter().zip(&fetched) {
         let mut package = facts::package_facts(wanted);
         match Wheel::open(artifact.path(), &wanted.wheel) {
             Ok(wheel) => {
@@ -374,27 +510,22 @@ fn apply_wanted(
         }
         packages.push(package);
     }
+    Ok(Inspected { wheels, packages })
+}
 
-    // Gate: the whole set at once, so every refusal of the run is reported together.
-    let mut installed = Vec::with_capacity(plan.keep.len());
-    for dist in &plan.keep {
-        let files = environment.files_of(dist)?;
-        installed.push(facts::installed_facts(layout, dist, &files));
-    }
-    let set = ResolvedSet {
+/// The set the gate judges: `packages` to be written, next to the `installed` distributions
+/// that stay.
+pub(crate) fn resolved_set(
+    layout: &EnvironmentLayout,
+    indexes: &IndexUrls,
+    packages: Vec<PackageFacts>,
+    installed: Vec<InstalledDistribution>,
+) -> ResolvedSet {
+    ResolvedSet {
         now: Timestamp::now(),
         python_version: Some(layout.python_version),
-        indexes: facts::configured_indexes(network.indexes),
+        indexes: facts::configured_indexes(indexes),
         packages,
         installed,
-    };
-    let approved = policy.evaluate(&set).map_err(OpsError::Refused)?;
-
-    // Stage and apply, as one journaled transaction.
-    let applied = environment.apply(&plan, &approved, &mut wheels, &mut |progress| {
-        if let Progress::Staging { name, version } = progress {
-            debug!("staging {name} {version}");
-        }
-    })?;
-    Ok((applied, unchanged))
+    }
 }

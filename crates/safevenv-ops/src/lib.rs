@@ -7,6 +7,9 @@
 //! The binary turns arguments into the settings structs here and calls one function; every
 //! stage lives in its own crate and this crate only wires them in order.
 
+mod attest;
+mod audit;
+mod check;
 mod error;
 mod export;
 mod facts;
@@ -14,12 +17,25 @@ mod frozen;
 mod input;
 mod install;
 mod lock;
+mod outdated;
 mod plan;
 mod runtime;
+mod sbom;
+mod subject;
 mod target;
+mod verify;
 
+pub use attest::{
+    AttestSettings, AttestVerifyOutcome, AttestVerifySettings, Evidence, attest_verify,
+};
+pub use audit::{AuditOutcome, AuditSettings, audit};
+pub use check::{CheckInput, CheckOutcome, CheckSettings, check, policy_init};
 pub use error::OpsError;
 pub use input::{InputError, Inputs};
 pub use install::{InstallOutcome, InstallSettings, SyncSettings, install, sync};
 pub use lock::{LockFormat, LockOutcome, LockSettings, lock};
+pub use outdated::{Outdated, OutdatedOutcome, OutdatedSettings, outdated};
+pub use sbom::{SbomOutcome, SbomSettings, sbom};
+pub use subject::{DEFAULT_LOCKFILE, Subject, SubjectError};
 pub use target::{TargetError, target_environment, target_interpreter};
+pub use verify::{Problem, VerifyOutcome, VerifySettings, verify};

@@ -16,6 +16,10 @@ use uv_normalize::PackageName;
 use uv_pep440::{Version, VersionSpecifiers};
 use uv_pep508::{MarkerTree, Requirement};
 
+use crate::attest::{
+    AttestSettings, Attestor, by_name, check_resolution, judge_pins, locked_publishers,
+    pin_publishers,
+};
 use crate::error::OpsError;
 use crate::export::requirements_txt;
 use crate::input::Inputs;
@@ -63,6 +67,8 @@ pub struct LockSettings {
     pub cache: Cache,
     /// The directory relative paths are relative to.
     pub working_dir: PathBuf,
+    /// `--trusted-root` and `--accept-publisher-change`.
+    pub attest: AttestSettings,
 }
 
 /// What `safevenv lock` did.
@@ -103,13 +109,14 @@ pub fn lock(settings: &LockSettings) -> Result<LockOutcome, OpsError> {
         Some(output) if settings.format == LockFormat::Pylock => read_previous(output)?,
         _ => None,
     };
-    let locked = resolve_lock(
+    let mut locked = resolve_lock(
         settings,
         interpreter,
         previous.as_ref(),
         &BTreeMap::new(),
         Vec::new(),
     )?;
+    pin_attestations(settings, &mut locked, previous.as_ref(), output.as_deref())?;
     let text = match settings.format {
         LockFormat::Pylock => locked.lock.to_toml_string(),
         LockFormat::RequirementsTxt => requirements_txt(&locked.resolution, &locked.interpreter),
@@ -127,6 +134,28 @@ pub fn lock(settings: &LockSettings) -> Result<LockOutcome, OpsError> {
         python: locked.interpreter.version().clone(),
         elapsed: started.elapsed(),
     })
+}
+
+/// `lock` has no policy gate after it, so the publisher checks are made here: each resolved
+/// artifact's provenance is verified (unless the policy's attestation mode for it is `off`), an
+/// invalid one or a publisher other than the previous lockfile's is refused, and the verified
+/// publishers are pinned in the new lockfile.
+fn pin_attestations(
+    settings: &LockSettings,
+    locked: &mut Locked,
+    previous: Option<&Lock>,
+    output: Option<&Path>,
+) -> Result<(), OpsError> {
+    let policy = crate::install::load_policy(&settings.working_dir, None)?;
+    let attestor = Attestor::new(&settings.attest, &locked.client, &settings.cache)?;
+    let pinned = match (previous, output) {
+        (Some(previous), Some(output)) => locked_publishers(previous, output)?,
+        _ => BTreeMap::new(),
+    };
+    let checked = check_resolution(&attestor, &locked.runtime, &locked.resolution, &policy)?;
+    judge_pins(&attestor, &checked, &pinned)?;
+    pin_publishers(&mut locked.lock, &by_name(&checked), &pinned);
+    Ok(())
 }
 
 /// A resolution and the lockfile that records it, with what produced them (the install stages

@@ -216,6 +216,17 @@ impl Policy {
         &self.warnings
     }
 
+    /// The attestation mode that applies to `name`: the strictest of the layers' (every layer
+    /// judges, so the strictest one decides). Lets the pipeline skip fetching attestations the
+    /// policy would not look at.
+    pub fn attestation_mode_for(&self, name: &PackageName) -> AttestationMode {
+        self.layers
+            .iter()
+            .map(|layer| layer.rules.attestation_mode_for(name))
+            .max()
+            .unwrap_or(AttestationMode::Off)
+    }
+
     /// Judge a resolved set against every layer. Pure: reads only `set`.
     ///
     /// All refusals of the run are returned together, sorted by package, version and rule.

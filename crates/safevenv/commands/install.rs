@@ -9,8 +9,8 @@ use safevenv_ops::{
 };
 
 use crate::commands::lock::resolve_settings;
+use crate::commands::policy::refusal_diagnostic;
 use crate::diagnostic::{Diagnostic, Failure};
-use crate::errors::ops_diagnostic;
 use crate::printer::Printer;
 
 pub fn install(
@@ -20,13 +20,15 @@ pub fn install(
 ) -> Result<(), Diagnostic> {
     let cache = cache(global)?;
     let mut lock = resolve_settings(&args.resolve, cache)?;
+    lock.attest = crate::commands::attest::attest_settings(&args.attest)?;
     lock.output = (!args.no_lockfile).then(|| args.lockfile.clone());
     let settings = InstallSettings {
         lock,
         policy: args.policy.clone(),
         progress: show_progress(global),
+        audit_db: args.audit_db.clone(),
     };
-    let outcome = run_install(&settings).map_err(ops_diagnostic)?;
+    let outcome = run_install(&settings).map_err(|err| refusal_diagnostic(err, args.format))?;
     report(&outcome, printer);
     Ok(())
 }
@@ -46,8 +48,10 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
         cache: cache(global)?,
         working_dir,
         progress: show_progress(global),
+        attest: crate::commands::attest::attest_settings(&args.attest)?,
+        audit_db: args.audit_db.clone(),
     };
-    let outcome = run_sync(&settings).map_err(ops_diagnostic)?;
+    let outcome = run_sync(&settings).map_err(|err| refusal_diagnostic(err, args.format))?;
     report(&outcome, printer);
     Ok(())
 }

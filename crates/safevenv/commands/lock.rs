@@ -29,6 +29,7 @@ pub fn run(args: &LockArgs, global: &GlobalArgs, printer: &Printer) -> Result<()
     let settings = LockSettings {
         output,
         format,
+        attest: crate::commands::attest::attest_settings(&args.attest)?,
         ..resolve_settings(&args.resolve, cache)?
     };
     let outcome = lock(&settings).map_err(ops_diagnostic)?;
@@ -93,5 +94,6 @@ pub fn resolve_settings(args: &ResolveArgs, cache: Cache) -> Result<LockSettings
         offline: args.offline,
         cache,
         working_dir,
+        attest: safevenv_ops::AttestSettings::default(),
     })
 }

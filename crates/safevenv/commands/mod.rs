@@ -1,5 +1,11 @@
 //! One module per command; each turns its arguments into settings and calls one library function.
 
+pub mod attest;
+pub mod audit;
 pub mod create;
 pub mod install;
 pub mod lock;
+pub mod outdated;
+pub mod policy;
+pub mod sbom;
+pub mod verify;

@@ -1,0 +1,392 @@
+//! PEP 740 attestations end to end, with real Sigstore vectors from `../shared/vectors/sigstore`:
+//! `safevenv attest verify` on local files, and `lock`/`install`/`sync` pinning the publisher of
+//! a real attested wheel served by the local index.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{TestContext, run_ok, stderr, stdout};
+use safevenv_test_index::{IndexFile, RawArtifact, TestIndex};
+
+fn vectors() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/sigstore")
+}
+
+fn attestations(file: &str) -> PathBuf {
+    vectors().join("pypi-attestations").join(file)
+}
+
+fn staging_root() -> PathBuf {
+    vectors().join("trusted-roots/sigstore-python_staging_trusted_root.json")
+}
+
+const SDIST: &str = "pypi_attestations-0.0.19.tar.gz";
+const WHEEL: &str = "rfc8785-0.1.2-py3-none-any.whl";
+/// The staging wheel's signer: an email identity, not a Trusted Publisher.
+const WHEEL_SIGNER: &str = "william@yossarian.net";
+
+fn verify(context: &TestContext, args: &[&str]) -> Output {
+    context
+        .safevenv()
+        .args(["attest", "verify"])
+        .args(args)
+        .output()
+        .expect("run safevenv")
+}
+
+fn path(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 path")
+}
+
+#[test]
+fn a_production_github_attestation_verifies_and_names_its_publisher() {
+    let context = TestContext::new();
+    let output = verify(
+        &context,
+        &[
+            path(&attestations(SDIST)),
+            "--attestation",
+            path(&attestations(&format!("{SDIST}.publish.attestation"))),
+            "--repository",
+            "trailofbits/pypi-attestations",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.contains("publisher: GitHub `trailofbits/pypi-attestations`, workflow `release.yml`"),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"kind = "GitHub""#)
+            && out.contains(r#"repository = "trailofbits/pypi-attestations""#),
+        "{out}"
+    );
+    assert!(stderr(&output).contains("`production` trusted root"));
+}
+
+#[test]
+fn a_provenance_object_verifies_like_its_attestation() {
+    let context = TestContext::new();
+    let output = verify(
+        &context,
+        &[
+            path(&attestations(SDIST)),
+            "--provenance",
+            path(&attestations(&format!("{SDIST}.provenance"))),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("GitHub `trailofbits/pypi-attestations`"));
+}
+
+#[test]
+fn an_artifact_with_one_flipped_byte_is_refused() {
+    let context = TestContext::new();
+    let mut bytes = fs_err::read(attestations(SDIST)).unwrap();
+    bytes[1000] ^= 0x01;
+    // The same file name, so only the content differs.
+    let tampered = context.work().join(SDIST);
+    fs_err::write(&tampered, bytes).unwrap();
+    let output = verify(
+        &context,
+        &[
+            path(&tampered),
+            "--attestation",
+            path(&attestations(&format!("{SDIST}.publish.attestation"))),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("does not verify"), "{message}");
+    // The attested digest is named next to the artifact's.
+    assert!(message.contains("9bb1add0"), "{message}");
+    assert!(stdout(&output).is_empty());
+}
+
+#[test]
+fn a_wrong_workflow_is_refused_naming_both() {
+    let context = TestContext::new();
+    let output = verify(
+        &context,
+        &[
+            path(&attestations(SDIST)),
+            "--attestation",
+            path(&attestations(&format!("{SDIST}.publish.attestation"))),
+            "--workflow",
+            "wrong.yml",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("`wrong.yml`") && message.contains("`release.yml`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_staging_wheel_verifies_with_the_staging_root_only() {
+    let context = TestContext::new();
+    let attestation = attestations(&format!("{WHEEL}.publish.attestation"));
+    let staging = verify(
+        &context,
+        &[
+            path(&attestations(WHEEL)),
+            "--attestation",
+            path(&attestation),
+            "--trusted-root",
+            path(&staging_root()),
+        ],
+    );
+    assert!(staging.status.success(), "{}", stderr(&staging));
+    assert!(
+        stdout(&staging).contains(WHEEL_SIGNER),
+        "{}",
+        stdout(&staging)
+    );
+
+    // The production root does not know the staging log: refused.
+    let production = verify(
+        &context,
+        &[
+            path(&attestations(WHEEL)),
+            "--attestation",
+            path(&attestation),
+        ],
+    );
+    assert_eq!(production.status.code(), Some(2), "{}", stderr(&production));
+}
+
+#[test]
+fn a_missing_trusted_root_file_is_refused_as_input() {
+    let context = TestContext::new();
+    let output = verify(
+        &context,
+        &[
+            path(&attestations(WHEEL)),
+            "--attestation",
+            path(&attestations(&format!("{WHEEL}.publish.attestation"))),
+            "--trusted-root",
+            "no-such-root.json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("no-such-root.json"));
+}
+
+// Through the local index: the real staging wheel `rfc8785-0.1.2` (its exact bytes), with a
+// provenance object wrapping its real staging attestation, as an index would serve it.
+
+/// The provenance object (PEP 740) for the staging wheel: one bundle, declaring the publisher
+/// its certificate names.
+fn wheel_provenance() -> Vec<u8> {
+    let attestation =
+        fs_err::read_to_string(attestations(&format!("{WHEEL}.publish.attestation"))).unwrap();
+    format!(
+        r#"{{"version": 1, "attestation_bundles": [{{"publisher": {{"kind": "Other", "identity": "{WHEEL_SIGNER}", "issuer": "https://github.com/login/oauth"}}, "attestations": [{attestation}]}}]}}"#
+    )
+    .into_bytes()
+}
+
+fn wheel_file(with_provenance: bool) -> IndexFile {
+    let file = IndexFile::raw(
+        "rfc8785",
+        RawArtifact {
+            filename: WHEEL.to_string(),
+            bytes: fs_err::read(attestations(WHEEL)).unwrap(),
+        },
+    );
+    if with_provenance {
+        file.provenance(wheel_provenance())
+    } else {
+        file
+    }
+}
+
+fn safevenv(context: &TestContext, index: &TestIndex, args: &[&str]) -> Output {
+    context
+        .safevenv()
+        .args(args)
+        .args(["--trusted-root", path(&staging_root())])
+        .env("SAFEVENV_INDEX_URL", index.url())
+        .env("SAFEVENV_INDEX_TTL", "0")
+        .output()
+        .expect("run safevenv")
+}
+
+fn lockfile(context: &TestContext) -> String {
+    fs_err::read_to_string(context.work().join("pylock.toml")).unwrap()
+}
+
+#[test]
+fn lock_pins_the_publisher_and_refuses_a_vanished_attestation() {
+    let context = TestContext::new();
+    run_ok(context.safevenv().args(["create", "-q"]));
+    let index = TestIndex::builder().file(wheel_file(true)).start().unwrap();
+
+    let output = safevenv(&context, &index, &["lock", "rfc8785"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let locked = lockfile(&context);
+    assert!(
+        locked.contains("attestation-identities")
+            && locked.contains(&format!(r#"identity = "{WHEEL_SIGNER}""#))
+            && locked.contains(r#"kind = "Other""#),
+        "{locked}"
+    );
+
+    // The same artifact, now without its attestation: a downgrade, refused.
+    index.add(wheel_file(false)).unwrap();
+    let output = safevenv(&context, &index, &["lock", "rfc8785"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("carries no attestation") && message.contains(WHEEL_SIGNER),
+        "{message}"
+    );
+    assert!(
+        message.contains("--accept-publisher-change rfc8785"),
+        "{message}"
+    );
+    assert_eq!(lockfile(&context), locked, "a refused lock writes nothing");
+
+    // Accepted: the lockfile no longer pins a publisher.
+    let output = safevenv(
+        &context,
+        &index,
+        &["lock", "rfc8785", "--accept-publisher-change", "rfc8785"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!lockfile(&context).contains("attestation-identities"));
+}
+
+#[test]
+fn install_pins_the_publisher_and_the_gate_refuses_a_vanished_attestation() {
+    let context = TestContext::new();
+    run_ok(context.safevenv().args(["create", "-q"]));
+    let index = TestIndex::builder().file(wheel_file(true)).start().unwrap();
+
+    let output = safevenv(&context, &index, &["install", "rfc8785"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(lockfile(&context).contains(WHEEL_SIGNER));
+
+    // A fresh environment, and the index no longer offers the attestation: the policy gate
+    // refuses before anything is written.
+    run_ok(context.safevenv().args(["create", "-q", "--clear"]));
+    index.add(wheel_file(false)).unwrap();
+    let output = safevenv(&context, &index, &["install", "rfc8785"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("attestations.publisher-change") && message.contains(WHEEL_SIGNER),
+        "{message}"
+    );
+    assert!(
+        message.contains("--accept-publisher-change rfc8785"),
+        "{message}"
+    );
+
+    let output = safevenv(
+        &context,
+        &index,
+        &["install", "rfc8785", "--accept-publisher-change", "rfc8785"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!lockfile(&context).contains("attestation-identities"));
+}
+
+#[test]
+fn sync_refuses_another_publisher_than_the_lockfile_pins_naming_both() {
+    let context = TestContext::new();
+    run_ok(context.safevenv().args(["create", "-q"]));
+    let index = TestIndex::builder().file(wheel_file(true)).start().unwrap();
+    let output = safevenv(&context, &index, &["lock", "rfc8785"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    // The lockfile pins another publisher (as if the project had been published from a GitHub
+    // workflow before): the verified one differs.
+    let pinned = lockfile(&context);
+    let identity_line = pinned
+        .lines()
+        .find(|line| line.contains(WHEEL_SIGNER))
+        .expect("an identity line")
+        .to_string();
+    let github =
+        r#"    { kind = "GitHub", repository = "example/rfc8785", workflow = "release.yml" },"#;
+    fs_err::write(
+        context.work().join("pylock.toml"),
+        pinned.replace(&identity_line, github),
+    )
+    .unwrap();
+
+    let output = safevenv(&context, &index, &["sync"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("`example/rfc8785`") && message.contains(WHEEL_SIGNER),
+        "{message}"
+    );
+
+    let output = safevenv(
+        &context,
+        &index,
+        &["sync", "--accept-publisher-change", "rfc8785"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("Installed rfc8785 0.1.2"));
+}
+
+#[test]
+fn an_attestation_that_does_not_verify_is_refused_unless_the_mode_is_off() {
+    let context = TestContext::new();
+    run_ok(context.safevenv().args(["create", "-q"]));
+    let index = TestIndex::builder().file(wheel_file(true)).start().unwrap();
+    // Without the staging root the staging attestation does not verify (its log is unknown to
+    // the production root): as a forged attestation would.
+    let production = |args: &[&str]| {
+        context
+            .safevenv()
+            .args(args)
+            .env("SAFEVENV_INDEX_URL", index.url())
+            .env("SAFEVENV_INDEX_TTL", "0")
+            .output()
+            .expect("run safevenv")
+    };
+    let output = production(&["lock", "rfc8785"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("does not verify"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!context.work().join("pylock.toml").exists());
+
+    let output = production(&["install", "rfc8785", "--no-lockfile"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("attestation that does not verify"),
+        "{}",
+        stderr(&output)
+    );
+
+    // With the policy's mode `off` nothing is fetched or judged, and nothing is pinned.
+    fs_err::write(
+        context.work().join("safevenv.toml"),
+        "[attestations]\nmode = \"off\"\n",
+    )
+    .unwrap();
+    let provenance_requests = || {
+        index
+            .requests()
+            .iter()
+            .filter(|request| request.path.starts_with("/provenance/"))
+            .count()
+    };
+    let before = provenance_requests();
+    let output = production(&["lock", "rfc8785"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!lockfile(&context).contains("attestation-identities"));
+    assert_eq!(provenance_requests(), before, "mode `off` fetches nothing");
+}
