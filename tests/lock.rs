@@ -239,13 +239,15 @@ fn a_hash_pin_that_the_index_artifact_does_not_match_is_refused() {
 }
 
 #[test]
-fn requirements_that_are_not_from_the_index_are_refused_with_their_line() {
+fn requirements_refused_at_input_are_refused_with_their_line() {
     let context = TestContext::new();
     let index = index_with(vec![WheelSpec::new("lib", "1.0")]);
+    // Direct wheels reach the policy gate (`tests/direct.rs`), but only pinned by hash; what
+    // needs building never does.
     for (line, kind) in [
         (
             "lib @ https://files.example/lib-1.0-py3-none-any.whl",
-            "direct URL",
+            "without a pinned sha256",
         ),
         (
             "lib @ git+https://git.example/lib.git@main",

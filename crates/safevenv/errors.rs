@@ -8,6 +8,7 @@ use crate::diagnostic::{Diagnostic, Failure};
 pub fn ops_diagnostic(err: OpsError) -> Diagnostic {
     let (failure, hints): (Failure, Vec<String>) = match &err {
         OpsError::Input(input) => (Failure::Input, input_hints(input)),
+        OpsError::Direct(_) => (Failure::Input, Vec::new()),
         OpsError::Target(TargetError::Discovery(discovery)) => {
             (Failure::Internal, vec![discovery.hint()])
         }
@@ -64,7 +65,15 @@ pub fn ops_diagnostic(err: OpsError) -> Diagnostic {
         ),
         OpsError::Target(TargetError::NotAnEnvironment { .. }) => (
             Failure::Input,
-            vec!["create an environment with `safevenv create` and install there".to_string()],
+            vec!["create an environment with `safevenv create` and install there, or pass `--system` to install into this interpreter itself".to_string()],
+        ),
+        OpsError::Target(TargetError::ExternallyManaged { .. }) => (
+            Failure::Input,
+            vec!["create an environment with `safevenv create` and install there (safevenv has no option to install into an externally managed installation)".to_string()],
+        ),
+        OpsError::Target(TargetError::SystemLayout { .. }) => (
+            Failure::Input,
+            vec!["a transaction stages files below the interpreter's prefix and moves them in with renames, on one file system; create an environment with `safevenv create` and install there".to_string()],
         ),
         OpsError::WrongEnvironment { .. } => (
             Failure::Input,
@@ -147,6 +156,17 @@ fn input_hints(err: &InputError) -> Vec<String> {
             "require the project by name and version from the index instead (`name==1.2.3`)"
                 .to_string(),
         ],
+        InputError::NeedsBuild { .. } => vec![
+            "build a wheel yourself and name it (`./dist/name-1.0-py3-none-any.whl`), or require a published version (`name==1.2.3`)"
+                .to_string(),
+        ],
+        InputError::DirectUrlUnpinned { .. } => vec![
+            "pin it: append `#sha256=<digest>` to the URL, or add `--hash=sha256:<digest>` to the line"
+                .to_string(),
+        ],
+        InputError::NameMismatch { .. }
+        | InputError::InvalidWheelFilename { .. }
+        | InputError::ConflictingDirect { .. } => Vec::new(),
         InputError::FindLinks { .. } | InputError::NoIndex { .. } => {
             vec!["publish the artifacts on an index and pass it with `--index-url`".to_string()]
         }

@@ -113,6 +113,13 @@ pub struct InstallArgs {
     /// vulnerability facts are gathered.
     #[arg(long, env = "SAFEVENV_AUDIT_DB", value_name = "PATH")]
     pub audit_db: Option<PathBuf>,
+
+    /// Install into the interpreter `--python` names (default: the active environment's, then
+    /// `python3` on `PATH`) even when it is not an environment's. An installation marked
+    /// externally managed (PEP 668 `EXTERNALLY-MANAGED`, as a Linux distribution's Python is) is
+    /// refused; there is no override.
+    #[arg(long)]
+    pub system: bool,
 }
 
 /// Arguments of `safevenv sync`.
@@ -162,6 +169,11 @@ pub struct SyncArgs {
     /// An offline advisory database for the policy's `vulnerabilities` rule (as for `install`).
     #[arg(long, env = "SAFEVENV_AUDIT_DB", value_name = "PATH")]
     pub audit_db: Option<PathBuf>,
+
+    /// Install into the interpreter `--python` names even when it is not an environment's (as
+    /// for `install`; PEP 668 is respected).
+    #[arg(long)]
+    pub system: bool,
 }
 
 /// How a command reports its verdict.

@@ -92,6 +92,27 @@ pub(crate) fn hash_file(path: &Path) -> Result<Option<(Sha256, u64)>, FetchError
     Ok(Some((Sha256::finish(hasher), length)))
 }
 
+/// Stream the local file at `path` into `sink`, as a download would be.
+pub(crate) fn copy_local(path: &Path, sink: &mut EntrySink<'_>) -> Result<(), FetchError> {
+    let read_error = |source| FetchError::ReadLocal {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = fs_err::File::open(path).map_err(read_error)?;
+    let length = file.metadata().map_err(read_error)?.len();
+    sink.start(Some(length))?;
+    let mut buffer = vec![0u8; BUFFER];
+    loop {
+        let count = match file.read(&mut buffer) {
+            Ok(0) => return Ok(()),
+            Ok(count) => count,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(read_error(error)),
+        };
+        sink.write(&buffer[..count])?;
+    }
+}
+
 /// Remove the temporary files a crashed safevenv left in `dir`. Best effort: a file we cannot
 /// remove is only wasted space, and is never read as an entry.
 pub(crate) fn clean_stale_temp_files(dir: &Path) {

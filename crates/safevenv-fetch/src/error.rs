@@ -109,6 +109,21 @@ pub enum FetchError {
         #[source]
         source: std::io::Error,
     },
+    /// A local artifact (a `file:` URL) could not be read.
+    #[error("cannot read the local artifact `{}`", path.display())]
+    ReadLocal {
+        /// The artifact's path.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A `file:` URL that names no local path.
+    #[error("the artifact URL `{url}` names no local file")]
+    LocalPath {
+        /// The URL.
+        url: DisplaySafeUrl,
+    },
     /// A cache entry whose bytes do not match its hash could not be removed.
     #[error("cannot remove the corrupt cache entry `{}`", path.display())]
     RemoveCorrupt {

@@ -12,7 +12,7 @@ use tracing::{debug, warn};
 use uv_normalize::PackageName;
 use uv_pep440::Version;
 
-use crate::entry::{EntrySink, clean_stale_temp_files, entry_path, hash_file};
+use crate::entry::{EntrySink, clean_stale_temp_files, copy_local, entry_path, hash_file};
 use crate::progress::Progress;
 use crate::{FetchError, Sha256};
 
@@ -216,7 +216,26 @@ impl Fetcher {
             debug!("`{}` is in the cache", request.filename);
             return Ok(verified);
         }
-        // (3):
+        // (3): a local wheel the user named (`file:` URL) is copied in through the same hashing
+        //      sink, so the checks of (5) and (6) hold for it too, offline as well: the file may
+        //      have changed since its digest was pinned, and only the copy is ever installed.
+        let local = (request.url.scheme() == "file").then(|| request.url.to_file_path());
+        if let Some(path) = local {
+            let path = path.map_err(|()| FetchError::LocalPath {
+                url: request.url.clone(),
+            })?;
+            let dir = entry.parent().unwrap_or(archives);
+            fs_err::create_dir_all(dir).map_err(|source| FetchError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+            let bar = progress.download(&request.filename, request.size);
+            let mut sink = EntrySink::new(request, &entry, self.options.max_size, &bar)?;
+            let copied = copy_local(&path, &mut sink);
+            bar.finish_and_clear();
+            copied?;
+            return self.commit(request, &entry, sink);
+        }
         if self.options.offline {
             return Err(FetchError::OfflineMiss {
                 url: request.url.clone(),
@@ -245,6 +264,17 @@ impl Fetcher {
             }
             Err(DownloadError::Sink(error)) => return Err(error),
         }
+        self.commit(request, &entry, sink)
+    }
+
+    /// Steps 5 and 6 of [`Fetcher::fetch_entry`]: the bytes written must have the pinned digest
+    /// before the temporary file becomes the entry.
+    fn commit(
+        &self,
+        request: &ArtifactRequest,
+        entry: &Path,
+        sink: EntrySink<'_>,
+    ) -> Result<HashVerified, FetchError> {
         let (temp, actual, size) = sink.finish()?;
         // (5): SECURITY INVARIANT. Every byte in the temporary file went through the hasher on its
         // way in, and nothing else wrote to it; so `actual` is the digest of the file's content.
@@ -263,8 +293,8 @@ impl Fetcher {
         // checked one. A second safevenv writing the same entry at the same time renames the same
         // bytes over it, which is harmless. (On Windows, replacing an entry another process has
         // open fails; the error then names it.)
-        temp.persist(&entry).map_err(|error| FetchError::Write {
-            path: entry.clone(),
+        temp.persist(entry).map_err(|error| FetchError::Write {
+            path: entry.to_path_buf(),
             source: error.error,
         })?;
         debug!(
@@ -275,7 +305,7 @@ impl Fetcher {
         Ok(HashVerified {
             sha256: actual,
             size,
-            path: entry,
+            path: entry.to_path_buf(),
         })
     }
 

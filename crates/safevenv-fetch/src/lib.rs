@@ -11,6 +11,8 @@
 //!   crash leaves only temporary files, never read as entries and removed later.
 //! - A cache hit is re-hashed before use. [`HashVerified`], which only this crate can make, is the
 //!   proof the later stages ask for.
+//! - A local artifact (a `file:` URL: a wheel the user named by path) is copied in through the
+//!   same hashing sink and the same check, so what is installed is the copy whose digest matched.
 //! - A batch is all or nothing: the first failure cancels the other downloads.
 //!
 //! Downloads go through [`safevenv_index::IndexClient::download`] (credentials, timeouts,

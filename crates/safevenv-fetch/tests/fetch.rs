@@ -607,3 +607,53 @@ async fn any_artifact_file_is_fetched_not_only_wheels() {
         .unwrap();
     assert_eq!(fs_err::read(fetched.path()).unwrap(), bytes);
 }
+
+/// A local wheel (`file:` URL) and the request for it, pinned by `expected`.
+fn local_request(dir: &Path, wheel: &BuiltWheel, expected: &str) -> ArtifactRequest {
+    let path = dir.join(&wheel.filename);
+    fs_err::write(&path, &wheel.bytes).unwrap();
+    ArtifactRequest {
+        name: PackageName::from_str("demo").unwrap(),
+        version: Version::from_str("1.0").unwrap(),
+        filename: wheel.filename.clone(),
+        url: DisplaySafeUrl::parse(&format!("file://{}", path.display())).unwrap(),
+        expected: Sha256::from_hex(expected).unwrap(),
+        size: None,
+    }
+}
+
+#[tokio::test]
+async fn a_local_file_is_copied_in_by_its_pin_without_a_request() {
+    let (index, demo) = one_wheel_index();
+    let local = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let request = local_request(local.path(), &demo, &demo.sha256);
+    let fetched = fetcher(&index, cache.path(), options())
+        .fetch(&request)
+        .await
+        .unwrap();
+    assert!(
+        fetched.path().starts_with(cache.path()),
+        "the copy is installed"
+    );
+    assert_eq!(fetched.verified().sha256().to_string(), demo.sha256);
+    assert_eq!(file_requests(&index), 0);
+}
+
+#[tokio::test]
+async fn a_local_file_changed_since_it_was_pinned_is_refused_and_nothing_is_cached() {
+    let (index, demo) = one_wheel_index();
+    let local = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let pinned = sha256_hex(b"the wheel as it was when locked");
+    let request = local_request(local.path(), &demo, &pinned);
+    let error = fetcher(&index, cache.path(), options())
+        .fetch(&request)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, FetchError::HashMismatch { .. }),
+        "{error:?}"
+    );
+    assert!(cached_files(cache.path()).is_empty());
+}

@@ -28,5 +28,5 @@ pub use http::HttpOptions;
 pub use index_url::{IndexUrl, IndexUrlError, IndexUrlSource, IndexUrls};
 pub use metadata::{MetadataSource, WheelMetadata};
 pub use simple::{CoreMetadataLink, FileEntry, ProjectPage, Yanked};
-pub use source::IndexSource;
+pub use source::{IndexSource, wheel_dist_metadata};
 pub use uv_redacted::DisplaySafeUrl;

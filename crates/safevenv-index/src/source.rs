@@ -10,13 +10,16 @@ use safevenv_resolver::{
 };
 use tokio::runtime::Handle;
 use tracing::debug;
+use uv_distribution_filename::WheelFilename;
 use uv_normalize::PackageName;
 use uv_pep440::Version;
 use uv_pep508::{Requirement, VersionOrUrl};
-use uv_pypi_types::VerbatimParsedUrl;
+use uv_pypi_types::{ResolutionMetadata, VerbatimParsedUrl};
+use uv_redacted::DisplaySafeUrl;
 
 use crate::client::IndexClient;
 use crate::error::IndexError;
+use crate::metadata::{MetadataSource, parse_wheel_metadata, read_wheel_metadata};
 use crate::simple::{FileEntry, Yanked};
 
 /// An [`IndexClient`] as the resolver's blocking [`PackageSource`].
@@ -114,6 +117,33 @@ fn plain_requirement(requirement: &Requirement<VerbatimParsedUrl>) -> Requiremen
     }
 }
 
+/// The resolver's metadata of a wheel already at hand (a direct URL's wheel fetched by hash, or
+/// a local wheel file), read as the index client reads a whole wheel: exactly one `.dist-info`,
+/// the wheel's own, whose `Name` and `Version` must equal the file name's (see
+/// `parse_wheel_metadata`: otherwise a wheel could bring another project's dependencies).
+/// `url` names the wheel in errors.
+pub fn wheel_dist_metadata<R: std::io::Read + std::io::Seek>(
+    reader: R,
+    url: &DisplaySafeUrl,
+    filename: &WheelFilename,
+) -> Result<DistMetadata, IndexError> {
+    let raw = read_wheel_metadata(reader, url, filename).map_err(|(_, error)| error)?;
+    let metadata = parse_wheel_metadata(raw, MetadataSource::WholeWheel, url, filename)?;
+    Ok(dist_metadata(&metadata.resolution))
+}
+
+fn dist_metadata(resolution: &ResolutionMetadata) -> DistMetadata {
+    DistMetadata {
+        requires_dist: resolution
+            .requires_dist
+            .iter()
+            .map(plain_requirement)
+            .collect(),
+        requires_python: resolution.requires_python.clone(),
+        provides_extra: resolution.provides_extra.to_vec(),
+    }
+}
+
 impl PackageSource for IndexSource {
     fn versions(&self, name: &PackageName) -> Result<Arc<ProjectVersions>, SourceError> {
         let page = self
@@ -139,16 +169,7 @@ impl PackageSource for IndexSource {
             .runtime
             .block_on(self.client.version_metadata(name, version))
             .map_err(|error| self.source_error(name, error))?;
-        let resolution = &metadata.resolution;
-        Ok(Arc::new(DistMetadata {
-            requires_dist: resolution
-                .requires_dist
-                .iter()
-                .map(plain_requirement)
-                .collect(),
-            requires_python: resolution.requires_python.clone(),
-            provides_extra: resolution.provides_extra.to_vec(),
-        }))
+        Ok(Arc::new(dist_metadata(&metadata.resolution)))
     }
 
     fn prefetch_versions(&self, names: &[PackageName]) {

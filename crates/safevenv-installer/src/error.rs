@@ -116,7 +116,7 @@ pub enum InstallError {
         /// Its version.
         version: String,
     },
-    /// A verified wheel could not be unpacked into the transaction.
+    /// A verified wheel could not be unpacked into the cache of unpacked wheels.
     #[error("could not unpack `{wheel}`")]
     Unpack {
         /// The wheel's file name.
@@ -124,6 +124,15 @@ pub enum InstallError {
         /// What went wrong (boxed: the wheel's errors are large).
         #[source]
         source: Box<safevenv_wheel::WheelError>,
+    },
+    /// The cache of unpacked wheels could not be read or written.
+    #[error("could not use the unpacked wheel cache at `{path}`")]
+    UnpackedCache {
+        /// The cache directory or entry.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: io::Error,
     },
     /// uv's wheel installer refused or failed while staging a wheel.
     #[error("could not stage `{wheel}`")]

@@ -41,8 +41,22 @@ impl EnvironmentLayout {
         }
     }
 
+    /// The layout of the interpreter's own installation, for `--system`: its root is
+    /// `sys.prefix`, its scheme the interpreter's default one (Debian's `posix_local` puts files
+    /// in `/usr/local`, still below the prefix `/usr`), and console scripts' shebangs point at
+    /// `sys.executable` (no `python` sits in the scheme's `scripts` directory).
+    pub fn for_interpreter(interpreter: &Interpreter) -> Self {
+        Self {
+            prefix: interpreter.sys_prefix().to_path_buf(),
+            sys_executable: interpreter.sys_executable().to_path_buf(),
+            python_version: interpreter.python_minor(),
+            os_name: interpreter.markers().os_name().to_string(),
+            scheme: interpreter.install_paths(),
+        }
+    }
+
     /// Each scheme directory with its name.
-    pub(crate) fn scheme_dirs(&self) -> [(&'static str, &Path); 5] {
+    pub fn scheme_dirs(&self) -> [(&'static str, &Path); 5] {
         [
             ("purelib", &self.scheme.purelib),
             ("platlib", &self.scheme.platlib),
@@ -54,8 +68,8 @@ impl EnvironmentLayout {
 
     /// Refuse a scheme that puts files outside the prefix: a transaction stages the whole
     /// scheme below `<prefix>/.safevenv/` and moves it in with renames, which only stay atomic
-    /// on one file system.
-    pub(crate) fn check(&self) -> Result<(), InstallError> {
+    /// on one file system. [`Environment::open`](crate::Environment::open) runs it first.
+    pub fn check(&self) -> Result<(), InstallError> {
         for (kind, path) in self.scheme_dirs() {
             if self.relative(path).is_none() {
                 return Err(InstallError::SchemeOutsidePrefix {

@@ -14,6 +14,7 @@ mod installed;
 mod layout;
 mod plan;
 mod txn;
+mod unpacked;
 
 use std::collections::BTreeSet;
 use std::fs::TryLockError;
@@ -32,6 +33,7 @@ pub use plan::{Install, Plan};
 pub use safevenv_policy::PolicyApproved;
 pub use safevenv_wheel::VerifiedWheel;
 pub use txn::Recovered;
+pub use unpacked::{EntryMismatch, UnpackedCache, check_entry};
 
 use crate::txn::Transaction;
 
@@ -174,8 +176,9 @@ impl Environment {
     /// 1. every distribution to install is approved by `approved` and has a wheel in `wheels`;
     /// 2. the files of every distribution to remove are read from its `RECORD`, refusing entries
     ///    outside the environment;
-    /// 3. each wheel is unpacked and installed by uv's installer into the transaction's staging
-    ///    tree, which mirrors the environment (`REQUESTED`, `INSTALLER`, `direct_url.json`);
+    /// 3. each wheel's entry in `unpacked` is checked (or unpacked afresh) and installed by uv's
+    ///    installer into the transaction's staging tree, which mirrors the environment
+    ///    (`REQUESTED`, `INSTALLER`, `direct_url.json`), by hard links to the entry;
     /// 4. the file operations are worked out, journaled, run and committed (`txn`).
     ///
     /// On any error the environment is left, or put back, as it was.
@@ -184,6 +187,7 @@ impl Environment {
         plan: &Plan,
         approved: &PolicyApproved,
         wheels: &mut [VerifiedWheel<R>],
+        unpacked: &UnpackedCache,
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Applied, InstallError> {
         if plan.is_empty() {
@@ -217,7 +221,7 @@ impl Environment {
         let removed = self.owned_files(&plan.remove)?;
         // (3):
         let txn = Transaction::create(&self.layout.prefix)?;
-        if let Err(err) = self.stage(&txn, &chosen, wheels, progress) {
+        if let Err(err) = self.stage(&txn, &chosen, wheels, unpacked, progress) {
             txn.discard();
             return Err(err);
         }
@@ -282,6 +286,7 @@ impl Environment {
         txn: &Transaction,
         chosen: &[(&Install, usize)],
         wheels: &mut [VerifiedWheel<R>],
+        unpacked: &UnpackedCache,
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<(), InstallError> {
         let root = txn.staged();
@@ -294,46 +299,46 @@ impl Environment {
             fs_err::create_dir_all(dir).map_err(prepare)?;
         }
         let state = InstallState::default();
-        for (n, &(install, index)) in chosen.iter().enumerate() {
+        let mut link_mode = None;
+        for &(install, index) in chosen {
             progress(Progress::Staging {
                 name: &install.name,
                 version: &install.version,
             });
             let wheel = &mut wheels[index];
             let filename = wheel.filename().clone();
-            let unpacked = txn.dir().join("unpacked").join(n.to_string());
-            fs_err::create_dir_all(&unpacked).map_err(prepare)?;
-            wheel
-                .unpack_into(&unpacked)
-                .map_err(|source| InstallError::Unpack {
-                    wheel: filename.to_string(),
-                    source: Box::new(source),
-                })?;
+            let entry = unpacked.entry(wheel)?;
+            let link_mode = match link_mode {
+                Some(mode) => mode,
+                None => *link_mode.insert(link_mode_between(&entry, &root).map_err(prepare)?),
+            };
             let stage_error = |source| InstallError::Stage {
                 wheel: filename.to_string(),
                 source: Box::new(source),
             };
+            // uv links every file but `RECORD` (which it copies, as it rewrites it) and writes
+            // what it changes (`INSTALLER`, `REQUESTED`, `direct_url.json`, scripts whose
+            // shebang it rewrites) as new files renamed into the staging tree: nothing writes
+            // through a link into the entry (`tests/unpacked_cache.rs` checks it).
             uv_install_wheel::install_wheel(
                 &layout,
                 false,
-                &unpacked,
+                &entry,
                 &filename,
                 install.direct_url.as_ref(),
                 None::<&()>,
                 None::<&()>,
                 Some(INSTALLER),
                 true,
-                // The unpacked tree is this transaction's own copy on the same file system.
-                LinkMode::Hardlink,
+                link_mode,
                 &state,
             )
             .map_err(stage_error)?;
             if !install.requested {
-                let dist_info = uv_install_wheel::installed_dist_info_path(&layout, &unpacked)
+                let dist_info = uv_install_wheel::installed_dist_info_path(&layout, &entry)
                     .map_err(stage_error)?;
                 unrequest(&dist_info).map_err(prepare)?;
             }
-            fs_err::remove_dir_all(&unpacked).map_err(prepare)?;
         }
         Ok(())
     }
@@ -375,6 +380,24 @@ impl Environment {
         }
         stop
     }
+}
+
+/// Hard links when the cache entry and the staging tree share a file system; across file
+/// systems a link is impossible and uv's fallback would warn, so copy from the start.
+#[cfg(unix)]
+fn link_mode_between(entry: &Path, staging: &Path) -> std::io::Result<LinkMode> {
+    use std::os::unix::fs::MetadataExt;
+    let same = fs_err::metadata(entry)?.dev() == fs_err::metadata(staging)?.dev();
+    Ok(if same {
+        LinkMode::Hardlink
+    } else {
+        LinkMode::Copy
+    })
+}
+
+#[cfg(not(unix))]
+fn link_mode_between(_entry: &Path, _staging: &Path) -> std::io::Result<LinkMode> {
+    Ok(LinkMode::Copy)
 }
 
 /// Drop `REQUESTED` (which uv's installer always writes) for a distribution installed only as a

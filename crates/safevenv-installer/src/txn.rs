@@ -143,6 +143,7 @@ impl Transaction {
         // What is in the way of a new file or directory and not owned by a removed distribution
         // is moved aside too (and restored on rollback), as pip overwrites it.
         let mut create_dirs = Vec::new();
+        let mut new_trees = BTreeSet::new();
         for dir in &staged_dirs {
             match fs_err::symlink_metadata(self.prefix.join(dir)) {
                 Ok(metadata) if metadata.is_dir() => {}
@@ -152,10 +153,32 @@ impl Transaction {
                     backups.insert(dir.clone());
                     create_dirs.push(dir.clone());
                 }
-                Err(err) if err.kind() == io::ErrorKind::NotFound => create_dirs.push(dir.clone()),
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                    new_trees.insert(dir.clone());
+                }
                 Err(err) => return Err(self.prepare_error(err)),
             }
         }
+        // A staged directory missing from the environment moves in whole, with one rename:
+        // only the topmost of them are operations, not every directory and file below (a
+        // distribution like botocore has thousands), which keeps the journal short and the
+        // directories to sync few. `Place` renames a directory as it renames a file, and its
+        // undo moves it back whole.
+        let new_trees: BTreeSet<PathBuf> = new_trees
+            .iter()
+            .filter(|dir| !dir.ancestors().skip(1).any(|up| new_trees.contains(up)))
+            .cloned()
+            .collect();
+        let in_new_tree = |path: &Path| path.ancestors().skip(1).any(|up| new_trees.contains(up));
+        let create_dirs: Vec<PathBuf> = create_dirs
+            .into_iter()
+            .filter(|dir| !in_new_tree(dir))
+            .collect();
+        let staged_files: BTreeSet<PathBuf> = staged_files
+            .into_iter()
+            .filter(|file| !in_new_tree(file))
+            .chain(new_trees.iter().cloned())
+            .collect();
         for file in &staged_files {
             match fs_err::symlink_metadata(self.prefix.join(file)) {
                 Ok(metadata) if metadata.is_dir() => {

@@ -17,7 +17,7 @@ use std::time::Instant;
 use safevenv_installer::{Install, Recovered};
 use safevenv_test_index::WheelSpec;
 
-use common::{approve, install, make_env, open, snapshot, verified, wanted};
+use common::{approve, install, make_env, open, snapshot, unpacked, verified, wanted};
 
 /// Tells the re-run test binary which scenario to crash, and where.
 const CHILD: &str = "SAFEVENV_INSTALLER_TEST_CHILD";
@@ -97,9 +97,15 @@ fn run_transaction(prefix: &Path, name: &str, wheels_dir: &Path) -> usize {
         .iter()
         .map(|spec| verified(wheels_dir, spec))
         .collect();
-    env.apply(&plan, &approve(&scenario.want), &mut wheels, &mut |_| {})
-        .unwrap()
-        .operations
+    env.apply(
+        &plan,
+        &approve(&scenario.want),
+        &mut wheels,
+        &unpacked(&layout),
+        &mut |_| {},
+    )
+    .unwrap()
+    .operations
 }
 
 /// The crashing half: does nothing unless run by `crash_at_every_point`.

@@ -14,7 +14,7 @@ use safevenv_test_index::WheelSpec;
 use uv_normalize::PackageName;
 use uv_pypi_types::{DirInfo, DirectUrl};
 
-use common::{approve, install, make_env, open, snapshot, verified, wanted};
+use common::{approve, install, make_env, open, snapshot, unpacked, verified, wanted};
 
 fn demo_v1() -> WheelSpec {
     WheelSpec::new("demo", "1.0")
@@ -60,11 +60,17 @@ fn install_makes_importable_modules_and_runnable_scripts() {
     assert_eq!(plan.install.len(), 2);
     let mut staged = Vec::new();
     let applied = env
-        .apply(&plan, &approve(&want), &mut wheels, &mut |progress| {
-            if let Progress::Staging { name, .. } = progress {
-                staged.push(name.to_string());
-            }
-        })
+        .apply(
+            &plan,
+            &approve(&want),
+            &mut wheels,
+            &unpacked(&layout),
+            &mut |progress| {
+                if let Progress::Staging { name, .. } = progress {
+                    staged.push(name.to_string());
+                }
+            },
+        )
         .unwrap();
     assert_eq!(staged, ["demo", "helper"]);
     assert!(applied.operations > 0);
@@ -189,7 +195,13 @@ fn upgrade_removes_old_files_and_adds_new_ones() {
     assert_eq!(plan.remove.len(), 1);
     let mut wheels = vec![verified(dir.path(), &demo_v2())];
     let applied = env
-        .apply(&plan, &approve(&want), &mut wheels, &mut |_| {})
+        .apply(
+            &plan,
+            &approve(&want),
+            &mut wheels,
+            &unpacked(&layout),
+            &mut |_| {},
+        )
         .unwrap();
     assert_eq!(applied.removed, [(name("demo"), "1.0".parse().unwrap())]);
     assert_eq!(applied.installed, [(name("demo"), "2.0".parse().unwrap())]);
@@ -245,6 +257,7 @@ fn sync_removes_extraneous_distributions_only_when_asked() {
             &plan,
             &approve(&[]),
             &mut Vec::<safevenv_installer::VerifiedWheel<fs_err::File>>::new(),
+            &unpacked(&layout),
             &mut |_| {},
         )
         .unwrap();
@@ -401,11 +414,17 @@ fn a_failed_operation_rolls_back_and_names_the_path() {
     let mut wheels = vec![verified(dir.path(), &demo_v1())];
     let mut applied_ops = 0;
     let err = env
-        .apply(&plan, &approve(&want), &mut wheels, &mut |progress| {
-            if let Progress::Applying { done, .. } = progress {
-                applied_ops = done;
-            }
-        })
+        .apply(
+            &plan,
+            &approve(&want),
+            &mut wheels,
+            &unpacked(&layout),
+            &mut |progress| {
+                if let Progress::Applying { done, .. } = progress {
+                    applied_ops = done;
+                }
+            },
+        )
         .unwrap_err();
     let InstallError::Apply { path, .. } = &err else {
         panic!("{err:?}");
@@ -479,7 +498,13 @@ fn unapproved_or_missing_wheels_change_nothing() {
     ];
 
     let err = env
-        .apply(&plan, &approve(&want[..1]), &mut wheels, &mut |_| {})
+        .apply(
+            &plan,
+            &approve(&want[..1]),
+            &mut wheels,
+            &unpacked(&layout),
+            &mut |_| {},
+        )
         .unwrap_err();
     assert!(
         matches!(&err, InstallError::NotApproved { name, .. } if name == "other"),
@@ -487,7 +512,13 @@ fn unapproved_or_missing_wheels_change_nothing() {
     );
 
     let err = env
-        .apply(&plan, &approve(&want), &mut wheels[..1], &mut |_| {})
+        .apply(
+            &plan,
+            &approve(&want),
+            &mut wheels[..1],
+            &unpacked(&layout),
+            &mut |_| {},
+        )
         .unwrap_err();
     assert!(
         matches!(&err, InstallError::MissingWheel { name, .. } if name == "other"),
@@ -497,8 +528,14 @@ fn unapproved_or_missing_wheels_change_nothing() {
     assert!(common::leftovers(&layout.prefix).is_empty());
 
     // The same inputs, approved and complete, go through.
-    env.apply(&plan, &approve(&want), &mut wheels, &mut |_| {})
-        .unwrap();
+    env.apply(
+        &plan,
+        &approve(&want),
+        &mut wheels,
+        &unpacked(&layout),
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(env.installed().unwrap().len(), 2);
 }
 
@@ -524,8 +561,14 @@ fn lock_serialises_concurrent_transactions() {
             let want = wanted(&[("other", "1.0", true)]);
             let plan = env.plan(&want, false).unwrap();
             let mut wheels = vec![verified(&wheels_dir, &other())];
-            env.apply(&plan, &approve(&want), &mut wheels, &mut |_| {})
-                .unwrap();
+            env.apply(
+                &plan,
+                &approve(&want),
+                &mut wheels,
+                &unpacked(env.layout()),
+                &mut |_| {},
+            )
+            .unwrap();
         }
     });
     let lock = waiting_rx.recv().unwrap();
@@ -535,7 +578,13 @@ fn lock_serialises_concurrent_transactions() {
     let plan = first.plan(&want, false).unwrap();
     let mut wheels = vec![verified(dir.path(), &demo_v1())];
     first
-        .apply(&plan, &approve(&want), &mut wheels, &mut |_| {})
+        .apply(
+            &plan,
+            &approve(&want),
+            &mut wheels,
+            &unpacked(&layout),
+            &mut |_| {},
+        )
         .unwrap();
     assert!(!second.is_finished());
     drop(first);
@@ -581,6 +630,7 @@ fn no_op_sync_is_near_instant() {
             &plan,
             &approve(&want),
             &mut Vec::<safevenv_installer::VerifiedWheel<fs_err::File>>::new(),
+            &unpacked(&layout),
             &mut |_| {},
         )
         .unwrap();
@@ -675,7 +725,13 @@ fn a_new_file_over_a_directory_that_stays_is_refused() {
     let plan = env.plan(&want, false).unwrap();
     let mut wheels = vec![verified(dir.path(), &clash)];
     let err = env
-        .apply(&plan, &approve(&want), &mut wheels, &mut |_| {})
+        .apply(
+            &plan,
+            &approve(&want),
+            &mut wheels,
+            &unpacked(&layout),
+            &mut |_| {},
+        )
         .unwrap_err();
     let InstallError::PathConflict { path } = &err else {
         panic!("{err:?}");

@@ -529,15 +529,20 @@ pub fn attest_verify(settings: &AttestVerifySettings) -> Result<AttestVerifyOutc
 /// attested exactly the artifact the lockfile pins by that digest; the fetch stage of `install`
 /// and `sync` refuses any bytes that do not match it, so no other bytes can be installed under
 /// this attestation.
+///
+/// Direct wheels (`direct`) have no index page to offer provenance and are not looked up: their
+/// names are never asked of the index.
 pub(crate) fn check_resolution(
     attestor: &Attestor,
     runtime: &Runtime,
     resolution: &safevenv_resolver::Resolution,
+    direct: &BTreeMap<PackageName, crate::direct::DirectWheel>,
     policy: &Policy,
 ) -> Result<Vec<(Subject, Found)>, OpsError> {
     let subjects: Vec<Subject> = resolution
         .distributions
         .iter()
+        .filter(|dist| !direct.contains_key(&dist.name))
         .filter_map(|dist| {
             // A distribution without a sha256 is refused when the lockfile is built.
             Some(Subject {
@@ -576,7 +581,18 @@ impl RunAttestations<'_> {
         wanted: &[&crate::plan::Wanted],
         packages: &mut [safevenv_policy::PackageFacts],
     ) -> Result<(), OpsError> {
-        let subjects: Vec<Subject> = wanted
+        // Only index artifacts: a direct wheel has no index page offering its provenance, and
+        // its name is not asked of the index (it may be a private name).
+        let (from_index, facts_of): (
+            Vec<&crate::plan::Wanted>,
+            Vec<&mut safevenv_policy::PackageFacts>,
+        ) = wanted
+            .iter()
+            .zip(packages.iter_mut())
+            .filter(|(wanted, _)| matches!(wanted.source, crate::plan::WantedSource::Index(_)))
+            .map(|(wanted, package)| (*wanted, package))
+            .unzip();
+        let subjects: Vec<Subject> = from_index
             .iter()
             .map(|wanted| Subject {
                 name: wanted.name.clone(),
@@ -585,7 +601,7 @@ impl RunAttestations<'_> {
             })
             .collect();
         let found = self.attestor.check_all(runtime, &subjects, policy)?;
-        for ((subject, found), package) in subjects.iter().zip(&found).zip(packages) {
+        for ((subject, found), package) in subjects.iter().zip(&found).zip(facts_of) {
             package.attestation = facts(
                 found,
                 self.pinned.get(&subject.name).map(Vec::as_slice),

@@ -152,7 +152,7 @@ pub fn check(settings: &CheckSettings) -> Result<CheckOutcome, OpsError> {
                 None => Default::default(),
             };
             let locked = resolve_lock(&lock_settings, interpreter, None, &installed, Vec::new())?;
-            wanted = plan::from_resolution(&locked.resolution, &locked.lock)?;
+            wanted = plan::from_resolution(&locked.resolution, &locked.lock, &locked.direct)?;
             runtime = locked.runtime;
             client = locked.client;
             indexes = locked.indexes;
@@ -174,7 +174,7 @@ pub fn check(settings: &CheckSettings) -> Result<CheckOutcome, OpsError> {
                 .filter_map(|text| Requirement::<url::Url>::from_str(text).ok())
                 .map(|requirement| requirement.name)
                 .collect();
-            wanted = plan::from_lock(&lock, &interpreter, &tags, &requested)?;
+            wanted = plan::from_lock(&lock, &lockfile, &interpreter, &tags, &requested)?;
             runtime = network_runtime()?;
             indexes = IndexUrls::from_settings(
                 settings.index_url.as_deref(),
@@ -208,7 +208,7 @@ pub fn check(settings: &CheckSettings) -> Result<CheckOutcome, OpsError> {
     // What would stay installed beside the set: with a lockfile, `sync` removes what it does
     // not list, so only the distributions it keeps count.
     let plan = match &environment {
-        Some(environment) => environment.plan(&installs_of(&wanted), remove_extraneous)?,
+        Some(environment) => environment.plan(&installs_of(&wanted)?, remove_extraneous)?,
         None => Plan::default(),
     };
     if let Some(audit) = &audit {

@@ -21,6 +21,9 @@ pub enum OpsError {
     /// The requirements were refused.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// A direct wheel (a URL or a local file) could not be used.
+    #[error(transparent)]
+    Direct(#[from] crate::direct::DirectError),
     /// No interpreter to work for.
     #[error(transparent)]
     Target(#[from] TargetError),

@@ -8,9 +8,16 @@ use safevenv_python::Interpreter;
 use safevenv_resolver::Resolution;
 use uv_normalize::PackageName;
 
-/// The resolution as `name==version` lines with every hash of the chosen artifact and `# via`
-/// comments; sorted by name, with no timestamp, so the same resolution gives the same text.
-pub(crate) fn requirements_txt(resolution: &Resolution, interpreter: &Interpreter) -> String {
+use crate::direct::DirectWheel;
+
+/// The resolution as `name==version` lines (`name @ url` for a direct wheel, which must not be
+/// looked up on the index by name) with every hash of the chosen artifact and `# via` comments;
+/// sorted by name, with no timestamp, so the same resolution gives the same text.
+pub(crate) fn requirements_txt(
+    resolution: &Resolution,
+    interpreter: &Interpreter,
+    direct: &BTreeMap<PackageName, DirectWheel>,
+) -> String {
     let mut dependents: BTreeMap<&PackageName, BTreeSet<&PackageName>> = BTreeMap::new();
     for dist in &resolution.distributions {
         for edge in &dist.dependencies {
@@ -25,7 +32,14 @@ pub(crate) fn requirements_txt(resolution: &Resolution, interpreter: &Interprete
         interpreter.markers().platform_machine(),
     );
     for dist in &resolution.distributions {
-        let _ = write!(out, "{}=={}", dist.name, dist.version);
+        match direct.get(&dist.name) {
+            Some(wheel) => {
+                let _ = write!(out, "{} @ {}", dist.name, wheel.url.without_credentials());
+            }
+            None => {
+                let _ = write!(out, "{}=={}", dist.name, dist.version);
+            }
+        }
         for (algorithm, digest) in &dist.file.hashes {
             let _ = write!(out, " \\\n    --hash={algorithm}:{digest}");
         }

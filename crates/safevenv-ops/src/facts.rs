@@ -14,7 +14,7 @@ use safevenv_policy::{
 use safevenv_wheel::{Category, DataCategory, VerifiedWheel, WheelError};
 use url::Url;
 
-use crate::plan::Wanted;
+use crate::plan::{Wanted, WantedSource};
 
 /// The configured indexes, as the policy names their origins.
 pub(crate) fn configured_indexes(indexes: &IndexUrls) -> Vec<ConfiguredIndex> {
@@ -41,8 +41,17 @@ pub(crate) fn package_facts(wanted: &Wanted) -> PackageFacts {
     PackageFacts {
         name: wanted.name.clone(),
         version: Some(wanted.version.clone()),
-        source: Source::Index {
-            url: wanted.index.clone(),
+        source: match &wanted.source {
+            WantedSource::Index(url) => Source::Index { url: url.clone() },
+            WantedSource::DirectUrl { origin } => Source::DirectUrl {
+                url: Url::clone(&wanted.url),
+                origin: origin.clone(),
+            },
+            WantedSource::Path { path, origin } => Source::Path {
+                path: path.clone(),
+                editable: false,
+                origin: origin.clone(),
+            },
         },
         artifact: Artifact {
             kind: ArtifactKind::Wheel,

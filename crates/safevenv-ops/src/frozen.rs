@@ -6,6 +6,7 @@ use safevenv_lock::Lock;
 use safevenv_python::Interpreter;
 use uv_pep508::VersionOrUrl;
 
+use crate::direct::{locked_location, same_location, show};
 use crate::error::OpsError;
 use crate::input::Inputs;
 use crate::install::SyncSettings;
@@ -50,6 +51,30 @@ pub(crate) fn check(
                 Some(version) => format!("`{requirement}` (locked: {version})"),
                 None => format!("`{requirement}` (not locked)"),
             });
+        }
+    }
+    // A direct wheel is satisfied only by the same wheel, locked without an index.
+    let lock_dir = lockfile.parent().unwrap_or(Path::new(""));
+    for request in &inputs.direct {
+        if !request.marker.evaluate(interpreter.markers(), &[]) {
+            continue;
+        }
+        let satisfied = lock.packages_named(&request.name).any(|package| {
+            package.index.is_none()
+                && package.wheels().iter().any(|wheel| {
+                    locked_location(wheel, lock_dir)
+                        .is_some_and(|locked| same_location(&locked, &request.location))
+                        && request.sha256.as_ref().is_none_or(|pin| {
+                            wheel.hashes.0.get("sha256").is_some_and(|hex| hex == pin)
+                        })
+                })
+        });
+        if !satisfied {
+            stale.push(format!(
+                "`{} @ {}` (not locked from that wheel)",
+                request.name,
+                show(&request.location)
+            ));
         }
     }
     if stale.is_empty() {

@@ -8,11 +8,14 @@ use safevenv_requirements::{
     BinarySelector, Entry, Located, Origin, ParseOptions, RequirementSource, RequirementsError,
     RequirementsTxt, parse_cli_specifiers,
 };
-use uv_normalize::PackageName;
-use uv_pep440::Operator;
-use uv_pep508::{Requirement, VersionOrUrl};
+use std::str::FromStr;
 
 use safevenv_index::DisplaySafeUrl;
+use safevenv_policy::{HashOrigin, Origin as PolicyOrigin};
+use uv_distribution_filename::WheelFilename;
+use uv_normalize::{ExtraName, PackageName};
+use uv_pep440::Operator;
+use uv_pep508::{MarkerTree, Requirement, VersionOrUrl};
 
 /// A requirement or option safevenv does not accept.
 #[derive(Debug, thiserror::Error)]
@@ -20,15 +23,76 @@ pub enum InputError {
     /// A requirements file could not be read or parsed.
     #[error(transparent)]
     Requirements(#[from] RequirementsError),
-    /// A requirement that is not from the index (a URL, a VCS repository, a local path).
-    #[error(
-        "{origin}: `{requirement}` is a {kind} requirement; safevenv installs from the index only"
-    )]
+    /// A source safevenv cannot use where it was given (a constraint by URL, an `ftp:` URL).
+    #[error("{origin}: `{requirement}` is {kind}, which safevenv does not support")]
     UnsupportedSource {
+        /// The requirement as written.
+        requirement: String,
+        /// What kind of source it names, and why it is not supported.
+        kind: &'static str,
+        /// Where it was given.
+        origin: Origin,
+    },
+    /// A repository, a local directory or an sdist: installing it means building it, which runs
+    /// the publisher's code before anything is checked.
+    #[error(
+        "{origin}: `{requirement}` is {kind}, which needs building from source; safevenv installs wheels only and does not build (policy rule `artifacts.sdist`)"
+    )]
+    NeedsBuild {
         /// The requirement as written.
         requirement: String,
         /// What kind of source it names.
         kind: &'static str,
+        /// Where it was given.
+        origin: Origin,
+    },
+    /// A wheel by URL without a pinned sha256: whatever the server sends would be installed.
+    #[error("{origin}: `{requirement}` names a wheel by URL without a pinned sha256")]
+    DirectUrlUnpinned {
+        /// The requirement as written.
+        requirement: String,
+        /// Where it was given.
+        origin: Origin,
+    },
+    /// `name @ url` whose wheel is of another project.
+    #[error(
+        "{origin}: `{requirement}` names `{name}`, but the wheel `{filename}` is of `{wheel_name}`"
+    )]
+    NameMismatch {
+        /// The requirement as written.
+        requirement: String,
+        /// The name before `@`.
+        name: PackageName,
+        /// The wheel's file name.
+        filename: String,
+        /// The project the file name tells.
+        wheel_name: PackageName,
+        /// Where it was given.
+        origin: Origin,
+    },
+    /// A `.whl` whose file name is not a valid wheel file name (PEP 427).
+    #[error(
+        "{origin}: `{requirement}` names `{filename}`, which is not a valid wheel file name: {reason}"
+    )]
+    InvalidWheelFilename {
+        /// The requirement as written.
+        requirement: String,
+        /// The file name.
+        filename: String,
+        /// What is wrong with it.
+        reason: String,
+        /// Where it was given.
+        origin: Origin,
+    },
+    /// The same project named by two different wheels (URLs, paths or hashes).
+    #[error(
+        "{origin}: `{requirement}` names another wheel for `{name}` than an earlier requirement"
+    )]
+    ConflictingDirect {
+        /// The requirement as written.
+        requirement: String,
+        /// The project.
+        name: PackageName,
         /// Where it was given.
         origin: Origin,
     },
@@ -84,8 +148,10 @@ pub enum InputError {
 /// Every requirement, constraint and option of one run, from all files and specifiers.
 #[derive(Debug, Default)]
 pub struct Inputs {
-    /// What to install.
+    /// What to install from the index.
     pub requirements: Vec<Entry>,
+    /// What to install from one named wheel (a direct URL or a local file).
+    pub(crate) direct: Vec<DirectRequest>,
     /// What limits versions.
     pub constraints: Vec<Entry>,
     /// `--index-url` lines in requirements files, with where they were given.
@@ -131,10 +197,19 @@ impl Inputs {
         if inputs.requirements.is_empty() {
             return Err(InputError::Empty);
         }
-        for entry in inputs.requirements.iter().chain(&inputs.constraints) {
-            check_source(entry)?;
+        for entry in &inputs.constraints {
+            check_constraint(entry)?;
         }
+        let mut index = Vec::with_capacity(inputs.requirements.len());
+        for entry in std::mem::take(&mut inputs.requirements) {
+            match direct_request(&entry, working_dir)? {
+                Some(request) => inputs.add_direct(request, &entry)?,
+                None => index.push(entry),
+            }
+        }
+        inputs.requirements = index;
         if inputs.require_hashes.is_some() {
+            // A direct wheel is pinned by its sha256 (required above) or is the user's own file.
             for entry in &inputs.requirements {
                 if !is_pinned(entry) || entry.hashes.is_empty() {
                     return Err(InputError::NotPinnedWithHash {
@@ -145,6 +220,35 @@ impl Inputs {
             }
         }
         Ok(inputs)
+    }
+
+    /// Adds a direct wheel, once per project: the same wheel named twice is one requirement, two
+    /// different wheels for one project are refused.
+    fn add_direct(&mut self, request: DirectRequest, entry: &Entry) -> Result<(), InputError> {
+        if let Some(earlier) = self
+            .direct
+            .iter_mut()
+            .find(|earlier| earlier.name == request.name)
+        {
+            if earlier.location != request.location
+                || (earlier.sha256.is_some()
+                    && request.sha256.is_some()
+                    && earlier.sha256 != request.sha256)
+            {
+                return Err(InputError::ConflictingDirect {
+                    requirement: display_requirement(entry),
+                    name: request.name,
+                    origin: entry.origin.clone(),
+                });
+            }
+            if earlier.sha256.is_none() {
+                earlier.sha256 = request.sha256;
+            }
+            earlier.extras.extend(request.extras);
+            return Ok(());
+        }
+        self.direct.push(request);
+        Ok(())
     }
 
     fn add_options(&mut self, file: RequirementsTxt) -> Result<(), InputError> {
@@ -206,17 +310,13 @@ impl Inputs {
     }
 }
 
-fn check_source(entry: &Entry) -> Result<(), InputError> {
-    let kind = match &entry.requirement.source {
-        RequirementSource::Registry { .. } => None,
-        RequirementSource::DirectUrl { .. } => Some("direct URL"),
-        RequirementSource::Vcs { .. } => Some("version control"),
-        RequirementSource::Path { .. } => Some("local path"),
-    };
-    if let Some(kind) = kind {
+/// Constraints limit the versions taken from the index; a constraint by URL or path would be a
+/// second way to name a source, so it is refused.
+fn check_constraint(entry: &Entry) -> Result<(), InputError> {
+    if !matches!(entry.requirement.source, RequirementSource::Registry { .. }) {
         return Err(InputError::UnsupportedSource {
             requirement: display_requirement(entry),
-            kind,
+            kind: "a constraint by URL or path (constraints may only limit index versions)",
             origin: entry.origin.clone(),
         });
     }
@@ -226,6 +326,160 @@ fn check_source(entry: &Entry) -> Result<(), InputError> {
         });
     }
     Ok(())
+}
+
+/// Where a direct wheel is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DirectLocation {
+    /// An `https:` or `http:` URL, without its fragment.
+    Url(DisplaySafeUrl),
+    /// A local file, absolute.
+    Path(PathBuf),
+}
+
+/// A requirement naming one wheel, by URL or by local path.
+#[derive(Debug, Clone)]
+pub(crate) struct DirectRequest {
+    pub(crate) name: PackageName,
+    pub(crate) extras: Vec<ExtraName>,
+    pub(crate) marker: MarkerTree,
+    pub(crate) location: DirectLocation,
+    pub(crate) filename: String,
+    pub(crate) wheel: WheelFilename,
+    /// The pinned digest: the URL's `#sha256=` or the line's `--hash=sha256:`; `None` for a local
+    /// file, which is hashed as it is read (the user's own file is its own pin).
+    pub(crate) sha256: Option<String>,
+    /// Where the pin came from.
+    pub(crate) hash_origin: HashOrigin,
+    /// Where the requirement was named.
+    pub(crate) origin: PolicyOrigin,
+}
+
+/// The direct wheel `entry` names, `None` for an index requirement, or why it is refused.
+fn direct_request(entry: &Entry, working_dir: &Path) -> Result<Option<DirectRequest>, InputError> {
+    let requirement = &entry.requirement;
+    let needs_build = |kind| InputError::NeedsBuild {
+        requirement: display_requirement(entry),
+        kind,
+        origin: entry.origin.clone(),
+    };
+    let (location, filename, fragment) = match &requirement.source {
+        RequirementSource::Registry { .. } => {
+            if requirement.name.is_none() {
+                return Err(InputError::Unnamed {
+                    origin: entry.origin.clone(),
+                });
+            }
+            return Ok(None);
+        }
+        RequirementSource::Vcs { .. } => return Err(needs_build("a version control repository")),
+        RequirementSource::Path { editable: true, .. } => {
+            return Err(needs_build("an editable source tree"));
+        }
+        RequirementSource::Path { path, .. } => {
+            let path = working_dir.join(path);
+            if path.is_dir() {
+                return Err(needs_build("a local directory"));
+            }
+            let filename = path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (DirectLocation::Path(path), filename, None)
+        }
+        RequirementSource::DirectUrl { url } => {
+            if !matches!(url.scheme(), "https" | "http") {
+                return Err(InputError::UnsupportedSource {
+                    requirement: display_requirement(entry),
+                    kind: "a URL of another scheme than `https:` or `http:`",
+                    origin: entry.origin.clone(),
+                });
+            }
+            let fragment = url.fragment().map(str::to_string);
+            let mut plain = url.clone();
+            plain.set_fragment(None);
+            let filename = plain
+                .path_segments()
+                .and_then(|mut segments| segments.next_back())
+                .map(|segment| {
+                    percent_encoding::percent_decode_str(segment)
+                        .decode_utf8_lossy()
+                        .into_owned()
+                })
+                .unwrap_or_default();
+            (DirectLocation::Url(plain), filename, fragment)
+        }
+    };
+    if !filename.to_ascii_lowercase().ends_with(".whl") {
+        return Err(needs_build("a source distribution"));
+    }
+    // The requirements parser checked the wheel file name already when it took the name from
+    // it; a `name @ url` line is checked here.
+    let wheel =
+        WheelFilename::from_str(&filename).map_err(|err| InputError::InvalidWheelFilename {
+            requirement: display_requirement(entry),
+            filename: filename.clone(),
+            reason: err.to_string(),
+            origin: entry.origin.clone(),
+        })?;
+    let name = requirement
+        .name
+        .clone()
+        .unwrap_or_else(|| wheel.name.clone());
+    // `foo @ https://.../bar-1.0-py3-none-any.whl` would install `bar` under the name `foo`
+    // was allowed for.
+    if wheel.name != name {
+        return Err(InputError::NameMismatch {
+            requirement: display_requirement(entry),
+            name,
+            filename,
+            wheel_name: wheel.name.clone(),
+            origin: entry.origin.clone(),
+        });
+    }
+    let fragment_pin = fragment.as_deref().and_then(|fragment| {
+        fragment
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("sha256="))
+            .map(str::to_ascii_lowercase)
+    });
+    let hash_pin = entry
+        .hashes
+        .iter()
+        .find(|hash| hash.algorithm.to_string() == "sha256")
+        .map(|hash| hash.digest.to_ascii_lowercase());
+    let sha256 = fragment_pin.or(hash_pin);
+    // Security: a download without a pinned digest installs whatever the server (or anyone on
+    // the way to it) sends; the policy's `artifacts.hashes` refuses it too, so refuse early with
+    // the fix. A local file is the user's own and is hashed as it is read.
+    if matches!(location, DirectLocation::Url(_)) && sha256.is_none() {
+        return Err(InputError::DirectUrlUnpinned {
+            requirement: display_requirement(entry),
+            origin: entry.origin.clone(),
+        });
+    }
+    Ok(Some(DirectRequest {
+        name,
+        extras: requirement.extras.clone(),
+        marker: requirement.marker,
+        location,
+        filename,
+        wheel,
+        sha256,
+        hash_origin: HashOrigin::Input,
+        origin: policy_origin(&entry.origin),
+    }))
+}
+
+/// Where a requirement was given, as the policy names it.
+fn policy_origin(origin: &Origin) -> PolicyOrigin {
+    match origin {
+        Origin::File { path, line } => PolicyOrigin::RequirementsFile {
+            path: path.clone(),
+            line: *line,
+        },
+        Origin::CommandLine { .. } => PolicyOrigin::CommandLine,
+    }
 }
 
 fn is_pinned(entry: &Entry) -> bool {
@@ -253,8 +507,11 @@ fn to_pep508(entry: &Entry) -> Result<Requirement, InputError> {
             Some(VersionOrUrl::VersionSpecifier(specifier.clone()))
         }
         _ => {
-            check_source(entry)?;
-            None
+            return Err(InputError::UnsupportedSource {
+                requirement: display_requirement(entry),
+                kind: "a requirement by URL or path",
+                origin: entry.origin.clone(),
+            });
         }
     };
     Ok(Requirement {
@@ -275,7 +532,118 @@ fn display_requirement(entry: &Entry) -> String {
     match &requirement.source {
         RequirementSource::Registry { specifier } => format!("{name}{specifier}"),
         RequirementSource::DirectUrl { url } => format!("{name} @ {url}"),
-        RequirementSource::Vcs { url, .. } => format!("{name} @ {url}"),
+        RequirementSource::Vcs { vcs, url, rev, .. } => match rev {
+            Some(rev) => format!("{name} @ {vcs}+{url}@{rev}"),
+            None => format!("{name} @ {vcs}+{url}"),
+        },
         RequirementSource::Path { path, .. } => path.display().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::{DirectLocation, InputError, Inputs};
+
+    const HEX: &str = "ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01";
+
+    fn read(specifiers: &[&str], dir: &Path) -> Result<Inputs, InputError> {
+        let specifiers: Vec<String> = specifiers.iter().map(ToString::to_string).collect();
+        Inputs::read(&[], &[], &specifiers, dir)
+    }
+
+    #[test]
+    fn a_wheel_url_pinned_by_its_fragment_is_kept_as_a_direct_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("https://files.example/app/app-1.0-py3-none-any.whl#sha256={HEX}");
+        let inputs = read(&[&format!("app @ {url}"), "lib>=1"], dir.path()).unwrap();
+        assert_eq!(inputs.requirements.len(), 1, "only `lib` goes to the index");
+        let direct = &inputs.direct[0];
+        assert_eq!(direct.name.as_str(), "app");
+        assert_eq!(direct.sha256.as_deref(), Some(HEX));
+        let DirectLocation::Url(url) = &direct.location else {
+            panic!("{:?}", direct.location);
+        };
+        assert_eq!(url.fragment(), None, "the pin is not part of the URL");
+    }
+
+    #[test]
+    fn a_wheel_url_pinned_by_a_hash_option_in_a_file_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(
+            dir.path().join("requirements.txt"),
+            format!("app @ https://files.example/app-1.0-py3-none-any.whl --hash=sha256:{HEX}\n"),
+        )
+        .unwrap();
+        let inputs = Inputs::read(
+            &[Path::new("requirements.txt").to_path_buf()],
+            &[],
+            &[],
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(inputs.direct[0].sha256.as_deref(), Some(HEX));
+        assert!(matches!(
+            inputs.direct[0].origin,
+            safevenv_policy::Origin::RequirementsFile { line: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn a_wheel_url_without_a_pin_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = read(
+            &["app @ https://files.example/app-1.0-py3-none-any.whl"],
+            dir.path(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, InputError::DirectUrlUnpinned { .. }), "{err}");
+    }
+
+    #[test]
+    fn what_needs_building_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir(dir.path().join("src")).unwrap();
+        for requirement in [
+            "app @ git+https://git.example/org/app@0123456789012345678901234567890123456789",
+            "app @ https://files.example/app-1.0.tar.gz",
+            "./src",
+        ] {
+            let err = read(&[requirement], dir.path()).unwrap_err();
+            assert!(
+                matches!(err, InputError::NeedsBuild { .. }),
+                "{requirement}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_name_that_is_not_the_wheels_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("https://files.example/evil-1.0-py3-none-any.whl#sha256={HEX}");
+        let err = read(&[&format!("app @ {url}")], dir.path()).unwrap_err();
+        assert!(matches!(err, InputError::NameMismatch { .. }), "{err}");
+    }
+
+    #[test]
+    fn two_different_wheels_for_one_project_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = format!("app @ https://a.example/app-1.0-py3-none-any.whl#sha256={HEX}");
+        let second = format!("app @ https://b.example/app-1.0-py3-none-any.whl#sha256={HEX}");
+        let err = read(&[&first, &second], dir.path()).unwrap_err();
+        assert!(matches!(err, InputError::ConflictingDirect { .. }), "{err}");
+        assert!(read(&[&first, &first], dir.path()).is_ok());
+    }
+
+    #[test]
+    fn a_local_wheel_needs_no_pin() {
+        let dir = tempfile::tempdir().unwrap();
+        let inputs = read(&["./dist/app-1.0-py3-none-any.whl"], dir.path()).unwrap();
+        assert_eq!(inputs.direct[0].sha256, None);
+        assert_eq!(
+            inputs.direct[0].location,
+            DirectLocation::Path(dir.path().join("./dist/app-1.0-py3-none-any.whl"))
+        );
     }
 }

@@ -16,10 +16,12 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use safevenv_cache::Cache;
+use safevenv_cache::{Cache, CacheBucket};
 use safevenv_fetch::{DEFAULT_MAX_SIZE, FetchOptions, Fetcher};
 use safevenv_index::{IndexClient, IndexUrls};
-use safevenv_installer::{Environment, EnvironmentLayout, Install, LockMode, Plan, Progress};
+use safevenv_installer::{
+    Environment, EnvironmentLayout, Install, LockMode, Plan, Progress, UnpackedCache,
+};
 use safevenv_lock::Lock;
 use safevenv_policy::{Discovery, InstalledDistribution, PackageFacts, Policy, ResolvedSet};
 use safevenv_python::Interpreter;
@@ -42,7 +44,7 @@ use crate::lock::{
 };
 use crate::plan::{self, Wanted};
 use crate::runtime::network_runtime;
-use crate::target::{pip_default_index, target_environment};
+use crate::target::{install_target, pip_default_index};
 
 /// Everything `safevenv install` needs.
 #[derive(Debug, Clone)]
@@ -56,6 +58,8 @@ pub struct InstallSettings {
     pub progress: bool,
     /// `--audit-db PATH`: the offline advisory database the vulnerability facts come from.
     pub audit_db: Option<PathBuf>,
+    /// `--system`: the interpreter may be a system one (see [`install_target`]).
+    pub system: bool,
 }
 
 /// Everything `safevenv sync` needs.
@@ -87,6 +91,8 @@ pub struct SyncSettings {
     pub attest: AttestSettings,
     /// `--audit-db PATH`: the offline advisory database the vulnerability facts come from.
     pub audit_db: Option<PathBuf>,
+    /// `--system`: the interpreter may be a system one (see [`install_target`]).
+    pub system: bool,
 }
 
 /// What `install` or `sync` did.
@@ -118,13 +124,15 @@ pub struct InstallOutcome {
 pub fn install(settings: &InstallSettings) -> Result<InstallOutcome, OpsError> {
     let started = Instant::now();
     let lock_settings = &settings.lock;
-    let (interpreter, prefix) = target_environment(
+    let (interpreter, layout) = install_target(
         lock_settings.python.as_deref(),
         &lock_settings.working_dir,
         &lock_settings.cache,
+        settings.system,
     )?;
+    let prefix = layout.prefix.clone();
     let policy = load_policy(&lock_settings.working_dir, settings.policy.clone())?;
-    let environment = open_environment(&interpreter, &prefix)?;
+    let environment = open_layout(layout)?;
     let installed: BTreeMap<PackageName, Version> = environment
         .installed()
         .map_err(OpsError::from)?
@@ -167,7 +175,13 @@ pub fn install(settings: &InstallSettings) -> Result<InstallOutcome, OpsError> {
         (Some(previous), Some(path)) => locked_publishers(previous, path)?,
         _ => BTreeMap::new(),
     };
-    let checked = check_resolution(&attestor, &locked.runtime, &locked.resolution, &policy)?;
+    let checked = check_resolution(
+        &attestor,
+        &locked.runtime,
+        &locked.resolution,
+        &locked.direct,
+        &policy,
+    )?;
     let kept: Vec<(Subject, Found)> = checked
         .iter()
         .filter(|(subject, _)| {
@@ -183,7 +197,7 @@ pub fn install(settings: &InstallSettings) -> Result<InstallOutcome, OpsError> {
         attestor: &attestor,
         pinned: &pinned,
     };
-    let wanted = plan::from_resolution(&locked.resolution, &locked.lock)?;
+    let wanted = plan::from_resolution(&locked.resolution, &locked.lock, &locked.direct)?;
     let network = Network {
         runtime: &locked.runtime,
         client: &locked.client,
@@ -231,18 +245,20 @@ pub fn sync(settings: &SyncSettings) -> Result<InstallOutcome, OpsError> {
         path: lockfile.clone(),
         source: Box::new(source),
     })?;
-    let (interpreter, prefix) = target_environment(
+    let (interpreter, layout) = install_target(
         settings.python.as_deref(),
         &settings.working_dir,
         &settings.cache,
+        settings.system,
     )?;
+    let prefix = layout.prefix.clone();
     check_lock_environment(&lock, &lockfile, &interpreter)?;
     if settings.frozen {
         crate::frozen::check(&lock, &lockfile, settings, &interpreter)?;
     }
     let policy = load_policy(&settings.working_dir, settings.policy.clone())?;
     let audit = AuditGate::load(settings.audit_db.as_deref(), &settings.working_dir, None)?;
-    let environment = open_environment(&interpreter, &prefix)?;
+    let environment = open_layout(layout)?;
     let tags = interpreter
         .tags()
         .map_err(|source| OpsError::Tags { source })?;
@@ -251,7 +267,7 @@ pub fn sync(settings: &SyncSettings) -> Result<InstallOutcome, OpsError> {
         .filter_map(|text| Requirement::<url::Url>::from_str(text).ok())
         .map(|requirement| requirement.name)
         .collect();
-    let wanted = plan::from_lock(&lock, &interpreter, &tags, &requested)?;
+    let wanted = plan::from_lock(&lock, &lockfile, &interpreter, &tags, &requested)?;
 
     // The index is needed only when something must be fetched; a no-op sync stays offline.
     let runtime = network_runtime()?;
@@ -323,7 +339,11 @@ pub(crate) fn open_environment(
     interpreter: &Interpreter,
     prefix: &Path,
 ) -> Result<Environment, OpsError> {
-    let layout = EnvironmentLayout::for_environment(interpreter, prefix);
+    open_layout(EnvironmentLayout::for_environment(interpreter, prefix))
+}
+
+/// Open the environment `layout` describes, waiting for another run's lock.
+fn open_layout(layout: EnvironmentLayout) -> Result<Environment, OpsError> {
     let environment = Environment::open(layout, LockMode::Wait, &mut |lock: &Path| {
         warn!(
             "waiting for another safevenv process to finish with this environment (lock `{}`)",
@@ -387,7 +407,7 @@ fn apply_wanted(
     attestations: &RunAttestations<'_>,
     audit: Option<&AuditGate>,
 ) -> Result<(safevenv_installer::Applied, usize), OpsError> {
-    let plan = environment.plan(&installs_of(wanted), remove_extraneous)?;
+    let plan = environment.plan(&installs_of(wanted)?, remove_extraneous)?;
     let unchanged = plan.keep.len();
     if plan.is_empty() {
         debug!("the environment already holds what is wanted");
@@ -417,8 +437,10 @@ fn apply_wanted(
     let set = resolved_set(layout, network.indexes, packages, installed);
     let approved = policy.evaluate(&set).map_err(OpsError::Refused)?;
 
-    // Stage and apply, as one journaled transaction.
-    let applied = environment.apply(&plan, &approved, &mut wheels, &mut |progress| {
+    // Stage (hard links from the checked cache of unpacked wheels) and apply, as one journaled
+    // transaction. The bucket is created by the installer on first fill.
+    let unpacked = UnpackedCache::new(network.cache.root().join(CacheBucket::Wheels.dir_name()));
+    let applied = environment.apply(&plan, &approved, &mut wheels, &unpacked, &mut |progress| {
         if let Progress::Staging { name, version } = progress {
             debug!("staging {name} {version}");
         }
@@ -426,15 +448,17 @@ fn apply_wanted(
     Ok((applied, unchanged))
 }
 
-/// What the installer is asked for.
-pub(crate) fn installs_of(wanted: &[Wanted]) -> Vec<Install> {
+/// What the installer is asked for (with PEP 610 `direct_url.json` for direct wheels).
+pub(crate) fn installs_of(wanted: &[Wanted]) -> Result<Vec<Install>, OpsError> {
     wanted
         .iter()
-        .map(|wanted| Install {
-            name: wanted.name.clone(),
-            version: wanted.version.clone(),
-            requested: wanted.requested,
-            direct_url: None,
+        .map(|wanted| {
+            Ok(Install {
+                name: wanted.name.clone(),
+                version: wanted.version.clone(),
+                requested: wanted.requested,
+                direct_url: wanted.direct_url()?,
+            })
         })
         .collect()
 }

@@ -10,6 +10,7 @@
 mod attest;
 mod audit;
 mod check;
+mod direct;
 mod error;
 mod export;
 mod facts;
@@ -30,6 +31,7 @@ pub use attest::{
 };
 pub use audit::{AuditOutcome, AuditSettings, audit};
 pub use check::{CheckInput, CheckOutcome, CheckSettings, check, policy_init};
+pub use direct::DirectError;
 pub use error::OpsError;
 pub use input::{InputError, Inputs};
 pub use install::{InstallOutcome, InstallSettings, SyncSettings, install, sync};
@@ -37,5 +39,8 @@ pub use lock::{LockFormat, LockOutcome, LockSettings, lock};
 pub use outdated::{Outdated, OutdatedOutcome, OutdatedSettings, outdated};
 pub use sbom::{SbomOutcome, SbomSettings, sbom};
 pub use subject::{DEFAULT_LOCKFILE, Subject, SubjectError};
-pub use target::{TargetError, target_environment, target_interpreter};
+pub use target::{
+    LayoutProblem, MarkerMessage, TargetError, install_target, system_layout, target_environment,
+    target_interpreter,
+};
 pub use verify::{Problem, VerifyOutcome, VerifySettings, verify};

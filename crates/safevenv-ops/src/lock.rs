@@ -14,12 +14,13 @@ use tokio::runtime::Runtime;
 use tracing::debug;
 use uv_normalize::PackageName;
 use uv_pep440::{Version, VersionSpecifiers};
-use uv_pep508::{MarkerTree, Requirement};
+use uv_pep508::{MarkerTree, Requirement, VersionOrUrl};
 
 use crate::attest::{
     AttestSettings, Attestor, by_name, check_resolution, judge_pins, locked_publishers,
     pin_publishers,
 };
+use crate::direct::{DirectWheel, fetch_direct, lock_package, overlay, recorded_requests};
 use crate::error::OpsError;
 use crate::export::requirements_txt;
 use crate::input::Inputs;
@@ -119,7 +120,9 @@ pub fn lock(settings: &LockSettings) -> Result<LockOutcome, OpsError> {
     pin_attestations(settings, &mut locked, previous.as_ref(), output.as_deref())?;
     let text = match settings.format {
         LockFormat::Pylock => locked.lock.to_toml_string(),
-        LockFormat::RequirementsTxt => requirements_txt(&locked.resolution, &locked.interpreter),
+        LockFormat::RequirementsTxt => {
+            requirements_txt(&locked.resolution, &locked.interpreter, &locked.direct)
+        }
     };
     let (changed, text) = match &output {
         Some(output) => (write_if_changed(output, &text)?, None),
@@ -152,7 +155,13 @@ fn pin_attestations(
         (Some(previous), Some(output)) => locked_publishers(previous, output)?,
         _ => BTreeMap::new(),
     };
-    let checked = check_resolution(&attestor, &locked.runtime, &locked.resolution, &policy)?;
+    let checked = check_resolution(
+        &attestor,
+        &locked.runtime,
+        &locked.resolution,
+        &locked.direct,
+        &policy,
+    )?;
     judge_pins(&attestor, &checked, &pinned)?;
     pin_publishers(&mut locked.lock, &by_name(&checked), &pinned);
     Ok(())
@@ -167,6 +176,8 @@ pub(crate) struct Locked {
     pub(crate) client: IndexClient,
     pub(crate) resolution: Resolution,
     pub(crate) lock: Lock,
+    /// The distributions from a direct wheel (a URL or a local file), not from the index.
+    pub(crate) direct: BTreeMap<PackageName, DirectWheel>,
 }
 
 /// Resolves `settings`' requirements for `interpreter`, preferring the versions of `previous`
@@ -190,13 +201,48 @@ pub(crate) fn resolve_lock(
     let indexes = configured_indexes(settings, &inputs, &interpreter)?;
     let mut preferences = installed.clone();
     preferences.extend(previous.map(preferences_of).unwrap_or_default());
+    let lockfile = settings
+        .output
+        .as_ref()
+        .map(|output| settings.working_dir.join(output));
     let mut requirements = inputs.requirements()?;
-    let named: BTreeSet<PackageName> = requirements.iter().map(|req| req.name.clone()).collect();
-    requirements.extend(
-        earlier
-            .into_iter()
-            .filter(|requirement| !named.contains(&requirement.name)),
-    );
+    let mut direct_requests = inputs.direct.clone();
+    let named: BTreeSet<PackageName> = requirements
+        .iter()
+        .map(|req| req.name.clone())
+        .chain(direct_requests.iter().map(|request| request.name.clone()))
+        .collect();
+    // An earlier requirement by URL is kept from the wheel the previous lockfile pins for it,
+    // never re-resolved from the index under its name.
+    let (earlier_direct, earlier_index): (Vec<Requirement>, Vec<Requirement>) = earlier
+        .into_iter()
+        .filter(|requirement| !named.contains(&requirement.name))
+        .partition(|requirement| matches!(requirement.version_or_url, Some(VersionOrUrl::Url(_))));
+    direct_requests.extend(recorded_requests(
+        &earlier_direct,
+        previous,
+        lockfile.as_deref(),
+    )?);
+    requirements.extend(earlier_index);
+    let tags = interpreter
+        .tags()
+        .map_err(|source| OpsError::Tags { source })?;
+    let runtime = network_runtime()?;
+    let client = index_client(&runtime, &indexes, &settings.cache, settings.offline)?;
+    let direct_wheels = fetch_direct(
+        &direct_requests,
+        interpreter.markers(),
+        &tags,
+        &runtime,
+        &client,
+        &settings.cache,
+        settings.offline,
+    )?;
+    let mut recorded: Vec<String> = requirements.iter().map(ToString::to_string).collect();
+    for (wheel, _) in &direct_wheels {
+        requirements.push(wheel.requirement()?);
+        recorded.push(wheel.recorded());
+    }
     let manifest = Manifest {
         requirements,
         constraints: inputs.constraints()?,
@@ -210,24 +256,34 @@ pub(crate) fn resolve_lock(
     };
     let env = ResolveEnv {
         markers: interpreter.markers().clone(),
-        tags: interpreter
-            .tags()
-            .map_err(|source| OpsError::Tags { source })?,
+        tags,
         python_version: interpreter.version().clone(),
     };
 
-    let runtime = network_runtime()?;
-    let client = index_client(&runtime, &indexes, &settings.cache, settings.offline)?;
-    let source = IndexSource::new(client.clone(), runtime.handle().clone());
+    let source = overlay(
+        IndexSource::new(client.clone(), runtime.handle().clone()),
+        &direct_wheels,
+    );
     let resolution = resolve(&manifest, &source, &env)?;
+    let direct: BTreeMap<PackageName, DirectWheel> = direct_wheels
+        .into_iter()
+        .map(|(wheel, _)| (wheel.name.clone(), wheel))
+        .collect();
     debug!(
         "resolved {} distributions in {:?}",
         resolution.distributions.len(),
         started.elapsed()
     );
     check_pinned_hashes(&resolution, &inputs)?;
-    let index_of = runtime.block_on(index_of_each(&client, &resolution))?;
-    let lock = build_lock(&resolution, &interpreter, &index_of, &manifest.requirements)?;
+    let index_of = runtime.block_on(index_of_each(&client, &resolution, &direct))?;
+    let lock = build_lock(
+        &resolution,
+        &interpreter,
+        &index_of,
+        &direct,
+        lockfile.as_deref().and_then(Path::parent),
+        recorded,
+    )?;
     Ok(Locked {
         interpreter,
         indexes,
@@ -235,6 +291,7 @@ pub(crate) fn resolve_lock(
         client,
         resolution,
         lock,
+        direct,
     })
 }
 
@@ -356,13 +413,18 @@ fn check_pinned_hashes(resolution: &Resolution, inputs: &Inputs) -> Result<(), O
 }
 
 /// Which index each distribution came from (the first index that has the project: pages are
-/// memoised, so this makes no request).
+/// memoised, so this makes no request). Direct wheels came from none, and their names are not
+/// asked about.
 async fn index_of_each(
     client: &IndexClient,
     resolution: &Resolution,
+    direct: &BTreeMap<PackageName, DirectWheel>,
 ) -> Result<BTreeMap<PackageName, url::Url>, OpsError> {
     let mut found = BTreeMap::new();
     for dist in &resolution.distributions {
+        if direct.contains_key(&dist.name) {
+            continue;
+        }
         let page = client
             .require_project(&dist.name)
             .await
@@ -378,10 +440,12 @@ fn build_lock(
     resolution: &Resolution,
     interpreter: &Interpreter,
     index_of: &BTreeMap<PackageName, url::Url>,
-    requirements: &[Requirement],
+    direct: &BTreeMap<PackageName, DirectWheel>,
+    lock_dir: Option<&Path>,
+    recorded: Vec<String>,
 ) -> Result<Lock, OpsError> {
     let mut lock = Lock::new(CREATED_BY);
-    lock.tool = Some(requirements_table(requirements));
+    lock.tool = Some(requirements_table(recorded));
     let (major, minor) = interpreter.python_minor();
     lock.requires_python = Some(
         VersionSpecifiers::from_str(&format!("=={major}.{minor}.*"))
@@ -389,6 +453,14 @@ fn build_lock(
     );
     lock.environments = Some(vec![target_environment(interpreter)?]);
     for dist in &resolution.distributions {
+        let dependencies: BTreeSet<&PackageName> =
+            dist.dependencies.iter().map(|edge| &edge.name).collect();
+        if let Some(wheel) = direct.get(&dist.name) {
+            let mut package = lock_package(wheel, dist.file.requires_python.clone(), lock_dir);
+            package.dependencies = dependencies.into_iter().map(Dependency::named).collect();
+            lock.packages.push(package);
+            continue;
+        }
         let index = index_of
             .get(&dist.name)
             .cloned()
@@ -418,10 +490,6 @@ fn build_lock(
             upload_time,
             sha256.clone(),
         ));
-        let mut dependencies: BTreeSet<&PackageName> = BTreeSet::new();
-        for edge in &dist.dependencies {
-            dependencies.insert(&edge.name);
-        }
         package.dependencies = dependencies.into_iter().map(Dependency::named).collect();
         lock.packages.push(package);
     }
@@ -437,8 +505,7 @@ fn build_lock(
 
 /// The requirements a lockfile was made from, in `[tool.safevenv]` (PEP 751 leaves tools this
 /// table): `sync --frozen` checks them against the lockfile, and `install` adds to them.
-fn requirements_table(requirements: &[Requirement]) -> toml::Table {
-    let mut sorted: Vec<String> = requirements.iter().map(ToString::to_string).collect();
+fn requirements_table(mut sorted: Vec<String>) -> toml::Table {
     sorted.sort();
     sorted.dedup();
     let mut safevenv = toml::Table::new();

@@ -1,11 +1,13 @@
 //! The distributions a run wants in the environment, from a resolution or from a lockfile.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use safevenv_fetch::{ArtifactRequest, Sha256};
 use safevenv_index::DisplaySafeUrl;
 use safevenv_lock::{Lock, Package};
-use safevenv_policy::HashOrigin;
+use safevenv_policy::{HashOrigin, Origin};
 use safevenv_python::Interpreter;
 use safevenv_resolver::{Resolution, Yanked};
 use url::Url;
@@ -13,8 +15,11 @@ use uv_distribution_filename::WheelFilename;
 use uv_normalize::PackageName;
 use uv_pep440::Version;
 use uv_platform_tags::{TagCompatibility, Tags};
+use uv_pypi_types::DirectUrl;
 
+use crate::direct::{DirectWheel, file_url, locked_location};
 use crate::error::OpsError;
+use crate::input::DirectLocation;
 
 /// One distribution to have in the environment, and the one wheel that provides it.
 #[derive(Debug, Clone)]
@@ -29,11 +34,48 @@ pub(crate) struct Wanted {
     pub(crate) size: Option<u64>,
     pub(crate) upload_time: Option<String>,
     pub(crate) yanked: bool,
-    pub(crate) index: Url,
+    pub(crate) source: WantedSource,
     pub(crate) requested: bool,
 }
 
+/// Where a wanted distribution comes from.
+#[derive(Debug, Clone)]
+pub(crate) enum WantedSource {
+    /// An index (its URL as the lockfile records it).
+    Index(Url),
+    /// A wheel at a direct URL ([`Wanted::url`]).
+    DirectUrl {
+        /// Where the URL was named.
+        origin: Origin,
+    },
+    /// A local wheel file ([`Wanted::url`] is its `file:` URL).
+    Path {
+        /// The file, absolute.
+        path: PathBuf,
+        /// Where the path was named.
+        origin: Origin,
+    },
+}
+
 impl Wanted {
+    /// PEP 610 `direct_url.json` for a distribution not from an index: the URL and the sha256
+    /// it was installed by.
+    pub(crate) fn direct_url(&self) -> Result<Option<DirectUrl>, OpsError> {
+        if matches!(self.source, WantedSource::Index(_)) {
+            return Ok(None);
+        }
+        let url = self.url.without_credentials().to_string();
+        let hash = format!("sha256={}", self.sha256);
+        // `ArchiveInfo`'s fields are private to uv: it is made through its serde form, which
+        // PEP 610 defines.
+        serde_json::from_value(serde_json::json!({
+            "url": url,
+            "archive_info": { "hash": hash, "hashes": { "sha256": self.sha256.to_string() } },
+        }))
+        .map(Some)
+        .map_err(|err| OpsError::Internal(format!("direct_url.json for `{url}`: {err}")))
+    }
+
     pub(crate) fn artifact_request(&self) -> ArtifactRequest {
         ArtifactRequest {
             name: self.name.clone(),
@@ -51,6 +93,7 @@ impl Wanted {
 pub(crate) fn from_resolution(
     resolution: &Resolution,
     lock: &Lock,
+    direct: &BTreeMap<PackageName, DirectWheel>,
 ) -> Result<Vec<Wanted>, OpsError> {
     resolution
         .distributions
@@ -64,6 +107,9 @@ pub(crate) fn from_resolution(
                     name: dist.name.clone(),
                     filename: dist.file.filename.clone(),
                 })?;
+            if let Some(wheel) = direct.get(&dist.name) {
+                return Ok(direct_wanted(wheel, dist.requested));
+            }
             let index = lock
                 .package(&dist.name)
                 .and_then(|package| package.index.clone())
@@ -81,17 +127,45 @@ pub(crate) fn from_resolution(
                 size: dist.file.size,
                 upload_time: dist.file.upload_time.clone(),
                 yanked: !matches!(dist.file.yanked, Yanked::No),
-                index,
+                source: WantedSource::Index(index),
                 requested: dist.requested,
             })
         })
         .collect()
 }
 
-/// The wanted distributions of a lockfile, for `interpreter`: packages whose marker does not
-/// hold are skipped, and of each package's wheels the best-ranked compatible one is chosen.
+fn direct_wanted(wheel: &DirectWheel, requested: bool) -> Wanted {
+    let source = match &wheel.location {
+        DirectLocation::Url(_) => WantedSource::DirectUrl {
+            origin: wheel.origin.clone(),
+        },
+        DirectLocation::Path(path) => WantedSource::Path {
+            path: path.clone(),
+            origin: wheel.origin.clone(),
+        },
+    };
+    Wanted {
+        name: wheel.name.clone(),
+        version: wheel.version.clone(),
+        filename: wheel.filename.clone(),
+        wheel: wheel.wheel.clone(),
+        url: wheel.url.clone(),
+        sha256: wheel.sha256,
+        hash_origin: wheel.hash_origin,
+        size: Some(wheel.size),
+        upload_time: None,
+        yanked: false,
+        source,
+        requested,
+    }
+}
+
+/// The wanted distributions of a lockfile (at `lockfile`, which relative wheel paths are
+/// relative to), for `interpreter`: packages whose marker does not hold are skipped, and of each
+/// package's wheels the best-ranked compatible one is chosen.
 pub(crate) fn from_lock(
     lock: &Lock,
+    lockfile: &Path,
     interpreter: &Interpreter,
     tags: &Tags,
     requested: &[PackageName],
@@ -102,13 +176,19 @@ pub(crate) fn from_lock(
         if !package.marker.evaluate(markers, &[]) {
             continue;
         }
-        wanted.push(locked_wheel(package, tags, requested)?);
+        wanted.push(locked_wheel(
+            package,
+            lockfile.parent().unwrap_or(Path::new("")),
+            tags,
+            requested,
+        )?);
     }
     Ok(wanted)
 }
 
 fn locked_wheel(
     package: &Package,
+    lock_dir: &Path,
     tags: &Tags,
     requested: &[PackageName],
 ) -> Result<Wanted, OpsError> {
@@ -120,9 +200,6 @@ fn locked_wheel(
         .version
         .clone()
         .ok_or_else(|| refuse("it has no version".to_string()))?;
-    let index = package.index.clone().ok_or_else(|| {
-        refuse("it names no index; safevenv installs from an index only".to_string())
-    })?;
     let mut best: Option<(TagCompatibility, &safevenv_lock::Wheel, WheelFilename)> = None;
     for wheel in package.wheels() {
         let Some(filename) = wheel.file_name() else {
@@ -147,10 +224,37 @@ fn locked_wheel(
             "none of its wheels is compatible with this interpreter".to_string()
         }));
     };
-    let url = wheel
-        .url
-        .as_ref()
-        .ok_or_else(|| refuse("its wheel has no URL".to_string()))?;
+    // A package without `index` came from a direct URL or a local file (PEP 751); the policy
+    // judges that source again (`sources.direct-url`, `sources.path`) as for any other run.
+    let (url, source) = match &package.index {
+        Some(index) => {
+            let url = wheel
+                .url
+                .as_ref()
+                .ok_or_else(|| refuse("its wheel has no URL".to_string()))?;
+            (
+                DisplaySafeUrl::from(url.clone()),
+                WantedSource::Index(index.clone()),
+            )
+        }
+        None => match locked_location(wheel, lock_dir)
+            .ok_or_else(|| refuse("its wheel has neither a URL nor a path".to_string()))?
+        {
+            DirectLocation::Url(url) => (
+                url,
+                WantedSource::DirectUrl {
+                    origin: Origin::Lockfile,
+                },
+            ),
+            DirectLocation::Path(path) => (
+                file_url(&path)?,
+                WantedSource::Path {
+                    path,
+                    origin: Origin::Lockfile,
+                },
+            ),
+        },
+    };
     let sha256 = wheel
         .hashes
         .get("sha256")
@@ -160,14 +264,14 @@ fn locked_wheel(
         version,
         filename: wheel.file_name().unwrap_or_default(),
         wheel: parsed,
-        url: DisplaySafeUrl::from(url.clone()),
+        url,
         sha256: parse_sha256(&package.name, sha256)?,
         hash_origin: HashOrigin::Lockfile,
         size: wheel.size,
         upload_time: wheel.upload_time.as_ref().map(ToString::to_string),
         // PEP 751 records no yanked state; the lockfile's pin is the user's explicit choice.
         yanked: false,
-        index,
+        source,
         requested: requested.contains(&package.name),
     })
 }

@@ -21,7 +21,8 @@ use uv_platform_tags::{Arch, Os, Platform, Tags, TagsOptions};
 const PROBE_SCRIPT: &str = include_str!("probe.py");
 
 /// The probe output format this code reads; a cached entry of another schema is ignored.
-const PROBE_SCHEMA: u32 = 1;
+/// Schema 2 added `install_paths` (the interpreter's own scheme, for `--system`).
+const PROBE_SCHEMA: u32 = 2;
 
 /// The oldest Python safevenv supports.
 pub const MIN_PYTHON: (u8, u8) = (3, 8);
@@ -109,6 +110,16 @@ pub enum ProbeError {
         /// The value reported.
         value: String,
     },
+    /// The interpreter reported one of its own install paths as a relative path.
+    #[error("`{}` reported the relative path `{}` for its own `{key}` directory", path.display(), value.display())]
+    RelativeInstallPath {
+        /// The interpreter.
+        path: PathBuf,
+        /// The scheme key (`stdlib`, `purelib`, ...).
+        key: &'static str,
+        /// The value reported.
+        value: PathBuf,
+    },
     /// The interpreter's probe did not say which base interpreter a new environment should use.
     #[error("`{}` is a virtual environment whose base interpreter cannot be found", path.display())]
     NoBaseExecutable {
@@ -188,6 +199,7 @@ struct ProbeInfo {
     gil_disabled: bool,
     debug_enabled: bool,
     scheme: RawScheme,
+    install_paths: InstallPaths,
     sys_path_dirs: Vec<PathBuf>,
     markers: RawMarkers,
     libc: Option<Libc>,
@@ -203,6 +215,20 @@ struct RawScheme {
     scripts: Option<String>,
     include: Option<String>,
     data: Option<String>,
+}
+
+/// Where the interpreter itself installs: `sysconfig.get_paths()` with its default scheme, as
+/// absolute paths.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct InstallPaths {
+    /// The scheme's name: `posix_prefix`, Debian's `posix_local`, `venv`, `nt`, ...
+    scheme: String,
+    stdlib: PathBuf,
+    purelib: PathBuf,
+    platlib: PathBuf,
+    scripts: PathBuf,
+    include: PathBuf,
+    data: PathBuf,
 }
 
 /// The PEP 508 marker values, as strings.
@@ -229,7 +255,8 @@ struct Libc {
     version: String,
 }
 
-/// Where a new environment's files go, as absolute paths (see [`Interpreter::scheme_paths_for`]).
+/// Where an environment's files go, as absolute paths (see [`Interpreter::scheme_paths_for`] and
+/// [`Interpreter::install_paths`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemePaths {
     /// Pure-Python packages (`lib/pythonX.Y/site-packages`).
@@ -329,6 +356,17 @@ impl Interpreter {
                     path,
                     key,
                     value: value.unwrap_or("<outside the prefix>").to_string(),
+                });
+            }
+        }
+        // Used as they are (never joined onto anything): relative ones would be read against
+        // safevenv's working directory instead of the interpreter's installation.
+        for (key, value) in info.install_paths.entries() {
+            if !value.is_absolute() {
+                return Err(ProbeError::RelativeInstallPath {
+                    path,
+                    key,
+                    value: value.to_path_buf(),
                 });
             }
         }
@@ -528,6 +566,43 @@ impl Interpreter {
             include: join(&scheme.include),
             data: join(&scheme.data),
         }
+    }
+
+    /// Where the interpreter itself installs (what `--system` installs into): its default
+    /// scheme's paths, absolute. On Debian's system Python that is `posix_local`
+    /// (`/usr/local/lib/python3.X/dist-packages`); inside an environment, the environment's.
+    pub fn install_paths(&self) -> SchemePaths {
+        let paths = &self.info.install_paths;
+        SchemePaths {
+            purelib: paths.purelib.clone(),
+            platlib: paths.platlib.clone(),
+            scripts: paths.scripts.clone(),
+            include: paths.include.clone(),
+            data: paths.data.clone(),
+        }
+    }
+
+    /// The name of the scheme [`Interpreter::install_paths`] come from (`posix_local`, ...).
+    pub fn install_scheme(&self) -> &str {
+        &self.info.install_paths.scheme
+    }
+
+    /// `sysconfig.get_path("stdlib")`: where PEP 668's `EXTERNALLY-MANAGED` marker lives.
+    pub fn stdlib(&self) -> &Path {
+        &self.info.install_paths.stdlib
+    }
+}
+
+impl InstallPaths {
+    fn entries(&self) -> [(&'static str, &Path); 6] {
+        [
+            ("stdlib", &self.stdlib),
+            ("purelib", &self.purelib),
+            ("platlib", &self.platlib),
+            ("scripts", &self.scripts),
+            ("include", &self.include),
+            ("data", &self.data),
+        ]
     }
 }
 
@@ -860,6 +935,45 @@ mod tests {
         assert_eq!(paths.scripts, Path::new("/env/bin"));
         assert_eq!(paths.include, Path::new("/env/include/python3.12"));
         assert_eq!(paths.data, Path::new("/env"));
+    }
+
+    #[test]
+    fn install_paths_are_the_interpreters_own_and_must_be_absolute() {
+        let mut debian = info();
+        debian.install_paths = InstallPaths {
+            scheme: "posix_local".to_string(),
+            stdlib: PathBuf::from("/usr/lib/python3.12"),
+            purelib: PathBuf::from("/usr/local/lib/python3.12/dist-packages"),
+            platlib: PathBuf::from("/usr/local/lib/python3.12/dist-packages"),
+            scripts: PathBuf::from("/usr/local/bin"),
+            include: PathBuf::from("/usr/include/python3.12"),
+            data: PathBuf::from("/usr/local"),
+        };
+        let interpreter =
+            Interpreter::from_info(PathBuf::from("/usr/bin/python3"), debian.clone()).unwrap();
+        assert_eq!(interpreter.install_scheme(), "posix_local");
+        assert_eq!(interpreter.stdlib(), Path::new("/usr/lib/python3.12"));
+        let paths = interpreter.install_paths();
+        assert_eq!(
+            paths.purelib,
+            Path::new("/usr/local/lib/python3.12/dist-packages")
+        );
+        assert_eq!(paths.scripts, Path::new("/usr/local/bin"));
+        assert_eq!(paths.data, Path::new("/usr/local"));
+
+        debian.install_paths.stdlib = PathBuf::from("lib/python3.12");
+        let error = Interpreter::from_info(PathBuf::from("/usr/bin/python3"), debian).unwrap_err();
+        assert!(
+            matches!(error, ProbeError::RelativeInstallPath { key: "stdlib", .. }),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_cached_report_of_the_previous_schema_is_not_read() {
+        let mut entry = entry();
+        entry.info.schema = PROBE_SCHEMA - 1;
+        assert!(!entry.is_fresh(Path::new("/venv/bin/python"), &fingerprint()));
     }
 
     #[test]

@@ -5,10 +5,12 @@
 //! a name) or the default search into one.
 
 mod discovery;
+mod externally_managed;
 mod interpreter;
 
 pub use discovery::{
     DiscoveryError, PythonRequest, Rejection, RequestError, SearchPaths, VersionRequest,
     find_interpreter, find_interpreter_in,
 };
+pub use externally_managed::{ExternallyManaged, MARKER as EXTERNALLY_MANAGED};
 pub use interpreter::{Interpreter, MIN_PYTHON, ProbeError, SchemePaths, TagsError};

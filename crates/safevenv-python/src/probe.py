@@ -13,7 +13,7 @@ PLACEHOLDER = "/__safevenv_base__"
 
 def main():
     info = {
-        "schema": 1,
+        "schema": 2,
         "version_info": [
             sys.version_info[0],
             sys.version_info[1],
@@ -46,6 +46,7 @@ def main():
             "gil_disabled": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
             "debug_enabled": hasattr(sys, "gettotalrefcount"),
             "scheme": scheme_paths(sysconfig),
+            "install_paths": install_paths(sysconfig),
             # Installing or upgrading pip changes one of these directories' modification time, which
             # is how a cached probe notices that its `default_index_url` may be stale.
             "sys_path_dirs": [p for p in sys.path if p and os.path.isdir(p)],
@@ -129,6 +130,21 @@ def scheme_paths(sysconfig):
             result[key] = path[len(PLACEHOLDER) + 1 :]
         else:
             result[key] = None
+    return result
+
+
+def install_paths(sysconfig):
+    # Where this interpreter itself installs (for `--system`), with its default scheme: Debian's
+    # `posix_local` (`/usr/local/...`), `posix_prefix` elsewhere, `venv` inside an environment.
+    # `stdlib` holds PEP 668's `EXTERNALLY-MANAGED` marker.
+    if hasattr(sysconfig, "get_default_scheme"):
+        scheme = sysconfig.get_default_scheme()
+    else:
+        scheme = sysconfig._get_default_scheme()
+    paths = sysconfig.get_paths()
+    result = {"scheme": scheme}
+    for key in ("stdlib", "purelib", "platlib", "scripts", "include", "data"):
+        result[key] = paths[key]
     return result
 
 

@@ -74,6 +74,24 @@ fn check_against_ground_truth(python: &Path, interpreter: &Interpreter) {
     let (_, executable) = ask(python, "import sys; print(sys.executable)");
     assert_eq!(interpreter.sys_executable(), Path::new(&executable));
 
+    // The interpreter's own install scheme (for `--system`), as `sysconfig` reports it.
+    let (_, paths) = ask(
+        python,
+        "import sysconfig; p = sysconfig.get_paths(); \
+         print('|'.join(p[k] for k in ('stdlib', 'purelib', 'platlib', 'scripts', 'include', 'data')))",
+    );
+    let own = interpreter.install_paths();
+    let reported: Vec<&Path> = vec![
+        interpreter.stdlib(),
+        &own.purelib,
+        &own.platlib,
+        &own.scripts,
+        &own.include,
+        &own.data,
+    ];
+    let expected: Vec<&Path> = paths.split('|').map(Path::new).collect();
+    assert_eq!(reported, expected);
+
     let tags = interpreter.tags().unwrap();
     assert_eq!(
         tags.python_tag().unwrap().to_string(),
@@ -99,6 +117,61 @@ fn probes_the_python3_on_path() {
     let cache = Cache::new(dir.path());
     let interpreter = Interpreter::query(&python, &cache).unwrap();
     check_against_ground_truth(&python, &interpreter);
+}
+
+#[test]
+fn probes_the_oldest_and_newest_supported_pythons_own_install_paths() {
+    for version in ["3.8.", "3.13."] {
+        let Some(python) = pyenv_python(version) else {
+            eprintln!("skipped: no pyenv {version}");
+            continue;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let interpreter = Interpreter::query(&python, &cache).unwrap();
+        check_against_ground_truth(&python, &interpreter);
+        assert_eq!(interpreter.install_scheme(), "posix_prefix");
+        assert!(interpreter.stdlib().join("os.py").is_file());
+    }
+}
+
+/// Read-only: the machine's own `/usr/bin/python3`, when it is a distribution's interpreter with a
+/// PEP 668 marker (Debian, Ubuntu, Fedora), reports the marker and its message. Nothing is
+/// installed anywhere.
+#[test]
+fn reads_the_distribution_pythons_pep_668_marker() {
+    let python = Path::new("/usr/bin/python3");
+    if !python.exists() {
+        eprintln!("skipped: no /usr/bin/python3");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(dir.path());
+    let interpreter = Interpreter::query(python, &cache).unwrap();
+    check_against_ground_truth(python, &interpreter);
+    let (_, expected) = ask(
+        python,
+        "import os, sysconfig; print(os.path.exists(os.path.join(sysconfig.get_path('stdlib'), 'EXTERNALLY-MANAGED')))",
+    );
+    let managed = interpreter.externally_managed();
+    assert_eq!(managed.is_some(), expected == "True", "{managed:?}");
+    if let Some(managed) = managed {
+        assert_eq!(
+            managed.marker,
+            interpreter.stdlib().join("EXTERNALLY-MANAGED")
+        );
+        // The message as `configparser` (which PEP 668 names, and pip uses) reads it.
+        let (_, message) = ask(
+            python,
+            &format!(
+                "import configparser; p = configparser.ConfigParser(interpolation=None); \
+                 p.read({:?}, encoding='utf-8'); \
+                 print(p.get('externally-managed', 'Error', fallback=''))",
+                managed.marker.display().to_string()
+            ),
+        );
+        assert_eq!(managed.message.unwrap_or_default(), message);
+    }
 }
 
 #[test]

@@ -16,6 +16,7 @@
 //! - a version is a candidate only if it has a wheel for the target: safevenv installs wheels
 //!   only, so sdist-only and other-platform versions are skipped, and the reason is reported.
 
+mod overlay;
 mod provider;
 mod ranges;
 mod report;
@@ -29,6 +30,7 @@ use uv_pep440::Version;
 use uv_pep508::{MarkerEnvironment, Requirement};
 use uv_platform_tags::Tags;
 
+pub use crate::overlay::OverlaySource;
 pub use crate::ranges::VersionRange;
 pub use crate::source::{
     DistMetadata, FileEntry, InMemorySource, PackageSource, ProjectVersions, SourceError, Yanked,

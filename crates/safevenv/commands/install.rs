@@ -27,6 +27,7 @@ pub fn install(
         policy: args.policy.clone(),
         progress: show_progress(global),
         audit_db: args.audit_db.clone(),
+        system: args.system,
     };
     let outcome = run_install(&settings).map_err(|err| refusal_diagnostic(err, args.format))?;
     report(&outcome, printer);
@@ -50,6 +51,7 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
         progress: show_progress(global),
         attest: crate::commands::attest::attest_settings(&args.attest)?,
         audit_db: args.audit_db.clone(),
+        system: args.system,
     };
     let outcome = run_sync(&settings).map_err(|err| refusal_diagnostic(err, args.format))?;
     report(&outcome, printer);

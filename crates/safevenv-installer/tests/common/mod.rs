@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use safevenv_cache::Cache;
 use safevenv_installer::{
-    Environment, EnvironmentLayout, Install, LockMode, PolicyApproved, VerifiedWheel,
+    Environment, EnvironmentLayout, Install, LockMode, PolicyApproved, UnpackedCache, VerifiedWheel,
 };
 use safevenv_policy::{
     Artifact, ArtifactKind, AttestationFacts, ConfiguredIndex, ContentsFacts, HashOrigin, HashPin,
@@ -74,6 +74,12 @@ pub fn make_env(prefix: &Path) -> EnvironmentLayout {
 /// Open the environment, failing fast on contention (tests never share one by accident).
 pub fn open(layout: &EnvironmentLayout) -> Environment {
     Environment::open(layout.clone(), LockMode::FailFast, &mut |_| {}).unwrap()
+}
+
+/// The cache of unpacked wheels the tests of an environment share: beside its prefix, on the
+/// same file system, outside every snapshot of the prefix.
+pub fn unpacked(layout: &EnvironmentLayout) -> UnpackedCache {
+    UnpackedCache::new(layout.prefix.with_file_name("unpacked-cache"))
 }
 
 /// A wheel built from `spec`, written under `dir` and verified.
@@ -161,8 +167,14 @@ pub fn install(layout: &EnvironmentLayout, wheels_dir: &Path, specs: &[(WheelSpe
         .map(|(spec, _, _)| verified(wheels_dir, spec))
         .collect();
     let plan = env.plan(&want, true).unwrap();
-    env.apply(&plan, &approve(&want), &mut wheels, &mut |_| {})
-        .unwrap();
+    env.apply(
+        &plan,
+        &approve(&want),
+        &mut wheels,
+        &unpacked(layout),
+        &mut |_| {},
+    )
+    .unwrap();
 }
 
 /// One path of a snapshot: its kind, permission bits and content hash (or link target).

@@ -1,0 +1,366 @@
+//! The cache of unpacked wheels: a miss fills it, a hit links from it, installing never changes
+//! it, and an entry that differs from the wheel in any way is discarded, never linked from.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use safevenv_installer::{EntryMismatch, EnvironmentLayout, UnpackedCache, check_entry};
+use safevenv_test_index::WheelSpec;
+use uv_pypi_types::{DirInfo, DirectUrl};
+
+use common::{approve, make_env, open, snapshot, unpacked, verified, wanted};
+
+/// Every way uv writes while installing: a linked module, a data file, a `#!python` script
+/// (rewritten), an executable script (moved), a console script, a wheel-shipped `INSTALLER`
+/// (overwritten), and `REQUESTED` dropped for a dependency.
+fn rich() -> WheelSpec {
+    WheelSpec::new("rich", "1.0")
+        .file("rich/__init__.py", "VALUE = 1\n")
+        .file("rich/data/table.txt", "row\n")
+        .file("rich-1.0.dist-info/INSTALLER", "someone-else\n")
+        .data_file("scripts/rich-tool", "#!python\nprint('tool')\n")
+        .data_file("scripts/rich-bin", "#!/bin/sh\necho bin\n")
+        .unix_mode("rich-1.0.data/scripts/rich-bin", 0o755)
+        .data_file("data/share/rich/readme.txt", "readme\n")
+        .console_script("rich", "rich:main")
+}
+
+/// Install `rich` (as a dependency, with a `direct_url.json`) into a fresh environment at
+/// `root/<name>` with the shared cache beside it.
+fn install_rich(root: &Path, name: &str) -> EnvironmentLayout {
+    let layout = make_env(&root.join(name));
+    let env = open(&layout);
+    let mut want = wanted(&[("rich", "1.0", false)]);
+    want[0].direct_url = Some(DirectUrl::LocalDirectory {
+        url: "file:///src/rich".to_string(),
+        dir_info: DirInfo { editable: None },
+        subdirectory: None,
+    });
+    let mut wheels = vec![verified(root, &rich())];
+    let plan = env.plan(&want, false).unwrap();
+    env.apply(
+        &plan,
+        &approve(&want),
+        &mut wheels,
+        &unpacked(&layout),
+        &mut |_| {},
+    )
+    .unwrap();
+    layout
+}
+
+/// The cache's entries (directories), and any other name left in it.
+fn entries(cache: &UnpackedCache) -> Vec<PathBuf> {
+    let mut names: Vec<PathBuf> = fs_err::read_dir(cache.dir())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    names.sort();
+    names
+}
+
+fn only_entry(cache: &UnpackedCache) -> PathBuf {
+    let entries = entries(cache);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    entries[0].clone()
+}
+
+fn module(layout: &EnvironmentLayout) -> PathBuf {
+    layout.scheme.purelib.join("rich/__init__.py")
+}
+
+fn wheel_files(root: &Path) -> Vec<safevenv_wheel::WheelFile> {
+    verified(root, &rich()).files().to_vec()
+}
+
+#[test]
+fn a_miss_fills_the_cache_and_a_hit_links_from_it_without_changing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = install_rich(dir.path(), "first");
+    let cache = unpacked(&first);
+    let entry = only_entry(&cache);
+    check_entry(&entry, &wheel_files(dir.path())).unwrap();
+    let before = snapshot(&entry);
+
+    let second = install_rich(dir.path(), "second");
+    assert_eq!(only_entry(&cache), entry, "a hit adds no entry");
+    assert_eq!(
+        snapshot(&entry),
+        before,
+        "installing changed the cache entry"
+    );
+    // Both environments share the entry's inode: nothing was unpacked again.
+    let cached = fs_err::metadata(entry.join("rich/__init__.py")).unwrap();
+    for layout in [&first, &second] {
+        let installed = fs_err::metadata(module(layout)).unwrap();
+        assert_eq!(installed.ino(), cached.ino());
+        assert_eq!(
+            fs_err::read_to_string(module(layout)).unwrap(),
+            "VALUE = 1\n"
+        );
+        // What uv rewrote is the environment's own file; the entry keeps the wheel's.
+        let tool = fs_err::read_to_string(layout.scheme.scripts.join("rich-tool")).unwrap();
+        assert!(tool.starts_with("#!/"), "{tool}");
+        let dist_info = layout.scheme.purelib.join("rich-1.0.dist-info");
+        assert_eq!(
+            fs_err::read_to_string(dist_info.join("INSTALLER")).unwrap(),
+            "safevenv"
+        );
+        assert!(!dist_info.join("REQUESTED").exists());
+        assert!(dist_info.join("direct_url.json").is_file());
+        let record = fs_err::read_to_string(dist_info.join("RECORD")).unwrap();
+        assert!(record.contains("direct_url.json"), "{record}");
+        assert!(!record.contains("REQUESTED"), "{record}");
+    }
+    assert_eq!(
+        fs_err::read_to_string(entry.join("rich-1.0.data/scripts/rich-tool")).unwrap(),
+        "#!python\nprint('tool')\n"
+    );
+    assert_eq!(
+        fs_err::read_to_string(entry.join("rich-1.0.dist-info/INSTALLER")).unwrap(),
+        "someone-else\n"
+    );
+    assert!(
+        !fs_err::read_to_string(entry.join("rich-1.0.dist-info/RECORD"))
+            .unwrap()
+            .contains("direct_url.json")
+    );
+    check_entry(&entry, &wheel_files(dir.path())).unwrap();
+}
+
+/// Fill the cache through a first environment, apply `tamper` to the entry (or through the
+/// first environment), check the expected mismatch, then install into a second environment:
+/// it must hold exactly the wheel's content from a fresh entry.
+fn assert_tampering_is_caught(
+    tamper: impl FnOnce(&Path, &EnvironmentLayout) -> PathBuf,
+    expected: impl Fn(&EntryMismatch) -> bool,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let first = install_rich(dir.path(), "first");
+    let cache = unpacked(&first);
+    let entry = only_entry(&cache);
+    let clean = snapshot(&entry);
+    let tampered = tamper(&entry, &first);
+    let mismatch = check_entry(&entry, &wheel_files(dir.path())).unwrap_err();
+    assert!(expected(&mismatch), "{mismatch:?}");
+    let tampered_inode = fs_err::symlink_metadata(&tampered).map(|m| m.ino()).ok();
+
+    let second = install_rich(dir.path(), "second");
+    // The refused entry was replaced by a fresh one under the same key, and nothing was left.
+    assert_eq!(only_entry(&cache), entry);
+    assert_eq!(snapshot(&entry), clean);
+    check_entry(&entry, &wheel_files(dir.path())).unwrap();
+    assert_eq!(
+        fs_err::read_to_string(module(&second)).unwrap(),
+        "VALUE = 1\n"
+    );
+    let mut installed = snapshot(&second.prefix);
+    let mut reference = snapshot(&install_rich_uncached(dir.path()).prefix);
+    for snapshot in [&mut installed, &mut reference] {
+        // Scripts' shebangs (and so `RECORD`) name each environment's own interpreter.
+        snapshot.retain(|path, _| {
+            (!path.starts_with("bin") || path.ends_with("rich-bin")) && !path.ends_with("RECORD")
+        });
+    }
+    assert_eq!(installed, reference);
+    // Nothing in the new environment is the tampered inode.
+    let relative = tampered
+        .strip_prefix(&entry)
+        .unwrap_or(&tampered)
+        .to_path_buf();
+    if let (Some(inode), Ok(now)) = (
+        tampered_inode,
+        fs_err::symlink_metadata(second.scheme.purelib.join(&relative)),
+    ) {
+        assert_ne!(now.ino(), inode, "linked from the refused entry");
+    }
+}
+
+/// The same wheel installed with a cache of its own: the reference content.
+fn install_rich_uncached(root: &Path) -> EnvironmentLayout {
+    let reference = root.join("reference");
+    fs_err::create_dir(&reference).unwrap();
+    install_rich(&reference, "env")
+}
+
+#[test]
+fn an_installed_file_modified_in_place_is_not_installed_again() {
+    assert_tampering_is_caught(
+        |entry, first| {
+            // Same size: only the hash can tell.
+            fs_err::write(module(first), "VALUE = 2\n").unwrap();
+            entry.join("rich/__init__.py")
+        },
+        |mismatch| matches!(mismatch, EntryMismatch::Content(path) if path.ends_with("rich/__init__.py")),
+    );
+}
+
+#[test]
+fn a_cached_file_of_another_size_is_refused() {
+    assert_tampering_is_caught(
+        |entry, _| {
+            let path = entry.join("rich/data/table.txt");
+            fs_err::write(&path, "row\nimport os\n").unwrap();
+            path
+        },
+        |mismatch| matches!(mismatch, EntryMismatch::Size { .. }),
+    );
+}
+
+#[test]
+fn an_extra_file_in_the_entry_is_refused() {
+    assert_tampering_is_caught(
+        |entry, _| {
+            let path = entry.join("rich/evil.pth");
+            fs_err::write(&path, "import os\n").unwrap();
+            path
+        },
+        |mismatch| matches!(mismatch, EntryMismatch::Extra(path) if path.ends_with("rich/evil.pth")),
+    );
+}
+
+#[test]
+fn a_cached_file_replaced_by_a_symlink_is_refused() {
+    assert_tampering_is_caught(
+        |entry, _| {
+            // The link's target has the right content: only the file type can tell.
+            let path = entry.join("rich/__init__.py");
+            let target = entry.parent().unwrap().with_file_name("elsewhere.py");
+            fs_err::write(&target, "VALUE = 1\n").unwrap();
+            fs_err::remove_file(&path).unwrap();
+            fs_err::os::unix::fs::symlink(&target, &path).unwrap();
+            path
+        },
+        |mismatch| matches!(mismatch, EntryMismatch::NotRegular(path) if path.ends_with("rich/__init__.py")),
+    );
+}
+
+#[test]
+fn a_cached_file_made_executable_is_refused() {
+    assert_tampering_is_caught(
+        |entry, _| {
+            let path = entry.join("rich/__init__.py");
+            fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            path
+        },
+        |mismatch| {
+            matches!(
+                mismatch,
+                EntryMismatch::Mode {
+                    expected: 0o644,
+                    actual: 0o755,
+                    ..
+                }
+            )
+        },
+    );
+}
+
+#[test]
+fn a_missing_cached_file_is_refused() {
+    assert_tampering_is_caught(
+        |entry, _| {
+            let path = entry.join("rich/data/table.txt");
+            fs_err::remove_file(&path).unwrap();
+            path
+        },
+        |mismatch| matches!(mismatch, EntryMismatch::Missing(path) if path.ends_with("rich/data/table.txt")),
+    );
+}
+
+#[test]
+fn concurrent_fills_of_one_entry_leave_one_whole_entry() {
+    for round in 0..4 {
+        let dir = tempfile::tempdir().unwrap();
+        let threads: Vec<_> = (0..3)
+            .map(|n| {
+                let root = dir.path().to_path_buf();
+                std::thread::spawn(move || {
+                    let wheels = root.join(format!("wheels-{n}"));
+                    fs_err::create_dir(&wheels).unwrap();
+                    let layout = make_env(&root.join(format!("env-{n}")));
+                    let env = open(&layout);
+                    let want = wanted(&[("rich", "1.0", true)]);
+                    let mut wheels = vec![verified(&wheels, &rich())];
+                    let plan = env.plan(&want, false).unwrap();
+                    env.apply(
+                        &plan,
+                        &approve(&want),
+                        &mut wheels,
+                        &unpacked(&layout),
+                        &mut |_| {},
+                    )
+                    .unwrap();
+                    fs_err::read_to_string(module(&layout)).unwrap()
+                })
+            })
+            .collect();
+        for thread in threads {
+            assert_eq!(thread.join().unwrap(), "VALUE = 1\n", "round {round}");
+        }
+        let cache = UnpackedCache::new(dir.path().join("unpacked-cache"));
+        let entry = only_entry(&cache);
+        check_entry(&entry, &wheel_files(dir.path())).unwrap();
+    }
+}
+
+#[test]
+fn a_cache_on_another_file_system_is_copied_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let Ok(other) = tempfile::tempdir_in("/dev/shm") else {
+        eprintln!("skipped: no /dev/shm");
+        return;
+    };
+    let same_device = fs_err::metadata(dir.path()).unwrap().dev()
+        == fs_err::metadata(other.path()).unwrap().dev();
+    if same_device {
+        eprintln!("skipped: /dev/shm is on the temporary directory's file system");
+        return;
+    }
+    let layout = make_env(&dir.path().join("env"));
+    let env = open(&layout);
+    let want = wanted(&[("rich", "1.0", true)]);
+    let mut wheels = vec![verified(dir.path(), &rich())];
+    let plan = env.plan(&want, false).unwrap();
+    let cache = UnpackedCache::new(other.path().join("cache"));
+    env.apply(&plan, &approve(&want), &mut wheels, &cache, &mut |_| {})
+        .unwrap();
+    let installed = fs_err::metadata(module(&layout)).unwrap();
+    assert_eq!(installed.nlink(), 1, "a copy, not a link");
+    assert_eq!(
+        fs_err::read_to_string(module(&layout)).unwrap(),
+        "VALUE = 1\n"
+    );
+    check_entry(&only_entry(&cache), &wheel_files(dir.path())).unwrap();
+}
+
+#[test]
+fn wheels_with_other_content_get_other_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = install_rich(dir.path(), "first");
+    let cache = unpacked(&first);
+    let entry = only_entry(&cache);
+    // Same name and version, one file different: a different key, so never the same entry.
+    let layout = make_env(&dir.path().join("second"));
+    let env = open(&layout);
+    let want = wanted(&[("rich", "1.0", true)]);
+    let other = dir.path().join("other");
+    fs_err::create_dir(&other).unwrap();
+    let mut wheels = vec![verified(
+        &other,
+        &rich().file("rich/extra.py", "EXTRA = 1\n"),
+    )];
+    let plan = env.plan(&want, false).unwrap();
+    env.apply(&plan, &approve(&want), &mut wheels, &cache, &mut |_| {})
+        .unwrap();
+    let all = entries(&cache);
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(all.contains(&entry));
+    assert!(layout.scheme.purelib.join("rich/extra.py").is_file());
+    assert!(!first.scheme.purelib.join("rich/extra.py").exists());
+    check_entry(&entry, &wheel_files(dir.path())).unwrap();
+}
