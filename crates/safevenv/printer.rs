@@ -31,7 +31,8 @@ impl Printer {
     pub fn init_logging(&self, verbose: u8) {
         let default = match verbose {
             0 => "warn",
-            1 => "safevenv=debug,safevenv_python=debug,safevenv_venv=debug,warn",
+            // Targets match by prefix, so `safevenv` covers every `safevenv_*` crate.
+            1 => "safevenv=debug,warn",
             _ => "trace",
         };
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -20,7 +20,7 @@ def safevenv_binary() -> Path:
     """The release binary, built now; `SAFEVENV_BENCH_BINARY` names an already built one instead."""
     if os.environ.get("SAFEVENV_BENCH_BINARY"):
         return Path(os.environ["SAFEVENV_BENCH_BINARY"])
-    subprocess.run(["cargo", "build", "--release", "--locked", "-q"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "-q"], cwd=ROOT, check=True)
     return ROOT / "target" / "release" / "safevenv"
 
 
