@@ -165,7 +165,7 @@ impl IndexClient {
     /// A client for `options`. Makes no request.
     pub fn new(options: IndexClientOptions) -> Result<Self, IndexError> {
         let auth = Authenticator::new(options.indexes.iter(), options.netrc.clone());
-        let http = Http::new(options.http.clone(), auth)?;
+        let http = Http::new(options.http.clone(), auth);
         let disk = options.cache.as_ref().map(DiskCache::new).transpose()?;
         Ok(Self {
             inner: Arc::new(Inner {

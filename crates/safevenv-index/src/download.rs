@@ -111,7 +111,7 @@ async fn try_download<S: DownloadSink>(
     // Artifacts are compressed already; a transfer encoding would only cost time, and the sink
     // must see the bytes whose hash was pinned.
     let mut request = http
-        .client
+        .client()?
         .get(url.clone())
         .header(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
     if let Some(credentials) = credentials {

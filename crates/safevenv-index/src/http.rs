@@ -1,6 +1,6 @@
 //! The HTTP layer: one `reqwest` client, bounded concurrency, retries with backoff, size caps.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
@@ -64,27 +64,38 @@ impl Response {
 /// The shared HTTP machinery of an [`crate::IndexClient`].
 #[derive(Debug)]
 pub(crate) struct Http {
-    pub(crate) client: reqwest::Client,
+    /// Built on the first request: building loads the system's root certificates, which a run
+    /// served from the cache (a warm install, a no-op sync) never needs.
+    client: OnceLock<reqwest::Client>,
     pub(crate) semaphore: Semaphore,
     pub(crate) options: HttpOptions,
     pub(crate) auth: Authenticator,
 }
 
 impl Http {
-    pub(crate) fn new(options: HttpOptions, auth: Authenticator) -> Result<Arc<Self>, IndexError> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("safevenv/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(options.connect_timeout)
-            .read_timeout(options.read_timeout)
-            .gzip(true)
-            .build()
-            .map_err(|source| IndexError::ClientBuild { source })?;
-        Ok(Arc::new(Self {
-            client,
+    pub(crate) fn new(options: HttpOptions, auth: Authenticator) -> Arc<Self> {
+        Arc::new(Self {
+            client: OnceLock::new(),
             semaphore: Semaphore::new(options.max_concurrency.max(1)),
             options,
             auth,
-        }))
+        })
+    }
+
+    /// The HTTP client, built now if no request was made yet.
+    pub(crate) fn client(&self) -> Result<&reqwest::Client, IndexError> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        // Two first requests at once may both build one; the first stored is used by both.
+        let built = reqwest::Client::builder()
+            .user_agent(concat!("safevenv/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(self.options.connect_timeout)
+            .read_timeout(self.options.read_timeout)
+            .gzip(true)
+            .build()
+            .map_err(|source| IndexError::ClientBuild { source })?;
+        Ok(self.client.get_or_init(|| built))
     }
 
     /// GET `url` with `headers`, reading at most `limit` bytes of body, retrying transient failures.
@@ -136,7 +147,7 @@ impl Http {
         credentials: Option<&crate::auth::Credentials>,
         limit: u64,
     ) -> Result<Response, IndexError> {
-        let mut request = self.client.get(url.clone()).headers(headers.clone());
+        let mut request = self.client()?.get(url.clone()).headers(headers.clone());
         if let Some(credentials) = credentials {
             request = request.basic_auth(&credentials.username, credentials.password.as_ref());
         }
@@ -273,7 +284,7 @@ mod tests {
             backoff_cap: Duration::from_millis(1000),
             ..HttpOptions::default()
         };
-        let http = Http::new(options, Authenticator::default()).unwrap();
+        let http = Http::new(options, Authenticator::default());
         for attempt in 0..10 {
             let delay = http.backoff(attempt);
             let full = (100u64 << attempt).min(1000);

@@ -12,6 +12,7 @@
 mod error;
 mod installed;
 mod layout;
+mod parallel;
 mod plan;
 mod txn;
 mod unpacked;
@@ -29,6 +30,7 @@ use uv_pep440::Version;
 pub use error::InstallError;
 pub use installed::InstalledDist;
 pub use layout::EnvironmentLayout;
+pub use parallel::parallel_map;
 pub use plan::{Install, Plan};
 pub use safevenv_policy::PolicyApproved;
 pub use safevenv_wheel::VerifiedWheel;
@@ -182,7 +184,7 @@ impl Environment {
     /// 4. the file operations are worked out, journaled, run and committed (`txn`).
     ///
     /// On any error the environment is left, or put back, as it was.
-    pub fn apply<R: Read + Seek>(
+    pub fn apply<R: Read + Seek + Send>(
         &self,
         plan: &Plan,
         approved: &PolicyApproved,
@@ -281,7 +283,7 @@ impl Environment {
     }
 
     /// Stage every wheel below the transaction's mirror of the prefix.
-    fn stage<R: Read + Seek>(
+    fn stage<R: Read + Seek + Send>(
         &self,
         txn: &Transaction,
         chosen: &[(&Install, usize)],
@@ -298,16 +300,32 @@ impl Environment {
         for dir in [&layout.scheme.purelib, &layout.scheme.platlib] {
             fs_err::create_dir_all(dir).map_err(prepare)?;
         }
+        // Each wheel's entry, checked (or unpacked afresh) on every core at once: hashing every
+        // file of every entry is most of a warm install's CPU time.
+        let mut slots: Vec<Option<&mut VerifiedWheel<R>>> = wheels.iter_mut().map(Some).collect();
+        let picked = chosen
+            .iter()
+            .map(|&(install, index)| {
+                slots.get_mut(index).and_then(Option::take).ok_or_else(|| {
+                    InstallError::MissingWheel {
+                        name: install.name.to_string(),
+                        version: install.version.to_string(),
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let entries = parallel::parallel_map(picked, |wheel| {
+            let filename = wheel.filename().clone();
+            unpacked.entry(wheel).map(|entry| (filename, entry))
+        });
         let state = InstallState::default();
         let mut link_mode = None;
-        for &(install, index) in chosen {
+        for (&(install, _), entry) in chosen.iter().zip(entries) {
             progress(Progress::Staging {
                 name: &install.name,
                 version: &install.version,
             });
-            let wheel = &mut wheels[index];
-            let filename = wheel.filename().clone();
-            let entry = unpacked.entry(wheel)?;
+            let (filename, entry) = entry?;
             let link_mode = match link_mode {
                 Some(mode) => mode,
                 None => *link_mode.insert(link_mode_between(&entry, &root).map_err(prepare)?),

@@ -557,6 +557,18 @@ pub(crate) fn check_resolution(
 }
 
 /// By project, for [`pin_publishers`].
+/// The index artifacts `wanted` as attestation subjects.
+fn subjects_of(wanted: &[&crate::plan::Wanted]) -> Vec<Subject> {
+    wanted
+        .iter()
+        .map(|wanted| Subject {
+            name: wanted.name.clone(),
+            filename: wanted.filename.clone(),
+            sha256: wanted.sha256.to_string(),
+        })
+        .collect()
+}
+
 pub(crate) fn by_name(checked: &[(Subject, Found)]) -> BTreeMap<PackageName, Found> {
     checked
         .iter()
@@ -572,6 +584,28 @@ pub(crate) struct RunAttestations<'a> {
 }
 
 impl RunAttestations<'_> {
+    /// Verify the provenance of `wanted` ahead of [`RunAttestations::add_facts`], which then
+    /// finds each outcome in the attestor's memo: run beside the fetch and wheel checks, whose
+    /// CPU time it overlaps. A failure is left for `add_facts` to meet (and report) again.
+    pub(crate) fn verify_ahead(
+        &self,
+        runtime: &Runtime,
+        policy: &Policy,
+        wanted: &[&crate::plan::Wanted],
+    ) {
+        let from_index: Vec<&crate::plan::Wanted> = wanted
+            .iter()
+            .copied()
+            .filter(|wanted| matches!(wanted.source, crate::plan::WantedSource::Index(_)))
+            .collect();
+        if let Err(err) = self
+            .attestor
+            .check_all(runtime, &subjects_of(&from_index), policy)
+        {
+            debug!("attestations not verified ahead: {err}");
+        }
+    }
+
     /// After fetch, before the gate: each artifact's provenance verified offline against the
     /// sha256 its download was checked against, as facts for the policy.
     pub(crate) fn add_facts(
@@ -592,14 +626,7 @@ impl RunAttestations<'_> {
             .filter(|(wanted, _)| matches!(wanted.source, crate::plan::WantedSource::Index(_)))
             .map(|(wanted, package)| (*wanted, package))
             .unzip();
-        let subjects: Vec<Subject> = from_index
-            .iter()
-            .map(|wanted| Subject {
-                name: wanted.name.clone(),
-                filename: wanted.filename.clone(),
-                sha256: wanted.sha256.to_string(),
-            })
-            .collect();
+        let subjects = subjects_of(&from_index);
         let found = self.attestor.check_all(runtime, &subjects, policy)?;
         for ((subject, found), package) in subjects.iter().zip(&found).zip(facts_of) {
             package.attestation = facts(

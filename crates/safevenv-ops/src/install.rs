@@ -420,10 +420,15 @@ fn apply_wanted(
         .filter_map(|install| wanted.iter().find(|wanted| wanted.name == install.name))
         .collect();
     let layout = environment.layout();
+    // Attestations are verified on another thread meanwhile (by the pinned sha256 the download
+    // is checked against); `add_facts` below reports their outcome in the usual order.
     let Inspected {
         mut wheels,
         mut packages,
-    } = fetch_and_inspect(&to_install, network, layout)?;
+    } = std::thread::scope(|scope| {
+        scope.spawn(|| attestations.verify_ahead(network.runtime, policy, &to_install));
+        fetch_and_inspect(&to_install, network, layout)
+    })?;
     // Attestations: each artifact's provenance, verified offline against the sha256 its
     // download was checked against; the outcome and the lockfile's pin become facts.
     attestations.add_facts(network.runtime, policy, &to_install, &mut packages)?;
@@ -515,11 +520,16 @@ pub(crate) fn fetch_and_inspect(
         .block_on(fetcher.fetch_all(&requests))
         .map_err(|source| OpsError::Fetch(Box::new(source)))?;
 
+    // Inflating every entry to check RECORD is CPU-bound and independent per wheel: every core.
+    let opened = safevenv_installer::parallel_map(
+        wanted.iter().zip(&fetched).collect(),
+        |(wanted, artifact)| Wheel::open(artifact.path(), &wanted.wheel),
+    );
     let mut wheels: Vec<VerifiedWheel<fs_err::File>> = Vec::with_capacity(fetched.len());
     let mut packages = Vec::with_capacity(fetched.len());
-    for (wanted, artifact) in wanted.iter().zip(&fetched) {
+    for ((wanted, artifact), opened) in wanted.iter().zip(&fetched).zip(opened) {
         let mut package = facts::package_facts(wanted);
-        match Wheel::open(artifact.path(), &wanted.wheel) {
+        match opened {
             Ok(wheel) => {
                 facts::add_wheel_facts(&mut package, &wheel, layout);
                 wheels.push(wheel);

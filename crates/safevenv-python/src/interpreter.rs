@@ -15,6 +15,8 @@ use uv_pep440::Version;
 use uv_pep508::{MarkerEnvironment, MarkerEnvironmentBuilder};
 use uv_platform_tags::{Arch, Os, Platform, Tags, TagsOptions};
 
+mod derived;
+
 /// The probe script. It runs with `-I` (isolated: neither the current directory, `PYTHONPATH` nor
 /// the user's site directory reach `sys.path`, so nothing next to the user can inject code into it)
 /// and `-B` (no `.pyc` written into the interpreter's tree).
@@ -183,7 +185,7 @@ struct ProbeHeader {
 }
 
 /// Everything the probe reports about a supported interpreter.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct ProbeInfo {
     schema: u32,
     version_info: (u8, u8, u8, String, u8),
@@ -208,7 +210,7 @@ struct ProbeInfo {
 }
 
 /// The environment layout, relative to the environment's root (`""` is the root itself).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct RawScheme {
     purelib: Option<String>,
     platlib: Option<String>,
@@ -219,7 +221,7 @@ struct RawScheme {
 
 /// Where the interpreter itself installs: `sysconfig.get_paths()` with its default scheme, as
 /// absolute paths.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct InstallPaths {
     /// The scheme's name: `posix_prefix`, Debian's `posix_local`, `venv`, `nt`, ...
     scheme: String,
@@ -232,7 +234,7 @@ struct InstallPaths {
 }
 
 /// The PEP 508 marker values, as strings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct RawMarkers {
     implementation_name: String,
     implementation_version: String,
@@ -248,7 +250,7 @@ struct RawMarkers {
 }
 
 /// The C library a Linux interpreter is linked against.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Libc {
     /// `glibc` or `musl`.
     name: String,
@@ -287,7 +289,19 @@ impl Interpreter {
     /// [`CacheBucket::Interpreters`] bucket, keyed by `path` and checked against the executable's
     /// resolved path, size and modification time (and those of the directories on its `sys.path`,
     /// where pip lives). Launcher scripts such as pyenv shims are never cached (see [`is_script`]).
+    ///
+    /// A new virtual environment of a CPython 3.11+ is not probed: its facts are derived from its
+    /// base interpreter's probe when they provably match (see `derived`).
     pub fn query(path: &Path, cache: &Cache) -> Result<Self, ProbeError> {
+        Self::query_with(path, cache, true)
+    }
+
+    /// [`Interpreter::query`], always from a probe (run now or cached), never derived.
+    fn query_probed(path: &Path, cache: &Cache) -> Result<Self, ProbeError> {
+        Self::query_with(path, cache, false)
+    }
+
+    fn query_with(path: &Path, cache: &Cache, derive: bool) -> Result<Self, ProbeError> {
         let path = std::path::absolute(path).map_err(|source| ProbeError::Inspect {
             path: path.to_path_buf(),
             source,
@@ -303,6 +317,13 @@ impl Interpreter {
         {
             debug!("cached probe of `{}`", path.display());
             return Ok(interpreter);
+        }
+        // Not cached: derived reports are cheap to derive again, so they are not cached either.
+        if derive
+            && fingerprint.is_some()
+            && let Some(info) = derived::derive(&path, cache)
+        {
+            return Self::from_info(path, info);
         }
         let info = probe(&path)?;
         let interpreter = Self::from_info(path, info)?;
