@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::{Arc, Mutex};
 
-use common::{TestContext, run_ok, stderr, stdout};
+use common::{TestContext, stderr, stdout};
 use safevenv_test_index::{IndexFile, TestIndex, WheelSpec};
 use serde_json::Value;
 
@@ -328,9 +328,7 @@ fn offline_audit_never_touches_the_network() {
 // The policy gate: `install --audit-db`.
 
 fn with_environment() -> TestContext {
-    let context = TestContext::new();
-    run_ok(context.safevenv().args(["create", "-q"]));
-    context
+    TestContext::with_environment()
 }
 
 fn install(context: &TestContext, index: &TestIndex, args: &[&str]) -> Output {

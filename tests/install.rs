@@ -5,24 +5,16 @@ mod common;
 
 use std::process::{Command, Output};
 
-use common::{TestContext, assert_unchanged, run_ok, snapshot, stderr, stdout};
+use common::{TestContext, assert_unchanged, snapshot, stderr, stdout};
 use safevenv_test_index::{TestIndex, WheelSpec};
 
 /// A context with an environment at `work/.venv`.
 fn with_environment() -> TestContext {
-    let context = TestContext::new();
-    run_ok(context.safevenv().args(["create", "-q"]));
-    context
+    TestContext::with_environment()
 }
 
 fn safevenv(context: &TestContext, index: &TestIndex, args: &[&str]) -> Output {
-    context
-        .safevenv()
-        .args(args)
-        .env("SAFEVENV_INDEX_URL", index.url())
-        .env("SAFEVENV_INDEX_TTL", "0")
-        .output()
-        .expect("run safevenv")
+    context.run_with_index(index, args)
 }
 
 fn python(context: &TestContext, code: &str) -> Output {

@@ -28,13 +28,7 @@ fn index() -> TestIndex {
 }
 
 fn safevenv(context: &TestContext, index: &TestIndex, args: &[&str]) -> Output {
-    context
-        .safevenv()
-        .args(args)
-        .env("SAFEVENV_INDEX_URL", index.url())
-        .env("SAFEVENV_INDEX_TTL", "0")
-        .output()
-        .unwrap()
+    context.run_with_index(index, args)
 }
 
 fn rows(output: &Output) -> Vec<(String, String, String, Option<String>)> {

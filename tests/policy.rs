@@ -13,9 +13,7 @@ use common::{TestContext, assert_unchanged, run_ok, snapshot, stderr, stdout};
 use safevenv_test_index::{IndexFile, RawArtifact, TestIndex, WheelSpec};
 
 fn with_environment() -> TestContext {
-    let context = TestContext::new();
-    run_ok(context.safevenv().args(["create", "-q"]));
-    context
+    TestContext::with_environment()
 }
 
 fn safevenv(context: &TestContext, index: &TestIndex, args: &[&str]) -> Output {

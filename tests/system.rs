@@ -131,13 +131,7 @@ fn demo_index() -> TestIndex {
 }
 
 fn safevenv(context: &TestContext, index: &TestIndex, args: &[&str]) -> Output {
-    context
-        .safevenv()
-        .args(args)
-        .env("SAFEVENV_INDEX_URL", index.url())
-        .env("SAFEVENV_INDEX_TTL", "0")
-        .output()
-        .expect("run safevenv")
+    context.run_with_index(index, args)
 }
 
 const DEBIAN_STYLE: &str = "\

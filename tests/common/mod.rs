@@ -32,6 +32,23 @@ impl TestContext {
         self.root.path().join("work")
     }
 
+    /// A sandbox with an environment at `work/.venv`, made by `safevenv create`.
+    pub fn with_environment() -> Self {
+        let context = Self::new();
+        run_ok(context.safevenv().args(["create", "-q"]));
+        context
+    }
+
+    /// `safevenv ARGS` reading `index` and revalidating its pages on every run.
+    pub fn run_with_index(&self, index: &safevenv_test_index::TestIndex, args: &[&str]) -> Output {
+        self.safevenv()
+            .args(args)
+            .env("SAFEVENV_INDEX_URL", index.url())
+            .env("SAFEVENV_INDEX_TTL", "0")
+            .output()
+            .expect("run safevenv")
+    }
+
     /// `safevenv` with a clean environment: our HOME and cache, the machine's PATH (to find
     /// interpreters), and no variables that would point at the user's environments or config.
     pub fn safevenv(&self) -> Command {

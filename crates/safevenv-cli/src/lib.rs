@@ -99,6 +99,13 @@ pub struct InstallArgs {
     #[arg(long)]
     pub no_lockfile: bool,
 
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
+
+/// The options of the commands that install: the policy gate and where to install.
+#[derive(Debug, Args)]
+pub struct GateArgs {
     /// The policy file (default: `safevenv.toml` or `[tool.safevenv]` in `pyproject.toml`, found
     /// from the current directory upwards; else the `default` preset).
     #[arg(long, env = "SAFEVENV_POLICY", value_name = "FILE")]
@@ -154,26 +161,12 @@ pub struct SyncArgs {
     #[arg(long, short = 'i', value_name = "URL")]
     pub index_url: Option<String>,
 
-    /// The policy file (default: as for `install`).
-    #[arg(long, env = "SAFEVENV_POLICY", value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-
     /// Use only what is cached; fail instead of reaching the network.
     #[arg(long)]
     pub offline: bool,
 
-    /// How to report policy refusals: `json` also writes them to standard output.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub format: OutputFormat,
-
-    /// An offline advisory database for the policy's `vulnerabilities` rule (as for `install`).
-    #[arg(long, env = "SAFEVENV_AUDIT_DB", value_name = "PATH")]
-    pub audit_db: Option<PathBuf>,
-
-    /// Install into the interpreter `--python` names even when it is not an environment's (as
-    /// for `install`; PEP 668 is respected).
-    #[arg(long)]
-    pub system: bool,
+    #[command(flatten)]
+    pub gate: GateArgs,
 }
 
 /// How a command reports its verdict.

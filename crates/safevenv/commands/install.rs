@@ -24,12 +24,13 @@ pub fn install(
     lock.output = (!args.no_lockfile).then(|| args.lockfile.clone());
     let settings = InstallSettings {
         lock,
-        policy: args.policy.clone(),
+        policy: args.gate.policy.clone(),
         progress: show_progress(global),
-        audit_db: args.audit_db.clone(),
-        system: args.system,
+        audit_db: args.gate.audit_db.clone(),
+        system: args.gate.system,
     };
-    let outcome = run_install(&settings).map_err(|err| refusal_diagnostic(err, args.format))?;
+    let outcome =
+        run_install(&settings).map_err(|err| refusal_diagnostic(err, args.gate.format))?;
     report(&outcome, printer);
     Ok(())
 }
@@ -44,16 +45,16 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
         specifiers: Vec::new(),
         frozen: args.frozen,
         index_url: args.index_url.clone(),
-        policy: args.policy.clone(),
+        policy: args.gate.policy.clone(),
         offline: args.offline,
         cache: cache(global)?,
         working_dir,
         progress: show_progress(global),
         attest: crate::commands::attest::attest_settings(&args.attest)?,
-        audit_db: args.audit_db.clone(),
-        system: args.system,
+        audit_db: args.gate.audit_db.clone(),
+        system: args.gate.system,
     };
-    let outcome = run_sync(&settings).map_err(|err| refusal_diagnostic(err, args.format))?;
+    let outcome = run_sync(&settings).map_err(|err| refusal_diagnostic(err, args.gate.format))?;
     report(&outcome, printer);
     Ok(())
 }
