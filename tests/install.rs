@@ -5,7 +5,7 @@ mod common;
 
 use std::process::{Command, Output};
 
-use common::{TestContext, assert_unchanged, snapshot, stderr, stdout};
+use common::{TestContext, add_hostile_dependency, assert_unchanged, snapshot, stderr, stdout};
 use safevenv_test_index::{TestIndex, WheelSpec};
 
 /// A context with an environment at `work/.venv`.
@@ -198,25 +198,7 @@ fn a_pth_file_that_runs_code_is_refused_and_never_runs_and_nothing_changes() {
     let context = with_environment();
     let marker = context.root.path().join("pwned");
     let index = demo_index();
-    index
-        .add(
-            WheelSpec::new("evil", "1.0").file(
-                "evil.pth",
-                format!(
-                    "import os; open({:?}, 'w').write('ran')\n",
-                    marker.display().to_string()
-                )
-                .into_bytes(),
-            ),
-        )
-        .unwrap();
-    index
-        .add(
-            WheelSpec::new("good", "1.0")
-                .requires_dist("evil")
-                .requires_dist("lib"),
-        )
-        .unwrap();
+    add_hostile_dependency(&index, &marker);
     assert!(
         safevenv(&context, &index, &["install", "app"])
             .status

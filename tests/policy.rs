@@ -9,7 +9,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{TestContext, assert_unchanged, run_ok, snapshot, stderr, stdout};
+use common::{
+    TestContext, add_hostile_dependency, assert_unchanged, run_ok, snapshot, stderr, stdout,
+};
 use safevenv_test_index::{IndexFile, RawArtifact, TestIndex, WheelSpec};
 
 fn with_environment() -> TestContext {
@@ -129,25 +131,7 @@ fn policy_check_judges_requirements_and_installs_nothing() {
     let context = with_environment();
     let marker = context.root.path().join("pwned");
     let index = demo_index();
-    index
-        .add(
-            WheelSpec::new("evil", "1.0").file(
-                "evil.pth",
-                format!(
-                    "import os; open({:?}, 'w').write('ran')\n",
-                    marker.display().to_string()
-                )
-                .into_bytes(),
-            ),
-        )
-        .unwrap();
-    index
-        .add(
-            WheelSpec::new("good", "1.0")
-                .requires_dist("evil")
-                .requires_dist("lib"),
-        )
-        .unwrap();
+    add_hostile_dependency(&index, &marker);
     fs_err::write(context.work().join("bad.in"), "good\n").unwrap();
     fs_err::write(context.work().join("ok.in"), "app\n").unwrap();
     let before = snapshot(&venv(&context));

@@ -184,3 +184,22 @@ pub fn assert_unchanged(
         "the environment changed at: {differing:?}"
     );
 }
+
+/// Adds to `index` a good-looking `good` 1.0 that depends on `evil` 1.0, whose `.pth` file would
+/// write `marker` if Python ever ran it (with `lib`, which the index must serve).
+pub fn add_hostile_dependency(index: &safevenv_test_index::TestIndex, marker: &Path) {
+    let code = format!(
+        "import os; open({:?}, 'w').write('ran')\n",
+        marker.display().to_string()
+    );
+    index
+        .add(safevenv_test_index::WheelSpec::new("evil", "1.0").file("evil.pth", code.into_bytes()))
+        .expect("add evil");
+    index
+        .add(
+            safevenv_test_index::WheelSpec::new("good", "1.0")
+                .requires_dist("evil")
+                .requires_dist("lib"),
+        )
+        .expect("add good");
+}

@@ -168,8 +168,7 @@ mod tests {
 
     use super::*;
 
-    /// A CPython 3.11+ with the upstream scheme (the pyenv builds), or `None` (the test then
-    /// says so and passes).
+    /// A CPython 3.11+ with the upstream scheme (the pyenv builds), if the machine has one.
     fn base_python() -> Option<PathBuf> {
         let root = std::env::var_os("PYENV_ROOT")
             .map(PathBuf::from)
@@ -190,6 +189,18 @@ mod tests {
         found.pop()
     }
 
+    /// A new `venv` of the pyenv CPython 3.11+ in a canonical temporary directory, with a cache
+    /// there. Fails (never skips) without such an interpreter: every machine of this project has one.
+    fn fresh_environment() -> (tempfile::TempDir, PathBuf, PathBuf, Cache) {
+        let base =
+            base_python().expect("these tests need a pyenv CPython 3.11+ (`pyenv versions`)");
+        let temp = tempfile::tempdir().unwrap();
+        let root = fs_err::canonicalize(temp.path()).unwrap();
+        let python = venv(&base, &root.join("env"));
+        let cache = Cache::new(root.join("cache"));
+        (temp, root, python, cache)
+    }
+
     fn venv(base: &Path, dir: &Path) -> PathBuf {
         let status = Command::new(base)
             .args(["-m", "venv", "--without-pip"])
@@ -202,14 +213,7 @@ mod tests {
 
     #[test]
     fn derived_facts_equal_the_probe_of_the_environment() {
-        let Some(base) = base_python() else {
-            eprintln!("skipped: no pyenv CPython 3.11+ on this machine");
-            return;
-        };
-        let temp = tempfile::tempdir().unwrap();
-        let root = fs_err::canonicalize(temp.path()).unwrap();
-        let python = venv(&base, &root.join("env"));
-        let cache = Cache::new(root.join("cache"));
+        let (_temp, _, python, cache) = fresh_environment();
         let derived = derive(&python, &cache).expect("a plain new environment is derivable");
         let probed = super::super::probe(&python).unwrap();
         assert_eq!(derived, probed);
@@ -217,14 +221,7 @@ mod tests {
 
     #[test]
     fn an_environment_whose_site_packages_runs_code_is_probed() {
-        let Some(base) = base_python() else {
-            eprintln!("skipped: no pyenv CPython 3.11+ on this machine");
-            return;
-        };
-        let temp = tempfile::tempdir().unwrap();
-        let root = fs_err::canonicalize(temp.path()).unwrap();
-        let python = venv(&base, &root.join("env"));
-        let cache = Cache::new(root.join("cache"));
+        let (_temp, _, python, cache) = fresh_environment();
         let info = derive(&python, &cache).unwrap();
         fs_err::write(info.install_paths.purelib.join("extra.pth"), "/elsewhere\n").unwrap();
         assert!(derive(&python, &cache).is_none());
@@ -232,14 +229,7 @@ mod tests {
 
     #[test]
     fn an_environment_that_sees_the_base_site_packages_is_probed() {
-        let Some(base) = base_python() else {
-            eprintln!("skipped: no pyenv CPython 3.11+ on this machine");
-            return;
-        };
-        let temp = tempfile::tempdir().unwrap();
-        let root = fs_err::canonicalize(temp.path()).unwrap();
-        let python = venv(&base, &root.join("env"));
-        let cache = Cache::new(root.join("cache"));
+        let (_temp, root, python, cache) = fresh_environment();
         assert!(derive(&python, &cache).is_some());
         let cfg = root.join("env").join("pyvenv.cfg");
         let text = fs_err::read_to_string(&cfg).unwrap().replace(
