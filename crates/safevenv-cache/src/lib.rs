@@ -83,7 +83,8 @@ impl CacheBucket {
         match self {
             Self::Interpreters => "interpreter-v1",
             Self::SimplePages => "simple-v1",
-            Self::Wheels => "wheels-v1",
+            // v2: entries keyed by the wheel's content digest and sealed (see the installer).
+            Self::Wheels => "wheels-v2",
             Self::Archives => "archives-v1",
             Self::Osv => "osv-v1",
         }
@@ -241,7 +242,11 @@ mod tests {
         ]
         .map(CacheBucket::dir_name);
         for name in names {
-            assert!(name.ends_with("-v1"), "{name}");
+            let version = name.rsplit_once("-v").map(|(_, version)| version);
+            assert!(
+                version.is_some_and(|version| version.parse::<u32>().is_ok()),
+                "{name}"
+            );
         }
         let unique: std::collections::HashSet<_> = names.iter().collect();
         assert_eq!(unique.len(), names.len());

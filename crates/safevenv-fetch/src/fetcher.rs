@@ -144,6 +144,16 @@ impl Fetcher {
         &self,
         requests: &[ArtifactRequest],
     ) -> Result<Vec<FetchedArtifact>, FetchError> {
+        self.fetch_all_with(requests, &|_, _| {}).await
+    }
+
+    /// [`Fetcher::fetch_all`], calling `on_ready` with each artifact's position in `requests`
+    /// as soon as it is checked, so the caller can work on it while the rest download.
+    pub async fn fetch_all_with(
+        &self,
+        requests: &[ArtifactRequest],
+        on_ready: &(dyn Fn(usize, &FetchedArtifact) + Sync),
+    ) -> Result<Vec<FetchedArtifact>, FetchError> {
         let archives = self.cache.bucket(CacheBucket::Archives)?;
         let progress = Progress::new(self.options.progress, requests.len());
         let memo = Memo::default();
@@ -164,13 +174,12 @@ impl Fetcher {
                         .await?
                         .clone();
                     progress.artifact_ready();
-                    Ok::<_, FetchError>((
-                        position,
-                        FetchedArtifact {
-                            request: request.clone(),
-                            verified,
-                        },
-                    ))
+                    let artifact = FetchedArtifact {
+                        request: request.clone(),
+                        verified,
+                    };
+                    on_ready(position, &artifact);
+                    Ok::<_, FetchError>((position, artifact))
                 }
             })
             .buffer_unordered(self.options.concurrency.max(1))

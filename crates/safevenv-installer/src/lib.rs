@@ -4,7 +4,7 @@
 //! finishes or rolls back any transaction a killed process left behind. [`Environment::plan`]
 //! compares what is installed with what is wanted; [`Environment::apply`] carries the plan out
 //! as one transaction, and only for distributions the policy approved ([`PolicyApproved`]) from
-//! wheels whose `RECORD` hashes were checked ([`VerifiedWheel`]).
+//! wheels unpacked into the cache with their `RECORD` hashes checked ([`ReadyWheel`]).
 //!
 //! Whatever happens — an error, a refusal, `kill -9` at any point — the environment ends up in
 //! its old state or its new state, never a mix. How: `docs/install.md`.
@@ -19,7 +19,6 @@ mod unpacked;
 
 use std::collections::BTreeSet;
 use std::fs::TryLockError;
-use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
 use tracing::debug;
@@ -30,12 +29,11 @@ use uv_pep440::Version;
 pub use error::InstallError;
 pub use installed::InstalledDist;
 pub use layout::EnvironmentLayout;
-pub use parallel::parallel_map;
 pub use plan::{Install, Plan};
 pub use safevenv_policy::PolicyApproved;
-pub use safevenv_wheel::VerifiedWheel;
+pub use safevenv_wheel::{InspectedWheel, VerifiedWheel};
 pub use txn::Recovered;
-pub use unpacked::{EntryMismatch, UnpackedCache, check_entry};
+pub use unpacked::{EntryMismatch, ReadyWheel, UnpackedCache, check_entry};
 
 use crate::txn::Transaction;
 
@@ -178,18 +176,17 @@ impl Environment {
     /// 1. every distribution to install is approved by `approved` and has a wheel in `wheels`;
     /// 2. the files of every distribution to remove are read from its `RECORD`, refusing entries
     ///    outside the environment;
-    /// 3. each wheel's entry in `unpacked` is checked (or unpacked afresh) and installed by uv's
-    ///    installer into the transaction's staging tree, which mirrors the environment
-    ///    (`REQUESTED`, `INSTALLER`, `direct_url.json`), by hard links to the entry;
+    /// 3. each wheel is installed from its cache entry by uv's installer into the transaction's
+    ///    staging tree, which mirrors the environment (`REQUESTED`, `INSTALLER`,
+    ///    `direct_url.json`), by hard links to the entry;
     /// 4. the file operations are worked out, journaled, run and committed (`txn`).
     ///
     /// On any error the environment is left, or put back, as it was.
-    pub fn apply<R: Read + Seek + Send>(
+    pub fn apply(
         &self,
         plan: &Plan,
         approved: &PolicyApproved,
-        wheels: &mut [VerifiedWheel<R>],
-        unpacked: &UnpackedCache,
+        wheels: &[ReadyWheel],
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Applied, InstallError> {
         if plan.is_empty() {
@@ -223,7 +220,7 @@ impl Environment {
         let removed = self.owned_files(&plan.remove)?;
         // (3):
         let txn = Transaction::create(&self.layout.prefix)?;
-        if let Err(err) = self.stage(&txn, &chosen, wheels, unpacked, progress) {
+        if let Err(err) = self.stage(&txn, &chosen, wheels, progress) {
             txn.discard();
             return Err(err);
         }
@@ -283,12 +280,11 @@ impl Environment {
     }
 
     /// Stage every wheel below the transaction's mirror of the prefix.
-    fn stage<R: Read + Seek + Send>(
+    fn stage(
         &self,
         txn: &Transaction,
         chosen: &[(&Install, usize)],
-        wheels: &mut [VerifiedWheel<R>],
-        unpacked: &UnpackedCache,
+        wheels: &[ReadyWheel],
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<(), InstallError> {
         let root = txn.staged();
@@ -300,36 +296,23 @@ impl Environment {
         for dir in [&layout.scheme.purelib, &layout.scheme.platlib] {
             fs_err::create_dir_all(dir).map_err(prepare)?;
         }
-        // Each wheel's entry, checked (or unpacked afresh) on every core at once: hashing every
-        // file of every entry is most of a warm install's CPU time.
-        let mut slots: Vec<Option<&mut VerifiedWheel<R>>> = wheels.iter_mut().map(Some).collect();
-        let picked = chosen
-            .iter()
-            .map(|&(install, index)| {
-                slots.get_mut(index).and_then(Option::take).ok_or_else(|| {
-                    InstallError::MissingWheel {
-                        name: install.name.to_string(),
-                        version: install.version.to_string(),
-                    }
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let entries = parallel::parallel_map(picked, |wheel| {
-            let filename = wheel.filename().clone();
-            unpacked.entry(wheel).map(|entry| (filename, entry))
-        });
-        let state = InstallState::default();
-        let mut link_mode = None;
-        for (&(install, _), entry) in chosen.iter().zip(entries) {
+        let Some(&(_, first)) = chosen.first() else {
+            return Ok(());
+        };
+        let link_mode = link_mode_between(wheels[first].entry(), &root).map_err(prepare)?;
+        for &(install, _) in chosen {
             progress(Progress::Staging {
                 name: &install.name,
                 version: &install.version,
             });
-            let (filename, entry) = entry?;
-            let link_mode = match link_mode {
-                Some(mode) => mode,
-                None => *link_mode.insert(link_mode_between(&entry, &root).map_err(prepare)?),
-            };
+        }
+        // Linking thousands of files is system calls waiting on the file system: every core at
+        // once, each wheel into its own paths of the staging tree (overlaps are refused by the
+        // gate; uv's installer creates shared directories idempotently).
+        let state = InstallState::default();
+        let staged = parallel::parallel_map(chosen.to_vec(), |(install, index)| {
+            let wheel = &wheels[index];
+            let (filename, entry) = (wheel.filename(), wheel.entry());
             let stage_error = |source| InstallError::Stage {
                 wheel: filename.to_string(),
                 source: Box::new(source),
@@ -341,8 +324,8 @@ impl Environment {
             uv_install_wheel::install_wheel(
                 &layout,
                 false,
-                &entry,
-                &filename,
+                entry,
+                filename,
                 install.direct_url.as_ref(),
                 None::<&()>,
                 None::<&()>,
@@ -353,12 +336,13 @@ impl Environment {
             )
             .map_err(stage_error)?;
             if !install.requested {
-                let dist_info = uv_install_wheel::installed_dist_info_path(&layout, &entry)
+                let dist_info = uv_install_wheel::installed_dist_info_path(&layout, entry)
                     .map_err(stage_error)?;
                 unrequest(&dist_info).map_err(prepare)?;
             }
-        }
-        Ok(())
+            Ok(())
+        });
+        staged.into_iter().collect()
     }
 
     fn commit(

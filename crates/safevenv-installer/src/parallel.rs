@@ -1,5 +1,5 @@
-//! Work spread over every core: checking and unpacking wheels is CPU-bound (inflating, hashing)
-//! and independent per wheel.
+//! Work spread over every core: staging wheels is thousands of independent system calls per
+//! wheel.
 
 use std::num::NonZeroUsize;
 use std::sync::{Mutex, PoisonError};
@@ -7,7 +7,7 @@ use std::sync::{Mutex, PoisonError};
 /// `items.map(f)`, in order, with the items shared out among one thread per core (each takes the
 /// next item when it is done, so one large wheel does not hold up the rest). A panic in `f` is
 /// passed on.
-pub fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+pub(crate) fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, NonZeroUsize::get)
         .min(items.len());

@@ -1,54 +1,73 @@
 //! A persistent cache of unpacked wheels that transactions hard-link from, so that a warm
-//! install creates almost no new inodes (the file system's inode allocation, not copying, is
-//! what an install spends most of its time on).
+//! install creates almost no new inodes and inflates nothing (the file system's inode
+//! allocation and inflating, not copying, are what an install spends its time on).
 //!
-//! An entry is `<cache>/<key>/`, the wheel's archive paths as [`VerifiedWheel::unpack_into`]
-//! writes them. The key is a digest of the [`VerifiedWheel`]'s file list (each file's path,
-//! size, SHA-256 and executable bit), not of the archive: it names exactly the facts an entry is
-//! checked against before use, so the check needs nothing but the wheel in hand, and no
-//! provenance from the fetch stage has to be carried (or trusted) here. Two archives with the
-//! same content share an entry.
+//! An entry is `<cache>/<key>/`, the wheel's archive paths as
+//! [`InspectedWheel::unpack_verified`] writes them. The key is the wheel's
+//! [`InspectedWheel::content_digest`]: every file's path, size, executable bit and the digest
+//! its content is checked against. It names exactly what an entry is verified against, so no
+//! provenance from the fetch stage has to be carried (or trusted) here, and two archives with
+//! the same content share an entry.
 //!
-//! An entry is filled in a temporary directory beside it (`.tmp-*`, never a key) and renamed
-//! into place whole, so neither a concurrent safevenv nor a crash leaves a half entry under a
-//! key. Installed files share their inode with the entry, so an installed file modified in
-//! place (or a tampered entry) would flow into the next environment: every entry is checked
-//! against the wheel before anything links from it ([`check_entry`]).
+//! An entry is filled in a temporary directory beside it (`.tmp-*`, never a key), verified
+//! while it is written, *sealed* (every file and directory, and the entry itself, given one
+//! modification time a second in the past) and renamed into place whole, so neither a
+//! concurrent safevenv nor a crash leaves a half entry under a key. See [`check_entry`] for why
+//! the seal is what a warm install checks.
 
-use std::collections::HashMap;
 use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
-use sha2::{Digest, Sha256};
 use tracing::{debug, warn};
 
-use crate::{InstallError, VerifiedWheel};
-use safevenv_wheel::WheelFile;
+use crate::InstallError;
+use safevenv_wheel::{InspectedWheel, WheelFile, WheelInfo};
 
-/// The format of an entry and of its key; bump it when either changes.
-const KEY_DOMAIN: &[u8] = b"safevenv unpacked wheel v1\n";
 const TEMP_PREFIX: &str = ".tmp-";
 const TRASH_PREFIX: &str = ".trash-";
 
-/// Where unpacked wheels are kept (the cache's `wheels-v1` bucket). It should be on the
+/// Where unpacked wheels are kept (the cache's `wheels-v2` bucket). It should be on the
 /// environments' file system: across file systems files are copied instead of linked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnpackedCache {
     dir: PathBuf,
 }
 
-/// Why an entry was not used: what differs from the wheel's verified file list.
+/// A wheel ready to install: its facts, and a cache entry holding its verified files.
+///
+/// Only [`UnpackedCache::prepare`] makes one, after the entry was filled from the wheel's
+/// verified content or passed [`check_entry`] against the wheel's facts.
+#[derive(Debug, Clone)]
+pub struct ReadyWheel {
+    info: WheelInfo,
+    entry: PathBuf,
+}
+
+impl ReadyWheel {
+    /// The cache entry the installer links from.
+    pub fn entry(&self) -> &Path {
+        &self.entry
+    }
+}
+
+impl std::ops::Deref for ReadyWheel {
+    type Target = WheelInfo;
+
+    fn deref(&self) -> &WheelInfo {
+        &self.info
+    }
+}
+
+/// Why an entry was not used: what differs from the wheel or from the entry's seal.
 #[derive(Debug, thiserror::Error)]
 pub enum EntryMismatch {
-    /// A file of the wheel is missing.
+    /// A file or directory of the wheel is missing.
     #[error("`{0}` is missing")]
     Missing(PathBuf),
-    /// A path that should be a regular file (or a directory) is a symlink or a special file.
+    /// A path that should be a regular file (or a directory) is a symlink or something else.
     #[error("`{0}` is not a regular file or directory")]
     NotRegular(PathBuf),
-    /// A file the wheel does not have.
-    #[error("`{0}` is not in the wheel")]
-    Extra(PathBuf),
     /// A file's size differs.
     #[error("`{path}` has {actual} bytes, the wheel's file {expected}")]
     Size {
@@ -59,9 +78,6 @@ pub enum EntryMismatch {
         /// The entry's size.
         actual: u64,
     },
-    /// A file's content differs.
-    #[error("`{0}` does not match the wheel's SHA-256")]
-    Content(PathBuf),
     /// A file's permission bits differ.
     #[error("`{path}` has mode {actual:o}, the wheel's file {expected:o}")]
     Mode {
@@ -72,6 +88,9 @@ pub enum EntryMismatch {
         /// What the entry has.
         actual: u32,
     },
+    /// A file was written, or a directory's listing changed, after the entry was sealed.
+    #[error("`{0}` changed after the entry was verified (its modification time is not the seal's)")]
+    Modified(PathBuf),
     /// Reading the entry failed (the message names the path).
     #[error(transparent)]
     Io(#[from] io::Error),
@@ -88,32 +107,45 @@ impl UnpackedCache {
         &self.dir
     }
 
-    /// The entry of `wheel`, as a directory to link from: an existing entry that passes
-    /// [`check_entry`], else a fresh one unpacked from the wheel's verified bytes. A failed
-    /// check discards the entry (it is never linked from) and unpacks afresh.
-    pub(crate) fn entry<R: Read + Seek>(
+    /// The wheel, ready to install from its entry: an existing entry that passes
+    /// [`check_entry`], else a fresh one unpacked from the archive and verified as it is
+    /// written ([`InspectedWheel::unpack_verified`]). A failed check discards the entry (it is
+    /// never linked from) and unpacks afresh. A wheel whose content fails verification is
+    /// [`InstallError::Unpack`], and nothing of it is kept.
+    pub fn prepare<R: Read + Seek>(
         &self,
-        wheel: &mut VerifiedWheel<R>,
-    ) -> Result<PathBuf, InstallError> {
-        let entry = self.dir.join(key(wheel.files()));
+        wheel: InspectedWheel<R>,
+    ) -> Result<ReadyWheel, InstallError> {
+        let entry = self.dir.join(hex(&wheel.content_digest()));
+        if self.usable(&entry, &wheel) {
+            debug!("`{}` is unpacked in `{}`", wheel.name(), entry.display());
+            return Ok(ReadyWheel {
+                info: WheelInfo::clone(&wheel),
+                entry,
+            });
+        }
         let io_error = |path: &Path| {
             let path = path.to_path_buf();
             move |source| InstallError::UnpackedCache { path, source }
         };
-        if self.usable(&entry, wheel.files()) {
-            return Ok(entry);
-        }
         fs_err::create_dir_all(&self.dir).map_err(io_error(&self.dir))?;
         let temp = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
             .tempdir_in(&self.dir)
             .map_err(io_error(&self.dir))?;
-        wheel
-            .unpack_into(temp.path())
+        // The seal: a time before now, so that any later write, which sets "now", breaks it
+        // even on a file system whose clock ticks coarsely.
+        let seal = SystemTime::now()
+            .checked_sub(Duration::from_secs(1))
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let name = wheel.filename().to_string();
+        let verified = wheel
+            .unpack_verified(temp.path(), Some(seal))
             .map_err(|source| InstallError::Unpack {
-                wheel: wheel.filename().to_string(),
+                wheel: name,
                 source: Box::new(source),
             })?;
+        let info = verified.into_info();
         // Two tries: a concurrent safevenv may have renamed its own fill into place first, and
         // that one is used only if it passes the check like any other entry.
         for _ in 0..2 {
@@ -121,8 +153,8 @@ impl UnpackedCache {
                 Ok(()) => {
                     // The temporary directory is now the entry: nothing left to delete.
                     let _ = temp.keep();
-                    debug!("unpacked `{}` into `{}`", wheel.name(), entry.display());
-                    return Ok(entry);
+                    debug!("unpacked `{}` into `{}`", info.name(), entry.display());
+                    return Ok(ReadyWheel { info, entry });
                 }
                 Err(err)
                     if matches!(
@@ -130,8 +162,8 @@ impl UnpackedCache {
                         io::ErrorKind::DirectoryNotEmpty | io::ErrorKind::AlreadyExists
                     ) =>
                 {
-                    if self.usable(&entry, wheel.files()) {
-                        return Ok(entry);
+                    if self.usable(&entry, &info) {
+                        return Ok(ReadyWheel { info, entry });
                     }
                 }
                 Err(err) => return Err(io_error(&entry)(err)),
@@ -144,12 +176,12 @@ impl UnpackedCache {
     }
 
     /// Whether `entry` exists and passes the check; a failing entry is moved aside and deleted.
-    fn usable(&self, entry: &Path, files: &[WheelFile]) -> bool {
+    fn usable(&self, entry: &Path, wheel: &WheelInfo) -> bool {
         match fs_err::symlink_metadata(entry) {
             Err(err) if err.kind() == io::ErrorKind::NotFound => return false,
             _ => {}
         }
-        match check_entry(entry, files) {
+        match check_entry(entry, wheel) {
             Ok(()) => true,
             Err(mismatch) => {
                 warn!(
@@ -172,8 +204,8 @@ impl UnpackedCache {
             "{TRASH_PREFIX}{}-{}-{}",
             name.to_string_lossy(),
             std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
                 .map(|elapsed| elapsed.as_nanos())
                 .unwrap_or_default()
         ));
@@ -201,24 +233,6 @@ fn remove_tree(path: &Path) -> io::Result<()> {
     }
 }
 
-/// The entry name of a wheel with `files`: SHA-256 over each file's path, size, SHA-256 and
-/// executable bit, in path order (paths hold no NUL: the wheel reader refuses control
-/// characters).
-pub(crate) fn key(files: &[WheelFile]) -> String {
-    let mut sorted: Vec<&WheelFile> = files.iter().collect();
-    sorted.sort_by(|a, b| a.path.cmp(&b.path));
-    let mut hasher = Sha256::new();
-    hasher.update(KEY_DOMAIN);
-    for file in sorted {
-        hasher.update(file.path.as_bytes());
-        hasher.update([0]);
-        hasher.update(file.size.to_le_bytes());
-        hasher.update(file.sha256);
-        hasher.update([u8::from(file.executable)]);
-    }
-    hex(&hasher.finalize())
-}
-
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes.iter().fold(String::new(), |mut out, byte| {
@@ -227,115 +241,76 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
-/// The mode [`VerifiedWheel::unpack_into`] gives a file.
+/// The mode unpacking gives a file.
 fn unpacked_mode(file: &WheelFile) -> u32 {
     if file.executable { 0o755 } else { 0o644 }
 }
 
-/// Check that `entry` holds exactly the wheel's `files`, as [`VerifiedWheel::unpack_into`]
-/// writes them.
+/// Check that `entry` is still the sealed tree unpacking wrote for `wheel`.
 ///
-/// Invariant: nothing is linked into an environment from an entry unless every file of the
-/// wheel is there as a regular file (not a symlink, nor a special file) with the size, SHA-256
-/// and mode that the verified wheel records, and the entry holds no other file. Threat: an
-/// entry's files share their inode with every environment that links them, so a file modified
-/// in place in one environment (an editor, a buggy tool, `pip` writing into it), a damaged
-/// entry, or a file planted in the cache would otherwise be installed into the next
-/// environment as if it were the wheel's — unverified code imported from site-packages. The
-/// check reads every byte (from the page cache when warm), which costs far less than the
-/// inodes linking saves. It does not stop a process that rewrites the entry between this check
-/// and the link: such a process can write the environment itself.
-pub fn check_entry(entry: &Path, files: &[WheelFile]) -> Result<(), EntryMismatch> {
-    let mut expected: HashMap<&str, &WheelFile> = files
-        .iter()
-        .map(|file| (file.path.as_str(), file))
-        .collect();
-    let metadata = fs_err::symlink_metadata(entry)?;
-    if !metadata.is_dir() {
+/// Invariant: nothing is linked into an environment from an entry unless the entry was filled
+/// from the wheel's archive with every file verified against its RECORD row as it was written,
+/// and, by its seal, nothing in it has changed since: every directory of the wheel, and every
+/// file of the wheel as a regular file with the size and mode unpacking gives it, carries the
+/// entry's own modification time. Threat: an entry's files share their inode with every
+/// environment that links them, so a file modified in place in one environment (an editor, a
+/// buggy tool, `pip` writing into it), or a file planted in or removed from the entry, would
+/// otherwise be installed into the next environment as if it were the wheel's — unverified
+/// code imported from site-packages. Writing a file sets its modification time to the present,
+/// and adding, removing or renaming a name sets its directory's: neither can match a seal set
+/// in the past. What a seal cannot see is a writer that deliberately puts the old time back
+/// (as `touch -d` or `cp -p` onto a linked file would); such a process can write the
+/// environment itself, and `safevenv verify` re-hashes every installed file against RECORD.
+/// Checking costs one `lstat` per path, where re-hashing would cost reading every byte (more
+/// than uv's whole warm install).
+pub fn check_entry(entry: &Path, wheel: &WheelInfo) -> Result<(), EntryMismatch> {
+    let root = fs_err::symlink_metadata(entry)?;
+    if !root.is_dir() {
         return Err(EntryMismatch::NotRegular(entry.to_path_buf()));
     }
-    walk(entry, "", &mut expected)?;
-    if let Some(path) = expected.keys().min() {
-        return Err(EntryMismatch::Missing(entry.join(path)));
-    }
-    Ok(())
-}
-
-/// Check every path below `entry/relative`, removing each file found from `expected`.
-fn walk(
-    entry: &Path,
-    relative: &str,
-    expected: &mut HashMap<&str, &WheelFile>,
-) -> Result<(), EntryMismatch> {
-    for child in fs_err::read_dir(entry.join(relative))? {
-        let child = child?;
-        let name = child.file_name();
-        let Some(name) = name.to_str() else {
-            return Err(EntryMismatch::Extra(child.path()));
-        };
-        let path = if relative.is_empty() {
-            name.to_string()
-        } else {
-            format!("{relative}/{name}")
-        };
-        // `DirEntry::file_type` does not follow symlinks.
-        let file_type = child.file_type()?;
-        if file_type.is_dir() {
-            // Directories carry no content; what they hold is checked.
-            walk(entry, &path, expected)?;
-        } else if !file_type.is_file() {
-            return Err(EntryMismatch::NotRegular(child.path()));
-        } else {
-            let Some(file) = expected.remove(path.as_str()) else {
-                return Err(EntryMismatch::Extra(child.path()));
-            };
-            check_file(&child.path(), file)?;
+    let seal = root.modified()?;
+    let stat = |path: PathBuf| match fs_err::symlink_metadata(&path) {
+        Ok(metadata) => Ok((path, metadata)),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Err(EntryMismatch::Missing(path)),
+        Err(err) => Err(EntryMismatch::Io(err)),
+    };
+    for dir in wheel.directories() {
+        let (path, metadata) = stat(entry.join(dir))?;
+        if !metadata.is_dir() {
+            return Err(EntryMismatch::NotRegular(path));
+        }
+        if metadata.modified()? != seal {
+            return Err(EntryMismatch::Modified(path));
         }
     }
-    Ok(())
-}
-
-fn check_file(path: &Path, file: &WheelFile) -> Result<(), EntryMismatch> {
-    let mut handle = fs_err::File::open(path)?;
-    // The handle's own metadata: a path swapped for a symlink or a FIFO after the listing is
-    // seen here, and what is hashed is what was measured.
-    let metadata = handle.metadata()?;
-    if !metadata.is_file() {
-        return Err(EntryMismatch::NotRegular(path.to_path_buf()));
-    }
-    if metadata.len() != file.size {
-        return Err(EntryMismatch::Size {
-            path: path.to_path_buf(),
-            expected: file.size,
-            actual: metadata.len(),
-        });
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let actual = metadata.permissions().mode() & 0o7777;
-        let expected = unpacked_mode(file);
-        if actual != expected {
-            return Err(EntryMismatch::Mode {
-                path: path.to_path_buf(),
-                expected,
-                actual,
+    for file in wheel.files() {
+        let (path, metadata) = stat(entry.join(&file.path))?;
+        if !metadata.is_file() {
+            return Err(EntryMismatch::NotRegular(path));
+        }
+        if metadata.len() != file.size {
+            return Err(EntryMismatch::Size {
+                path,
+                expected: file.size,
+                actual: metadata.len(),
             });
         }
-    }
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0; 64 * 1024];
-    let mut read = 0u64;
-    loop {
-        let n = handle.read(&mut buffer)?;
-        if n == 0 {
-            break;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let actual = metadata.permissions().mode() & 0o7777;
+            let expected = unpacked_mode(file);
+            if actual != expected {
+                return Err(EntryMismatch::Mode {
+                    path,
+                    expected,
+                    actual,
+                });
+            }
         }
-        read += n as u64;
-        hasher.update(&buffer[..n]);
-    }
-    if read != file.size || hasher.finalize().as_slice() != file.sha256 {
-        return Err(EntryMismatch::Content(path.to_path_buf()));
+        if metadata.modified()? != seal {
+            return Err(EntryMismatch::Modified(path));
+        }
     }
     Ok(())
 }

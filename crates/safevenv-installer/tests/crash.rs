@@ -17,7 +17,7 @@ use std::time::Instant;
 use safevenv_installer::{Install, Recovered};
 use safevenv_test_index::WheelSpec;
 
-use common::{approve, install, make_env, open, snapshot, unpacked, verified, wanted};
+use common::{apply, approve, install, make_env, open, snapshot, unpacked, verified, wanted};
 
 /// Tells the re-run test binary which scenario to crash, and where.
 const CHILD: &str = "SAFEVENV_INSTALLER_TEST_CHILD";
@@ -92,15 +92,16 @@ fn run_transaction(prefix: &Path, name: &str, wheels_dir: &Path) -> usize {
     let plan = env
         .plan(&scenario.want, scenario.remove_extraneous)
         .unwrap();
-    let mut wheels: Vec<_> = scenario
+    let wheels: Vec<_> = scenario
         .wheels
         .iter()
         .map(|spec| verified(wheels_dir, spec))
         .collect();
-    env.apply(
+    apply(
+        &env,
         &plan,
         &approve(&scenario.want),
-        &mut wheels,
+        &wheels,
         &unpacked(&layout),
         &mut |_| {},
     )

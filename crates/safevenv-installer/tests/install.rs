@@ -14,7 +14,7 @@ use safevenv_test_index::WheelSpec;
 use uv_normalize::PackageName;
 use uv_pypi_types::{DirInfo, DirectUrl};
 
-use common::{approve, install, make_env, open, snapshot, unpacked, verified, wanted};
+use common::{apply, approve, install, make_env, open, snapshot, unpacked, verified, wanted};
 
 fn demo_v1() -> WheelSpec {
     WheelSpec::new("demo", "1.0")
@@ -52,26 +52,26 @@ fn install_makes_importable_modules_and_runnable_scripts() {
         dir_info: DirInfo { editable: None },
         subdirectory: None,
     });
-    let mut wheels = vec![
+    let wheels = vec![
         verified(dir.path(), &demo_v1()),
         verified(dir.path(), &WheelSpec::new("helper", "1.0")),
     ];
     let plan = env.plan(&want, false).unwrap();
     assert_eq!(plan.install.len(), 2);
     let mut staged = Vec::new();
-    let applied = env
-        .apply(
-            &plan,
-            &approve(&want),
-            &mut wheels,
-            &unpacked(&layout),
-            &mut |progress| {
-                if let Progress::Staging { name, .. } = progress {
-                    staged.push(name.to_string());
-                }
-            },
-        )
-        .unwrap();
+    let applied = apply(
+        &env,
+        &plan,
+        &approve(&want),
+        &wheels,
+        &unpacked(&layout),
+        &mut |progress| {
+            if let Progress::Staging { name, .. } = progress {
+                staged.push(name.to_string());
+            }
+        },
+    )
+    .unwrap();
     assert_eq!(staged, ["demo", "helper"]);
     assert!(applied.operations > 0);
 
@@ -193,16 +193,16 @@ fn upgrade_removes_old_files_and_adds_new_ones() {
     let want = wanted(&[("demo", "2.0", true)]);
     let plan = env.plan(&want, false).unwrap();
     assert_eq!(plan.remove.len(), 1);
-    let mut wheels = vec![verified(dir.path(), &demo_v2())];
-    let applied = env
-        .apply(
-            &plan,
-            &approve(&want),
-            &mut wheels,
-            &unpacked(&layout),
-            &mut |_| {},
-        )
-        .unwrap();
+    let wheels = vec![verified(dir.path(), &demo_v2())];
+    let applied = apply(
+        &env,
+        &plan,
+        &approve(&want),
+        &wheels,
+        &unpacked(&layout),
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(applied.removed, [(name("demo"), "1.0".parse().unwrap())]);
     assert_eq!(applied.installed, [(name("demo"), "2.0".parse().unwrap())]);
 
@@ -252,15 +252,15 @@ fn sync_removes_extraneous_distributions_only_when_asked() {
     let plan = env.plan(&want, true).unwrap();
     assert_eq!(plan.remove.len(), 1);
     assert!(plan.install.is_empty());
-    let applied = env
-        .apply(
-            &plan,
-            &approve(&[]),
-            &mut Vec::<safevenv_installer::VerifiedWheel<fs_err::File>>::new(),
-            &unpacked(&layout),
-            &mut |_| {},
-        )
-        .unwrap();
+    let applied = apply(
+        &env,
+        &plan,
+        &approve(&[]),
+        &[],
+        &unpacked(&layout),
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(applied.removed, [(name("other"), "1.0".parse().unwrap())]);
     let after = snapshot(&layout.prefix);
     let changed = common::diff(&before, &after);
@@ -411,21 +411,21 @@ fn a_failed_operation_rolls_back_and_names_the_path() {
     let env = open(&layout);
     let want = wanted(&[("demo", "1.0", true)]);
     let plan = env.plan(&want, true).unwrap();
-    let mut wheels = vec![verified(dir.path(), &demo_v1())];
+    let wheels = vec![verified(dir.path(), &demo_v1())];
     let mut applied_ops = 0;
-    let err = env
-        .apply(
-            &plan,
-            &approve(&want),
-            &mut wheels,
-            &unpacked(&layout),
-            &mut |progress| {
-                if let Progress::Applying { done, .. } = progress {
-                    applied_ops = done;
-                }
-            },
-        )
-        .unwrap_err();
+    let err = apply(
+        &env,
+        &plan,
+        &approve(&want),
+        &wheels,
+        &unpacked(&layout),
+        &mut |progress| {
+            if let Progress::Applying { done, .. } = progress {
+                applied_ops = done;
+            }
+        },
+    )
+    .unwrap_err();
     let InstallError::Apply { path, .. } = &err else {
         panic!("{err:?}");
     };
@@ -492,34 +492,34 @@ fn unapproved_or_missing_wheels_change_nothing() {
     let env = open(&layout);
     let want = wanted(&[("demo", "1.0", true), ("other", "1.0", true)]);
     let plan = env.plan(&want, false).unwrap();
-    let mut wheels = vec![
+    let wheels = vec![
         verified(dir.path(), &demo_v1()),
         verified(dir.path(), &other()),
     ];
 
-    let err = env
-        .apply(
-            &plan,
-            &approve(&want[..1]),
-            &mut wheels,
-            &unpacked(&layout),
-            &mut |_| {},
-        )
-        .unwrap_err();
+    let err = apply(
+        &env,
+        &plan,
+        &approve(&want[..1]),
+        &wheels,
+        &unpacked(&layout),
+        &mut |_| {},
+    )
+    .unwrap_err();
     assert!(
         matches!(&err, InstallError::NotApproved { name, .. } if name == "other"),
         "{err:?}"
     );
 
-    let err = env
-        .apply(
-            &plan,
-            &approve(&want),
-            &mut wheels[..1],
-            &unpacked(&layout),
-            &mut |_| {},
-        )
-        .unwrap_err();
+    let err = apply(
+        &env,
+        &plan,
+        &approve(&want),
+        &wheels[..1],
+        &unpacked(&layout),
+        &mut |_| {},
+    )
+    .unwrap_err();
     assert!(
         matches!(&err, InstallError::MissingWheel { name, .. } if name == "other"),
         "{err:?}"
@@ -528,10 +528,11 @@ fn unapproved_or_missing_wheels_change_nothing() {
     assert!(common::leftovers(&layout.prefix).is_empty());
 
     // The same inputs, approved and complete, go through.
-    env.apply(
+    apply(
+        &env,
         &plan,
         &approve(&want),
-        &mut wheels,
+        &wheels,
         &unpacked(&layout),
         &mut |_| {},
     )
@@ -560,11 +561,12 @@ fn lock_serialises_concurrent_transactions() {
             .unwrap();
             let want = wanted(&[("other", "1.0", true)]);
             let plan = env.plan(&want, false).unwrap();
-            let mut wheels = vec![verified(&wheels_dir, &other())];
-            env.apply(
+            let wheels = vec![verified(&wheels_dir, &other())];
+            apply(
+                &env,
                 &plan,
                 &approve(&want),
-                &mut wheels,
+                &wheels,
                 &unpacked(env.layout()),
                 &mut |_| {},
             )
@@ -576,16 +578,16 @@ fn lock_serialises_concurrent_transactions() {
     // The second process waits while the first installs.
     let want = wanted(&[("demo", "1.0", true)]);
     let plan = first.plan(&want, false).unwrap();
-    let mut wheels = vec![verified(dir.path(), &demo_v1())];
-    first
-        .apply(
-            &plan,
-            &approve(&want),
-            &mut wheels,
-            &unpacked(&layout),
-            &mut |_| {},
-        )
-        .unwrap();
+    let wheels = vec![verified(dir.path(), &demo_v1())];
+    apply(
+        &first,
+        &plan,
+        &approve(&want),
+        &wheels,
+        &unpacked(&layout),
+        &mut |_| {},
+    )
+    .unwrap();
     assert!(!second.is_finished());
     drop(first);
     second.join().unwrap();
@@ -625,15 +627,15 @@ fn no_op_sync_is_near_instant() {
     let start = Instant::now();
     let env = open(&layout);
     let plan = env.plan(&want, true).unwrap();
-    let applied = env
-        .apply(
-            &plan,
-            &approve(&want),
-            &mut Vec::<safevenv_installer::VerifiedWheel<fs_err::File>>::new(),
-            &unpacked(&layout),
-            &mut |_| {},
-        )
-        .unwrap();
+    let applied = apply(
+        &env,
+        &plan,
+        &approve(&want),
+        &[],
+        &unpacked(&layout),
+        &mut |_| {},
+    )
+    .unwrap();
     let no_op = start.elapsed();
     eprintln!("installing 40 distributions: {install_time:?}; no-op sync of 40: {no_op:?}");
     assert!(plan.is_empty());
@@ -723,16 +725,16 @@ fn a_new_file_over_a_directory_that_stays_is_refused() {
     let env = open(&layout);
     let want = wanted(&[("thing", "1.0", true), ("clash", "1.0", true)]);
     let plan = env.plan(&want, false).unwrap();
-    let mut wheels = vec![verified(dir.path(), &clash)];
-    let err = env
-        .apply(
-            &plan,
-            &approve(&want),
-            &mut wheels,
-            &unpacked(&layout),
-            &mut |_| {},
-        )
-        .unwrap_err();
+    let wheels = vec![verified(dir.path(), &clash)];
+    let err = apply(
+        &env,
+        &plan,
+        &approve(&want),
+        &wheels,
+        &unpacked(&layout),
+        &mut |_| {},
+    )
+    .unwrap_err();
     let InstallError::PathConflict { path } = &err else {
         panic!("{err:?}");
     };

@@ -12,7 +12,7 @@ use safevenv_installer::{EntryMismatch, EnvironmentLayout, UnpackedCache, check_
 use safevenv_test_index::WheelSpec;
 use uv_pypi_types::{DirInfo, DirectUrl};
 
-use common::{approve, make_env, open, snapshot, unpacked, verified, wanted};
+use common::{apply, approve, make_env, open, snapshot, unpacked, verified, wanted, wheel_info};
 
 /// Every way uv writes while installing: a linked module, a data file, a `#!python` script
 /// (rewritten), an executable script (moved), a console script, a wheel-shipped `INSTALLER`
@@ -40,12 +40,13 @@ fn install_rich(root: &Path, name: &str) -> EnvironmentLayout {
         dir_info: DirInfo { editable: None },
         subdirectory: None,
     });
-    let mut wheels = vec![verified(root, &rich())];
+    let wheels = vec![verified(root, &rich())];
     let plan = env.plan(&want, false).unwrap();
-    env.apply(
+    apply(
+        &env,
         &plan,
         &approve(&want),
-        &mut wheels,
+        &wheels,
         &unpacked(&layout),
         &mut |_| {},
     )
@@ -73,8 +74,15 @@ fn module(layout: &EnvironmentLayout) -> PathBuf {
     layout.scheme.purelib.join("rich/__init__.py")
 }
 
-fn wheel_files(root: &Path) -> Vec<safevenv_wheel::WheelFile> {
-    verified(root, &rich()).files().to_vec()
+fn wheel_files(root: &Path) -> safevenv_wheel::WheelInfo {
+    wheel_info(root, &rich())
+}
+
+/// Put a directory's modification time back to the entry's seal, as only a deliberate writer
+/// would: the checks behind the seal must still catch what was done inside it.
+fn restore_seal(entry: &Path, dir: &Path) {
+    let seal = fs_err::metadata(entry).unwrap().modified().unwrap();
+    fs_err::File::open(dir).unwrap().set_modified(seal).unwrap();
 }
 
 #[test]
@@ -148,6 +156,10 @@ fn assert_tampering_is_caught(
     let mismatch = check_entry(&entry, &wheel_files(dir.path())).unwrap_err();
     assert!(expected(&mismatch), "{mismatch:?}");
     let tampered_inode = fs_err::symlink_metadata(&tampered).map(|m| m.ino()).ok();
+    if tampered_inode.is_some() {
+        // A second name keeps the inode allocated, so the fresh entry cannot reuse its number.
+        fs_err::hard_link(&tampered, dir.path().join("tampered-inode")).unwrap();
+    }
 
     let second = install_rich(dir.path(), "second");
     // The refused entry was replaced by a fresh one under the same key, and nothing was left.
@@ -191,11 +203,11 @@ fn install_rich_uncached(root: &Path) -> EnvironmentLayout {
 fn an_installed_file_modified_in_place_is_not_installed_again() {
     assert_tampering_is_caught(
         |entry, first| {
-            // Same size: only the hash can tell.
+            // Same size, a moment after the entry was filled: only the seal can tell.
             fs_err::write(module(first), "VALUE = 2\n").unwrap();
             entry.join("rich/__init__.py")
         },
-        |mismatch| matches!(mismatch, EntryMismatch::Content(path) if path.ends_with("rich/__init__.py")),
+        |mismatch| matches!(mismatch, EntryMismatch::Modified(path) if path.ends_with("rich/__init__.py")),
     );
 }
 
@@ -219,7 +231,7 @@ fn an_extra_file_in_the_entry_is_refused() {
             fs_err::write(&path, "import os\n").unwrap();
             path
         },
-        |mismatch| matches!(mismatch, EntryMismatch::Extra(path) if path.ends_with("rich/evil.pth")),
+        |mismatch| matches!(mismatch, EntryMismatch::Modified(path) if path.ends_with("rich")),
     );
 }
 
@@ -227,12 +239,14 @@ fn an_extra_file_in_the_entry_is_refused() {
 fn a_cached_file_replaced_by_a_symlink_is_refused() {
     assert_tampering_is_caught(
         |entry, _| {
-            // The link's target has the right content: only the file type can tell.
+            // The link's target has the right content and the directory's time is put back:
+            // only the file type can tell.
             let path = entry.join("rich/__init__.py");
             let target = entry.parent().unwrap().with_file_name("elsewhere.py");
             fs_err::write(&target, "VALUE = 1\n").unwrap();
             fs_err::remove_file(&path).unwrap();
             fs_err::os::unix::fs::symlink(&target, &path).unwrap();
+            restore_seal(entry, &entry.join("rich"));
             path
         },
         |mismatch| matches!(mismatch, EntryMismatch::NotRegular(path) if path.ends_with("rich/__init__.py")),
@@ -266,6 +280,7 @@ fn a_missing_cached_file_is_refused() {
         |entry, _| {
             let path = entry.join("rich/data/table.txt");
             fs_err::remove_file(&path).unwrap();
+            restore_seal(entry, &entry.join("rich/data"));
             path
         },
         |mismatch| matches!(mismatch, EntryMismatch::Missing(path) if path.ends_with("rich/data/table.txt")),
@@ -285,12 +300,13 @@ fn concurrent_fills_of_one_entry_leave_one_whole_entry() {
                     let layout = make_env(&root.join(format!("env-{n}")));
                     let env = open(&layout);
                     let want = wanted(&[("rich", "1.0", true)]);
-                    let mut wheels = vec![verified(&wheels, &rich())];
+                    let wheels = vec![verified(&wheels, &rich())];
                     let plan = env.plan(&want, false).unwrap();
-                    env.apply(
+                    apply(
+                        &env,
                         &plan,
                         &approve(&want),
-                        &mut wheels,
+                        &wheels,
                         &unpacked(&layout),
                         &mut |_| {},
                     )
@@ -324,11 +340,10 @@ fn a_cache_on_another_file_system_is_copied_from() {
     let layout = make_env(&dir.path().join("env"));
     let env = open(&layout);
     let want = wanted(&[("rich", "1.0", true)]);
-    let mut wheels = vec![verified(dir.path(), &rich())];
+    let wheels = vec![verified(dir.path(), &rich())];
     let plan = env.plan(&want, false).unwrap();
     let cache = UnpackedCache::new(other.path().join("cache"));
-    env.apply(&plan, &approve(&want), &mut wheels, &cache, &mut |_| {})
-        .unwrap();
+    apply(&env, &plan, &approve(&want), &wheels, &cache, &mut |_| {}).unwrap();
     let installed = fs_err::metadata(module(&layout)).unwrap();
     assert_eq!(installed.nlink(), 1, "a copy, not a link");
     assert_eq!(
@@ -350,13 +365,12 @@ fn wheels_with_other_content_get_other_entries() {
     let want = wanted(&[("rich", "1.0", true)]);
     let other = dir.path().join("other");
     fs_err::create_dir(&other).unwrap();
-    let mut wheels = vec![verified(
+    let wheels = vec![verified(
         &other,
         &rich().file("rich/extra.py", "EXTRA = 1\n"),
     )];
     let plan = env.plan(&want, false).unwrap();
-    env.apply(&plan, &approve(&want), &mut wheels, &cache, &mut |_| {})
-        .unwrap();
+    apply(&env, &plan, &approve(&want), &wheels, &cache, &mut |_| {}).unwrap();
     let all = entries(&cache);
     assert_eq!(all.len(), 2, "{all:?}");
     assert!(all.contains(&entry));

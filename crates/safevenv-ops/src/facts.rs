@@ -11,7 +11,7 @@ use safevenv_policy::{
     ArchiveProblem, ArchiveProblemKind, Artifact, ArtifactKind, AttestationFacts, ConfiguredIndex,
     ContentsFacts, HashPin, LicenseFacts, Origin, PackageFacts, PthFile, Source,
 };
-use safevenv_wheel::{Category, DataCategory, VerifiedWheel, WheelError};
+use safevenv_wheel::{Category, DataCategory, WheelError, WheelInfo};
 use url::Url;
 
 use crate::plan::{Wanted, WantedSource};
@@ -78,9 +78,9 @@ pub(crate) fn package_facts(wanted: &Wanted) -> PackageFacts {
 
 /// What the wheel reader found: the files as they will lie in the environment, `.pth` files,
 /// importable names, scripts, and the license fields of its METADATA.
-pub(crate) fn add_wheel_facts<R>(
+pub(crate) fn add_wheel_facts(
     facts: &mut PackageFacts,
-    wheel: &VerifiedWheel<R>,
+    wheel: &WheelInfo,
     layout: &EnvironmentLayout,
 ) {
     let site_packages = |purelib: bool| {

@@ -13,19 +13,21 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use safevenv_cache::{Cache, CacheBucket};
-use safevenv_fetch::{DEFAULT_MAX_SIZE, FetchOptions, Fetcher};
+use safevenv_fetch::{DEFAULT_MAX_SIZE, FetchOptions, FetchedArtifact, Fetcher};
 use safevenv_index::{IndexClient, IndexUrls};
 use safevenv_installer::{
-    Environment, EnvironmentLayout, Install, LockMode, Plan, Progress, UnpackedCache,
+    Environment, EnvironmentLayout, Install, InstallError, LockMode, Plan, Progress, ReadyWheel,
+    UnpackedCache,
 };
 use safevenv_lock::Lock;
 use safevenv_policy::{Discovery, InstalledDistribution, PackageFacts, Policy, ResolvedSet};
 use safevenv_python::Interpreter;
-use safevenv_wheel::{VerifiedWheel, Wheel, WheelError};
+use safevenv_wheel::{Wheel, WheelError};
 use tokio::runtime::Runtime;
 use tracing::{debug, warn};
 use uv_normalize::PackageName;
@@ -423,7 +425,7 @@ fn apply_wanted(
     // Attestations are verified on another thread meanwhile (by the pinned sha256 the download
     // is checked against); `add_facts` below reports their outcome in the usual order.
     let Inspected {
-        mut wheels,
+        wheels,
         mut packages,
     } = std::thread::scope(|scope| {
         scope.spawn(|| attestations.verify_ahead(network.runtime, policy, &to_install));
@@ -442,10 +444,9 @@ fn apply_wanted(
     let set = resolved_set(layout, network.indexes, packages, installed);
     let approved = policy.evaluate(&set).map_err(OpsError::Refused)?;
 
-    // Stage (hard links from the checked cache of unpacked wheels) and apply, as one journaled
-    // transaction. The bucket is created by the installer on first fill.
-    let unpacked = UnpackedCache::new(network.cache.root().join(CacheBucket::Wheels.dir_name()));
-    let applied = environment.apply(&plan, &approved, &mut wheels, &unpacked, &mut |progress| {
+    // Stage (hard links from the cache of unpacked wheels) and apply, as one journaled
+    // transaction.
+    let applied = environment.apply(&plan, &approved, &wheels, &mut |progress| {
         if let Progress::Staging { name, version } = progress {
             debug!("staging {name} {version}");
         }
@@ -482,20 +483,24 @@ pub(crate) fn kept_facts(
     Ok(installed)
 }
 
-/// The wheels fetched and opened, and the facts the gate judges about each.
+/// The wheels fetched and unpacked, and the facts the gate judges about each.
 pub(crate) struct Inspected {
-    /// The wheels the reader accepted, for the installer.
-    pub(crate) wheels: Vec<VerifiedWheel<fs_err::File>>,
+    /// The wheels whose content was verified, each in its entry of the unpacked cache.
+    pub(crate) wheels: Vec<ReadyWheel>,
     /// One entry per wanted distribution, in order.
     pub(crate) packages: Vec<PackageFacts>,
 }
 
 /// Fetch → verify → facts, for every distribution in `wanted`.
 ///
-/// Each artifact is pinned by hash and checked while it streams (cached once it matches). The
-/// wheel reader then checks its structure and RECORD; what it would write becomes facts. A wheel
-/// the reader refuses is not an error here: its problem becomes a fact for `contents.archive`,
-/// so that every refusal of the run is reported together.
+/// Each artifact is pinned by hash and checked while it streams (cached once it matches). As
+/// soon as one is in, a worker (one per core) inspects it and unpacks it into the cache of
+/// unpacked wheels, checking every file against RECORD as it is written (or finds it there,
+/// sealed): inflating overlaps the downloads still running, and each file is inflated once.
+/// Nothing of the environment is touched: the cache is safevenv's own, and the gate judges the
+/// facts before anything is linked from it. A wheel the reader refuses is not an error here:
+/// its problem becomes a fact for `contents.archive`, so that every refusal of the run is
+/// reported together.
 pub(crate) fn fetch_and_inspect(
     wanted: &[&Wanted],
     network: &Network<'_>,
@@ -515,36 +520,107 @@ pub(crate) fn fetch_and_inspect(
             max_size: DEFAULT_MAX_SIZE,
         },
     );
-    let fetched = network
-        .runtime
-        .block_on(fetcher.fetch_all(&requests))
-        .map_err(|source| OpsError::Fetch(Box::new(source)))?;
-
-    // Inflating every entry to check RECORD is CPU-bound and independent per wheel: every core.
-    let opened = safevenv_installer::parallel_map(
-        wanted.iter().zip(&fetched).collect(),
-        |(wanted, artifact)| Wheel::open(artifact.path(), &wanted.wheel),
-    );
-    let mut wheels: Vec<VerifiedWheel<fs_err::File>> = Vec::with_capacity(fetched.len());
-    let mut packages = Vec::with_capacity(fetched.len());
-    for ((wanted, artifact), opened) in wanted.iter().zip(&fetched).zip(opened) {
-        let mut package = facts::package_facts(wanted);
-        match opened {
-            Ok(wheel) => {
-                facts::add_wheel_facts(&mut package, &wheel, layout);
-                wheels.push(wheel);
+    let unpacked = UnpackedCache::new(network.cache.root().join(CacheBucket::Wheels.dir_name()));
+    let workers = std::thread::available_parallelism().map_or(2, usize::from);
+    let (sender, receiver) = mpsc::channel::<(usize, FetchedArtifact)>();
+    let receiver = Mutex::new(receiver);
+    let (fetched, prepared) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        // The lock is held only while waiting for the next artifact.
+                        let next = receiver
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .recv();
+                        let Ok((position, artifact)) = next else {
+                            return done;
+                        };
+                        let prepared = prepare(wanted[position], &artifact, &unpacked);
+                        done.push((position, prepared));
+                    }
+                })
+            })
+            .collect();
+        let fetched =
+            network
+                .runtime
+                .block_on(fetcher.fetch_all_with(&requests, &|position, artifact| {
+                    // A send fails only once every worker is gone, and then nothing waits for it.
+                    let _ = sender.send((position, artifact.clone()));
+                }));
+        drop(sender);
+        let mut prepared: Vec<Option<Result<Prepared, OpsError>>> =
+            (0..wanted.len()).map(|_| None).collect();
+        for handle in handles {
+            let done = handle
+                .join()
+                .map_err(|_| OpsError::Internal("a wheel-unpacking worker panicked".to_string()))?;
+            for (position, outcome) in done {
+                prepared[position] = Some(outcome);
             }
-            Err(WheelError::Io { .. }) => {
+        }
+        Ok::<_, OpsError>((fetched, prepared))
+    })?;
+    fetched.map_err(|source| OpsError::Fetch(Box::new(source)))?;
+
+    let mut wheels = Vec::with_capacity(wanted.len());
+    let mut packages = Vec::with_capacity(wanted.len());
+    for (wanted, prepared) in wanted.iter().zip(prepared) {
+        let mut package = facts::package_facts(wanted);
+        match prepared {
+            Some(Ok(Prepared::Ready(wheel))) => {
+                facts::add_wheel_facts(&mut package, &wheel, layout);
+                wheels.push(*wheel);
+            }
+            Some(Ok(Prepared::Refused(err))) => facts::add_archive_problem(&mut package, &err),
+            Some(Err(err)) => return Err(err),
+            None => {
                 return Err(OpsError::Internal(format!(
-                    "cannot read the cached wheel `{}`",
-                    artifact.path().display()
+                    "the wheel of {} {} was fetched but never unpacked",
+                    wanted.name, wanted.version
                 )));
             }
-            Err(err) => facts::add_archive_problem(&mut package, &err),
         }
         packages.push(package);
     }
     Ok(Inspected { wheels, packages })
+}
+
+/// What became of one fetched wheel.
+enum Prepared {
+    /// Verified and in the unpacked cache.
+    Ready(Box<ReadyWheel>),
+    /// The reader refused it (a fact for the gate, not an error).
+    Refused(WheelError),
+}
+
+/// Inspect the fetched wheel, then find it in the unpacked cache or unpack it there, verified.
+fn prepare(
+    wanted: &Wanted,
+    artifact: &FetchedArtifact,
+    unpacked: &UnpackedCache,
+) -> Result<Prepared, OpsError> {
+    let unreadable = || {
+        OpsError::Internal(format!(
+            "cannot read the cached wheel `{}`",
+            artifact.path().display()
+        ))
+    };
+    let inspected = match Wheel::inspect(artifact.path(), &wanted.wheel) {
+        Ok(inspected) => inspected,
+        Err(err) if err.is_io() => return Err(unreadable()),
+        Err(err) => return Ok(Prepared::Refused(err)),
+    };
+    match unpacked.prepare(inspected) {
+        Ok(wheel) => Ok(Prepared::Ready(Box::new(wheel))),
+        Err(InstallError::Unpack { source, .. }) if !source.is_io() => {
+            Ok(Prepared::Refused(*source))
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// The set the gate judges: `packages` to be written, next to the `installed` distributions

@@ -25,7 +25,7 @@ fn first_header<'t>(text: &'t str, key: &str) -> Option<&'t str> {
 }
 
 /// What (6) establishes from WHEEL.
-pub(crate) struct WheelInfo {
+pub(crate) struct WheelFields {
     pub(crate) version: (u64, u64),
     pub(crate) root_is_purelib: bool,
 }
@@ -33,7 +33,7 @@ pub(crate) struct WheelInfo {
 /// (6): `Wheel-Version` must be `1.x` (PEP 427: "a wheel installer should ... fail if
 /// Wheel-Version is greater than the version it supports"; a new major means an
 /// incompatible layout), and `Root-Is-Purelib` says where the root goes.
-pub(crate) fn parse_wheel(text: &str, wheel: &str) -> Result<WheelInfo, WheelError> {
+pub(crate) fn parse_wheel(text: &str, wheel: &str) -> Result<WheelFields, WheelError> {
     let missing = |field| WheelError::WheelFieldMissing {
         wheel: wheel.to_string(),
         field,
@@ -64,7 +64,7 @@ pub(crate) fn parse_wheel(text: &str, wheel: &str) -> Result<WheelInfo, WheelErr
             value: purelib.to_string(),
         });
     };
-    Ok(WheelInfo {
+    Ok(WheelFields {
         version: (major, minor),
         root_is_purelib,
     })

@@ -720,3 +720,14 @@ pub enum WheelError {
         actual: String,
     },
 }
+
+impl WheelError {
+    /// Whether the file system failed (reading the archive, writing the unpacked files), rather
+    /// than the wheel breaking a rule.
+    pub fn is_io(&self) -> bool {
+        matches!(
+            self,
+            Self::Io { .. } | Self::Unpack { .. } | Self::StagingNotEmpty { .. }
+        )
+    }
+}

@@ -1,11 +1,17 @@
 //! Open, validate and unpack wheel archives safely.
 //!
-//! [`Wheel::open`] reads a wheel once and returns a [`VerifiedWheel`], a proof type that only
-//! this crate constructs: "this archive is structurally sound and matches its RECORD". It
-//! also carries the facts the installer and the policy gate need (files and where they go,
-//! importable names, `.pth` files, entry points, METADATA). [`VerifiedWheel::unpack_into`]
-//! extracts it into an empty staging directory. This crate does not install and does not
-//! decide policy: its refusals are the structural ones that are always errors.
+//! Two steps, each a type only this crate constructs:
+//! - [`Wheel::inspect`] reads the archive's directories and its small text files and returns an
+//!   [`InspectedWheel`]: "this archive is structurally sound and its RECORD vouches for every
+//!   file". It carries the facts the installer and the policy gate need ([`WheelInfo`]: files
+//!   and where they go, importable names, `.pth` files, entry points, METADATA).
+//! - [`InspectedWheel::verify`] (or [`InspectedWheel::unpack_verified`], which also writes the
+//!   files, inflating each once) checks every file's content and returns a [`VerifiedWheel`]:
+//!   "… and every file matches its RECORD row". [`Wheel::open`] does both.
+//!
+//! [`VerifiedWheel::unpack_into`] extracts a verified wheel into an empty staging directory.
+//! This crate does not install and does not decide policy: its refusals are the structural
+//! ones that are always errors.
 //!
 //! [`verify_archive`] runs the zip-level checks alone (1–4), for archives that are not wheels.
 
@@ -20,13 +26,17 @@ mod unpack;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{Read, Seek};
 use std::path::Path;
+use std::time::SystemTime;
 
+use sha2::{Digest, Sha256};
 use uv_distribution_filename::WheelFilename;
 use zip::ZipArchive;
 
 pub use dist_info::{EntryPoint, EntryPoints, PthFile, PthLine, PthLineKind};
 pub use error::WheelError;
 pub use unpack::UnpackedWheel;
+
+use unpack::Unpacker;
 
 use inflate::{Algorithm, Pass, Streamed};
 use layout::{Entry, Layout};
@@ -172,7 +182,7 @@ impl DataCategory {
     }
 }
 
-/// One regular file of a verified wheel.
+/// One regular file of a wheel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WheelFile {
     /// Its path in the archive (and in the staging directory).
@@ -182,10 +192,8 @@ pub struct WheelFile {
     /// Its path relative to its category's directory (for `.data` files, without the
     /// `{name}-{version}.data/{category}/` prefix).
     pub install_path: String,
-    /// Inflated size in bytes.
+    /// Inflated size in bytes (checked against the data when the content is verified).
     pub size: u64,
-    /// SHA-256 of the inflated content.
-    pub sha256: [u8; 32],
     /// Whether the archive marks it executable (any unix `x` bit).
     pub executable: bool,
     index: usize,
@@ -196,8 +204,9 @@ pub struct WheelFile {
 pub struct Wheel;
 
 impl Wheel {
-    /// Opens the wheel at `path` with default [`Limits`]; see [`Wheel::from_reader`] for the
-    /// checks. The file handle is kept for [`VerifiedWheel::unpack_into`].
+    /// Opens the wheel at `path` with default [`Limits`] and verifies all of it; see
+    /// [`Wheel::from_reader`] for the checks. The file handle is kept for
+    /// [`VerifiedWheel::unpack_into`].
     pub fn open(
         path: &Path,
         filename: &WheelFilename,
@@ -211,16 +220,36 @@ impl Wheel {
         filename: &WheelFilename,
         limits: &Limits,
     ) -> Result<VerifiedWheel<fs_err::File>, WheelError> {
+        Self::inspect_with_limits(path, filename, limits)?.verify()
+    }
+
+    /// Opens the wheel at `path` with default [`Limits`] and runs every check that needs no
+    /// more than the archive's directories and its small text files; see
+    /// [`Wheel::inspect_reader`]. The file handle is kept for the content checks.
+    pub fn inspect(
+        path: &Path,
+        filename: &WheelFilename,
+    ) -> Result<InspectedWheel<fs_err::File>, WheelError> {
+        Self::inspect_with_limits(path, filename, &Limits::default())
+    }
+
+    /// [`Wheel::inspect`] with explicit limits.
+    pub fn inspect_with_limits(
+        path: &Path,
+        filename: &WheelFilename,
+        limits: &Limits,
+    ) -> Result<InspectedWheel<fs_err::File>, WheelError> {
         let name = path.display().to_string();
         let file = fs_err::File::open(path).map_err(|source| WheelError::Io {
             wheel: name.clone(),
             source,
         })?;
-        Self::from_reader(file, &name, filename, limits)
+        Self::inspect_reader(file, &name, filename, limits)
     }
 
-    /// Reads the archive once, streaming each entry through CRC-32, SHA-256 and a size
-    /// counter, and returns the proof that it passed every check. `name` is used in errors.
+    /// Reads the archive, streaming each entry through CRC-32, SHA-256 and a size counter, and
+    /// returns the proof that it passed every check: [`Wheel::inspect_reader`], then
+    /// [`InspectedWheel::verify`]. `name` is used in errors.
     ///
     /// Checks (each marked `// (n):` where it is enforced):
     /// 1. a real zip: an unambiguous end record (no zip-in-zip), no prefix, gap or trailing
@@ -254,6 +283,22 @@ impl Wheel {
         filename: &WheelFilename,
         limits: &Limits,
     ) -> Result<VerifiedWheel<R>, WheelError> {
+        Self::inspect_reader(reader, name, filename, limits)?.verify()
+    }
+
+    /// Every check of [`Wheel::from_reader`] but the content of most files: (1) without the
+    /// CRC-32 and sizes of the entries not yet inflated, (2), (3), (5), (6), (7), and (8) for
+    /// RECORD's rows. Inflated now, under (4) and checked against their RECORD rows: RECORD,
+    /// `WHEEL`, `METADATA`, `entry_points.txt`, the `.pth` files at the top of site-packages
+    /// and RECORD's signatures. The other files' content is checked by
+    /// [`InspectedWheel::verify`] or [`InspectedWheel::unpack_verified`]; until then the
+    /// result is facts to judge, never something to install.
+    pub fn inspect_reader<R: Read + Seek>(
+        reader: R,
+        name: &str,
+        filename: &WheelFilename,
+        limits: &Limits,
+    ) -> Result<InspectedWheel<R>, WheelError> {
         let wheel = name;
         // (1): structure, and the zip crate's agreement with it.
         // (2), (3): names and types, checked inside `open_zip`.
@@ -286,7 +331,6 @@ impl Wheel {
                 category,
                 install_path,
                 size: entry.size,
-                sha256: [0; 32],
                 executable: entry.unix_mode().is_some_and(|mode| mode & 0o111 != 0),
                 index,
             });
@@ -319,53 +363,17 @@ impl Wheel {
         ];
 
         let mut pass = Pass::new(wheel, limits);
-        let mut texts: BTreeMap<usize, String> = BTreeMap::new();
-        let stream_file = |pass: &mut Pass<'_>,
-                           archive: &mut ZipArchive<R>,
-                           files: &mut [WheelFile],
-                           i: usize,
-                           algorithm: Algorithm,
-                           capture: bool|
-         -> Result<(Streamed, Option<String>), WheelError> {
-            let entry = &layout.entries[files[i].index];
-            let mut text = Vec::new();
-            if capture && entry.size > limits.max_text_file {
-                return Err(WheelError::TextFileTooLarge {
-                    wheel: wheel.to_string(),
-                    entry: entry.name.clone(),
-                    size: entry.size,
-                    limit: limits.max_text_file,
-                });
-            }
-            let streamed =
-                pass.stream(archive, files[i].index, entry, algorithm, &mut |chunk| {
-                    if capture {
-                        text.extend_from_slice(chunk);
-                    }
-                    Ok(())
-                })?;
-            files[i].sha256 = streamed.sha256;
-            let text = if capture {
-                Some(String::from_utf8(text).map_err(|_| WheelError::NotUtf8 {
-                    wheel: wheel.to_string(),
-                    entry: entry.name.clone(),
-                })?)
-            } else {
-                None
-            };
-            Ok((streamed, text))
-        };
-
-        // (8): RECORD first, so each file is hashed with the algorithm RECORD names for it
-        // in the same single pass that inflates it.
-        let (_, record_text) = stream_file(
+        let mut inflated: Vec<Option<[u8; 32]>> = vec![None; files.len()];
+        // (8): RECORD first: it says how every other file is checked.
+        let (streamed, record_text) = inflate_file(
             &mut pass,
             &mut archive,
-            &mut files,
-            record_file,
+            &layout.entries,
+            &files[record_file],
             Algorithm::Sha256,
             true,
         )?;
+        inflated[record_file] = Some(streamed.sha256);
         let rows = record::parse(record_text.as_deref().unwrap_or_default(), wheel)?;
         let directories: HashSet<&str> = layout
             .entries
@@ -427,68 +435,51 @@ impl Wheel {
             };
             listed.insert(row.path, Listed { hash, size });
         }
-
-        for i in 0..files.len() {
-            if i == record_file {
-                continue;
-            }
-            let path = files[i].path.clone();
-            let expected = listed.get(&path);
-            // (8): content no RECORD row vouches for is refused before it is inflated.
-            if expected.is_none() && !signatures.contains(&path) {
+        // (8): content no RECORD row vouches for is refused before anything more is inflated.
+        for (i, file) in files.iter().enumerate() {
+            if i != record_file
+                && !listed.contains_key(&file.path)
+                && !signatures.contains(&file.path)
+            {
                 return Err(WheelError::NotInRecord {
                     wheel: wheel.to_string(),
-                    entry: path,
+                    entry: file.path.clone(),
                 });
             }
-            let algorithm = expected
-                .and_then(|listed| listed.hash.as_ref().map(|(algorithm, _)| *algorithm))
-                .unwrap_or(Algorithm::Sha256);
+        }
+
+        // The files read into memory, and RECORD's signatures, which no row vouches for: their
+        // digests stand in for RECORD's when the content is checked later.
+        let mut texts: BTreeMap<usize, String> = BTreeMap::new();
+        for i in 0..files.len() {
             let capture = i == wheel_file
                 || i == metadata_file
                 || Some(i) == entry_points_file
                 || is_site_packages_pth(&files[i]);
-            let (streamed, captured) =
-                stream_file(&mut pass, &mut archive, &mut files, i, algorithm, capture)?;
-            if let Some(captured) = captured {
-                texts.insert(i, captured);
-            }
-            let Some(Listed {
-                hash,
-                size: expected_size,
-            }) = expected
-            else {
+            if i == record_file || !(capture || signatures.contains(&files[i].path)) {
                 continue;
-            };
-            if let Some((algorithm, digest)) = hash {
-                let actual: &[u8] = match &streamed.other_digest {
-                    Some(other) => other,
-                    None => &files[i].sha256,
-                };
-                if actual != digest.as_slice() {
-                    return Err(WheelError::RecordHashMismatch {
-                        wheel: wheel.to_string(),
-                        entry: path,
-                        expected: record::format_hash(*algorithm, digest),
-                        actual: record::format_hash(*algorithm, actual),
-                    });
-                }
             }
-            if let Some(expected_size) = expected_size
-                && *expected_size != streamed.size
-            {
-                return Err(WheelError::RecordSizeMismatch {
-                    wheel: wheel.to_string(),
-                    entry: path,
-                    expected: *expected_size,
-                    actual: streamed.size,
-                });
+            let expected = listed.get(&files[i].path);
+            let (streamed, text) = inflate_file(
+                &mut pass,
+                &mut archive,
+                &layout.entries,
+                &files[i],
+                Listed::algorithm(expected),
+                capture,
+            )?;
+            if let Some(expected) = expected {
+                expected.check(&streamed, wheel, &files[i].path)?;
+            }
+            inflated[i] = Some(streamed.sha256);
+            if let Some(text) = text {
+                texts.insert(i, text);
             }
         }
 
         let text = |i: usize| texts.get(&i).cloned().unwrap_or_default();
         // (6): WHEEL.
-        let info = dist_info::parse_wheel(&text(wheel_file), wheel)?;
+        let fields = dist_info::parse_wheel(&text(wheel_file), wheel)?;
         // (7): METADATA.
         let metadata = text(metadata_file);
         dist_info::check_metadata(&metadata, filename, wheel)?;
@@ -502,31 +493,160 @@ impl Wheel {
             .filter(|(_, file)| is_site_packages_pth(file))
             .map(|(i, file)| PthFile::parse(&file.path, &text(i)))
             .collect();
+        let claims = files
+            .iter()
+            .zip(inflated)
+            .map(|(file, inflated)| match inflated {
+                Some(sha256) => Claim::Inflated { sha256 },
+                // Every file not inflated has a row (checked above); `default` is unreachable.
+                None => Claim::Record(listed.remove(&file.path).unwrap_or_default()),
+            })
+            .collect();
+        let directories = layout
+            .entries
+            .iter()
+            .filter(|entry| entry.is_dir())
+            .map(|entry| entry.name.trim_end_matches('/').to_string())
+            .collect();
 
-        Ok(VerifiedWheel {
+        Ok(InspectedWheel {
+            info: WheelInfo {
+                name: wheel.to_string(),
+                filename: filename.clone(),
+                dist_info: dirs.dist_info,
+                data_dir: dirs.data_dir,
+                wheel_version: fields.version,
+                root_is_purelib: fields.root_is_purelib,
+                files,
+                directory_entries: directories,
+                metadata,
+                entry_points,
+                pth_files,
+                compressed_size: layout.compressed_total,
+                uncompressed_size: declared,
+            },
             archive,
             entries: layout.entries,
-            name: wheel.to_string(),
-            filename: filename.clone(),
-            dist_info: dirs.dist_info,
-            data_dir: dirs.data_dir,
-            wheel_version: info.version,
-            root_is_purelib: info.root_is_purelib,
-            files,
-            metadata,
-            entry_points,
-            pth_files,
-            compressed_size: layout.compressed_total,
-            uncompressed_size: pass.total,
+            claims,
             limits: limits.clone(),
         })
     }
 }
 
+/// Inflates `file` (under the pass's limits), keeping it as text when `capture` is set.
+fn inflate_file<R: Read + Seek>(
+    pass: &mut Pass<'_>,
+    archive: &mut ZipArchive<R>,
+    entries: &[Entry],
+    file: &WheelFile,
+    algorithm: Algorithm,
+    capture: bool,
+) -> Result<(Streamed, Option<String>), WheelError> {
+    let wheel = pass.wheel;
+    let limits = pass.limits;
+    let entry = &entries[file.index];
+    if capture && entry.size > limits.max_text_file {
+        return Err(WheelError::TextFileTooLarge {
+            wheel: wheel.to_string(),
+            entry: entry.name.clone(),
+            size: entry.size,
+            limit: limits.max_text_file,
+        });
+    }
+    let mut text = Vec::new();
+    let streamed = pass.stream(archive, file.index, entry, algorithm, &mut |chunk| {
+        if capture {
+            text.extend_from_slice(chunk);
+        }
+        Ok(())
+    })?;
+    let text = if capture {
+        Some(String::from_utf8(text).map_err(|_| WheelError::NotUtf8 {
+            wheel: wheel.to_string(),
+            entry: entry.name.clone(),
+        })?)
+    } else {
+        None
+    };
+    Ok((streamed, text))
+}
+
 /// What RECORD promises about one file.
+#[derive(Debug, Default)]
 struct Listed {
     hash: Option<(Algorithm, Vec<u8>)>,
     size: Option<u64>,
+}
+
+impl Listed {
+    /// The algorithm a file is hashed with besides SHA-256: the one its row names.
+    fn algorithm(listed: Option<&Self>) -> Algorithm {
+        listed
+            .and_then(|listed| listed.hash.as_ref().map(|(algorithm, _)| *algorithm))
+            .unwrap_or(Algorithm::Sha256)
+    }
+
+    /// (8): the inflated content has the row's digest and size.
+    fn check(&self, streamed: &Streamed, wheel: &str, path: &str) -> Result<(), WheelError> {
+        if let Some((algorithm, digest)) = &self.hash {
+            let actual: &[u8] = match &streamed.other_digest {
+                Some(other) => other,
+                None => &streamed.sha256,
+            };
+            if actual != digest.as_slice() {
+                return Err(WheelError::RecordHashMismatch {
+                    wheel: wheel.to_string(),
+                    entry: path.to_string(),
+                    expected: record::format_hash(*algorithm, digest),
+                    actual: record::format_hash(*algorithm, actual),
+                });
+            }
+        }
+        if let Some(expected) = self.size
+            && expected != streamed.size
+        {
+            return Err(WheelError::RecordSizeMismatch {
+                wheel: wheel.to_string(),
+                entry: path.to_string(),
+                expected,
+                actual: streamed.size,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What a file's content is checked against once it is inflated.
+#[derive(Debug)]
+enum Claim {
+    /// Inflated while inspecting: the content must be those bytes again.
+    Inflated { sha256: [u8; 32] },
+    /// Its RECORD row.
+    Record(Listed),
+}
+
+impl Claim {
+    fn algorithm(&self) -> Algorithm {
+        match self {
+            Self::Inflated { .. } => Algorithm::Sha256,
+            Self::Record(listed) => Listed::algorithm(Some(listed)),
+        }
+    }
+
+    fn check(&self, streamed: &Streamed, wheel: &str, path: &str) -> Result<(), WheelError> {
+        match self {
+            Self::Inflated { sha256 } if *sha256 != streamed.sha256 => {
+                Err(WheelError::ChangedSinceVerification {
+                    wheel: wheel.to_string(),
+                    entry: path.to_string(),
+                    expected: hex(sha256),
+                    actual: hex(&streamed.sha256),
+                })
+            }
+            Self::Inflated { .. } => Ok(()),
+            Self::Record(listed) => listed.check(streamed, wheel, path),
+        }
+    }
 }
 
 /// Whether `file` is a `.pth` file at the top of site-packages, where `site.py` reads it.
@@ -626,14 +746,10 @@ impl Directories {
     }
 }
 
-/// A wheel that passed every check of [`Wheel::from_reader`]; only this crate constructs it.
-///
-/// It keeps the source it was read from (for a file, the same open handle) so that
-/// [`VerifiedWheel::unpack_into`] unpacks the very bytes that were verified.
-#[derive(Debug)]
-pub struct VerifiedWheel<R> {
-    archive: ZipArchive<R>,
-    entries: Vec<Entry>,
+/// What a wheel is and would write: the facts the installer and the policy gate need, read
+/// from the archive's directories and its small text files.
+#[derive(Debug, Clone)]
+pub struct WheelInfo {
     name: String,
     filename: WheelFilename,
     dist_info: String,
@@ -641,15 +757,15 @@ pub struct VerifiedWheel<R> {
     wheel_version: (u64, u64),
     root_is_purelib: bool,
     files: Vec<WheelFile>,
+    directory_entries: Vec<String>,
     metadata: String,
     entry_points: EntryPoints,
     pth_files: Vec<PthFile>,
     compressed_size: u64,
     uncompressed_size: u64,
-    limits: Limits,
 }
 
-impl<R> VerifiedWheel<R> {
+impl WheelInfo {
     /// The name given when opening (the path, for [`Wheel::open`]).
     pub fn name(&self) -> &str {
         &self.name
@@ -689,6 +805,23 @@ impl<R> VerifiedWheel<R> {
     /// Every regular file, in archive order.
     pub fn files(&self) -> &[WheelFile] {
         &self.files
+    }
+
+    /// Every directory unpacking creates: the archive's directory entries, their parents and
+    /// every file's parents, as archive paths without a trailing `/`.
+    pub fn directories(&self) -> BTreeSet<&str> {
+        let mut directories: BTreeSet<&str> =
+            self.directory_entries.iter().map(String::as_str).collect();
+        let paths = self.directory_entries.iter().map(String::as_str);
+        for path in paths.chain(self.files.iter().map(|file| file.path.as_str())) {
+            let mut rest = path;
+            // No early stop at a known directory: a directory entry is known before its parents.
+            while let Some((parent, _)) = rest.rsplit_once('/') {
+                directories.insert(parent);
+                rest = parent;
+            }
+        }
+        directories
     }
 
     /// Top-level importable names: packages (directories) and modules (`.py`, `.pyc`,
@@ -747,9 +880,168 @@ impl<R> VerifiedWheel<R> {
         self.compressed_size
     }
 
-    /// Sum of inflated entry sizes.
+    /// Sum of inflated entry sizes (as declared, and equal to the content once verified).
     pub fn uncompressed_size(&self) -> u64 {
         self.uncompressed_size
+    }
+}
+
+/// A wheel that passed [`Wheel::inspect_reader`]: its structure, names and RECORD rows are
+/// sound and its facts known, but most files' content is not yet checked. Only this crate
+/// constructs it; the way on is [`InspectedWheel::verify`] or
+/// [`InspectedWheel::unpack_verified`].
+#[derive(Debug)]
+pub struct InspectedWheel<R> {
+    info: WheelInfo,
+    archive: ZipArchive<R>,
+    entries: Vec<Entry>,
+    /// One per file of `info.files`.
+    claims: Vec<Claim>,
+    limits: Limits,
+}
+
+impl<R> std::ops::Deref for InspectedWheel<R> {
+    type Target = WheelInfo;
+
+    fn deref(&self) -> &WheelInfo {
+        &self.info
+    }
+}
+
+impl<R: Read + Seek> InspectedWheel<R> {
+    /// A digest of everything the content will be checked against: each file's path, size,
+    /// executable bit, and its RECORD digest (or, for the files inflated while inspecting, the
+    /// SHA-256 of what was read). Two wheels with the same content digest unpack, once
+    /// verified, to the same tree, so it names a cache of unpacked wheels' entries.
+    pub fn content_digest(&self) -> [u8; 32] {
+        let mut order: Vec<usize> = (0..self.info.files.len()).collect();
+        order.sort_by(|&a, &b| self.info.files[a].path.cmp(&self.info.files[b].path));
+        let mut hasher = Sha256::new();
+        hasher.update(b"safevenv wheel content v1\n");
+        for i in order {
+            let file = &self.info.files[i];
+            // Paths hold no NUL: check (2) refuses control characters.
+            hasher.update(file.path.as_bytes());
+            hasher.update([0]);
+            hasher.update(file.size.to_le_bytes());
+            hasher.update([u8::from(file.executable)]);
+            match &self.claims[i] {
+                Claim::Inflated { sha256 } => {
+                    hasher.update(b"sha256=");
+                    hasher.update(sha256);
+                }
+                Claim::Record(listed) => {
+                    if let Some((algorithm, digest)) = &listed.hash {
+                        hasher.update(algorithm.name().as_bytes());
+                        hasher.update(b"=");
+                        hasher.update(digest);
+                    }
+                }
+            }
+        }
+        hasher.finalize().into()
+    }
+
+    /// Inflates every file and checks it: CRC-32 and sizes (1) under the limits (4), and its
+    /// RECORD row or inspected bytes (8). Writes nothing.
+    pub fn verify(self) -> Result<VerifiedWheel<R>, WheelError> {
+        self.finish(None)
+    }
+
+    /// [`InspectedWheel::verify`] and [`VerifiedWheel::unpack_into`] in one pass: each file is
+    /// inflated once, written into `dir` (which must exist and be empty) and checked. With
+    /// `modified`, every file and directory written, and `dir`, get that modification time.
+    /// On error, `dir` holds a partial tree of unverified files: the caller discards it.
+    pub fn unpack_verified(
+        self,
+        dir: &Path,
+        modified: Option<SystemTime>,
+    ) -> Result<VerifiedWheel<R>, WheelError> {
+        self.finish(Some((dir, modified)))
+    }
+
+    fn finish(
+        self,
+        target: Option<(&Path, Option<SystemTime>)>,
+    ) -> Result<VerifiedWheel<R>, WheelError> {
+        let Self {
+            info,
+            mut archive,
+            entries,
+            claims,
+            limits,
+        } = self;
+        let mut unpacker = match target {
+            Some((dir, modified)) => Some(Unpacker::new(&info.name, dir, modified, &entries)?),
+            None => None,
+        };
+        let mut pass = Pass::new(&info.name, &limits);
+        let mut sha256 = Vec::with_capacity(info.files.len());
+        for (file, claim) in info.files.iter().zip(&claims) {
+            let entry = &entries[file.index];
+            let streamed = match &mut unpacker {
+                Some(unpacker) => {
+                    unpacker.write(&mut pass, &mut archive, file, entry, claim.algorithm())?
+                }
+                None => pass.stream(
+                    &mut archive,
+                    file.index,
+                    entry,
+                    claim.algorithm(),
+                    &mut |_| Ok(()),
+                )?,
+            };
+            claim.check(&streamed, &info.name, &file.path)?;
+            sha256.push(streamed.sha256);
+        }
+        if let Some(unpacker) = unpacker {
+            unpacker.finish()?;
+        }
+        let uncompressed_size = pass.total;
+        Ok(VerifiedWheel {
+            info: WheelInfo {
+                uncompressed_size,
+                ..info
+            },
+            archive,
+            entries,
+            sha256,
+            limits,
+        })
+    }
+}
+
+/// A wheel that passed every check of [`Wheel::from_reader`]; only this crate constructs it.
+///
+/// It keeps the source it was read from (for a file, the same open handle) so that
+/// [`VerifiedWheel::unpack_into`] unpacks the very bytes that were verified.
+#[derive(Debug)]
+pub struct VerifiedWheel<R> {
+    info: WheelInfo,
+    archive: ZipArchive<R>,
+    entries: Vec<Entry>,
+    /// The SHA-256 of each file of `info.files`, as verified.
+    sha256: Vec<[u8; 32]>,
+    limits: Limits,
+}
+
+impl<R> std::ops::Deref for VerifiedWheel<R> {
+    type Target = WheelInfo;
+
+    fn deref(&self) -> &WheelInfo {
+        &self.info
+    }
+}
+
+impl<R> VerifiedWheel<R> {
+    /// The facts, without the archive.
+    pub fn into_info(self) -> WheelInfo {
+        self.info
+    }
+
+    /// The verified SHA-256 of each file, in the order of [`WheelInfo::files`].
+    pub fn sha256s(&self) -> &[[u8; 32]] {
+        &self.sha256
     }
 }
 

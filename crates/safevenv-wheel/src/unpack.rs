@@ -1,11 +1,15 @@
-//! Extracting a verified wheel into an empty staging directory.
+//! Writing a wheel's files into an empty staging directory.
 
 use std::collections::HashSet;
 use std::io::{BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
-use crate::inflate::{Algorithm, BUFFER, Pass};
-use crate::{Limits, VerifiedWheel, WheelError, hex};
+use zip::ZipArchive;
+
+use crate::inflate::{Algorithm, BUFFER, Pass, Streamed};
+use crate::layout::Entry;
+use crate::{Limits, VerifiedWheel, WheelError, WheelFile, hex};
 
 /// A wheel unpacked by [`VerifiedWheel::unpack_into`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,67 +47,142 @@ impl<R: Read + Seek> VerifiedWheel<R> {
     /// 0755 when the archive sets an executable bit; setuid, setgid and sticky bits are
     /// never applied. On error, `dir` holds a partial tree: the caller discards it.
     pub fn unpack_into(&mut self, dir: &Path) -> Result<UnpackedWheel, WheelError> {
-        let staging_error = |source| WheelError::Unpack {
-            wheel: self.name.clone(),
-            entry: "<staging directory>".to_string(),
-            source,
-        };
-        let mut listing = fs_err::read_dir(dir).map_err(staging_error)?;
-        if listing.next().is_some() {
-            return Err(WheelError::StagingNotEmpty {
-                dir: dir.to_path_buf(),
-            });
-        }
-
+        let mut unpacker = Unpacker::new(&self.info.name, dir, None, &self.entries)?;
         // The limits of verification, bounded further by the total it measured: the same
         // entries must inflate to the same bytes (any change fails the CRC or the hash).
         let limits = Limits {
-            max_total_uncompressed: self.uncompressed_size,
+            max_total_uncompressed: self.info.uncompressed_size,
             ..self.limits.clone()
         };
-        let mut pass = Pass::new(&self.name, &limits);
-        let mut created: HashSet<String> = HashSet::new();
+        let mut pass = Pass::new(&self.info.name, &limits);
         let mut unpacked = UnpackedWheel {
             root: dir.to_path_buf(),
             files: 0,
             bytes: 0,
         };
-        for entry in self.entries.iter().filter(|entry| entry.is_dir()) {
-            create_dirs(dir, entry.name.trim_end_matches('/'), &mut created)
-                .map_err(|source| unpack_error(&self.name, &entry.name, source))?;
-        }
-        for file in &self.files {
+        for (file, verified) in self.info.files.iter().zip(&self.sha256) {
             let entry = &self.entries[file.index];
-            let io_error = |source| unpack_error(&self.name, &entry.name, source);
-            if let Some((parent, _)) = file.path.rsplit_once('/') {
-                create_dirs(dir, parent, &mut created).map_err(io_error)?;
-            }
-            let path = dir.join(&file.path);
-            let handle = create_new(&path, file.executable).map_err(io_error)?;
-            let mut writer = BufWriter::with_capacity(BUFFER, handle);
-            let streamed = pass.stream(
-                &mut self.archive,
-                file.index,
-                entry,
-                Algorithm::Sha256,
-                &mut |chunk| writer.write_all(chunk).map_err(io_error),
-            )?;
-            if streamed.sha256 != file.sha256 {
+            let streamed =
+                unpacker.write(&mut pass, &mut self.archive, file, entry, Algorithm::Sha256)?;
+            if streamed.sha256 != *verified {
                 return Err(WheelError::ChangedSinceVerification {
-                    wheel: self.name.clone(),
+                    wheel: self.info.name.clone(),
                     entry: entry.name.clone(),
-                    expected: hex(&file.sha256),
+                    expected: hex(verified),
                     actual: hex(&streamed.sha256),
                 });
             }
-            let handle = writer
-                .into_inner()
-                .map_err(|error| io_error(error.into_error()))?;
-            set_mode(&handle, file.executable).map_err(io_error)?;
             unpacked.files += 1;
             unpacked.bytes += streamed.size;
         }
+        unpacker.finish()?;
         Ok(unpacked)
+    }
+}
+
+/// Writes files into an empty directory, creating their parents one component at a time.
+pub(crate) struct Unpacker<'a> {
+    wheel: &'a str,
+    root: &'a Path,
+    modified: Option<SystemTime>,
+    created: HashSet<String>,
+}
+
+impl<'a> Unpacker<'a> {
+    /// Checks that `root` is an empty directory and creates the archive's directory entries.
+    pub(crate) fn new(
+        wheel: &'a str,
+        root: &'a Path,
+        modified: Option<SystemTime>,
+        entries: &[Entry],
+    ) -> Result<Self, WheelError> {
+        let mut listing = fs_err::read_dir(root).map_err(|source| WheelError::Unpack {
+            wheel: wheel.to_string(),
+            entry: "<staging directory>".to_string(),
+            source,
+        })?;
+        if listing.next().is_some() {
+            return Err(WheelError::StagingNotEmpty {
+                dir: root.to_path_buf(),
+            });
+        }
+        let mut unpacker = Self {
+            wheel,
+            root,
+            modified,
+            created: HashSet::new(),
+        };
+        for entry in entries.iter().filter(|entry| entry.is_dir()) {
+            unpacker
+                .create_dirs(entry.name.trim_end_matches('/'))
+                .map_err(|source| unpack_error(wheel, &entry.name, source))?;
+        }
+        Ok(unpacker)
+    }
+
+    /// Inflates `file` into its path below the root: a new file (`O_CREAT|O_EXCL`, never
+    /// following a link nor overwriting), mode 0644 or 0755, set on the handle.
+    pub(crate) fn write<R: Read + Seek>(
+        &mut self,
+        pass: &mut Pass<'_>,
+        archive: &mut ZipArchive<R>,
+        file: &WheelFile,
+        entry: &Entry,
+        algorithm: Algorithm,
+    ) -> Result<Streamed, WheelError> {
+        let wheel = self.wheel;
+        let io_error = |source| unpack_error(wheel, &entry.name, source);
+        if let Some((parent, _)) = file.path.rsplit_once('/') {
+            self.create_dirs(parent).map_err(io_error)?;
+        }
+        let handle = create_new(&self.root.join(&file.path), file.executable).map_err(io_error)?;
+        let mut writer = BufWriter::with_capacity(BUFFER, handle);
+        let streamed = pass.stream(archive, file.index, entry, algorithm, &mut |chunk| {
+            writer.write_all(chunk).map_err(io_error)
+        })?;
+        let handle = writer
+            .into_inner()
+            .map_err(|error| io_error(error.into_error()))?;
+        set_mode(&handle, file.executable).map_err(io_error)?;
+        if let Some(modified) = self.modified {
+            handle.set_modified(modified).map_err(io_error)?;
+        }
+        Ok(streamed)
+    }
+
+    /// Gives the directories written, deepest first, and the root their modification time
+    /// (creating a file in a directory changes its time, so this comes last).
+    pub(crate) fn finish(self) -> Result<(), WheelError> {
+        let Some(modified) = self.modified else {
+            return Ok(());
+        };
+        let mut created: Vec<&String> = self.created.iter().collect();
+        created.sort_by_key(|dir| std::cmp::Reverse(dir.matches('/').count()));
+        for dir in created {
+            set_dir_modified(&self.root.join(dir), modified)
+                .map_err(|source| unpack_error(self.wheel, dir, source))?;
+        }
+        set_dir_modified(self.root, modified)
+            .map_err(|source| unpack_error(self.wheel, "<staging directory>", source))
+    }
+
+    /// Creates `relative` and its parents under the root, one component at a time. A
+    /// component that already exists and was not created by us means something else is
+    /// writing into the staging directory: we fail rather than follow whatever it is.
+    fn create_dirs(&mut self, relative: &str) -> std::io::Result<()> {
+        let mut prefix = String::new();
+        for component in relative.split('/') {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(component);
+            if self.created.contains(&prefix) {
+                continue;
+            }
+            fs_err::create_dir(self.root.join(&prefix))?;
+            self.created.insert(prefix.clone());
+        }
+        Ok(())
     }
 }
 
@@ -115,23 +194,10 @@ fn unpack_error(wheel: &str, entry: &str, source: std::io::Error) -> WheelError 
     }
 }
 
-/// Creates `relative` and its parents under `root`, one component at a time. A component
-/// that already exists and was not created by us means something else is writing into the
-/// staging directory: we fail rather than follow whatever it is.
-fn create_dirs(root: &Path, relative: &str, created: &mut HashSet<String>) -> std::io::Result<()> {
-    let mut prefix = String::new();
-    for component in relative.split('/') {
-        if !prefix.is_empty() {
-            prefix.push('/');
-        }
-        prefix.push_str(component);
-        if created.contains(&prefix) {
-            continue;
-        }
-        fs_err::create_dir(root.join(&prefix))?;
-        created.insert(prefix.clone());
-    }
-    Ok(())
+/// Sets a directory's modification time through a handle (the directories were created by this
+/// unpacker a moment ago, in a directory it alone writes to).
+fn set_dir_modified(dir: &Path, modified: SystemTime) -> std::io::Result<()> {
+    fs_err::File::open(dir)?.set_modified(modified)
 }
 
 #[cfg(unix)]

@@ -159,16 +159,17 @@ fn good_wheel_is_accepted_with_its_facts() {
     assert_eq!(wheel.entry_points().gui_scripts[0].target, "demo_pkg:main");
     assert!(wheel.metadata().contains("Name: Demo.Pkg"));
 
-    let tool = wheel
+    let (tool, tool_sha256) = wheel
         .files()
         .iter()
-        .find(|f| f.path.ends_with("scripts/tool"))
+        .zip(wheel.sha256s())
+        .find(|(f, _)| f.path.ends_with("scripts/tool"))
         .unwrap();
     assert_eq!(tool.category, Category::Data(DataCategory::Scripts));
     assert_eq!(tool.install_path, "tool");
     assert!(tool.executable);
     assert_eq!(
-        tool.sha256,
+        *tool_sha256,
         <[u8; 32]>::from(Sha256::digest(b"#!python\nprint(1)\n"))
     );
     let init = wheel

@@ -12,7 +12,8 @@ use std::sync::OnceLock;
 
 use safevenv_cache::Cache;
 use safevenv_installer::{
-    Environment, EnvironmentLayout, Install, LockMode, PolicyApproved, UnpackedCache, VerifiedWheel,
+    Applied, Environment, EnvironmentLayout, Install, InstallError, LockMode, PolicyApproved,
+    Progress, UnpackedCache,
 };
 use safevenv_policy::{
     Artifact, ArtifactKind, AttestationFacts, ConfiguredIndex, ContentsFacts, HashOrigin, HashPin,
@@ -20,7 +21,7 @@ use safevenv_policy::{
 };
 use safevenv_python::Interpreter;
 use safevenv_test_index::WheelSpec;
-use safevenv_wheel::Wheel;
+use safevenv_wheel::{Wheel, WheelInfo};
 use sha2::{Digest, Sha256};
 use uv_distribution_filename::WheelFilename;
 use uv_normalize::PackageName;
@@ -71,9 +72,19 @@ pub fn make_env(prefix: &Path) -> EnvironmentLayout {
     layout
 }
 
-/// Open the environment, failing fast on contention (tests never share one by accident).
+/// Open the environment, failing on contention that lasts (tests never share one by accident).
+/// A lock can outlive its `Environment` for a moment: a child process another test thread forks
+/// holds a copy of every open descriptor until it executes, so a few retries are allowed.
 pub fn open(layout: &EnvironmentLayout) -> Environment {
-    Environment::open(layout.clone(), LockMode::FailFast, &mut |_| {}).unwrap()
+    for _ in 0..100 {
+        match Environment::open(layout.clone(), LockMode::FailFast, &mut |_| {}) {
+            Err(InstallError::Locked { .. }) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            opened => return opened.unwrap(),
+        }
+    }
+    panic!("`{}` stayed locked for 2 s", layout.prefix.display());
 }
 
 /// The cache of unpacked wheels the tests of an environment share: beside its prefix, on the
@@ -82,13 +93,45 @@ pub fn unpacked(layout: &EnvironmentLayout) -> UnpackedCache {
     UnpackedCache::new(layout.prefix.with_file_name("unpacked-cache"))
 }
 
-/// A wheel built from `spec`, written under `dir` and verified.
-pub fn verified(dir: &Path, spec: &WheelSpec) -> VerifiedWheel<fs_err::File> {
+/// A wheel built from `spec`, written under `dir`: opened, checked and unpacked by [`apply`].
+#[derive(Debug, Clone)]
+pub struct BuiltWheel {
+    path: PathBuf,
+    filename: WheelFilename,
+}
+
+pub fn verified(dir: &Path, spec: &WheelSpec) -> BuiltWheel {
     let built = spec.build().unwrap();
     let path = dir.join(&built.filename);
     fs_err::write(&path, &built.bytes).unwrap();
     let filename = WheelFilename::from_str(&built.filename).unwrap();
-    Wheel::open(&path, &filename).unwrap()
+    BuiltWheel { path, filename }
+}
+
+/// The facts of the wheel built from `spec` (written under `dir`).
+pub fn wheel_info(dir: &Path, spec: &WheelSpec) -> WheelInfo {
+    let built = verified(dir, spec);
+    WheelInfo::clone(&Wheel::inspect(&built.path, &built.filename).unwrap())
+}
+
+/// [`Environment::apply`] with `wheels` made ready through `cache`, as the pipeline does.
+pub fn apply(
+    env: &Environment,
+    plan: &safevenv_installer::Plan,
+    approved: &PolicyApproved,
+    wheels: &[BuiltWheel],
+    cache: &UnpackedCache,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<Applied, InstallError> {
+    let ready: Vec<_> = wheels
+        .iter()
+        .map(|wheel| {
+            cache
+                .prepare(Wheel::inspect(&wheel.path, &wheel.filename).unwrap())
+                .unwrap()
+        })
+        .collect();
+    env.apply(plan, approved, &ready, progress)
 }
 
 /// What the environment should hold, one `(name, version, requested)` at a time.
@@ -162,15 +205,16 @@ pub fn install(layout: &EnvironmentLayout, wheels_dir: &Path, specs: &[(WheelSpe
             .map(|(_, name, version)| (*name, *version, true))
             .collect::<Vec<_>>(),
     );
-    let mut wheels: Vec<_> = specs
+    let wheels: Vec<_> = specs
         .iter()
         .map(|(spec, _, _)| verified(wheels_dir, spec))
         .collect();
     let plan = env.plan(&want, true).unwrap();
-    env.apply(
+    apply(
+        &env,
         &plan,
         &approve(&want),
-        &mut wheels,
+        &wheels,
         &unpacked(layout),
         &mut |_| {},
     )
