@@ -26,12 +26,17 @@ use safevenv_wheel::{InspectedWheel, WheelFile, WheelInfo};
 
 const TEMP_PREFIX: &str = ".tmp-";
 const TRASH_PREFIX: &str = ".trash-";
+/// A fill's temporary directory untouched for this long was left by a process that died: no
+/// fill takes an hour.
+const STALE_FILL_AGE: Duration = Duration::from_secs(60 * 60);
 
 /// Where unpacked wheels are kept (the cache's `wheels-v2` bucket). It should be on the
 /// environments' file system: across file systems files are copied instead of linked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct UnpackedCache {
     dir: PathBuf,
+    /// Whether this process already swept what killed fills left behind.
+    swept: std::sync::Once,
 }
 
 /// A wheel ready to install: its facts, and a cache entry holding its verified files.
@@ -99,7 +104,10 @@ pub enum EntryMismatch {
 impl UnpackedCache {
     /// A cache in `dir` (created on first use).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            swept: std::sync::Once::new(),
+        }
     }
 
     /// The cache's directory.
@@ -129,6 +137,7 @@ impl UnpackedCache {
             move |source| InstallError::UnpackedCache { path, source }
         };
         fs_err::create_dir_all(&self.dir).map_err(io_error(&self.dir))?;
+        self.swept.call_once(|| self.sweep());
         let temp = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
             .tempdir_in(&self.dir)
@@ -220,6 +229,39 @@ impl UnpackedCache {
         }
         if let Err(err) = remove_tree(&trash) {
             warn!("could not delete `{}`: {err}", trash.display());
+        }
+    }
+}
+
+impl UnpackedCache {
+    /// Delete what killed processes left: fills untouched for [`STALE_FILL_AGE`] and discarded
+    /// entries not yet deleted (`.trash-*`, never read). Once per process, on the first fill, so
+    /// warm installs never list the cache. Failures are logged: a leftover is never read.
+    fn sweep(&self) {
+        let Ok(children) = fs_err::read_dir(&self.dir) else {
+            return;
+        };
+        for child in children.flatten() {
+            let name = child.file_name();
+            let name = name.to_string_lossy();
+            let stale = name.starts_with(TRASH_PREFIX)
+                || (name.starts_with(TEMP_PREFIX)
+                    && child
+                        .metadata()
+                        .and_then(|metadata| metadata.modified())
+                        .is_ok_and(|modified| {
+                            modified.elapsed().is_ok_and(|age| age > STALE_FILL_AGE)
+                        }));
+            if stale {
+                match remove_tree(&child.path()) {
+                    Ok(()) => debug!(
+                        "removed `{}`, left by a killed fill",
+                        child.path().display()
+                    ),
+                    // Another process may be deleting it at the same time.
+                    Err(err) => debug!("could not remove `{}`: {err}", child.path().display()),
+                }
+            }
         }
     }
 }

@@ -378,3 +378,29 @@ fn wheels_with_other_content_get_other_entries() {
     assert!(!first.scheme.purelib.join("rich/extra.py").exists());
     check_entry(&entry, &wheel_files(dir.path())).unwrap();
 }
+
+#[test]
+fn a_fill_sweeps_what_killed_fills_left_and_spares_running_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("unpacked-cache");
+    let stale = cache.join(".tmp-killed");
+    let running = cache.join(".tmp-running");
+    let trash = cache.join(".trash-discarded");
+    for leftover in [&stale, &running, &trash] {
+        fs_err::create_dir_all(leftover.join("pkg")).unwrap();
+        fs_err::write(leftover.join("pkg/mod.py"), "x = 1\n").unwrap();
+    }
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600);
+    fs_err::File::open(&stale)
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
+
+    install_rich(dir.path(), "env");
+    assert!(!stale.exists(), "a fill untouched for hours is swept");
+    assert!(!trash.exists(), "a discarded entry is swept");
+    assert!(
+        running.join("pkg/mod.py").is_file(),
+        "a recent fill is left alone"
+    );
+}

@@ -15,6 +15,7 @@
 //!
 //! [`verify_archive`] runs the zip-level checks alone (1–4), for archives that are not wheels.
 
+mod block;
 mod dist_info;
 mod error;
 mod inflate;
@@ -32,6 +33,7 @@ use sha2::{Digest, Sha256};
 use uv_distribution_filename::WheelFilename;
 use zip::ZipArchive;
 
+pub use block::BlockReader;
 pub use dist_info::{EntryPoint, EntryPoints, PthFile, PthLine, PthLineKind};
 pub use error::WheelError;
 pub use unpack::UnpackedWheel;
@@ -210,7 +212,7 @@ impl Wheel {
     pub fn open(
         path: &Path,
         filename: &WheelFilename,
-    ) -> Result<VerifiedWheel<fs_err::File>, WheelError> {
+    ) -> Result<VerifiedWheel<BlockReader<fs_err::File>>, WheelError> {
         Self::open_with_limits(path, filename, &Limits::default())
     }
 
@@ -219,7 +221,7 @@ impl Wheel {
         path: &Path,
         filename: &WheelFilename,
         limits: &Limits,
-    ) -> Result<VerifiedWheel<fs_err::File>, WheelError> {
+    ) -> Result<VerifiedWheel<BlockReader<fs_err::File>>, WheelError> {
         Self::inspect_with_limits(path, filename, limits)?.verify()
     }
 
@@ -229,7 +231,7 @@ impl Wheel {
     pub fn inspect(
         path: &Path,
         filename: &WheelFilename,
-    ) -> Result<InspectedWheel<fs_err::File>, WheelError> {
+    ) -> Result<InspectedWheel<BlockReader<fs_err::File>>, WheelError> {
         Self::inspect_with_limits(path, filename, &Limits::default())
     }
 
@@ -238,13 +240,13 @@ impl Wheel {
         path: &Path,
         filename: &WheelFilename,
         limits: &Limits,
-    ) -> Result<InspectedWheel<fs_err::File>, WheelError> {
+    ) -> Result<InspectedWheel<BlockReader<fs_err::File>>, WheelError> {
         let name = path.display().to_string();
         let file = fs_err::File::open(path).map_err(|source| WheelError::Io {
             wheel: name.clone(),
             source,
         })?;
-        Self::inspect_reader(file, &name, filename, limits)
+        Self::inspect_reader(BlockReader::new(file), &name, filename, limits)
     }
 
     /// Reads the archive, streaming each entry through CRC-32, SHA-256 and a size counter, and
