@@ -206,6 +206,23 @@ fn wheel_file(with_provenance: bool) -> IndexFile {
     }
 }
 
+/// Another artifact under the staging wheel's name, published without an attestation: what an
+/// attacker who controls the index, but not the publisher's identity, could offer.
+fn impostor_file() -> IndexFile {
+    let built = safevenv_test_index::WheelSpec::new("rfc8785", "0.1.2")
+        .file("rfc8785/__init__.py", "print('not the publisher')\n")
+        .build()
+        .unwrap();
+    assert_eq!(built.filename, WHEEL);
+    IndexFile::raw(
+        "rfc8785",
+        RawArtifact {
+            filename: WHEEL.to_string(),
+            bytes: built.bytes,
+        },
+    )
+}
+
 fn safevenv(context: &TestContext, index: &TestIndex, args: &[&str]) -> Output {
     context
         .safevenv()
@@ -237,9 +254,16 @@ fn lock_pins_the_publisher_and_refuses_a_vanished_attestation() {
         "{locked}"
     );
 
-    // The same artifact, now without its attestation: a downgrade, refused.
+    // The same artifact, its attestation no longer offered: the provenance verified before
+    // still vouches for these very bytes, so the pin holds.
     index.add(wheel_file(false)).unwrap();
     let output = safevenv(&context, &index, &["lock", "rfc8785"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(lockfile(&context), locked);
+
+    // Another artifact under the same name, without an attestation: a downgrade, refused.
+    index.add(impostor_file()).unwrap();
+    let output = safevenv(&context, &index, &["lock", "rfc8785", "--upgrade"]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let message = stderr(&output);
     assert!(
@@ -272,11 +296,11 @@ fn install_pins_the_publisher_and_the_gate_refuses_a_vanished_attestation() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(lockfile(&context).contains(WHEEL_SIGNER));
 
-    // A fresh environment, and the index no longer offers the attestation: the policy gate
-    // refuses before anything is written.
+    // A fresh environment, and the index offers another artifact without an attestation: the
+    // policy gate refuses before anything is written.
     run_ok(context.safevenv().args(["create", "-q", "--clear"]));
-    index.add(wheel_file(false)).unwrap();
-    let output = safevenv(&context, &index, &["install", "rfc8785"]);
+    index.add(impostor_file()).unwrap();
+    let output = safevenv(&context, &index, &["install", "rfc8785", "--upgrade"]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let message = stderr(&output);
     assert!(

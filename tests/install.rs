@@ -5,7 +5,9 @@ mod common;
 
 use std::process::{Command, Output};
 
-use common::{TestContext, add_hostile_dependency, assert_unchanged, snapshot, stderr, stdout};
+use common::{
+    TestContext, add_hostile_dependency, assert_unchanged, run_ok, snapshot, stderr, stdout,
+};
 use safevenv_test_index::{TestIndex, WheelSpec};
 
 /// A context with an environment at `work/.venv`.
@@ -112,6 +114,36 @@ fn a_second_install_and_a_sync_of_the_same_set_change_nothing_and_sync_reads_no_
         index.requests()
     );
     assert_unchanged(&before, &snapshot(&context.work().join(".venv")));
+}
+
+#[test]
+fn a_warm_sync_into_a_fresh_environment_reads_no_index() {
+    let context = with_environment();
+    let index = demo_index();
+    let output = safevenv(&context, &index, &["install", "app"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let installed = snapshot(&context.work().join(".venv"));
+
+    // Everything is cached: the archives (re-hashed against the lockfile), their unpacked
+    // entries, and what the index said about their provenance.
+    run_ok(context.safevenv().args(["create", "-q", "--clear"]));
+    index.clear_requests();
+    let output = safevenv(&context, &index, &["sync"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        index.requests().is_empty(),
+        "a warm sync needs no network: {:?}",
+        index.requests()
+    );
+    let synced = snapshot(&context.work().join(".venv"));
+    let packages = |snapshot: &std::collections::BTreeMap<std::path::PathBuf, String>| {
+        snapshot
+            .keys()
+            .filter(|path| path.to_string_lossy().contains("site-packages"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(packages(&synced), packages(&installed));
 }
 
 #[test]

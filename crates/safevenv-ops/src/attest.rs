@@ -8,6 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use futures::{StreamExt, TryStreamExt, stream};
+use sha2::{Digest, Sha256};
+
 use safevenv_attest::{
     AttestError, Attestation, IdentityPolicy, Publisher, Sha256Digest, TrustRoot, same_publisher,
     verify_attestation, verify_provenance,
@@ -45,6 +48,17 @@ pub(crate) enum Found {
     /// The index offered a provenance object that does not verify.
     Invalid(String),
 }
+
+/// What the cache knows of an artifact's provenance.
+enum Cached {
+    /// The provenance object fetched before.
+    Provenance(Vec<u8>),
+    /// The configured indexes offered none.
+    Absent,
+}
+
+/// Provenance lookups in flight at once.
+const LOOKUPS_IN_FLIGHT: usize = 16;
 
 /// One artifact to check.
 #[derive(Debug, Clone)]
@@ -92,57 +106,77 @@ impl Attestor {
         subjects: &[Subject],
         policy: &Policy,
     ) -> Result<Vec<Found>, OpsError> {
-        let mut results = Vec::with_capacity(subjects.len());
-        for subject in subjects {
-            if policy.attestation_mode_for(&subject.name) == AttestationMode::Off {
-                results.push(Found::NotChecked);
-                continue;
-            }
-            let key = (subject.filename.clone(), subject.sha256.clone());
-            let memo = self
-                .found
+        let memo = |subject: &Subject| {
+            self.found
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get(&key)
-                .cloned();
-            let found = match memo {
-                Some(found) => found,
-                None => {
-                    let found = runtime.block_on(self.check(subject))?;
-                    self.found
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .insert(key, found.clone());
-                    found
-                }
-            };
-            results.push(found);
+                .get(&(subject.filename.clone(), subject.sha256.clone()))
+                .cloned()
+        };
+        let pending: Vec<&Subject> = subjects
+            .iter()
+            .filter(|subject| policy.attestation_mode_for(&subject.name) != AttestationMode::Off)
+            .filter(|subject| memo(subject).is_none())
+            .collect();
+        // Each lookup waits on the index: all at once (the client bounds its requests).
+        let checked: Vec<(&Subject, Found)> =
+            runtime.block_on(
+                stream::iter(pending)
+                    .map(|subject| async move {
+                        Ok::<_, OpsError>((subject, self.check(subject).await?))
+                    })
+                    .buffer_unordered(LOOKUPS_IN_FLIGHT)
+                    .try_collect(),
+            )?;
+        {
+            let mut found = self
+                .found
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (subject, outcome) in checked {
+                found.insert((subject.filename.clone(), subject.sha256.clone()), outcome);
+            }
         }
-        Ok(results)
+        Ok(subjects
+            .iter()
+            .map(|subject| {
+                if policy.attestation_mode_for(&subject.name) == AttestationMode::Off {
+                    Found::NotChecked
+                } else {
+                    memo(subject).unwrap_or(Found::Absent)
+                }
+            })
+            .collect())
     }
 
+    /// The provenance of one artifact: from the cache when it was fetched before (verified all
+    /// the same), else by its URL on the project's index page. An artifact the configured
+    /// indexes offered no provenance for is remembered too: PEP 740 provenance is uploaded with
+    /// the file, so its absence on those indexes is as final as its presence.
     async fn check(&self, subject: &Subject) -> Result<Found, OpsError> {
         let index_error = |source| OpsError::Provenance {
             name: subject.name.clone(),
             filename: subject.filename.clone(),
             source: Box::new(source),
         };
-        let page = self
-            .client
-            .require_project(&subject.name)
-            .await
-            .map_err(index_error)?;
-        let Some(url) = page
-            .files
-            .iter()
-            .find(|file| file.raw_filename == subject.filename)
-            .and_then(|file| file.provenance.clone())
-        else {
-            return Ok(Found::Absent);
-        };
         let bytes = match self.cached(subject) {
-            Some(bytes) => bytes,
+            Some(Cached::Provenance(bytes)) => bytes,
+            Some(Cached::Absent) => return Ok(Found::Absent),
             None => {
+                let page = self
+                    .client
+                    .require_project(&subject.name)
+                    .await
+                    .map_err(index_error)?;
+                let url = page
+                    .files
+                    .iter()
+                    .find(|file| file.raw_filename == subject.filename)
+                    .and_then(|file| file.provenance.clone());
+                let Some(url) = url else {
+                    self.store_absent(subject);
+                    return Ok(Found::Absent);
+                };
                 let bytes = self.client.provenance(&url).await.map_err(index_error)?;
                 self.store(subject, &url, &bytes);
                 bytes
@@ -182,8 +216,53 @@ impl Attestor {
         )
     }
 
-    fn cached(&self, subject: &Subject) -> Option<Vec<u8>> {
-        fs_err::read(self.cache_path(subject)?).ok()
+    fn cached(&self, subject: &Subject) -> Option<Cached> {
+        if let Some(bytes) = self
+            .cache_path(subject)
+            .and_then(|path| fs_err::read(path).ok())
+        {
+            return Some(Cached::Provenance(bytes));
+        }
+        self.absent_path(subject)
+            .is_some_and(|path| path.is_file())
+            .then_some(Cached::Absent)
+    }
+
+    /// Where the absence of an artifact's provenance on the configured indexes is recorded: by
+    /// the indexes too, since a mirror may serve the files without their provenance.
+    fn absent_path(&self, subject: &Subject) -> Option<PathBuf> {
+        let indexes = self.client.indexes();
+        let mut hasher = Sha256::new();
+        for index in std::iter::once(&indexes.index).chain(&indexes.extra) {
+            hasher.update(index.to_string().as_bytes());
+            hasher.update(b"\n");
+        }
+        let digest: String = hasher
+            .finalize()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        let path = self.cache_path(subject)?;
+        Some(path.with_file_name(format!("{}.absent-{}", subject.filename, &digest[..16])))
+    }
+
+    fn store_absent(&self, subject: &Subject) {
+        let Some(path) = self.absent_path(subject) else {
+            return;
+        };
+        let written = path
+            .parent()
+            .map(fs_err::create_dir_all)
+            .transpose()
+            .map_err(|err| err.to_string())
+            .and_then(|_| write_atomic(&path, b"").map_err(|err| err.to_string()));
+        // A cache that cannot be written costs a request next time, nothing more.
+        if let Err(err) = written {
+            debug!(
+                "not recording that `{}` has no provenance: {err}",
+                subject.filename
+            );
+        }
     }
 
     fn store(&self, subject: &Subject, url: &DisplaySafeUrl, bytes: &[u8]) {
