@@ -159,7 +159,11 @@ impl Fetcher {
         let memo = Memo::default();
         // Dropping the stream on the first error drops every download still in flight: the
         // requests are cancelled and the temporary files deleted.
-        let outcome = stream::iter(requests.iter().enumerate())
+        // The largest first: the longest downloads, and the work the caller does on each after
+        // it, are then not what the batch waits for at its end.
+        let mut order: Vec<(usize, &ArtifactRequest)> = requests.iter().enumerate().collect();
+        order.sort_by_key(|(_, request)| std::cmp::Reverse(request.size.unwrap_or(0)));
+        let outcome = stream::iter(order)
             .map(|(position, request)| {
                 let (archives, progress, memo) = (&archives, &progress, &memo);
                 async move {
