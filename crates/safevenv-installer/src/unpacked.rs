@@ -120,7 +120,7 @@ impl UnpackedCache {
     /// written ([`InspectedWheel::unpack_verified`]). A failed check discards the entry (it is
     /// never linked from) and unpacks afresh. A wheel whose content fails verification is
     /// [`InstallError::Unpack`], and nothing of it is kept.
-    pub fn prepare<R: Read + Seek>(
+    pub fn prepare<R: Read + Seek + Clone + Send>(
         &self,
         wheel: InspectedWheel<R>,
     ) -> Result<ReadyWheel, InstallError> {

@@ -4,14 +4,18 @@
 //! seeks once or twice per entry (to its local header, then to its data): a wheel of thousands
 //! of small files would cost tens of thousands of system calls to read its directories alone.
 //! Entries lie in file order, so most seeks land in the block already read.
+//!
+//! [`SharedFile`] reads a file at positions of its own (`pread`), so that clones of one reader
+//! can work on different entries of one archive in parallel, all of the one open file.
 
 use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::Arc;
 
 /// Size of one block read from the source.
 const BLOCK: usize = 64 * 1024;
 
 /// Reads its source in blocks and serves reads and seeks within the current block from memory.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct BlockReader<R> {
     inner: R,
     block: Box<[u8]>,
@@ -104,6 +108,62 @@ impl<R: Read + Seek> Seek for BlockReader<R> {
     fn stream_position(&mut self) -> io::Result<u64> {
         Ok(self.position)
     }
+}
+
+/// An open file read at a position of this handle's own: clones share the file (the same bytes,
+/// whatever happens to its path) but not a position.
+#[derive(Debug, Clone)]
+pub struct SharedFile {
+    file: Arc<fs_err::File>,
+    position: u64,
+}
+
+impl SharedFile {
+    /// A reader of `file` from its start.
+    pub fn new(file: fs_err::File) -> Self {
+        Self {
+            file: Arc::new(file),
+            position: 0,
+        }
+    }
+}
+
+impl Read for SharedFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = read_at(&self.file, buf, self.position)?;
+        self.position += read as u64;
+        Ok(read)
+    }
+}
+
+impl Seek for SharedFile {
+    fn seek(&mut self, target: SeekFrom) -> io::Result<u64> {
+        let invalid = || io::Error::new(io::ErrorKind::InvalidInput, "seek before the start");
+        self.position = match target {
+            SeekFrom::Start(offset) => offset,
+            SeekFrom::Current(delta) => self
+                .position
+                .checked_add_signed(delta)
+                .ok_or_else(invalid)?,
+            SeekFrom::End(delta) => self
+                .file
+                .metadata()?
+                .len()
+                .checked_add_signed(delta)
+                .ok_or_else(invalid)?,
+        };
+        Ok(self.position)
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &fs_err::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    fs_err::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_at(file: &fs_err::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    fs_err::os::windows::fs::FileExt::seek_read(file, buf, offset)
 }
 
 #[cfg(test)]

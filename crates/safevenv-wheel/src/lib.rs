@@ -33,7 +33,7 @@ use sha2::{Digest, Sha256};
 use uv_distribution_filename::WheelFilename;
 use zip::ZipArchive;
 
-pub use block::BlockReader;
+pub use block::{BlockReader, SharedFile};
 pub use dist_info::{EntryPoint, EntryPoints, PthFile, PthLine, PthLineKind};
 pub use error::WheelError;
 pub use unpack::UnpackedWheel;
@@ -42,6 +42,10 @@ use unpack::Unpacker;
 
 use inflate::{Algorithm, Pass, Streamed};
 use layout::{Entry, Layout};
+
+/// How [`Wheel::open`] and [`Wheel::inspect`] read a wheel file: buffered, and cloneable for
+/// unpacking its entries in parallel.
+pub type WheelReader = BlockReader<SharedFile>;
 
 /// Bounds on what an archive may make us read and inflate (check 4).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,7 +216,7 @@ impl Wheel {
     pub fn open(
         path: &Path,
         filename: &WheelFilename,
-    ) -> Result<VerifiedWheel<BlockReader<fs_err::File>>, WheelError> {
+    ) -> Result<VerifiedWheel<WheelReader>, WheelError> {
         Self::open_with_limits(path, filename, &Limits::default())
     }
 
@@ -221,7 +225,7 @@ impl Wheel {
         path: &Path,
         filename: &WheelFilename,
         limits: &Limits,
-    ) -> Result<VerifiedWheel<BlockReader<fs_err::File>>, WheelError> {
+    ) -> Result<VerifiedWheel<WheelReader>, WheelError> {
         Self::inspect_with_limits(path, filename, limits)?.verify()
     }
 
@@ -231,7 +235,7 @@ impl Wheel {
     pub fn inspect(
         path: &Path,
         filename: &WheelFilename,
-    ) -> Result<InspectedWheel<BlockReader<fs_err::File>>, WheelError> {
+    ) -> Result<InspectedWheel<WheelReader>, WheelError> {
         Self::inspect_with_limits(path, filename, &Limits::default())
     }
 
@@ -240,13 +244,18 @@ impl Wheel {
         path: &Path,
         filename: &WheelFilename,
         limits: &Limits,
-    ) -> Result<InspectedWheel<BlockReader<fs_err::File>>, WheelError> {
+    ) -> Result<InspectedWheel<WheelReader>, WheelError> {
         let name = path.display().to_string();
         let file = fs_err::File::open(path).map_err(|source| WheelError::Io {
             wheel: name.clone(),
             source,
         })?;
-        Self::inspect_reader(BlockReader::new(file), &name, filename, limits)
+        Self::inspect_reader(
+            BlockReader::new(SharedFile::new(file)),
+            &name,
+            filename,
+            limits,
+        )
     }
 
     /// Reads the archive, streaming each entry through CRC-32, SHA-256 and a size counter, and
@@ -947,24 +956,36 @@ impl<R: Read + Seek> InspectedWheel<R> {
     /// Inflates every file and checks it: CRC-32 and sizes (1) under the limits (4), and its
     /// RECORD row or inspected bytes (8). Writes nothing.
     pub fn verify(self) -> Result<VerifiedWheel<R>, WheelError> {
-        self.finish(None)
+        let Self {
+            info,
+            mut archive,
+            entries,
+            claims,
+            limits,
+        } = self;
+        let all: Vec<usize> = (0..info.files.len()).collect();
+        let checked = check_files(&info, &mut archive, &entries, &claims, &limits, &all, None)?;
+        Ok(VerifiedWheel {
+            sha256: checked.into_iter().map(|(_, sha256)| sha256).collect(),
+            info,
+            archive,
+            entries,
+            limits,
+        })
     }
+}
 
+impl<R: Read + Seek + Clone + Send> InspectedWheel<R> {
     /// [`InspectedWheel::verify`] and [`VerifiedWheel::unpack_into`] in one pass: each file is
-    /// inflated once, written into `dir` (which must exist and be empty) and checked. With
-    /// `modified`, every file and directory written, and `dir`, get that modification time.
-    /// On error, `dir` holds a partial tree of unverified files: the caller discards it.
+    /// inflated once, written into `dir` (which must exist and be empty) and checked; a large
+    /// wheel's files are shared out among threads, each reading the archive through a clone of
+    /// its reader. With `modified`, every file and directory written, and `dir`, get that
+    /// modification time. On error, `dir` holds a partial tree of unverified files: the caller
+    /// discards it.
     pub fn unpack_verified(
         self,
         dir: &Path,
         modified: Option<SystemTime>,
-    ) -> Result<VerifiedWheel<R>, WheelError> {
-        self.finish(Some((dir, modified)))
-    }
-
-    fn finish(
-        self,
-        target: Option<(&Path, Option<SystemTime>)>,
     ) -> Result<VerifiedWheel<R>, WheelError> {
         let Self {
             info,
@@ -973,44 +994,117 @@ impl<R: Read + Seek> InspectedWheel<R> {
             claims,
             limits,
         } = self;
-        let mut unpacker = match target {
-            Some((dir, modified)) => Some(Unpacker::new(&info.name, dir, modified, &entries)?),
-            None => None,
+        let unpacker = Unpacker::new(&info.name, dir, modified, &entries, &info.files)?;
+        // The largest files dealt out first, one to each thread in turn, for even shares.
+        let mut order: Vec<usize> = (0..info.files.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(info.files[i].size));
+        let threads = unpack_threads(&info);
+        let shares: Vec<Vec<usize>> = (0..threads)
+            .map(|first| order.iter().copied().skip(first).step_by(threads).collect())
+            .collect();
+        let outcomes: Vec<Result<Checked, WheelError>> = if threads == 1 {
+            vec![check_files(
+                &info,
+                &mut archive,
+                &entries,
+                &claims,
+                &limits,
+                &order,
+                Some(&unpacker),
+            )]
+        } else {
+            std::thread::scope(|scope| {
+                let workers: Vec<_> = shares
+                    .iter()
+                    .map(|share| {
+                        let mut archive = archive.clone();
+                        let (info, entries, claims, limits, unpacker) =
+                            (&info, &entries, &claims, &limits, &unpacker);
+                        scope.spawn(move || {
+                            check_files(
+                                info,
+                                &mut archive,
+                                entries,
+                                claims,
+                                limits,
+                                share,
+                                Some(unpacker),
+                            )
+                        })
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|worker| {
+                        worker
+                            .join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                    })
+                    .collect()
+            })
         };
-        let mut pass = Pass::new(&info.name, &limits);
-        let mut sha256 = Vec::with_capacity(info.files.len());
-        for (file, claim) in info.files.iter().zip(&claims) {
-            let entry = &entries[file.index];
-            let streamed = match &mut unpacker {
-                Some(unpacker) => {
-                    unpacker.write(&mut pass, &mut archive, file, entry, claim.algorithm())?
-                }
-                None => pass.stream(
-                    &mut archive,
-                    file.index,
-                    entry,
-                    claim.algorithm(),
-                    &mut |_| Ok(()),
-                )?,
-            };
-            claim.check(&streamed, &info.name, &file.path)?;
-            sha256.push(streamed.sha256);
+        let mut sha256 = vec![[0; 32]; info.files.len()];
+        for outcome in outcomes {
+            for (i, digest) in outcome? {
+                sha256[i] = digest;
+            }
         }
-        if let Some(unpacker) = unpacker {
-            unpacker.finish()?;
-        }
-        let uncompressed_size = pass.total;
+        unpacker.finish()?;
         Ok(VerifiedWheel {
-            info: WheelInfo {
-                uncompressed_size,
-                ..info
-            },
+            info,
             archive,
             entries,
             sha256,
             limits,
         })
     }
+}
+
+/// The SHA-256 of each file checked, with its index in [`WheelInfo::files`].
+type Checked = Vec<(usize, [u8; 32])>;
+
+/// Threads to unpack a wheel with: one per core (at most four) for a wheel large enough to
+/// repay them, else one.
+fn unpack_threads(info: &WheelInfo) -> usize {
+    const WORTH_A_THREAD: u64 = 8 << 20;
+    if info.uncompressed_size < WORTH_A_THREAD || info.files.len() < 32 {
+        return 1;
+    }
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(4)
+}
+
+/// Inflates the files at `indexes` of `info.files`, writing each through `unpacker` when given,
+/// and checks each against its claim: (1) and (4) in the stream, (8) after it. Returns each
+/// file's SHA-256 with its index.
+fn check_files<R: Read + Seek>(
+    info: &WheelInfo,
+    archive: &mut ZipArchive<R>,
+    entries: &[Entry],
+    claims: &[Claim],
+    limits: &Limits,
+    indexes: &[usize],
+    unpacker: Option<&Unpacker<'_>>,
+) -> Result<Checked, WheelError> {
+    // Each pass counts its own inflated total; together they stay within the declared sizes,
+    // which inspection held to the limit, because no entry may inflate past its own.
+    let mut pass = Pass::new(&info.name, limits);
+    let mut checked = Vec::with_capacity(indexes.len());
+    for &i in indexes {
+        let file = &info.files[i];
+        let entry = &entries[file.index];
+        let claim = &claims[i];
+        let streamed = match unpacker {
+            Some(unpacker) => unpacker.write(&mut pass, archive, file, entry, claim.algorithm())?,
+            None => pass.stream(archive, file.index, entry, claim.algorithm(), &mut |_| {
+                Ok(())
+            })?,
+        };
+        claim.check(&streamed, &info.name, &file.path)?;
+        checked.push((i, streamed.sha256));
+    }
+    Ok(checked)
 }
 
 /// A wheel that passed every check of [`Wheel::from_reader`]; only this crate constructs it.

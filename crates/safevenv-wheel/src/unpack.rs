@@ -47,7 +47,7 @@ impl<R: Read + Seek> VerifiedWheel<R> {
     /// 0755 when the archive sets an executable bit; setuid, setgid and sticky bits are
     /// never applied. On error, `dir` holds a partial tree: the caller discards it.
     pub fn unpack_into(&mut self, dir: &Path) -> Result<UnpackedWheel, WheelError> {
-        let mut unpacker = Unpacker::new(&self.info.name, dir, None, &self.entries)?;
+        let unpacker = Unpacker::new(&self.info.name, dir, None, &self.entries, &self.info.files)?;
         // The limits of verification, bounded further by the total it measured: the same
         // entries must inflate to the same bytes (any change fails the CRC or the hash).
         let limits = Limits {
@@ -80,21 +80,27 @@ impl<R: Read + Seek> VerifiedWheel<R> {
     }
 }
 
-/// Writes files into an empty directory, creating their parents one component at a time.
+/// Writes files into an empty directory. Every directory is created up front, so that writing
+/// files needs nothing but `&self` and can go on from several threads at once.
 pub(crate) struct Unpacker<'a> {
     wheel: &'a str,
     root: &'a Path,
     modified: Option<SystemTime>,
+    /// Every directory created, as archive paths.
     created: HashSet<String>,
 }
 
 impl<'a> Unpacker<'a> {
-    /// Checks that `root` is an empty directory and creates the archive's directory entries.
+    /// Checks that `root` is an empty directory, then creates the archive's directory entries
+    /// and every file's parents, one component at a time: a component that already exists
+    /// means something else is writing into the directory, and we fail rather than follow
+    /// whatever it is.
     pub(crate) fn new(
         wheel: &'a str,
         root: &'a Path,
         modified: Option<SystemTime>,
         entries: &[Entry],
+        files: &[WheelFile],
     ) -> Result<Self, WheelError> {
         let mut listing = fs_err::read_dir(root).map_err(|source| WheelError::Unpack {
             wheel: wheel.to_string(),
@@ -106,24 +112,32 @@ impl<'a> Unpacker<'a> {
                 dir: root.to_path_buf(),
             });
         }
-        let mut unpacker = Self {
+        let mut created = HashSet::new();
+        let directories = entries
+            .iter()
+            .filter(|entry| entry.is_dir())
+            .map(|entry| entry.name.trim_end_matches('/'))
+            .chain(
+                files
+                    .iter()
+                    .filter_map(|file| file.path.rsplit_once('/').map(|(parent, _)| parent)),
+            );
+        for relative in directories {
+            create_dirs(root, relative, &mut created)
+                .map_err(|source| unpack_error(wheel, relative, source))?;
+        }
+        Ok(Self {
             wheel,
             root,
             modified,
-            created: HashSet::new(),
-        };
-        for entry in entries.iter().filter(|entry| entry.is_dir()) {
-            unpacker
-                .create_dirs(entry.name.trim_end_matches('/'))
-                .map_err(|source| unpack_error(wheel, &entry.name, source))?;
-        }
-        Ok(unpacker)
+            created,
+        })
     }
 
     /// Inflates `file` into its path below the root: a new file (`O_CREAT|O_EXCL`, never
     /// following a link nor overwriting), mode 0644 or 0755, set on the handle.
     pub(crate) fn write<R: Read + Seek>(
-        &mut self,
+        &self,
         pass: &mut Pass<'_>,
         archive: &mut ZipArchive<R>,
         file: &WheelFile,
@@ -132,9 +146,6 @@ impl<'a> Unpacker<'a> {
     ) -> Result<Streamed, WheelError> {
         let wheel = self.wheel;
         let io_error = |source| unpack_error(wheel, &entry.name, source);
-        if let Some((parent, _)) = file.path.rsplit_once('/') {
-            self.create_dirs(parent).map_err(io_error)?;
-        }
         let handle = create_new(&self.root.join(&file.path), file.executable).map_err(io_error)?;
         let mut writer = BufWriter::with_capacity(BUFFER, handle);
         let streamed = pass.stream(archive, file.index, entry, algorithm, &mut |chunk| {
@@ -165,25 +176,24 @@ impl<'a> Unpacker<'a> {
         set_dir_modified(self.root, modified)
             .map_err(|source| unpack_error(self.wheel, "<staging directory>", source))
     }
+}
 
-    /// Creates `relative` and its parents under the root, one component at a time. A
-    /// component that already exists and was not created by us means something else is
-    /// writing into the staging directory: we fail rather than follow whatever it is.
-    fn create_dirs(&mut self, relative: &str) -> std::io::Result<()> {
-        let mut prefix = String::new();
-        for component in relative.split('/') {
-            if !prefix.is_empty() {
-                prefix.push('/');
-            }
-            prefix.push_str(component);
-            if self.created.contains(&prefix) {
-                continue;
-            }
-            fs_err::create_dir(self.root.join(&prefix))?;
-            self.created.insert(prefix.clone());
+/// Creates `relative` and its parents under `root`, one component at a time, skipping those in
+/// `created`.
+fn create_dirs(root: &Path, relative: &str, created: &mut HashSet<String>) -> std::io::Result<()> {
+    let mut prefix = String::new();
+    for component in relative.split('/') {
+        if !prefix.is_empty() {
+            prefix.push('/');
         }
-        Ok(())
+        prefix.push_str(component);
+        if created.contains(&prefix) {
+            continue;
+        }
+        fs_err::create_dir(root.join(&prefix))?;
+        created.insert(prefix.clone());
     }
+    Ok(())
 }
 
 fn unpack_error(wheel: &str, entry: &str, source: std::io::Error) -> WheelError {

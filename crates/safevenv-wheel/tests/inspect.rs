@@ -382,3 +382,81 @@ fn inspect_refuses_a_pth_file_that_breaks_its_record_row() {
     assert_eq!(good.pth_files().len(), 1);
     assert!(good.pth_files()[0].executes_code());
 }
+
+/// Part `n` of [`large_spec`]: 256 KiB of its own lines.
+fn part(n: usize) -> String {
+    (0..256 * 1024 / 15)
+        .map(|line| format!("{n:04} {line:09}\n"))
+        .collect::<String>()
+        .chars()
+        .take(256 * 1024)
+        .collect()
+}
+
+/// A wheel large enough to be unpacked by several threads: 48 files of 256 KiB (12 MiB).
+fn large_spec() -> WheelSpec {
+    (0..48).fold(spec(), |spec, n| {
+        spec.file(&format!("demo/data/part{n:02}.txt"), part(n))
+    })
+}
+
+#[test]
+fn a_large_wheel_is_unpacked_by_several_threads_each_file_whole() {
+    let built = large_spec().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(&built.filename);
+    fs_err::write(&path, &built.bytes).unwrap();
+    let filename = WheelFilename::from_str(&built.filename).unwrap();
+    let seal = SystemTime::now() - Duration::from_secs(3600);
+
+    // Through the file reader the pipeline uses (clones of one open file).
+    let inspected = Wheel::inspect(&path, &filename).unwrap();
+    let staging = dir.path().join("staging");
+    fs_err::create_dir(&staging).unwrap();
+    let verified = inspected.unpack_verified(&staging, Some(seal)).unwrap();
+
+    let mut archive = zip::ZipArchive::new(Cursor::new(built.bytes)).unwrap();
+    for (file, sha256) in verified.files().iter().zip(verified.sha256s()) {
+        let mut expected = Vec::new();
+        archive
+            .by_name(&file.path)
+            .unwrap()
+            .read_to_end(&mut expected)
+            .unwrap();
+        let written = staging.join(&file.path);
+        assert_eq!(fs_err::read(&written).unwrap(), expected, "{}", file.path);
+        assert_eq!(*sha256, <[u8; 32]>::from(Sha256::digest(&expected)));
+        assert_eq!(modified(&written), seal, "{}", file.path);
+    }
+    for directory in verified.directories() {
+        assert_eq!(modified(&staging.join(directory)), seal, "{directory}");
+    }
+    assert_eq!(modified(&staging), seal);
+}
+
+#[test]
+fn a_large_wheel_with_one_file_off_its_record_row_is_refused() {
+    // The row of part 17 names part 18's content: same size, another digest.
+    let hostile = with_record(&large_spec(), |record| {
+        record.replace(
+            &record_hash(part(17).as_bytes()),
+            &record_hash(part(18).as_bytes()),
+        )
+    });
+    let built = hostile.build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(&built.filename);
+    fs_err::write(&path, &built.bytes).unwrap();
+    let filename = WheelFilename::from_str(&built.filename).unwrap();
+    let inspected = Wheel::inspect(&path, &filename).unwrap();
+    let staging = dir.path().join("staging");
+    fs_err::create_dir(&staging).unwrap();
+    let result = inspected.unpack_verified(&staging, None);
+    assert!(
+        matches!(
+            &result,
+            Err(WheelError::RecordHashMismatch { entry, .. }) if entry == "demo/data/part17.txt"
+        ),
+        "{result:?}"
+    );
+}
