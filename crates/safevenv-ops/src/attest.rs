@@ -247,17 +247,10 @@ impl Attestor {
     }
 
     fn store_absent(&self, subject: &Subject) {
-        let Some(path) = self.absent_path(subject) else {
-            return;
-        };
-        let written = path
-            .parent()
-            .map(fs_err::create_dir_all)
-            .transpose()
-            .map_err(|err| err.to_string())
-            .and_then(|_| write_atomic(&path, b"").map_err(|err| err.to_string()));
-        // A cache that cannot be written costs a request next time, nothing more.
-        if let Err(err) = written {
+        if let Some(Err(err)) = self
+            .absent_path(subject)
+            .map(|path| write_cached(&path, b""))
+        {
             debug!(
                 "not recording that `{}` has no provenance: {err}",
                 subject.filename
@@ -266,17 +259,10 @@ impl Attestor {
     }
 
     fn store(&self, subject: &Subject, url: &DisplaySafeUrl, bytes: &[u8]) {
-        let Some(path) = self.cache_path(subject) else {
-            return;
-        };
-        let written = path
-            .parent()
-            .map(fs_err::create_dir_all)
-            .transpose()
-            .map_err(|err| err.to_string())
-            .and_then(|_| write_atomic(&path, bytes).map_err(|err| err.to_string()));
-        // A cache that cannot be written costs a request next time, nothing more.
-        if let Err(err) = written {
+        if let Some(Err(err)) = self
+            .cache_path(subject)
+            .map(|path| write_cached(&path, bytes))
+        {
             debug!("not caching the provenance of `{url}`: {err}");
         }
     }
@@ -285,6 +271,15 @@ impl Attestor {
     pub(crate) fn accepts_change(&self, name: &PackageName) -> bool {
         self.accept.contains(name)
     }
+}
+
+/// Write a cache file and its directory. A cache that cannot be written costs a request next
+/// time, nothing more: the caller logs the error.
+fn write_cached(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    if let Some(parent) = path.parent() {
+        fs_err::create_dir_all(parent).map_err(|err| err.to_string())?;
+    }
+    write_atomic(path, bytes).map_err(|err| err.to_string())
 }
 
 /// The production root, or the `--trusted-root` file.

@@ -89,19 +89,11 @@ impl<R: Read + Seek> Read for BlockReader<R> {
 
 impl<R: Read + Seek> Seek for BlockReader<R> {
     fn seek(&mut self, target: SeekFrom) -> io::Result<u64> {
-        let invalid = || io::Error::new(io::ErrorKind::InvalidInput, "seek before the start");
-        self.position = match target {
-            SeekFrom::Start(offset) => offset,
-            SeekFrom::Current(delta) => self
-                .position
-                .checked_add_signed(delta)
-                .ok_or_else(invalid)?,
-            SeekFrom::End(delta) => {
-                let end = self.inner.seek(SeekFrom::End(0))?;
-                self.inner_position = Some(end);
-                end.checked_add_signed(delta).ok_or_else(invalid)?
-            }
-        };
+        self.position = seek_target(self.position, target, || {
+            let end = self.inner.seek(SeekFrom::End(0))?;
+            self.inner_position = Some(end);
+            Ok(end)
+        })?;
         Ok(self.position)
     }
 
@@ -138,21 +130,23 @@ impl Read for SharedFile {
 
 impl Seek for SharedFile {
     fn seek(&mut self, target: SeekFrom) -> io::Result<u64> {
-        let invalid = || io::Error::new(io::ErrorKind::InvalidInput, "seek before the start");
-        self.position = match target {
-            SeekFrom::Start(offset) => offset,
-            SeekFrom::Current(delta) => self
-                .position
-                .checked_add_signed(delta)
-                .ok_or_else(invalid)?,
-            SeekFrom::End(delta) => self
-                .file
-                .metadata()?
-                .len()
-                .checked_add_signed(delta)
-                .ok_or_else(invalid)?,
-        };
+        self.position = seek_target(self.position, target, || Ok(self.file.metadata()?.len()))?;
         Ok(self.position)
+    }
+}
+
+/// Where `target` leads from `position`, given the source's length by `end` (asked only for
+/// `SeekFrom::End`).
+fn seek_target(
+    position: u64,
+    target: SeekFrom,
+    end: impl FnOnce() -> io::Result<u64>,
+) -> io::Result<u64> {
+    let invalid = || io::Error::new(io::ErrorKind::InvalidInput, "seek before the start");
+    match target {
+        SeekFrom::Start(offset) => Ok(offset),
+        SeekFrom::Current(delta) => position.checked_add_signed(delta).ok_or_else(invalid),
+        SeekFrom::End(delta) => end()?.checked_add_signed(delta).ok_or_else(invalid),
     }
 }
 
