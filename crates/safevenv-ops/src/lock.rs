@@ -172,7 +172,7 @@ fn pin_attestations(
 pub(crate) struct Locked {
     pub(crate) interpreter: Interpreter,
     pub(crate) indexes: IndexUrls,
-    pub(crate) runtime: Runtime,
+    pub(crate) runtime: crate::runtime::NetworkRuntime,
     pub(crate) client: IndexClient,
     pub(crate) resolution: Resolution,
     pub(crate) lock: Lock,

@@ -110,11 +110,9 @@ fn report(outcome: &InstallOutcome, printer: &Printer) {
         )
     };
     printer.status(
-        if changed == 0 {
-            "Checked"
-        } else {
-            "Environment"
-        },
+        // "Updated", not "Environment": with `--system` the target is an interpreter's own
+        // prefix.
+        if changed == 0 { "Checked" } else { "Updated" },
         &summary,
     );
     if let Some((path, changed)) = &outcome.lockfile {
