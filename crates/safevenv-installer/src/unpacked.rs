@@ -11,7 +11,7 @@
 //!
 //! An entry is filled in a temporary directory beside it (`.tmp-*`, never a key), verified
 //! while it is written, *sealed* (every file and directory, and the entry itself, given one
-//! modification time a second in the past) and renamed into place whole, so neither a
+//! modification time ten seconds in the past) and renamed into place whole, so neither a
 //! concurrent safevenv nor a crash leaves a half entry under a key. See [`check_entry`] for why
 //! the seal is what a warm install checks.
 
@@ -29,6 +29,8 @@ const TRASH_PREFIX: &str = ".trash-";
 /// A fill's temporary directory untouched for this long was left by a process that died: no
 /// fill takes an hour.
 const STALE_FILL_AGE: Duration = Duration::from_secs(60 * 60);
+/// How far in the past a fill's seal is set (see [`check_entry`]).
+const SEAL_AGE: Duration = Duration::from_secs(10);
 
 /// Where unpacked wheels are kept (the cache's `wheels-v2` bucket). It should be on the
 /// environments' file system: across file systems files are copied instead of linked.
@@ -142,10 +144,10 @@ impl UnpackedCache {
             .prefix(TEMP_PREFIX)
             .tempdir_in(&self.dir)
             .map_err(io_error(&self.dir))?;
-        // The seal: a time before now, so that any later write, which sets "now", breaks it
-        // even on a file system whose clock ticks coarsely.
+        // The seal: a time before now, so that any later write, which sets "now", breaks it,
+        // by more than the coarsest timestamps a file system keeps (2 s) or its clock ticks.
         let seal = SystemTime::now()
-            .checked_sub(Duration::from_secs(1))
+            .checked_sub(SEAL_AGE)
             .unwrap_or(SystemTime::UNIX_EPOCH);
         let name = wheel.filename().to_string();
         let verified = wheel
