@@ -307,10 +307,16 @@ impl Environment {
             });
         }
         // Linking thousands of files is system calls waiting on the file system: every core at
-        // once, each wheel into its own paths of the staging tree (overlaps are refused by the
-        // gate; uv's installer creates shared directories idempotently).
+        // once when each wheel writes its own paths (uv's installer creates shared directories
+        // idempotently). Wheels that write the same path (a policy may allow overwriting) are
+        // staged one after another in plan order, so the last one wins as it always has.
         let state = InstallState::default();
-        let staged = parallel::parallel_map(chosen.to_vec(), |(install, index)| {
+        let threads = if overlap(chosen.iter().map(|&(_, index)| &*wheels[index])) {
+            1
+        } else {
+            usize::MAX
+        };
+        let staged = parallel::parallel_map(chosen.to_vec(), threads, |(install, index)| {
             let wheel = &wheels[index];
             let (filename, entry) = (wheel.filename(), wheel.entry());
             let stage_error = |source| InstallError::Stage {
@@ -382,6 +388,34 @@ impl Environment {
         }
         stop
     }
+}
+
+/// Whether two of `wheels` install a file to the same place.
+fn overlap<'a>(wheels: impl Iterator<Item = &'a safevenv_wheel::WheelInfo>) -> bool {
+    use safevenv_wheel::{Category, DataCategory};
+    let mut seen = std::collections::HashSet::new();
+    for wheel in wheels {
+        let site_packages = if wheel.root_is_purelib() {
+            DataCategory::Purelib
+        } else {
+            DataCategory::Platlib
+        };
+        for file in wheel.files() {
+            let scheme = match file.category {
+                Category::Root | Category::DistInfo => site_packages,
+                Category::Data(category) => category,
+            };
+            // Purelib and platlib are one directory in a virtual environment's usual layout.
+            let scheme = match scheme {
+                DataCategory::Platlib => DataCategory::Purelib,
+                other => other,
+            };
+            if !seen.insert((scheme, file.install_path.as_str())) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Hard links when the cache entry and the staging tree share a file system; across file

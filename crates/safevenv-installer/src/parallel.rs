@@ -4,12 +4,18 @@
 use std::num::NonZeroUsize;
 use std::sync::{Mutex, PoisonError};
 
-/// `items.map(f)`, in order, with the items shared out among one thread per core (each takes the
-/// next item when it is done, so one large wheel does not hold up the rest). A panic in `f` is
-/// passed on.
-pub(crate) fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+/// `items.map(f)`, in order, with the items shared out among one thread per core, at most
+/// `max_threads` (each takes the next item when it is done, so one large wheel does not hold up
+/// the rest). With one thread, the items are mapped in order on the calling thread. A panic in
+/// `f` is passed on.
+pub(crate) fn parallel_map<T: Send, R: Send>(
+    items: Vec<T>,
+    max_threads: usize,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, NonZeroUsize::get)
+        .min(max_threads)
         .min(items.len());
     if threads <= 1 {
         return items.into_iter().map(f).collect();
@@ -50,12 +56,12 @@ mod tests {
     #[test]
     fn results_keep_the_order_of_the_items() {
         let items: Vec<u64> = (0..100).collect();
-        let squares = parallel_map(items, |n| {
+        let squares = parallel_map(items, usize::MAX, |n| {
             // Uneven work, so that threads finish out of order.
             std::thread::sleep(std::time::Duration::from_micros((n % 7) * 50));
             n * n
         });
         assert_eq!(squares, (0..100).map(|n| n * n).collect::<Vec<_>>());
-        assert!(parallel_map(Vec::<u8>::new(), |n| n).is_empty());
+        assert!(parallel_map(Vec::<u8>::new(), usize::MAX, |n| n).is_empty());
     }
 }

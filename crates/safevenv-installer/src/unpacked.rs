@@ -12,9 +12,11 @@
 //! An entry is filled in a temporary directory beside it (`.tmp-*`, never a key), verified
 //! while it is written, *sealed* (every file and directory, and the entry itself, given one
 //! modification time ten seconds in the past) and renamed into place whole, so neither a
-//! concurrent safevenv nor a crash leaves a half entry under a key. See [`check_entry`] for why
-//! the seal is what a warm install checks.
+//! concurrent safevenv nor a crash leaves a half entry under a key. Beside it, an empty file
+//! `<key>.sealed-<inode>` records that this machine sealed the directory with that inode. See
+//! [`check_entry`] for why the seal and its record are what a warm install checks.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -25,6 +27,8 @@ use crate::InstallError;
 use safevenv_wheel::{InspectedWheel, WheelFile, WheelInfo};
 
 const TEMP_PREFIX: &str = ".tmp-";
+/// Between an entry's key and its directory's inode in the name of its seal record.
+const RECORD_INFIX: &str = ".sealed-";
 const TRASH_PREFIX: &str = ".trash-";
 /// A fill's temporary directory untouched for this long was left by a process that died: no
 /// fill takes an hour.
@@ -69,9 +73,16 @@ impl std::ops::Deref for ReadyWheel {
 /// Why an entry was not used: what differs from the wheel or from the entry's seal.
 #[derive(Debug, thiserror::Error)]
 pub enum EntryMismatch {
+    /// No record that safevenv on this machine sealed the entry: a tree copied or restored
+    /// into the cache (a CI cache, an archive of someone's cache), whatever its times say.
+    #[error("`{0}` has no seal record of its own: it was copied or restored into the cache")]
+    Unrecorded(PathBuf),
     /// A file or directory of the wheel is missing.
     #[error("`{0}` is missing")]
     Missing(PathBuf),
+    /// A name the wheel does not have.
+    #[error("`{0}` is not in the wheel")]
+    Extra(PathBuf),
     /// A path that should be a regular file (or a directory) is a symlink or something else.
     #[error("`{0}` is not a regular file or directory")]
     NotRegular(PathBuf),
@@ -157,6 +168,13 @@ impl UnpackedCache {
                 source: Box::new(source),
             })?;
         let info = verified.into_info();
+        // The record that this machine sealed the tree, named for the directory's inode, which
+        // the rename keeps: written first, so the entry is never under its key without it.
+        let record = seal_record(
+            &entry,
+            &fs_err::symlink_metadata(temp.path()).map_err(io_error(temp.path()))?,
+        );
+        fs_err::write(&record, b"").map_err(io_error(&record))?;
         // Two tries: a concurrent safevenv may have renamed its own fill into place first, and
         // that one is used only if it passes the check like any other entry.
         for _ in 0..2 {
@@ -173,9 +191,12 @@ impl UnpackedCache {
                         io::ErrorKind::DirectoryNotEmpty | io::ErrorKind::AlreadyExists
                     ) =>
                 {
+                    // Another fill won: this one's record names an inode that is not the entry.
+                    let _ = fs_err::remove_file(&record);
                     if self.usable(&entry, &info) {
                         return Ok(ReadyWheel { info, entry });
                     }
+                    fs_err::write(&record, b"").map_err(io_error(&record))?;
                 }
                 Err(err) => return Err(io_error(&entry)(err)),
             }
@@ -211,6 +232,9 @@ impl UnpackedCache {
         let Some(name) = entry.file_name() else {
             return;
         };
+        if let Ok(metadata) = fs_err::symlink_metadata(entry) {
+            let _ = fs_err::remove_file(seal_record(entry, &metadata));
+        }
         let trash = self.dir.join(format!(
             "{TRASH_PREFIX}{}-{}-{}",
             name.to_string_lossy(),
@@ -246,6 +270,15 @@ impl UnpackedCache {
         for child in children.flatten() {
             let name = child.file_name();
             let name = name.to_string_lossy();
+            if let Some((key, _)) = name.split_once(RECORD_INFIX) {
+                let entry = self.dir.join(key);
+                let current = fs_err::symlink_metadata(&entry)
+                    .is_ok_and(|metadata| seal_record(&entry, &metadata) == child.path());
+                if !current {
+                    let _ = fs_err::remove_file(child.path());
+                }
+                continue;
+            }
             let stale = name.starts_with(TRASH_PREFIX)
                 || (name.starts_with(TEMP_PREFIX)
                     && child
@@ -290,45 +323,102 @@ fn unpacked_mode(file: &WheelFile) -> u32 {
     if file.executable { 0o755 } else { 0o644 }
 }
 
+/// The file recording that this machine sealed `entry` as the directory `metadata` describes.
+fn seal_record(entry: &Path, metadata: &std::fs::Metadata) -> PathBuf {
+    let name = entry
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    entry.with_file_name(format!("{name}{RECORD_INFIX}{}", inode(metadata)))
+}
+
+#[cfg(unix)]
+fn inode(metadata: &std::fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(metadata)
+}
+
+#[cfg(not(unix))]
+fn inode(_metadata: &std::fs::Metadata) -> u64 {
+    0
+}
+
 /// Check that `entry` is still the sealed tree unpacking wrote for `wheel`.
 ///
-/// Invariant: nothing is linked into an environment from an entry unless the entry was filled
-/// from the wheel's archive with every file verified against its RECORD row as it was written,
-/// and, by its seal, nothing in it has changed since: every directory of the wheel, and every
-/// file of the wheel as a regular file with the size and mode unpacking gives it, carries the
-/// entry's own modification time. Threat: an entry's files share their inode with every
-/// environment that links them, so a file modified in place in one environment (an editor, a
-/// buggy tool, `pip` writing into it), or a file planted in or removed from the entry, would
-/// otherwise be installed into the next environment as if it were the wheel's — unverified
-/// code imported from site-packages. Writing a file sets its modification time to the present,
-/// and adding, removing or renaming a name sets its directory's: neither can match a seal set
-/// in the past. What a seal cannot see is a writer that deliberately puts the old time back
-/// (as `touch -d` or `cp -p` onto a linked file would); such a process can write the
-/// environment itself, and `safevenv verify` re-hashes every installed file against RECORD.
-/// Checking costs one `lstat` per path, where re-hashing would cost reading every byte (more
-/// than uv's whole warm install).
+/// Invariant: nothing is linked into an environment from an entry unless
+/// 1. safevenv on this machine filled it: the seal record beside it names the entry
+///    directory's inode. A tree copied or restored into the cache (a CI cache, which anyone able
+///    to write that cache could have poisoned, keeps its times but gets new inodes) is unpacked
+///    afresh from its archive, which is re-hashed against its pin on every use;
+/// 2. the fill verified every file against its RECORD row as it was written;
+/// 3. every directory holds exactly the names the wheel puts there (uv's installer links every
+///    file it finds), and every file of the wheel is a regular file with the size and mode
+///    unpacking gives it;
+/// 4. by its seal, nothing has been written since: every directory and file carries the
+///    entry's own modification time, set ten seconds in the past when it was filled.
+///
+/// Threat: an entry's files share their inode with every environment that links them, so a
+/// file modified in place in one environment (an editor, a buggy tool, `pip` writing into
+/// it), or a file planted in the entry, would otherwise be installed into the next environment
+/// as if it were the wheel's — unverified code imported from site-packages. Writing a file sets
+/// its modification time to the present, which cannot match a seal set in the past. What the
+/// seal cannot see is a process of the user's that writes a file in place and deliberately
+/// puts the old time back (`touch -d`, `cp -p` onto a linked file); such a process can write
+/// the environment itself, and `safevenv verify` re-hashes every installed file against RECORD.
+/// Checking costs one `lstat` per path and one listing per directory, where re-hashing would
+/// cost reading every byte (more than uv's whole warm install).
 pub fn check_entry(entry: &Path, wheel: &WheelInfo) -> Result<(), EntryMismatch> {
     let root = fs_err::symlink_metadata(entry)?;
     if !root.is_dir() {
         return Err(EntryMismatch::NotRegular(entry.to_path_buf()));
     }
+    // (1):
+    if !seal_record(entry, &root).is_file() {
+        return Err(EntryMismatch::Unrecorded(entry.to_path_buf()));
+    }
     let seal = root.modified()?;
-    let stat = |path: PathBuf| match fs_err::symlink_metadata(&path) {
-        Ok(metadata) => Ok((path, metadata)),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Err(EntryMismatch::Missing(path)),
-        Err(err) => Err(EntryMismatch::Io(err)),
-    };
-    for dir in wheel.directories() {
-        let (path, metadata) = stat(entry.join(dir))?;
-        if !metadata.is_dir() {
-            return Err(EntryMismatch::NotRegular(path));
+    // (3): the names each directory must hold, the root's under "".
+    let mut expected: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    expected.insert("", BTreeSet::new());
+    let directories = wheel.directories();
+    for path in directories
+        .iter()
+        .copied()
+        .chain(wheel.files().iter().map(|file| file.path.as_str()))
+    {
+        let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+        expected.entry(parent).or_default().insert(name);
+    }
+    for dir in &directories {
+        expected.entry(dir).or_default();
+    }
+    for (dir, names) in &expected {
+        let path = entry.join(dir);
+        if !dir.is_empty() {
+            let metadata = stat(&path)?;
+            if !metadata.is_dir() {
+                return Err(EntryMismatch::NotRegular(path));
+            }
+            // (4):
+            if metadata.modified()? != seal {
+                return Err(EntryMismatch::Modified(path));
+            }
         }
-        if metadata.modified()? != seal {
-            return Err(EntryMismatch::Modified(path));
+        let mut found = BTreeSet::new();
+        for child in fs_err::read_dir(&path)? {
+            let child = child?;
+            let name = child.file_name();
+            match name.to_str() {
+                Some(name) if names.contains(name) => found.insert(name.to_string()),
+                _ => return Err(EntryMismatch::Extra(child.path())),
+            };
+        }
+        if let Some(missing) = names.iter().find(|name| !found.contains(**name)) {
+            return Err(EntryMismatch::Missing(path.join(missing)));
         }
     }
     for file in wheel.files() {
-        let (path, metadata) = stat(entry.join(&file.path))?;
+        let path = entry.join(&file.path);
+        let metadata = stat(&path)?;
         if !metadata.is_file() {
             return Err(EntryMismatch::NotRegular(path));
         }
@@ -352,9 +442,21 @@ pub fn check_entry(entry: &Path, wheel: &WheelInfo) -> Result<(), EntryMismatch>
                 });
             }
         }
+        // (4):
         if metadata.modified()? != seal {
             return Err(EntryMismatch::Modified(path));
         }
     }
     Ok(())
+}
+
+/// `lstat`, a missing path being [`EntryMismatch::Missing`].
+fn stat(path: &Path) -> Result<std::fs::Metadata, EntryMismatch> {
+    match fs_err::symlink_metadata(path) {
+        Ok(metadata) => Ok(metadata),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            Err(EntryMismatch::Missing(path.to_path_buf()))
+        }
+        Err(err) => Err(EntryMismatch::Io(err)),
+    }
 }

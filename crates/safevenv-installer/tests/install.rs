@@ -755,3 +755,39 @@ fn a_missing_environment_is_refused() {
     assert!(matches!(err, InstallError::MissingPrefix { .. }), "{err:?}");
     assert!(!dir.path().join("nowhere").exists());
 }
+
+#[test]
+fn wheels_writing_the_same_path_are_staged_in_plan_order() {
+    // A policy may allow one distribution to overwrite another's file: the later one in the
+    // plan wins, every time.
+    for _ in 0..4 {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = make_env(&dir.path().join("env"));
+        let env = open(&layout);
+        let want = wanted(&[("first", "1.0", true), ("second", "1.0", true)]);
+        let plan = env.plan(&want, false).unwrap();
+        let wheels = vec![
+            verified(
+                dir.path(),
+                &WheelSpec::new("first", "1.0").file("shared/data.txt", "first\n"),
+            ),
+            verified(
+                dir.path(),
+                &WheelSpec::new("second", "1.0").file("shared/data.txt", "second\n"),
+            ),
+        ];
+        apply(
+            &env,
+            &plan,
+            &approve(&want),
+            &wheels,
+            &unpacked(&layout),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(
+            fs_err::read_to_string(layout.scheme.purelib.join("shared/data.txt")).unwrap(),
+            "second\n"
+        );
+    }
+}

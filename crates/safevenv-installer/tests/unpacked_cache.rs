@@ -54,14 +54,27 @@ fn install_rich(root: &Path, name: &str) -> EnvironmentLayout {
     layout
 }
 
-/// The cache's entries (directories), and any other name left in it.
+/// The cache's entries and any other name left in it, but for the entries' seal records, of
+/// which each entry must have exactly one.
 fn entries(cache: &UnpackedCache) -> Vec<PathBuf> {
     let mut names: Vec<PathBuf> = fs_err::read_dir(cache.dir())
         .unwrap()
         .map(|entry| entry.unwrap().path())
         .collect();
     names.sort();
-    names
+    let (records, entries): (Vec<PathBuf>, Vec<PathBuf>) = names
+        .into_iter()
+        .partition(|path| path.to_string_lossy().contains(".sealed-"));
+    for entry in &entries {
+        let inode = fs_err::symlink_metadata(entry).unwrap().ino();
+        let record = PathBuf::from(format!("{}.sealed-{inode}", entry.display()));
+        assert!(
+            records.contains(&record),
+            "no record {record:?} in {records:?}"
+        );
+    }
+    assert_eq!(records.len(), entries.len(), "{records:?}");
+    entries
 }
 
 fn only_entry(cache: &UnpackedCache) -> PathBuf {
@@ -232,6 +245,66 @@ fn an_extra_file_in_the_entry_is_refused() {
             path
         },
         |mismatch| matches!(mismatch, EntryMismatch::Modified(path) if path.ends_with("rich")),
+    );
+}
+
+#[test]
+fn an_extra_file_behind_a_restored_seal_is_refused() {
+    assert_tampering_is_caught(
+        |entry, _| {
+            let path = entry.join("rich/evil.pth");
+            fs_err::write(&path, "import os\n").unwrap();
+            restore_seal(entry, &entry.join("rich"));
+            path
+        },
+        |mismatch| matches!(mismatch, EntryMismatch::Extra(path) if path.ends_with("rich/evil.pth")),
+    );
+}
+
+#[test]
+fn a_directory_the_wheel_does_not_have_is_refused() {
+    assert_tampering_is_caught(
+        |entry, _| {
+            let dir = entry.join("rich/evil");
+            fs_err::create_dir(&dir).unwrap();
+            fs_err::write(dir.join("payload.py"), "import os\n").unwrap();
+            restore_seal(entry, &dir);
+            restore_seal(entry, &entry.join("rich"));
+            dir.join("payload.py")
+        },
+        |mismatch| matches!(mismatch, EntryMismatch::Extra(path) if path.ends_with("rich/evil")),
+    );
+}
+
+#[test]
+fn an_entry_copied_or_restored_into_the_cache_is_refused_whatever_its_times() {
+    assert_tampering_is_caught(
+        |entry, _| {
+            // A CI cache restore: the same tree and times (`cp -a`), on new inodes, with a
+            // module rewritten and given the seal's time back.
+            let aside = entry.with_file_name("restored");
+            fs_err::rename(entry, &aside).unwrap();
+            let copied = std::process::Command::new("cp")
+                .args(["-a"])
+                .arg(&aside)
+                .arg(entry)
+                .status()
+                .unwrap();
+            assert!(copied.success());
+            fs_err::remove_dir_all(&aside).unwrap();
+            let module = entry.join("rich/__init__.py");
+            let seal = fs_err::metadata(entry).unwrap().modified().unwrap();
+            fs_err::write(&module, "VALUE = 2\n").unwrap();
+            fs_err::File::options()
+                .write(true)
+                .open(&module)
+                .unwrap()
+                .set_modified(seal)
+                .unwrap();
+            restore_seal(entry, &entry.join("rich"));
+            module
+        },
+        |mismatch| matches!(mismatch, EntryMismatch::Unrecorded(_)),
     );
 }
 

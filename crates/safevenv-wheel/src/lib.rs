@@ -922,13 +922,14 @@ impl<R> std::ops::Deref for InspectedWheel<R> {
 impl<R: Read + Seek> InspectedWheel<R> {
     /// A digest of everything the content will be checked against: each file's path, size,
     /// executable bit, and its RECORD digest (or, for the files inflated while inspecting, the
-    /// SHA-256 of what was read). Two wheels with the same content digest unpack, once
-    /// verified, to the same tree, so it names a cache of unpacked wheels' entries.
+    /// SHA-256 of what was read), and every directory entry. Two wheels with the same content
+    /// digest unpack, once verified, to the same tree, so it names a cache of unpacked wheels'
+    /// entries.
     pub fn content_digest(&self) -> [u8; 32] {
         let mut order: Vec<usize> = (0..self.info.files.len()).collect();
         order.sort_by(|&a, &b| self.info.files[a].path.cmp(&self.info.files[b].path));
         let mut hasher = Sha256::new();
-        hasher.update(b"safevenv wheel content v1\n");
+        hasher.update(b"safevenv wheel content v2\n");
         for i in order {
             let file = &self.info.files[i];
             // Paths hold no NUL: check (2) refuses control characters.
@@ -949,6 +950,13 @@ impl<R: Read + Seek> InspectedWheel<R> {
                     }
                 }
             }
+        }
+        // Empty directories are part of the tree too: the same files with another directory
+        // entry must not share an entry whose check would not expect it.
+        for directory in self.info.directories() {
+            hasher.update(b"/");
+            hasher.update(directory.as_bytes());
+            hasher.update([0]);
         }
         hasher.finalize().into()
     }
