@@ -414,3 +414,139 @@ fn an_attestation_that_does_not_verify_is_refused_unless_the_mode_is_off() {
     assert!(!lockfile(&context).contains("attestation-identities"));
     assert_eq!(provenance_requests(), before, "mode `off` fetches nothing");
 }
+
+// Remembered absence: the cache records that the configured indexes offer no provenance for an
+// artifact, but only when the page lists that very artifact (same file name, same sha256).
+
+/// [`safevenv`] with the given page TTL (seconds) and, if given, another cache directory.
+fn safevenv_with(
+    context: &TestContext,
+    index: &TestIndex,
+    args: &[&str],
+    ttl: &str,
+    cache: Option<&Path>,
+) -> Output {
+    let mut command = context.safevenv();
+    command
+        .args(args)
+        .args(["--trusted-root", path(&staging_root())])
+        .env("SAFEVENV_INDEX_URL", index.url())
+        .env("SAFEVENV_INDEX_TTL", ttl);
+    if let Some(cache) = cache {
+        command.env("SAFEVENV_CACHE_DIR", cache);
+    }
+    command.output().expect("run safevenv")
+}
+
+fn provenance_requests(index: &TestIndex) -> usize {
+    index
+        .requests()
+        .iter()
+        .filter(|request| request.path.starts_with("/provenance/"))
+        .count()
+}
+
+#[test]
+fn absence_is_remembered_for_a_listed_artifact_without_provenance() {
+    let context = TestContext::new();
+    run_ok(context.safevenv().args(["create", "-q"]));
+    let index = TestIndex::builder()
+        .file(wheel_file(false))
+        .start()
+        .unwrap();
+    let output = safevenv(&context, &index, &["lock", "rfc8785"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!lockfile(&context).contains("attestation-identities"));
+
+    // The same bytes, now with provenance, and the page fetched again (TTL 0): the absence
+    // recorded for these bytes on this index is final by design (PEP 740 provenance is uploaded
+    // with the file), so the provenance is not even requested.
+    index.add(wheel_file(true)).unwrap();
+    let output = safevenv(&context, &index, &["lock", "rfc8785"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!lockfile(&context).contains("attestation-identities"));
+    assert_eq!(provenance_requests(&index), 0);
+
+    // Control: without the remembered absence (a fresh cache) the provenance is found.
+    let fresh = context.home().join("fresh-cache");
+    let output = safevenv_with(&context, &index, &["lock", "rfc8785"], "0", Some(&fresh));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(lockfile(&context).contains(WHEEL_SIGNER));
+}
+
+#[test]
+fn the_remembered_absence_is_kept_per_index_set() {
+    let context = TestContext::new();
+    run_ok(context.safevenv().args(["create", "-q"]));
+    let index = TestIndex::builder()
+        .file(wheel_file(false))
+        .start()
+        .unwrap();
+    let output = safevenv(&context, &index, &["lock", "rfc8785"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!lockfile(&context).contains("attestation-identities"));
+
+    // Another index serving the same bytes with provenance, same cache: found and pinned.
+    let other = TestIndex::builder().file(wheel_file(true)).start().unwrap();
+    let output = safevenv(&context, &other, &["lock", "rfc8785"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        lockfile(&context).contains(WHEEL_SIGNER),
+        "{}",
+        lockfile(&context)
+    );
+    assert_eq!(provenance_requests(&other), 1);
+}
+
+/// An artifact the index page does not list with its sha256 (the page was cached before the
+/// upload, or lists other bytes under the name) is absent for that run only: once the page is
+/// fetched again, the provenance the index offers is found.
+#[test]
+fn an_artifact_a_stale_page_does_not_list_is_absent_for_that_run_only() {
+    let older = safevenv_test_index::WheelSpec::new("rfc8785", "0.1.1")
+        .file("rfc8785/__init__.py", "")
+        .build()
+        .unwrap();
+    for (case, before) in [
+        ("not listed", IndexFile::from(older)),
+        ("other bytes", impostor_file()),
+    ] {
+        let context = TestContext::new();
+        run_ok(context.safevenv().args(["create", "-q"]));
+        let index = TestIndex::builder().file(before).start().unwrap();
+        // The page is cached, and stays fresh for an hour.
+        let output = safevenv_with(&context, &index, &["lock", "rfc8785"], "3600", None);
+        assert!(output.status.success(), "{case}: {}", stderr(&output));
+
+        // The real wheel is uploaded with provenance; a lockfile made elsewhere pins it.
+        index.add(wheel_file(true)).unwrap();
+        fs_err::remove_file(context.work().join("pylock.toml")).unwrap();
+        let elsewhere = context.home().join("elsewhere-cache");
+        let output = safevenv_with(
+            &context,
+            &index,
+            &["lock", "rfc8785"],
+            "0",
+            Some(&elsewhere),
+        );
+        assert!(output.status.success(), "{case}: {}", stderr(&output));
+        assert!(lockfile(&context).contains(WHEEL_SIGNER), "{case}");
+
+        // The stale page does not list these bytes: no provenance this run, so the pin refuses.
+        let output = safevenv_with(&context, &index, &["sync"], "3600", None);
+        assert_eq!(output.status.code(), Some(3), "{case}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains("attestations.publisher-change"),
+            "{case}: {}",
+            stderr(&output)
+        );
+
+        // Nothing was remembered: with the page fetched again the provenance verifies.
+        let output = safevenv_with(&context, &index, &["sync"], "0", None);
+        assert!(output.status.success(), "{case}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains("Installed rfc8785 0.1.2"),
+            "{case}"
+        );
+    }
+}

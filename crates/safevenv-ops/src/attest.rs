@@ -151,8 +151,9 @@ impl Attestor {
 
     /// The provenance of one artifact: from the cache when it was fetched before (verified all
     /// the same), else by its URL on the project's index page. An artifact the configured
-    /// indexes offered no provenance for is remembered too: PEP 740 provenance is uploaded with
-    /// the file, so its absence on those indexes is as final as its presence.
+    /// indexes list, with its sha256, without provenance is remembered too: PEP 740 provenance
+    /// is uploaded with the file, so its absence on those indexes is as final as its presence
+    /// (provenance added later for the same bytes is not looked for again).
     async fn check(&self, subject: &Subject) -> Result<Found, OpsError> {
         let index_error = |source| OpsError::Provenance {
             name: subject.name.clone(),
@@ -168,13 +169,26 @@ impl Attestor {
                     .require_project(&subject.name)
                     .await
                     .map_err(index_error)?;
-                let url = page
+                let listed = page
                     .files
                     .iter()
-                    .find(|file| file.raw_filename == subject.filename)
-                    .and_then(|file| file.provenance.clone());
-                let Some(url) = url else {
-                    self.store_absent(subject);
+                    .find(|file| file.raw_filename == subject.filename);
+                let Some(url) = listed.and_then(|file| file.provenance.clone()) else {
+                    // Absence is final only for the very artifact the page lists: a page cached
+                    // before the upload, or one from another index, that does not list these
+                    // bytes says nothing of their provenance, and remembering it would hide
+                    // provenance the index does offer for good.
+                    let same_bytes = listed
+                        .and_then(|file| file.sha256())
+                        .is_some_and(|sha256| sha256.eq_ignore_ascii_case(&subject.sha256));
+                    if same_bytes {
+                        self.store_absent(subject);
+                    } else {
+                        debug!(
+                            "the index page does not list `{}` with sha256 `{}`: no provenance this run",
+                            subject.filename, subject.sha256
+                        );
+                    }
                     return Ok(Found::Absent);
                 };
                 let bytes = self.client.provenance(&url).await.map_err(index_error)?;

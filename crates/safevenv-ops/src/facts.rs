@@ -143,10 +143,21 @@ pub(crate) fn add_wheel_facts(
 /// A wheel the reader refused is judged too, so that every refusal of the run is reported
 /// together (rule `contents.archive`, which nothing can allow).
 pub(crate) fn add_archive_problem(facts: &mut PackageFacts, error: &WheelError) {
-    let kind = match error {
-        WheelError::AbsolutePath { .. }
-        | WheelError::PathTraversal { .. }
-        | WheelError::UnsafeRecordPath { .. } => ArchiveProblemKind::PathTraversal,
+    let contents = facts.contents.get_or_insert_with(ContentsFacts::default);
+    contents.archive_problems.push(ArchiveProblem {
+        kind: archive_problem_kind(error),
+        member: None,
+        detail: error.to_string(),
+    });
+}
+
+fn archive_problem_kind(error: &WheelError) -> ArchiveProblemKind {
+    match error {
+        // A RECORD path is judged by the name rule it breaks, as an entry name would be.
+        WheelError::UnsafeRecordPath { rule, .. } => archive_problem_kind(rule),
+        WheelError::AbsolutePath { .. } | WheelError::PathTraversal { .. } => {
+            ArchiveProblemKind::PathTraversal
+        }
         WheelError::Symlink { .. } => ArchiveProblemKind::Symlink,
         WheelError::SpecialFile { .. } => ArchiveProblemKind::Device,
         WheelError::TooManyEntries { .. }
@@ -165,14 +176,9 @@ pub(crate) fn add_archive_problem(facts: &mut PackageFacts, error: &WheelError) 
         | WheelError::RecordHashMismatch { .. }
         | WheelError::InvalidRecordSize { .. }
         | WheelError::RecordSizeMismatch { .. } => ArchiveProblemKind::RecordMismatch,
+        // Other name rules (backslash, colon, control characters, names too long, ...).
         _ => ArchiveProblemKind::Malformed,
-    };
-    let contents = facts.contents.get_or_insert_with(ContentsFacts::default);
-    contents.archive_problems.push(ArchiveProblem {
-        kind,
-        member: None,
-        detail: error.to_string(),
-    });
+    }
 }
 
 /// The files and scripts of distributions already installed, for the overwrite and script
@@ -244,7 +250,10 @@ fn license_facts(metadata: &str) -> LicenseFacts {
 
 #[cfg(test)]
 mod tests {
-    use super::license_facts;
+    use safevenv_policy::ArchiveProblemKind;
+    use safevenv_wheel::WheelError;
+
+    use super::{archive_problem_kind, license_facts};
 
     #[test]
     fn reads_license_fields_from_the_header_block_only() {
@@ -259,6 +268,34 @@ mod tests {
             facts.classifiers,
             ["License :: OSI Approved :: MIT License"]
         );
+    }
+
+    #[test]
+    fn name_rules_map_to_the_same_archive_fact_for_entries_and_record_paths() {
+        let too_long = || WheelError::NameTooLong {
+            wheel: "demo-1.0-py3-none-any.whl".to_string(),
+            entry: "a".repeat(300),
+            what: "a path component",
+            length: 300,
+            limit: 255,
+        };
+        let traversal = || WheelError::PathTraversal {
+            wheel: "demo-1.0-py3-none-any.whl".to_string(),
+            entry: "../evil.py".to_string(),
+        };
+        let in_record = |rule| WheelError::UnsafeRecordPath {
+            wheel: "demo-1.0-py3-none-any.whl".to_string(),
+            path: "p".to_string(),
+            rule: Box::new(rule),
+        };
+        for (error, kind) in [
+            (too_long(), ArchiveProblemKind::Malformed),
+            (in_record(too_long()), ArchiveProblemKind::Malformed),
+            (traversal(), ArchiveProblemKind::PathTraversal),
+            (in_record(traversal()), ArchiveProblemKind::PathTraversal),
+        ] {
+            assert_eq!(archive_problem_kind(&error), kind, "{error:?}");
+        }
     }
 
     #[test]

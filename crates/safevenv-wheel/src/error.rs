@@ -328,6 +328,23 @@ pub enum WheelError {
         /// The entry.
         entry: String,
     },
+    /// A path component or the whole name longer than the file system accepts: unpacking
+    /// would fail with "name too long" instead of refusing the wheel.
+    #[error(
+        "entry `{entry}` of wheel `{wheel}` is too long: {what} of {length} bytes, more than the limit of {limit}"
+    )]
+    NameTooLong {
+        /// The wheel.
+        wheel: String,
+        /// The entry.
+        entry: String,
+        /// `a path component` or `the name`.
+        what: &'static str,
+        /// Its length in bytes.
+        length: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The same name twice.
     #[error("entry `{entry}` appears twice in wheel `{wheel}`")]
     DuplicateEntry {

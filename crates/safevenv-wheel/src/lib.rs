@@ -270,8 +270,9 @@ impl Wheel {
     ///    differentials: two tools seeing two different wheels in the same bytes.
     /// 2. entry names: UTF-8 (flagged when non-ASCII), not empty, not absolute, no `..`, `.`
     ///    or empty components, no backslash or `:`, no control characters, no duplicates, no
-    ///    file that is also a directory, no two paths equal but for case. Stops writes outside
-    ///    the target and files that overwrite each other on some systems.
+    ///    file that is also a directory, no two paths equal but for case, no component over
+    ///    255 bytes nor name over 1024. Stops writes outside the target, files that overwrite
+    ///    each other on some systems, and names no file system can create.
     /// 3. entry types: no symlinks, devices, FIFOs or sockets (unix mode bits), no directory
     ///    entry with data. Stops writes through links and hangs on special files.
     /// 4. bomb limits ([`Limits`]), enforced on inflated bytes as they are produced: entry

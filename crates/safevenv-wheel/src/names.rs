@@ -40,8 +40,37 @@ pub(crate) fn check_name(name: &str, wheel: &str) -> Result<(), WheelError> {
             _ => {}
         }
     }
+    // A name the file system cannot create fails unpacking with an I/O error ("name too
+    // long"), which the pipeline reports as safevenv failing before the policy gate: refuse it
+    // here so the wheel is judged (and refused) for it like for any other unsafe name.
+    let too_long = |what, length, limit| WheelError::NameTooLong {
+        wheel: wheel.clone(),
+        entry: entry.clone(),
+        what,
+        length,
+        limit,
+    };
+    if let Some(component) = path
+        .split('/')
+        .find(|component| component.len() > MAX_COMPONENT)
+    {
+        return Err(too_long("a path component", component.len(), MAX_COMPONENT));
+    }
+    if path.len() > MAX_NAME {
+        return Err(too_long("the name", path.len(), MAX_NAME));
+    }
     Ok(())
 }
+
+/// Longest path component, in bytes: `NAME_MAX` of Linux and the BSDs, and 255 UTF-16 units
+/// on NTFS and APFS (which a 255-byte UTF-8 name never exceeds).
+const MAX_COMPONENT: usize = 255;
+
+/// Longest entry name, in bytes. The name is joined to the install prefix
+/// (`<env>/lib/python3.x/site-packages/`), and the whole path must stay under `PATH_MAX`
+/// (4096 on Linux): 1024 bytes leaves about 3 KiB for the prefix, and no real wheel comes
+/// close (real names stay within a few hundred bytes).
+const MAX_NAME: usize = 1024;
 
 /// Refuses duplicate names, files that are also directories, and paths that differ only
 /// by case (they overwrite each other on the default file systems of macOS and Windows).

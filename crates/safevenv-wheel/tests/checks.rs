@@ -368,6 +368,51 @@ fn refuses_unsafe_names() {
 }
 
 #[test]
+fn refuses_names_too_long_for_the_file_system() {
+    let long_component = format!("demo/{}.py", "a".repeat(253));
+    let long_name = format!("demo/{}/x.py", vec!["b".repeat(200); 6].join("/"));
+    for (name, what) in [
+        (long_component.as_str(), "a path component"),
+        (long_name.as_str(), "the name"),
+    ] {
+        let spec = demo().file("demo/__init__.py", "").raw_entry(name, "x");
+        let error = open_spec(&spec).unwrap_err();
+        assert!(
+            matches!(&error, WheelError::NameTooLong { what: found, .. } if *found == what),
+            "{error:?}"
+        );
+        // The same rule holds for RECORD paths.
+        let listed = with_record(&demo(), |r| format!("{r}{name},{},1\n", record_hash(b"x")));
+        assert!(
+            matches!(&listed, Err(WheelError::UnsafeRecordPath { rule, .. })
+                if matches!(**rule, WheelError::NameTooLong { .. })),
+            "{listed:?}"
+        );
+    }
+}
+
+#[test]
+fn accepts_names_at_the_length_limits() {
+    // 255-byte components, 1024 bytes in all.
+    let component = format!("demo/{}.py", "a".repeat(252));
+    let mut name = format!("demo/{}/", vec!["b".repeat(255); 3].join("/"));
+    name.push_str(&"c".repeat(1024 - name.len()));
+    assert_eq!(component.len() - "demo/".len(), 255);
+    assert_eq!(name.len(), 1024);
+    let spec = demo()
+        .file("demo/__init__.py", "")
+        .file(&component, "1")
+        .file(&name, "2");
+    let mut wheel = open_spec(&spec).unwrap();
+    assert!(wheel.files().iter().any(|f| f.path == component));
+    assert!(wheel.files().iter().any(|f| f.path == name));
+    // And the file system takes them.
+    let staging = tempfile::tempdir().unwrap();
+    wheel.unpack_into(staging.path()).unwrap();
+    assert!(staging.path().join(&name).is_file());
+}
+
+#[test]
 fn refuses_duplicate_names() {
     let spec = demo().file("demo/a.py", "1").file("demo/b.py", "2");
     let mut bytes = bytes_of(&spec);

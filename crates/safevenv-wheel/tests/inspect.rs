@@ -460,3 +460,99 @@ fn a_large_wheel_with_one_file_off_its_record_row_is_refused() {
         "{result:?}"
     );
 }
+
+/// XORed into data at any offset, these bytes leave its CRC-32 unchanged: they are the CRC-32
+/// generator polynomial (x^32 + ...) in the bit order of the zip CRC, so the difference is a
+/// multiple of the polynomial and divides out.
+const CRC_NEUTRAL: [u8; 5] = [0x41, 0x06, 0x71, 0xdb, 0x01];
+
+const HONEST_METADATA: &str =
+    "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nSummary: an honest demo\n";
+
+/// A `demo-1.0` wheel written to `dir` whose METADATA is stored (its bytes appear as they are
+/// in the file), after a stored 256 KiB file: the reader's 64 KiB block cannot hold both, so
+/// reading METADATA during unpacking reads the file again.
+fn wheel_with_stored_metadata(dir: &Path) -> (std::path::PathBuf, WheelFilename) {
+    let stored = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let big = part(0);
+    let files = [
+        ("demo/big.txt", big.as_str()),
+        ("demo-1.0.dist-info/METADATA", HONEST_METADATA),
+        ("demo-1.0.dist-info/WHEEL", WHEEL),
+    ];
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let mut record = String::new();
+    for (name, contents) in files {
+        writer.start_file(name, stored).unwrap();
+        writer.write_all(contents.as_bytes()).unwrap();
+        let hash = record_hash(contents.as_bytes());
+        record.push_str(&format!("{name},{hash},{}\n", contents.len()));
+    }
+    writer
+        .start_file("demo-1.0.dist-info/RECORD", stored)
+        .unwrap();
+    record.push_str("demo-1.0.dist-info/RECORD,,\n");
+    writer.write_all(record.as_bytes()).unwrap();
+    let bytes = writer.finish().unwrap().into_inner();
+    let path = dir.join(FILENAME);
+    fs_err::write(&path, bytes).unwrap();
+    (path, WheelFilename::from_str(FILENAME).unwrap())
+}
+
+#[test]
+fn a_file_read_by_inspect_and_changed_before_unpacking_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, filename) = wheel_with_stored_metadata(dir.path());
+
+    // Good: unchanged, it unpacks.
+    let staging = dir.path().join("good");
+    fs_err::create_dir(&staging).unwrap();
+    Wheel::inspect(&path, &filename)
+        .unwrap()
+        .unpack_verified(&staging, None)
+        .unwrap();
+    assert_eq!(
+        fs_err::read_to_string(staging.join("demo-1.0.dist-info/METADATA")).unwrap(),
+        HONEST_METADATA
+    );
+
+    // Inspected (METADATA read and checked), then rewritten in place in the same open file:
+    // same length and same CRC-32, so the zip checks (sizes, CRC) all pass and only the
+    // SHA-256 of what inspect read can tell the bytes apart.
+    let inspected = Wheel::inspect(&path, &filename).unwrap();
+    let mut bytes = fs_err::read(&path).unwrap();
+    let at = bytes
+        .windows(HONEST_METADATA.len())
+        .position(|window| window == HONEST_METADATA.as_bytes())
+        .unwrap()
+        + HONEST_METADATA.find("honest").unwrap();
+    for (byte, flip) in bytes[at..].iter_mut().zip(CRC_NEUTRAL) {
+        *byte ^= flip;
+    }
+    let mut file = fs_err::OpenOptions::new().write(true).open(&path).unwrap();
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(at as u64)).unwrap();
+    file.write_all(&bytes[at..at + CRC_NEUTRAL.len()]).unwrap();
+    drop(file);
+    // The zip crate reads the changed archive without complaint: the CRC-32 still matches.
+    let mut changed = Vec::new();
+    zip::ZipArchive::new(Cursor::new(fs_err::read(&path).unwrap()))
+        .unwrap()
+        .by_name("demo-1.0.dist-info/METADATA")
+        .unwrap()
+        .read_to_end(&mut changed)
+        .unwrap();
+    assert_ne!(changed, HONEST_METADATA.as_bytes());
+
+    let staging = dir.path().join("changed");
+    fs_err::create_dir(&staging).unwrap();
+    let result = inspected.unpack_verified(&staging, None);
+    assert!(
+        matches!(
+            &result,
+            Err(WheelError::ChangedSinceVerification { entry, .. })
+                if entry == "demo-1.0.dist-info/METADATA"
+        ),
+        "{:?}",
+        result.as_ref().err()
+    );
+}
