@@ -10,7 +10,8 @@ Every tool installs the same artifacts: safevenv locks each set once (`safevenv 
 same lock exported as hashed requirements (`--format requirements.txt`) feeds uv and pip. Each
 timed run installs into a fresh environment made untimed beforehand (pip's with pip in it, as it
 needs). Cold runs get a fresh cache each time; warm runs share one that an untimed run filled;
-no-op runs sync an environment that already holds the set.
+no-op runs sync an environment that already holds the set. Each set starts with another tool, so that
+no tool always runs first after the previous set's deletions.
 """
 
 import argparse
@@ -67,7 +68,7 @@ def main() -> None:
     base_env = dict(os.environ)
     print(f"install, {args.runs} runs each, interpreter {python}; work in {work}")
 
-    for name in args.sets.split(","):
+    for set_number, name in enumerate(args.sets.split(",")):
         requirements = SETS[name]
         lock = work / f"{name}.pylock.toml"
         hashed = work / f"{name}.txt"
@@ -103,7 +104,13 @@ def main() -> None:
                             "PIP_CACHE_DIR"),
         }
         results: dict[tuple[str, str], list[tuple[float, float]]] = {}
-        for tool, (fresh, command, cache_var) in tools.items():
+        # Each set starts with another tool: the first runs after the previous set's deletions,
+        # which make creating inodes slower on some file systems (ext4 without a journal).
+        names = list(tools)
+        order = names[set_number % len(names):] + names[:set_number % len(names)]
+        print(f"  tools in this order: {', '.join(order)}")
+        for tool in order:
+            fresh, command, cache_var = tools[tool]
             for mode in ("cold", "warm", "no-op"):
                 runs = []
                 warm_cache = work / f"cache-{tool.split()[0]}-{name}"
