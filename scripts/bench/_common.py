@@ -25,7 +25,11 @@ def safevenv_binary() -> Path:
 
 
 def tools_env(packages: list[str], python: str = sys.executable) -> Path:
-    """A throwaway venv of `python` with the competitors installed; returns its bin directory."""
+    """A throwaway venv of `python` with the competitors installed; returns its bin directory.
+
+    `SAFEVENV_BENCH_TOOLS` names the bin directory of one made before, to reuse it."""
+    if os.environ.get("SAFEVENV_BENCH_TOOLS"):
+        return Path(os.environ["SAFEVENV_BENCH_TOOLS"])
     venv = Path(tempfile.mkdtemp(prefix="safevenv-bench-tools-"))
     subprocess.run([python, "-m", "venv", str(venv)], check=True)
     subprocess.run(

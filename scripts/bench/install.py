@@ -10,8 +10,11 @@ Every tool installs the same artifacts: safevenv locks each set once (`safevenv 
 same lock exported as hashed requirements (`--format requirements.txt`) feeds uv and pip. Each
 timed run installs into a fresh environment made untimed beforehand (pip's with pip in it, as it
 needs). Cold runs get a fresh cache each time; warm runs share one that an untimed run filled;
-no-op runs sync an environment that already holds the set. Each set starts with another tool, so that
-no tool always runs first after the previous set's deletions.
+no-op runs sync an environment that already holds the set. The runs interleave the tools, each run
+starting with another one. Old trees are moved aside during a set and deleted before the next, which
+starts after the file system has settled (`--settle`).
+
+`SAFEVENV_BENCH_TOOLS` names the bin directory of an earlier run's throwaway environment to reuse.
 """
 
 import argparse
@@ -54,11 +57,25 @@ def peak_rss(argv: list[str], env: dict) -> tuple[float, float]:
     return float(seconds), float(rss)
 
 
+def settle(work: Path, seconds: float) -> None:
+    """Deletes what the previous set left behind, flushes it, and waits until the file system no longer treats
+    the freed inodes as recently deleted (ext4 without a journal skips them for a minute once clean)."""
+    for path in work.iterdir():
+        if path.is_dir() and not path.name.startswith("lock-cache"):
+            shutil.rmtree(path, ignore_errors=True)
+    os.sync()
+    if seconds:
+        print(f"  (settling {seconds:.0f} s after deleting this set's trees)")
+        time.sleep(seconds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--sets", default="small,web,data,large")
+    parser.add_argument("--settle", type=float, default=65.0,
+                        help="seconds to wait after deleting a set's trees (see `settle`)")
     args = parser.parse_args()
 
     python = os.path.realpath(args.python)
@@ -69,6 +86,7 @@ def main() -> None:
     print(f"install, {args.runs} runs each, interpreter {python}; work in {work}")
 
     for set_number, name in enumerate(args.sets.split(",")):
+        settle(work, args.settle)
         requirements = SETS[name]
         lock = work / f"{name}.pylock.toml"
         hashed = work / f"{name}.txt"
@@ -80,57 +98,65 @@ def main() -> None:
         count = sum(1 for line in lock.read_text().splitlines() if line == "[[packages]]")
         print(f"\n== {name}: {count} distributions")
 
-        env_dir = work / "env"
+        trash = work / "trash"
+        trash.mkdir(exist_ok=True)
 
-        def fresh_safevenv() -> None:
-            shutil.rmtree(env_dir, ignore_errors=True)
-            subprocess.run([safevenv, "create", "-q", "--python", python, str(env_dir)], check=True)
+        def discard(path: Path) -> None:
+            # Deleting a large tree makes creating inodes slower for minutes afterwards on some file
+            # systems (ext4 without a journal skips recently freed inodes), which would slow down
+            # whichever tool runs next. Trees are moved aside and deleted between sets instead.
+            if path.exists():
+                path.rename(trash / f"{len(list(trash.iterdir()))}")
 
-        def fresh_uv() -> None:
-            shutil.rmtree(env_dir, ignore_errors=True)
-            subprocess.run([uv, "venv", "-q", "--python", python, str(env_dir)], check=True)
+        def fresh_env(tool: str, make: list[str]) -> Path:
+            env_dir = work / f"env-{tool.split()[0]}"
+            discard(env_dir)
+            subprocess.run([*make, str(env_dir)], check=True)
+            return env_dir
 
-        def fresh_pip() -> None:
-            shutil.rmtree(env_dir, ignore_errors=True)
-            subprocess.run([python, "-m", "venv", str(env_dir)], check=True)
+        def env_of(tool: str) -> Path:
+            return work / f"env-{tool.split()[0]}"
 
         tools = {
-            "safevenv sync": (fresh_safevenv, lambda: [safevenv, "sync", "-q", "--python",
-                                                      str(env_dir / "bin" / "python"), str(lock)], "SAFEVENV_CACHE_DIR"),
-            "uv pip sync": (fresh_uv, lambda: [uv, "pip", "sync", "-q", "--require-hashes", "--python",
-                                               str(env_dir / "bin" / "python"), str(hashed)], "UV_CACHE_DIR"),
-            "pip install": (fresh_pip, lambda: [str(env_dir / "bin" / "pip"), "install", "-q", "--require-hashes",
-                                                "--no-deps", "--disable-pip-version-check", "-r", str(hashed)],
-                            "PIP_CACHE_DIR"),
+            "safevenv sync": ([safevenv, "create", "-q", "--python", python],
+                              lambda env: [safevenv, "sync", "-q", "--python", str(env / "bin" / "python"),
+                                           str(lock)], "SAFEVENV_CACHE_DIR"),
+            "uv pip sync": ([uv, "venv", "-q", "--python", python],
+                            lambda env: [uv, "pip", "sync", "-q", "--require-hashes", "--python",
+                                         str(env / "bin" / "python"), str(hashed)], "UV_CACHE_DIR"),
+            "pip install": ([python, "-m", "venv"],
+                            lambda env: [str(env / "bin" / "pip"), "install", "-q", "--require-hashes", "--no-deps",
+                                         "--disable-pip-version-check", "-r", str(hashed)], "PIP_CACHE_DIR"),
         }
-        results: dict[tuple[str, str], list[tuple[float, float]]] = {}
-        # Each set starts with another tool: the first runs after the previous set's deletions,
-        # which make creating inodes slower on some file systems (ext4 without a journal).
         names = list(tools)
-        order = names[set_number % len(names):] + names[:set_number % len(names)]
-        print(f"  tools in this order: {', '.join(order)}")
-        for tool in order:
-            fresh, command, cache_var = tools[tool]
-            for mode in ("cold", "warm", "no-op"):
-                runs = []
+        results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        for mode in ("cold", "warm", "no-op"):
+            for tool in names:
+                make, command, cache_var = tools[tool]
+                results[(tool, mode)] = []
                 warm_cache = work / f"cache-{tool.split()[0]}-{name}"
-                if mode == "warm":
-                    shutil.rmtree(warm_cache, ignore_errors=True)
-                    fresh()
-                    peak_rss(command(), dict(base_env, **{cache_var: str(warm_cache)}))  # fill, untimed
-                for i in range(args.runs):
-                    cache = work / f"cache-cold-{i}" if mode == "cold" else warm_cache
+                if mode == "warm":  # fill, untimed
+                    peak_rss(command(fresh_env(tool, make)), dict(base_env, **{cache_var: str(warm_cache)}))
+                if mode == "no-op":
+                    peak_rss(command(fresh_env(tool, make)), dict(base_env, **{cache_var: str(warm_cache)}))
+            # Runs interleave the tools, each run starting with another one, so that no tool always
+            # meets the file system in the state the previous one left it.
+            for i in range(args.runs):
+                shift = (set_number + i) % len(names)
+                for tool in names[shift:] + names[:shift]:
+                    make, command, cache_var = tools[tool]
+                    cache = work / f"cache-{tool.split()[0]}-{name}"
                     if mode == "cold":
-                        shutil.rmtree(cache, ignore_errors=True)
-                    if mode != "no-op" or i == 0:
-                        fresh()
-                        if mode == "no-op":
-                            peak_rss(command(), dict(base_env, **{cache_var: str(cache)}))
-                    runs.append(peak_rss(command(), dict(base_env, **{cache_var: str(cache)})))
-                results[(tool, mode)] = runs
+                        cache = work / f"cache-cold-{tool.split()[0]}"
+                        discard(cache)
+                    env_dir = env_of(tool) if mode == "no-op" else fresh_env(tool, make)
+                    results[(tool, mode)].append(peak_rss(command(env_dir), dict(base_env, **{cache_var: str(cache)})))
+            for tool in names:
+                runs = results[(tool, mode)]
                 seconds = statistics.median(run[0] for run in runs)
                 rss = max(run[1] for run in runs)
-                print(f"  {tool:<14} {mode:<6} median {seconds * 1000:8.1f} ms   peak RSS {rss:7.1f} MiB")
+                print(f"  {tool:<14} {mode:<6} median {seconds * 1000:8.1f} ms   peak RSS {rss:7.1f} MiB"
+                      f"   runs {', '.join(f'{run[0] * 1000:.0f}' for run in runs)}")
         print("  ratios vs uv (median; below 1.0 is faster than uv):")
         for mode in ("cold", "warm", "no-op"):
             base = statistics.median(run[0] for run in results[("uv pip sync", mode)])
@@ -139,6 +165,7 @@ def main() -> None:
                 for tool in tools
             )
             print(f"    {mode:<6} {line}")
+    settle(work, 0)
 
 
 if __name__ == "__main__":

@@ -125,6 +125,21 @@ pub enum InstallError {
         #[source]
         source: Box<safevenv_wheel::WheelError>,
     },
+    /// Unpacking a wheel would leave the cache's file system with less than the reserve free.
+    #[error(
+        "not enough free space to unpack `{wheel}` into `{}`: it needs {} MiB and {} MiB can be used (safevenv leaves {} MiB free); free some space, or point `--cache-dir` at a larger disk on the environment's file system",
+        dir.display(), needed.div_ceil(1 << 20), left >> 20, crate::unpacked::SPACE_RESERVE >> 20
+    )]
+    NoSpaceToUnpack {
+        /// The wheel's file name.
+        wheel: String,
+        /// The cache of unpacked wheels.
+        dir: PathBuf,
+        /// Bytes its files and directories take.
+        needed: u64,
+        /// Bytes fills may still take.
+        left: u64,
+    },
     /// The cache of unpacked wheels could not be read or written.
     #[error("could not use the unpacked wheel cache at `{path}`")]
     UnpackedCache {

@@ -19,6 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use tracing::{debug, warn};
@@ -35,6 +36,8 @@ const TRASH_PREFIX: &str = ".trash-";
 const STALE_FILL_AGE: Duration = Duration::from_secs(60 * 60);
 /// How far in the past a fill's seal is set (see [`check_entry`]).
 const SEAL_AGE: Duration = Duration::from_secs(10);
+/// Free space that fills leave on the cache's file system, for everything else on it.
+pub(crate) const SPACE_RESERVE: u64 = 256 << 20;
 
 /// Where unpacked wheels are kept (the cache's `wheels-v2` bucket). It should be on the
 /// environments' file system: across file systems files are copied instead of linked.
@@ -43,6 +46,16 @@ pub struct UnpackedCache {
     dir: PathBuf,
     /// Whether this process already swept what killed fills left behind.
     swept: std::sync::Once,
+    /// Bytes the fills of this process may still take: measured on the first fill (free space
+    /// less [`SPACE_RESERVE`]) unless set by [`UnpackedCache::with_space`].
+    space: Mutex<Option<Space>>,
+}
+
+/// What fills may still write, and the block size files are rounded up to.
+#[derive(Debug, Clone, Copy)]
+struct Space {
+    left: u64,
+    block: u64,
 }
 
 /// A wheel ready to install: its facts, and a cache entry holding its verified files.
@@ -120,6 +133,19 @@ impl UnpackedCache {
         Self {
             dir: dir.into(),
             swept: std::sync::Once::new(),
+            space: Mutex::new(None),
+        }
+    }
+
+    /// A cache in `dir` whose fills may take `bytes` in all, instead of what the file system
+    /// has free.
+    pub fn with_space(dir: impl Into<PathBuf>, bytes: u64) -> Self {
+        Self {
+            space: Mutex::new(Some(Space {
+                left: bytes,
+                block: 4096,
+            })),
+            ..Self::new(dir)
         }
     }
 
@@ -145,12 +171,19 @@ impl UnpackedCache {
                 entry,
             });
         }
-        let io_error = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| InstallError::UnpackedCache { path, source }
-        };
         fs_err::create_dir_all(&self.dir).map_err(io_error(&self.dir))?;
         self.swept.call_once(|| self.sweep());
+        let taken = self.take_space(&wheel)?;
+        self.fill(wheel, entry)
+            .inspect_err(|_| self.give_back(taken))
+    }
+
+    /// Unpacks `wheel` into a temporary directory, verified, seals it and renames it to `entry`.
+    fn fill<R: Read + Seek + Clone + Send>(
+        &self,
+        wheel: InspectedWheel<R>,
+        entry: PathBuf,
+    ) -> Result<ReadyWheel, InstallError> {
         let temp = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
             .tempdir_in(&self.dir)
@@ -205,6 +238,38 @@ impl UnpackedCache {
             io::ErrorKind::AlreadyExists,
             "another process keeps replacing this cache entry",
         )))
+    }
+
+    /// Takes what unpacking `wheel` will write from the space left to fills, or refuses before
+    /// anything is written. Invariant: fills of one process, together, leave [`SPACE_RESERVE`]
+    /// free of what the file system had at the first; every wheel of a run is unpacked before
+    /// the gate judges it, so without this a set the policy would refuse could still fill the
+    /// disk. A wheel cannot write more than this: it inflates to its declared sizes at most.
+    fn take_space(&self, wheel: &WheelInfo) -> Result<u64, InstallError> {
+        let mut space = self.space.lock().unwrap_or_else(PoisonError::into_inner);
+        let Space { left, block } = *space.get_or_insert_with(|| free_space(&self.dir));
+        let needed = footprint(wheel, block);
+        if needed > left {
+            return Err(InstallError::NoSpaceToUnpack {
+                wheel: wheel.filename().to_string(),
+                dir: self.dir.clone(),
+                needed,
+                left,
+            });
+        }
+        *space = Some(Space {
+            left: left - needed,
+            block,
+        });
+        Ok(needed)
+    }
+
+    /// Returns space taken for a fill that failed (its files are deleted with it).
+    fn give_back(&self, taken: u64) {
+        let mut space = self.space.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(space) = space.as_mut() {
+            space.left = space.left.saturating_add(taken);
+        }
     }
 
     /// Whether `entry` exists and passes the check; a failing entry is moved aside and deleted.
@@ -299,6 +364,53 @@ impl UnpackedCache {
             }
         }
     }
+}
+
+/// What fills may write on the file system of `dir`: the bytes free to an unprivileged writer
+/// less [`SPACE_RESERVE`]; unlimited where that cannot be asked.
+#[cfg(unix)]
+fn free_space(dir: &Path) -> Space {
+    match rustix::fs::statvfs(dir) {
+        Ok(stat) => Space {
+            left: stat
+                .f_bavail
+                .saturating_mul(stat.f_frsize)
+                .saturating_sub(SPACE_RESERVE),
+            block: stat.f_frsize.max(512),
+        },
+        Err(err) => {
+            debug!("cannot ask the free space of `{}`: {err}", dir.display());
+            UNLIMITED
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn free_space(_dir: &Path) -> Space {
+    UNLIMITED
+}
+
+const UNLIMITED: Space = Space {
+    left: u64::MAX,
+    block: 4096,
+};
+
+/// What unpacking `wheel` takes on a file system of `block`-byte blocks: each file's size
+/// rounded up to whole blocks, and a block for each directory.
+fn footprint(wheel: &WheelInfo, block: u64) -> u64 {
+    let files: u64 = wheel
+        .files()
+        .iter()
+        .map(|file| file.size.div_ceil(block).saturating_mul(block))
+        .fold(0, u64::saturating_add);
+    let directories = wheel.directories().len() as u64 + 1;
+    files.saturating_add(directories.saturating_mul(block))
+}
+
+/// An error of the cache at `path`, for `map_err`.
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> InstallError {
+    let path = path.to_path_buf();
+    move |source| InstallError::UnpackedCache { path, source }
 }
 
 /// Delete a tree that may hold symlinks or read-only directories (as a tampered entry may).

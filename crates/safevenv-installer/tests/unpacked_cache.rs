@@ -5,11 +5,15 @@
 
 mod common;
 
+use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use safevenv_installer::{EntryMismatch, EnvironmentLayout, UnpackedCache, check_entry};
+use safevenv_installer::{
+    EntryMismatch, EnvironmentLayout, InstallError, UnpackedCache, check_entry,
+};
 use safevenv_test_index::WheelSpec;
+use sha2::{Digest, Sha256};
 use uv_pypi_types::{DirInfo, DirectUrl};
 
 use common::{apply, approve, make_env, open, snapshot, unpacked, verified, wanted, wheel_info};
@@ -476,4 +480,90 @@ fn a_fill_sweeps_what_killed_fills_left_and_spares_running_ones() {
         running.join("pkg/mod.py").is_file(),
         "a recent fill is left alone"
     );
+}
+
+#[test]
+fn a_fill_larger_than_the_space_left_is_refused_before_anything_is_written() {
+    let root = tempfile::tempdir().unwrap();
+    let wheel = verified(root.path(), &rich());
+    let dir = root.path().join("unpacked-cache");
+    // Every file and directory takes at least a 4 KiB block: one block is not enough.
+    let cache = UnpackedCache::with_space(&dir, 4096);
+    let refused = cache.prepare(wheel.inspect()).unwrap_err();
+    assert!(
+        matches!(
+            &refused,
+            InstallError::NoSpaceToUnpack { wheel, needed, left: 4096, .. }
+                if wheel == "rich-1.0-py3-none-any.whl" && *needed > 4096
+        ),
+        "{refused:?}"
+    );
+    let message = refused.to_string();
+    assert!(message.contains("--cache-dir"), "{message}");
+    assert_eq!(fs_err::read_dir(&dir).unwrap().count(), 0);
+
+    // Room for it: filled, and the space it took is gone for the next fill.
+    let InstallError::NoSpaceToUnpack { needed, .. } = refused else {
+        unreachable!()
+    };
+    let cache = UnpackedCache::with_space(&dir, needed);
+    let ready = cache.prepare(wheel.inspect()).unwrap();
+    assert_eq!(ready.entry(), only_entry(&cache));
+    let other = verified(
+        root.path(),
+        &WheelSpec::new("other", "1.0").file("other.py", ""),
+    );
+    assert!(matches!(
+        cache.prepare(other.inspect()),
+        Err(InstallError::NoSpaceToUnpack { left: 0, .. })
+    ));
+
+    // A hit writes nothing, and so takes no space.
+    let full = UnpackedCache::with_space(&dir, 0);
+    assert_eq!(
+        full.prepare(wheel.inspect()).unwrap().entry(),
+        ready.entry()
+    );
+}
+
+/// What filling `wheel` takes, as the refusal of a cache with no space left states it.
+fn space_needed(dir: &Path, wheel: &common::BuiltWheel) -> u64 {
+    match UnpackedCache::with_space(dir, 0).prepare(wheel.inspect()) {
+        Err(InstallError::NoSpaceToUnpack { needed, .. }) => needed,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_fill_that_fails_verification_gives_its_space_back() {
+    let root = tempfile::tempdir().unwrap();
+    let good = verified(root.path(), &rich());
+    // The RECORD row of `rich/__init__.py` names another content of the same size.
+    let digest = |content: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(content))
+    };
+    let mut record = String::new();
+    zip::ZipArchive::new(fs_err::File::open(good.path()).unwrap())
+        .unwrap()
+        .by_name("rich-1.0.dist-info/RECORD")
+        .unwrap()
+        .read_to_string(&mut record)
+        .unwrap();
+    let hostile_dir = root.path().join("hostile");
+    fs_err::create_dir(&hostile_dir).unwrap();
+    let hostile = verified(
+        &hostile_dir,
+        &rich().record_override(&record.replace(&digest("VALUE = 1\n"), &digest("VALUE = 2\n"))),
+    );
+    let dir = root.path().join("unpacked-cache");
+    let needed = space_needed(&dir, &good);
+    assert_eq!(space_needed(&dir, &hostile), needed);
+
+    let cache = UnpackedCache::with_space(&dir, needed);
+    assert!(matches!(
+        cache.prepare(hostile.inspect()),
+        Err(InstallError::Unpack { .. })
+    ));
+    cache.prepare(good.inspect()).unwrap();
 }

@@ -27,6 +27,7 @@ mod unpack;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{Read, Seek};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
@@ -973,7 +974,17 @@ impl<R: Read + Seek> InspectedWheel<R> {
             limits,
         } = self;
         let all: Vec<usize> = (0..info.files.len()).collect();
-        let checked = check_files(&info, &mut archive, &entries, &claims, &limits, &all, None)?;
+        let stop = AtomicBool::new(false);
+        let checked = check_files(
+            &info,
+            &mut archive,
+            &entries,
+            &claims,
+            &limits,
+            &all,
+            None,
+            &stop,
+        )?;
         Ok(VerifiedWheel {
             sha256: checked.into_iter().map(|(_, sha256)| sha256).collect(),
             info,
@@ -1011,6 +1022,7 @@ impl<R: Read + Seek + Clone + Send> InspectedWheel<R> {
         let shares: Vec<Vec<usize>> = (0..threads)
             .map(|first| order.iter().copied().skip(first).step_by(threads).collect())
             .collect();
+        let stop = AtomicBool::new(false);
         let outcomes: Vec<Result<Checked, WheelError>> = if threads == 1 {
             vec![check_files(
                 &info,
@@ -1020,6 +1032,7 @@ impl<R: Read + Seek + Clone + Send> InspectedWheel<R> {
                 &limits,
                 &order,
                 Some(&unpacker),
+                &stop,
             )]
         } else {
             std::thread::scope(|scope| {
@@ -1027,8 +1040,8 @@ impl<R: Read + Seek + Clone + Send> InspectedWheel<R> {
                     .iter()
                     .map(|share| {
                         let mut archive = archive.clone();
-                        let (info, entries, claims, limits, unpacker) =
-                            (&info, &entries, &claims, &limits, &unpacker);
+                        let (info, entries, claims, limits, unpacker, stop) =
+                            (&info, &entries, &claims, &limits, &unpacker, &stop);
                         scope.spawn(move || {
                             check_files(
                                 info,
@@ -1038,6 +1051,7 @@ impl<R: Read + Seek + Clone + Send> InspectedWheel<R> {
                                 limits,
                                 share,
                                 Some(unpacker),
+                                stop,
                             )
                         })
                     })
@@ -1052,11 +1066,13 @@ impl<R: Read + Seek + Clone + Send> InspectedWheel<R> {
                     .collect()
             })
         };
+        // Any error first: a share cut short by `stop` looks whole (see `check_files`).
+        let shares = outcomes
+            .into_iter()
+            .collect::<Result<Vec<Checked>, WheelError>>()?;
         let mut sha256 = vec![[0; 32]; info.files.len()];
-        for outcome in outcomes {
-            for (i, digest) in outcome? {
-                sha256[i] = digest;
-            }
+        for (i, digest) in shares.into_iter().flatten() {
+            sha256[i] = digest;
         }
         unpacker.finish()?;
         Ok(VerifiedWheel {
@@ -1087,6 +1103,12 @@ fn unpack_threads(info: &WheelInfo) -> usize {
 /// Inflates the files at `indexes` of `info.files`, writing each through `unpacker` when given,
 /// and checks each against its claim: (1) and (4) in the stream, (8) after it. Returns each
 /// file's SHA-256 with its index.
+///
+/// Shares of one wheel run side by side with one `stop`: the first to fail raises it and the
+/// others return what they have done so far, unfinished. Invariant: `stop` is raised only with
+/// an error returned, so the caller, which returns any share's error first, never takes an
+/// unfinished share for a whole one.
+#[allow(clippy::too_many_arguments)]
 fn check_files<R: Read + Seek>(
     info: &WheelInfo,
     archive: &mut ZipArchive<R>,
@@ -1095,23 +1117,34 @@ fn check_files<R: Read + Seek>(
     limits: &Limits,
     indexes: &[usize],
     unpacker: Option<&Unpacker<'_>>,
+    stop: &AtomicBool,
 ) -> Result<Checked, WheelError> {
     // Each pass counts its own inflated total; together they stay within the declared sizes,
     // which inspection held to the limit, because no entry may inflate past its own.
     let mut pass = Pass::new(&info.name, limits);
     let mut checked = Vec::with_capacity(indexes.len());
     for &i in indexes {
+        if stop.load(Ordering::Relaxed) {
+            // Another share failed, and its error is what the wheel's unpacking returns.
+            return Ok(checked);
+        }
         let file = &info.files[i];
         let entry = &entries[file.index];
         let claim = &claims[i];
         let streamed = match unpacker {
-            Some(unpacker) => unpacker.write(&mut pass, archive, file, entry, claim.algorithm())?,
+            Some(unpacker) => unpacker.write(&mut pass, archive, file, entry, claim.algorithm()),
             None => pass.stream(archive, file.index, entry, claim.algorithm(), &mut |_| {
                 Ok(())
-            })?,
+            }),
         };
-        claim.check(&streamed, &info.name, &file.path)?;
-        checked.push((i, streamed.sha256));
+        if let Err(err) = streamed.and_then(|streamed| {
+            claim.check(&streamed, &info.name, &file.path)?;
+            checked.push((i, streamed.sha256));
+            Ok(())
+        }) {
+            stop.store(true, Ordering::Relaxed);
+            return Err(err);
+        }
     }
     Ok(checked)
 }
@@ -1153,4 +1186,100 @@ impl<R> VerifiedWheel<R> {
 /// Lowercase hex, for messages.
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+    use std::str::FromStr;
+
+    use safevenv_test_index::WheelSpec;
+
+    use super::*;
+
+    const FILENAME: &str = "demo-1.0-py3-none-any.whl";
+
+    fn inspected(spec: WheelSpec) -> InspectedWheel<Cursor<Vec<u8>>> {
+        let built = spec.build().unwrap();
+        let filename = WheelFilename::from_str(FILENAME).unwrap();
+        Wheel::inspect_reader(
+            Cursor::new(built.bytes),
+            FILENAME,
+            &filename,
+            &Limits::default(),
+        )
+        .unwrap()
+    }
+
+    fn spec() -> WheelSpec {
+        WheelSpec::new("demo", "1.0")
+            .file("demo/__init__.py", "x = 1\n")
+            .file("demo/b.py", "y = 2\n")
+    }
+
+    fn check_all(
+        wheel: &mut InspectedWheel<Cursor<Vec<u8>>>,
+        stop: &AtomicBool,
+    ) -> Result<Checked, WheelError> {
+        let all: Vec<usize> = (0..wheel.info.files.len()).collect();
+        check_files(
+            &wheel.info,
+            &mut wheel.archive,
+            &wheel.entries,
+            &wheel.claims,
+            &wheel.limits,
+            &all,
+            None,
+            stop,
+        )
+    }
+
+    #[test]
+    fn a_share_checks_every_file_while_no_other_has_failed() {
+        let mut wheel = inspected(spec());
+        let stop = AtomicBool::new(false);
+        let checked = check_all(&mut wheel, &stop).unwrap();
+        assert_eq!(checked.len(), wheel.info.files.len());
+        assert!(!stop.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn a_share_stops_once_another_has_failed() {
+        let mut wheel = inspected(spec());
+        let stop = AtomicBool::new(true);
+        assert_eq!(check_all(&mut wheel, &stop).unwrap(), Vec::new());
+    }
+
+    #[test]
+    fn a_failing_share_stops_the_others() {
+        // RECORD claims another digest for `demo/b.py` than its content has.
+        let good = spec().build().unwrap();
+        let mut archive = ZipArchive::new(Cursor::new(good.bytes)).unwrap();
+        let mut record = String::new();
+        archive
+            .by_name("demo-1.0.dist-info/RECORD")
+            .unwrap()
+            .read_to_string(&mut record)
+            .unwrap();
+        let row = record
+            .lines()
+            .find(|line| line.starts_with("demo/b.py,"))
+            .unwrap();
+        let other = record_digest(b"y = 3\n");
+        let hostile = record.replace(row, &format!("demo/b.py,sha256={other},6"));
+        let mut wheel = inspected(spec().record_override(&hostile));
+        let stop = AtomicBool::new(false);
+        let result = check_all(&mut wheel, &stop);
+        assert!(
+            matches!(&result, Err(WheelError::RecordHashMismatch { entry, .. }) if entry == "demo/b.py"),
+            "{result:?}"
+        );
+        assert!(stop.load(Ordering::Relaxed));
+    }
+
+    /// A RECORD digest: urlsafe base64 of the SHA-256, unpadded.
+    fn record_digest(bytes: &[u8]) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(bytes))
+    }
 }

@@ -100,6 +100,18 @@ pub struct BuiltWheel {
     filename: WheelFilename,
 }
 
+impl BuiltWheel {
+    /// The wheel's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The wheel, inspected as the pipeline does.
+    pub fn inspect(&self) -> safevenv_installer::InspectedWheel<safevenv_wheel::WheelReader> {
+        Wheel::inspect(&self.path, &self.filename).unwrap()
+    }
+}
+
 pub fn verified(dir: &Path, spec: &WheelSpec) -> BuiltWheel {
     let built = spec.build().unwrap();
     let path = dir.join(&built.filename);
@@ -125,11 +137,7 @@ pub fn apply(
 ) -> Result<Applied, InstallError> {
     let ready: Vec<_> = wheels
         .iter()
-        .map(|wheel| {
-            cache
-                .prepare(Wheel::inspect(&wheel.path, &wheel.filename).unwrap())
-                .unwrap()
-        })
+        .map(|wheel| cache.prepare(wheel.inspect()).unwrap())
         .collect();
     env.apply(plan, approved, &ready, progress)
 }
