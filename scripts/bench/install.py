@@ -11,8 +11,9 @@ same lock exported as hashed requirements (`--format requirements.txt`) feeds uv
 timed run installs into a fresh environment made untimed beforehand (pip's with pip in it, as it
 needs). Cold runs get a fresh cache each time; warm runs share one that an untimed run filled;
 no-op runs sync an environment that already holds the set. The runs interleave the tools, each run
-starting with another one. Old trees are moved aside during a set and deleted before the next, which
-starts after the file system has settled (`--settle`).
+starting with another one. Nothing is deleted until the end (old trees are moved aside): deleting
+large trees slows down creating files for minutes on some file systems. After deleting large trees
+yourself, pass `--settle 360`. The sets need several GB of free space in the temporary directory.
 
 `SAFEVENV_BENCH_TOOLS` names the bin directory of an earlier run's throwaway environment to reuse.
 """
@@ -57,15 +58,13 @@ def peak_rss(argv: list[str], env: dict) -> tuple[float, float]:
     return float(seconds), float(rss)
 
 
-def settle(work: Path, seconds: float) -> None:
-    """Deletes what the previous set left behind, flushes it, and waits until the file system no longer treats
-    the freed inodes as recently deleted (ext4 without a journal skips them for a minute once clean)."""
-    for path in work.iterdir():
-        if path.is_dir() and not path.name.startswith("lock-cache"):
-            shutil.rmtree(path, ignore_errors=True)
+def settle(seconds: float) -> None:
+    """Flushes the file system and waits, so that inodes freed before the bench no longer slow it
+    (ext4 without a journal skips inodes freed in the last minute, or six while their inode table
+    block is dirty, scanning past each one when it allocates)."""
     os.sync()
     if seconds:
-        print(f"  (settling {seconds:.0f} s after deleting this set's trees)")
+        print(f"  (settling {seconds:.0f} s)", flush=True)
         time.sleep(seconds)
 
 
@@ -74,8 +73,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--sets", default="small,web,data,large")
-    parser.add_argument("--settle", type=float, default=65.0,
-                        help="seconds to wait after deleting a set's trees (see `settle`)")
+    parser.add_argument("--settle", type=float, default=0.0,
+                        help="seconds to wait before starting, after deleting large trees (360 is safe)")
     args = parser.parse_args()
 
     python = os.path.realpath(args.python)
@@ -83,10 +82,12 @@ def main() -> None:
     uv = str(tools_env(["uv"], python) / "uv")
     work = Path(tempfile.mkdtemp(prefix="safevenv-bench-install-"))
     base_env = dict(os.environ)
+    trash = work / "trash"
+    trash.mkdir()
     print(f"install, {args.runs} runs each, interpreter {python}; work in {work}")
 
+    settle(args.settle)
     for set_number, name in enumerate(args.sets.split(",")):
-        settle(work, args.settle)
         requirements = SETS[name]
         lock = work / f"{name}.pylock.toml"
         hashed = work / f"{name}.txt"
@@ -98,13 +99,10 @@ def main() -> None:
         count = sum(1 for line in lock.read_text().splitlines() if line == "[[packages]]")
         print(f"\n== {name}: {count} distributions")
 
-        trash = work / "trash"
-        trash.mkdir(exist_ok=True)
-
         def discard(path: Path) -> None:
             # Deleting a large tree makes creating inodes slower for minutes afterwards on some file
-            # systems (ext4 without a journal skips recently freed inodes), which would slow down
-            # whichever tool runs next. Trees are moved aside and deleted between sets instead.
+            # systems (see `settle`), which would slow down whichever tool runs next: trees are
+            # moved aside and deleted when the bench is done.
             if path.exists():
                 path.rename(trash / f"{len(list(trash.iterdir()))}")
 
@@ -165,7 +163,8 @@ def main() -> None:
                 for tool in tools
             )
             print(f"    {mode:<6} {line}")
-    settle(work, 0)
+    print(f"\ndeleting {work}", flush=True)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Component, Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 use indicatif::ProgressBar;
@@ -56,8 +57,137 @@ pub(crate) fn entry_path(
         .join(filename))
 }
 
-/// The SHA-256 and length of the file at `path`, or `None` when there is no such file.
-pub(crate) fn hash_file(path: &Path) -> Result<Option<(Sha256, u64)>, FetchError> {
+/// A file is given a record of its identity only if it had not changed for this long when
+/// hashing began: file systems stamp changes with a clock that ticks in milliseconds, so a write
+/// made in the same tick as an earlier one leaves the times as they were.
+const SETTLED: Duration = Duration::from_secs(1);
+/// The record beside an entry: `.hashed-<filename>`. The dot keeps it from ever being taken for
+/// an artifact; it is not [`TEMP_PREFIX`], so it is never cleaned as a temporary file.
+const RECORD_PREFIX: &str = ".hashed-";
+
+/// The SHA-256 and length of the entry's file at `path`, or `None` when there is no such file.
+///
+/// The file is hashed unless the record beside it still describes it: the digest and size it
+/// was hashed to, and the file's identity then (device, inode, size, modification and change
+/// times). After a hash that finds `expected`, a record is written for the next use.
+///
+/// SECURITY INVARIANT: the record is trusted only while the file's change time (`ctime`) and
+/// inode are the ones it names. Writing, truncating or `chmod`-ing a file, or setting its times
+/// (`touch -d`), sets its change time to the present, which no unprivileged process can set
+/// back; replacing or restoring the file (a CI cache, `cp -a`) gives it another inode. A record
+/// is written only for a file unchanged for [`SETTLED`] before the hash began, so that a write
+/// during or after the hash cannot share the change time of the bytes hashed. What it cannot
+/// see: bytes changed under the file system (a failing disk, a raw device write by root).
+pub(crate) fn check_file(
+    path: &Path,
+    expected: &Sha256,
+) -> Result<Option<(Sha256, u64)>, FetchError> {
+    check_file_settled(path, expected, SETTLED)
+}
+
+/// [`check_file`], with how long the file must have been unchanged to get a record.
+fn check_file_settled(
+    path: &Path,
+    expected: &Sha256,
+    settled_for: Duration,
+) -> Result<Option<(Sha256, u64)>, FetchError> {
+    if let Some(recorded) = recorded_hash(path).filter(|(sha256, _)| sha256 == expected) {
+        return Ok(Some(recorded));
+    }
+    let started = std::time::SystemTime::now();
+    let Some((sha256, size, metadata)) = hash_file(path)? else {
+        return Ok(None);
+    };
+    let settled = started.checked_sub(settled_for);
+    if sha256 == *expected
+        && let Some(identity) = Identity::of(&metadata)
+        && settled.is_some_and(|settled| identity.changed < settled)
+    {
+        let record = format!("{sha256} {size} {identity}\n");
+        // A record that cannot be written only means hashing again next time.
+        if let Err(error) = safevenv_cache::write_atomic(&record_path(path), record.as_bytes()) {
+            debug!("{error}");
+        }
+    }
+    Ok(Some((sha256, size)))
+}
+
+/// The record of the entry's file at `path`, when the file is still the one it describes.
+fn recorded_hash(path: &Path) -> Option<(Sha256, u64)> {
+    let record = fs_err::read_to_string(record_path(path)).ok()?;
+    let metadata = fs_err::symlink_metadata(path).ok()?;
+    let current = Identity::of(&metadata)?;
+    let mut fields = record.trim_end().splitn(3, ' ');
+    let sha256 = Sha256::from_str(fields.next()?).ok()?;
+    let size: u64 = fields.next()?.parse().ok()?;
+    (fields.next()? == current.to_string() && size == metadata.len()).then_some((sha256, size))
+}
+
+fn record_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!("{RECORD_PREFIX}{name}"))
+}
+
+/// What identifies a regular file's content to the file system (see [`check_file`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    device: u64,
+    inode: u64,
+    size: u64,
+    modified: std::time::SystemTime,
+    changed: std::time::SystemTime,
+}
+
+impl Identity {
+    /// `None` for anything but a regular file, and where the change time is not kept.
+    #[cfg(unix)]
+    fn of(metadata: &std::fs::Metadata) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let at = |seconds: i64, nanos: i64| {
+            let seconds = u64::try_from(seconds).ok()?;
+            let nanos = u32::try_from(nanos).ok()?;
+            std::time::UNIX_EPOCH.checked_add(Duration::new(seconds, nanos))
+        };
+        metadata.file_type().is_file().then_some(())?;
+        Some(Self {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+            size: metadata.size(),
+            modified: at(metadata.mtime(), metadata.mtime_nsec())?,
+            changed: at(metadata.ctime(), metadata.ctime_nsec())?,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn of(_metadata: &std::fs::Metadata) -> Option<Self> {
+        None
+    }
+}
+
+impl std::fmt::Display for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let nanos = |time: std::time::SystemTime| {
+            time.duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| since.as_nanos())
+        };
+        write!(
+            f,
+            "{} {} {} {} {}",
+            self.device,
+            self.inode,
+            self.size,
+            nanos(self.modified),
+            nanos(self.changed)
+        )
+    }
+}
+
+/// The SHA-256 and length of the file at `path`, and its metadata once read, or `None` when
+/// there is no such file.
+fn hash_file(path: &Path) -> Result<Option<(Sha256, u64, std::fs::Metadata)>, FetchError> {
     let read_error = |source| FetchError::Read {
         path: path.to_path_buf(),
         source,
@@ -89,7 +219,8 @@ pub(crate) fn hash_file(path: &Path) -> Result<Option<(Sha256, u64)>, FetchError
         hasher.update(&buffer[..count]);
         length += count as u64;
     }
-    Ok(Some((Sha256::finish(hasher), length)))
+    let metadata = file.metadata().map_err(read_error)?;
+    Ok(Some((Sha256::finish(hasher), length, metadata)))
 }
 
 /// Stream the local file at `path` into `sink`, as a download would be.
@@ -370,11 +501,125 @@ mod tests {
         assert!(hash_file(&dir.path().join("missing")).unwrap().is_none());
         let path = dir.path().join("present");
         fs_err::write(&path, b"abc").unwrap();
-        let (digest, length) = hash_file(&path).unwrap().unwrap();
+        let (digest, length, _) = hash_file(&path).unwrap().unwrap();
         assert_eq!(length, 3);
         assert_eq!(
             digest.to_string(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    /// A file of `content` at `dir/demo.whl`, left to settle for a moment.
+    fn settled_file(dir: &Path, content: &[u8]) -> (PathBuf, Sha256) {
+        let path = dir.join("demo.whl");
+        fs_err::write(&path, content).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        (path, Sha256::finish(sha2::Sha256::new_with_prefix(content)))
+    }
+
+    const SETTLED_IN_TESTS: Duration = Duration::from_millis(50);
+
+    #[test]
+    fn a_settled_file_that_hashes_as_expected_gets_a_record_that_is_then_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, digest) = settled_file(dir.path(), b"wheel bytes");
+        assert!(recorded_hash(&path).is_none());
+        let checked = check_file_settled(&path, &digest, SETTLED_IN_TESTS).unwrap();
+        assert_eq!(checked, Some((digest, 11)));
+        assert_eq!(recorded_hash(&path), Some((digest, 11)));
+        assert_eq!(
+            check_file_settled(&path, &digest, SETTLED_IN_TESTS).unwrap(),
+            Some((digest, 11))
+        );
+    }
+
+    #[test]
+    fn a_file_changed_in_the_last_moments_gets_no_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, digest) = settled_file(dir.path(), b"wheel bytes");
+        check_file_settled(&path, &digest, Duration::from_secs(60)).unwrap();
+        assert!(recorded_hash(&path).is_none());
+        assert!(!record_path(&path).exists());
+    }
+
+    #[test]
+    fn a_file_of_another_digest_gets_no_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = settled_file(dir.path(), b"wheel bytes");
+        let other = Sha256::finish(sha2::Sha256::new_with_prefix(b"other bytes"));
+        check_file_settled(&path, &other, SETTLED_IN_TESTS).unwrap();
+        assert!(!record_path(&path).exists());
+    }
+
+    /// A record made for `content`, then `change` applied to the file: the record must no
+    /// longer be trusted, and checking hashes the file again.
+    fn assert_change_is_seen(change: impl FnOnce(&Path)) {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, digest) = settled_file(dir.path(), b"wheel bytes");
+        check_file_settled(&path, &digest, SETTLED_IN_TESTS).unwrap();
+        assert!(recorded_hash(&path).is_some());
+        change(&path);
+        assert_eq!(recorded_hash(&path), None);
+        let (actual, _) = check_file_settled(&path, &digest, SETTLED_IN_TESTS)
+            .unwrap()
+            .unwrap();
+        assert_ne!(actual, digest, "the changed bytes were hashed");
+    }
+
+    #[test]
+    fn a_file_written_in_place_after_its_record_is_hashed_again() {
+        assert_change_is_seen(|path| fs_err::write(path, b"other bytes").unwrap());
+    }
+
+    #[test]
+    fn a_file_written_with_its_times_put_back_is_hashed_again() {
+        assert_change_is_seen(|path| {
+            let before = fs_err::metadata(path).unwrap();
+            fs_err::write(path, b"other bytes").unwrap();
+            let file = fs_err::File::options().write(true).open(path).unwrap();
+            file.set_times(
+                std::fs::FileTimes::new()
+                    .set_modified(before.modified().unwrap())
+                    .set_accessed(before.accessed().unwrap()),
+            )
+            .unwrap();
+            assert_eq!(
+                fs_err::metadata(path).unwrap().modified().unwrap(),
+                before.modified().unwrap()
+            );
+        });
+    }
+
+    #[test]
+    fn a_file_replaced_by_a_copy_is_hashed_again() {
+        assert_change_is_seen(|path| {
+            let copy = path.with_file_name("copy");
+            fs_err::write(&copy, b"other bytes").unwrap();
+            fs_err::rename(&copy, path).unwrap();
+        });
+    }
+
+    #[test]
+    fn a_record_naming_another_digest_is_not_used_for_this_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, digest) = settled_file(dir.path(), b"wheel bytes");
+        check_file_settled(&path, &digest, SETTLED_IN_TESTS).unwrap();
+        let other = Sha256::finish(sha2::Sha256::new_with_prefix(b"other bytes"));
+        let record = fs_err::read_to_string(record_path(&path)).unwrap();
+        fs_err::write(
+            record_path(&path),
+            record.replace(&digest.to_string(), &other.to_string()),
+        )
+        .unwrap();
+        assert_eq!(recorded_hash(&path), Some((other, 11)));
+        assert_eq!(
+            check_file_settled(&path, &digest, SETTLED_IN_TESTS).unwrap(),
+            Some((digest, 11)),
+        );
+        assert_eq!(
+            recorded_hash(&path),
+            Some((digest, 11)),
+            "hashed and recorded anew"
         );
     }
 }

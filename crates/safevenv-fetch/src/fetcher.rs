@@ -12,7 +12,7 @@ use tracing::{debug, warn};
 use uv_normalize::PackageName;
 use uv_pep440::Version;
 
-use crate::entry::{EntrySink, clean_stale_temp_files, copy_local, entry_path, hash_file};
+use crate::entry::{EntrySink, check_file, clean_stale_temp_files, copy_local, entry_path};
 use crate::progress::Progress;
 use crate::{FetchError, Sha256};
 
@@ -325,16 +325,19 @@ impl Fetcher {
     /// Step 2 of [`Fetcher::fetch_entry`]: the entry, if present and its bytes match.
     ///
     /// An entry is only ever created by the rename after step 5, so its path already says its
-    /// hash. We re-hash it anyway: the cache is a directory any program of the user's can write
-    /// to, a disk can corrupt it, and a proof must be about the bytes there now, not those
-    /// written once. The cost is one read at hashing speed (see the crate's measurements).
+    /// hash. We check it anyway: the cache is a directory any program of the user's can write
+    /// to, and a proof must be about the bytes there now, not those written once. It is hashed
+    /// again unless the file system shows it unchanged since it was last hashed, which no
+    /// unprivileged writer can fake (see [`check_file`]); a warm install of large wheels would
+    /// otherwise spend a good part of its time re-reading them.
     async fn check_hit(
         &self,
         entry: &Path,
         request: &ArtifactRequest,
     ) -> Result<Option<HashVerified>, FetchError> {
         let path = entry.to_path_buf();
-        let hashed = tokio::task::spawn_blocking(move || hash_file(&path))
+        let expected = request.expected;
+        let hashed = tokio::task::spawn_blocking(move || check_file(&path, &expected))
             .await
             .map_err(|source| FetchError::Check {
                 path: entry.to_path_buf(),

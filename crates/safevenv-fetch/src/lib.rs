@@ -9,8 +9,10 @@
 //!   leaves nothing in the cache; so does a size other than the index advertised.
 //! - Entries appear whole or not at all (temporary file in the same directory, then a rename); a
 //!   crash leaves only temporary files, never read as entries and removed later.
-//! - A cache hit is re-hashed before use. [`HashVerified`], which only this crate can make, is the
-//!   proof the later stages ask for.
+//! - A cache hit is hashed again before use, unless a record beside it shows the file unchanged
+//!   (same inode and change time, which no unprivileged writer can set back) since it was last
+//!   hashed. [`HashVerified`], which only this crate can make, is the proof the later stages ask
+//!   for.
 //! - A local artifact (a `file:` URL: a wheel the user named by path) is copied in through the
 //!   same hashing sink and the same check, so what is installed is the copy whose digest matched.
 //! - A batch is all or nothing: the first failure cancels the other downloads.

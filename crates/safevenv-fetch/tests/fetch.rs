@@ -354,6 +354,41 @@ async fn a_corrupt_cache_entry_is_downloaded_again() {
 }
 
 #[tokio::test]
+async fn an_entry_changed_after_it_was_recorded_as_hashed_is_downloaded_again() {
+    let (index, demo) = one_wheel_index();
+    let cache = tempfile::tempdir().unwrap();
+    let fetch = || async {
+        fetcher(&index, cache.path(), options())
+            .fetch_all(&[request(&index, &demo)])
+            .await
+            .unwrap()
+    };
+    let first = fetch().await;
+    // Once settled, a hit is hashed and recorded; the next hit trusts the record.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    fetch().await;
+    let record = first[0]
+        .path()
+        .with_file_name(format!(".hashed-{}", demo.filename));
+    assert!(record.exists());
+    index.clear_requests();
+    fetch().await;
+    assert_eq!(file_requests(&index), 0);
+
+    fs_err::write(first[0].path(), b"changed behind our back").unwrap();
+    let again = fetch().await;
+    assert_eq!(
+        file_requests(&index),
+        1,
+        "the changed entry was not trusted"
+    );
+    assert_eq!(
+        sha256_hex(&fs_err::read(again[0].path()).unwrap()),
+        demo.sha256
+    );
+}
+
+#[tokio::test]
 async fn offline_uses_hits_and_refuses_misses() {
     let (index, demo) = one_wheel_index();
     let other = wheel("other", "2.0");

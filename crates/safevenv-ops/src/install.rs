@@ -514,7 +514,10 @@ pub(crate) fn fetch_and_inspect(
         network.client.clone(),
         network.cache.clone(),
         FetchOptions {
-            concurrency: 8,
+            concurrency: std::env::var("SAFEVENV_EXP_CONC")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(8),
             offline: network.offline,
             progress: network.progress,
             max_size: DEFAULT_MAX_SIZE,

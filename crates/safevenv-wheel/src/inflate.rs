@@ -10,7 +10,7 @@ use crate::layout::Entry;
 use crate::{Limits, WheelError};
 
 /// Read buffer for inflated data; large enough to amortise the per-call overhead.
-pub(crate) const BUFFER: usize = 256 * 1024;
+const BUFFER: usize = 256 * 1024;
 /// Read-ahead buffer for compressed data.
 const INPUT_BUFFER: usize = 64 * 1024;
 
@@ -206,18 +206,26 @@ impl<'a> Pass<'a> {
         let wheel = self.wheel;
         let limits = self.limits;
         loop {
-            let read = match reader.read(&mut self.buffer) {
-                Ok(0) => return Ok(()),
-                Ok(read) => read,
-                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
-                Err(source) => {
-                    return Err(WheelError::Inflate {
-                        wheel: wheel.to_string(),
-                        entry: entry.name.clone(),
-                        source,
-                    });
+            // The buffer is filled before the sink sees it, so that the sink can write each
+            // chunk straight to a file (one system call each, no copy into a writer's buffer).
+            let mut read = 0;
+            while read < self.buffer.len() {
+                match reader.read(&mut self.buffer[read..]) {
+                    Ok(0) => break,
+                    Ok(more) => read += more,
+                    Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                    Err(source) => {
+                        return Err(WheelError::Inflate {
+                            wheel: wheel.to_string(),
+                            entry: entry.name.clone(),
+                            source,
+                        });
+                    }
                 }
-            };
+            }
+            if read == 0 {
+                return Ok(());
+            }
             let chunk = &self.buffer[..read];
             state.size += read as u64;
             self.total += read as u64;

@@ -1,13 +1,13 @@
 //! Writing a wheel's files into an empty staging directory.
 
 use std::collections::HashSet;
-use std::io::{BufWriter, Read, Seek, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use zip::ZipArchive;
 
-use crate::inflate::{Algorithm, BUFFER, Pass, Streamed};
+use crate::inflate::{Algorithm, Pass, Streamed};
 use crate::layout::Entry;
 use crate::{Limits, VerifiedWheel, WheelError, WheelFile, hex};
 
@@ -146,14 +146,12 @@ impl<'a> Unpacker<'a> {
     ) -> Result<Streamed, WheelError> {
         let wheel = self.wheel;
         let io_error = |source| unpack_error(wheel, &entry.name, source);
-        let handle = create_new(&self.root.join(&file.path), file.executable).map_err(io_error)?;
-        let mut writer = BufWriter::with_capacity(BUFFER, handle);
+        let mut handle =
+            create_new(&self.root.join(&file.path), file.executable).map_err(io_error)?;
+        // Unbuffered: the pass hands over full chunks of its own buffer.
         let streamed = pass.stream(archive, file.index, entry, algorithm, &mut |chunk| {
-            writer.write_all(chunk).map_err(io_error)
+            handle.write_all(chunk).map_err(io_error)
         })?;
-        let handle = writer
-            .into_inner()
-            .map_err(|error| io_error(error.into_error()))?;
         set_mode(&handle, file.executable).map_err(io_error)?;
         if let Some(modified) = self.modified {
             handle.set_modified(modified).map_err(io_error)?;
