@@ -316,9 +316,15 @@ impl Environment {
         } else {
             usize::MAX
         };
-        let staged = parallel::parallel_map(chosen.to_vec(), threads, |(install, index)| {
+        let mut order = chosen.to_vec();
+        if threads > 1 {
+            // The wheels with the most files first, so that the largest does not start last.
+            order.sort_by_key(|&(_, index)| std::cmp::Reverse(wheels[index].files().len()));
+        }
+        let staged = parallel::parallel_map(order, threads, |(install, index)| {
             let wheel = &wheels[index];
             let (filename, entry) = (wheel.filename(), wheel.entry());
+            let started = std::time::Instant::now();
             let stage_error = |source| InstallError::Stage {
                 wheel: filename.to_string(),
                 source: Box::new(source),
@@ -346,6 +352,7 @@ impl Environment {
                     .map_err(stage_error)?;
                 unrequest(&dist_info).map_err(prepare)?;
             }
+            debug!("staged {filename} in {:?}", started.elapsed());
             Ok(())
         });
         staged.into_iter().collect()

@@ -129,57 +129,23 @@ impl Transaction {
         removed: &BTreeSet<PathBuf>,
         stop_dirs: &BTreeSet<PathBuf>,
     ) -> Result<Vec<Op>, InstallError> {
-        let mut staged_dirs = BTreeSet::new();
-        let mut staged_files = BTreeSet::new();
-        walk(
-            &self.staged(),
-            Path::new(""),
-            &mut staged_dirs,
-            &mut staged_files,
-        )
-        .map_err(|err| self.prepare_error(err))?;
+        let mut survey = Survey::default();
+        survey
+            .walk(&self.staged(), &self.prefix, Path::new(""), false)
+            .map_err(|err| self.prepare_error(err))?;
+        let Survey {
+            existing_dirs,
+            replaced_dirs,
+            new_trees,
+            files,
+            fresh_files,
+        } = survey;
 
         let mut backups: BTreeSet<PathBuf> = removed.clone();
         // What is in the way of a new file or directory and not owned by a removed distribution
         // is moved aside too (and restored on rollback), as pip overwrites it.
-        let mut create_dirs = Vec::new();
-        let mut new_trees = BTreeSet::new();
-        for dir in &staged_dirs {
-            match fs_err::symlink_metadata(self.prefix.join(dir)) {
-                Ok(metadata) if metadata.is_dir() => {}
-                // A link to a directory (`lib64` -> `lib`) is used as the directory it names.
-                Ok(_) if self.prefix.join(dir).is_dir() => {}
-                Ok(_) => {
-                    backups.insert(dir.clone());
-                    create_dirs.push(dir.clone());
-                }
-                Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                    new_trees.insert(dir.clone());
-                }
-                Err(err) => return Err(self.prepare_error(err)),
-            }
-        }
-        // A staged directory missing from the environment moves in whole, with one rename:
-        // only the topmost of them are operations, not every directory and file below (a
-        // distribution like botocore has thousands), which keeps the journal short and the
-        // directories to sync few. `Place` renames a directory as it renames a file, and its
-        // undo moves it back whole.
-        let new_trees: BTreeSet<PathBuf> = new_trees
-            .iter()
-            .filter(|dir| !dir.ancestors().skip(1).any(|up| new_trees.contains(up)))
-            .cloned()
-            .collect();
-        let in_new_tree = |path: &Path| path.ancestors().skip(1).any(|up| new_trees.contains(up));
-        let create_dirs: Vec<PathBuf> = create_dirs
-            .into_iter()
-            .filter(|dir| !in_new_tree(dir))
-            .collect();
-        let staged_files: BTreeSet<PathBuf> = staged_files
-            .into_iter()
-            .filter(|file| !in_new_tree(file))
-            .chain(new_trees.iter().cloned())
-            .collect();
-        for file in &staged_files {
+        backups.extend(replaced_dirs.iter().cloned());
+        for file in &files {
             match fs_err::symlink_metadata(self.prefix.join(file)) {
                 Ok(metadata) if metadata.is_dir() => {
                     // Decided below, once the emptied directories are known.
@@ -243,7 +209,7 @@ impl Transaction {
         }
         let mut candidates: Vec<PathBuf> = candidates
             .into_iter()
-            .filter(|dir| !staged_dirs.contains(dir))
+            .filter(|dir| !existing_dirs.contains(dir))
             .collect();
         candidates.sort_by_key(|dir| std::cmp::Reverse(dir.components().count()));
         let mut emptied = BTreeSet::new();
@@ -268,7 +234,7 @@ impl Transaction {
             }
         }
         // A new file where a directory stays is a conflict, not something to overwrite.
-        for file in &staged_files {
+        for file in &files {
             let full = self.prefix.join(file);
             if fs_err::symlink_metadata(&full).is_ok_and(|metadata| metadata.is_dir())
                 && !emptied.contains(file)
@@ -291,12 +257,22 @@ impl Transaction {
                 mode,
             });
         }
-        // `BTreeSet` order puts a parent before its children.
-        for dir in create_dirs {
+        // The walk's order puts a parent before its children.
+        for dir in replaced_dirs {
             ops.push(Op::CreateDir { path: utf8(&dir)? });
         }
-        for file in staged_files {
-            ops.push(Op::Place { path: utf8(&file)? });
+        // A staged directory missing from the environment moves in whole, with one rename:
+        // only the topmost of them are operations, not every directory and file below (a
+        // distribution like botocore has thousands), which keeps the journal short and the
+        // directories to sync few. `Place` renames a directory as it renames a file, and its
+        // undo moves it back whole.
+        let places: BTreeSet<PathBuf> = files
+            .into_iter()
+            .chain(fresh_files)
+            .chain(new_trees)
+            .collect();
+        for path in places {
+            ops.push(Op::Place { path: utf8(&path)? });
         }
         Ok(ops)
     }
@@ -421,24 +397,62 @@ fn list_dir(dir: &Path) -> io::Result<Vec<std::ffi::OsString>> {
     }
 }
 
-/// Every directory and non-directory below `root/dir`, relative to `root`.
-fn walk(
-    root: &Path,
-    dir: &Path,
-    dirs: &mut BTreeSet<PathBuf>,
-    files: &mut BTreeSet<PathBuf>,
-) -> io::Result<()> {
-    for entry in fs_err::read_dir(root.join(dir))? {
-        let entry = entry?;
-        let relative = dir.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            dirs.insert(relative.clone());
-            walk(root, &relative, dirs, files)?;
-        } else {
-            files.insert(relative);
+/// What the staged tree meets in the prefix. Paths are relative to both.
+#[derive(Debug, Default)]
+struct Survey {
+    /// Staged directories the prefix has as directories (or links to one).
+    existing_dirs: BTreeSet<PathBuf>,
+    /// Staged directories where the prefix has something else: moved aside, then created.
+    replaced_dirs: Vec<PathBuf>,
+    /// The topmost staged directories missing from the prefix: each moves in whole.
+    new_trees: BTreeSet<PathBuf>,
+    /// Staged non-directories in directories the prefix has: what is there is looked at.
+    files: BTreeSet<PathBuf>,
+    /// Staged non-directories in replaced directories, where nothing of the prefix is.
+    fresh_files: BTreeSet<PathBuf>,
+}
+
+impl Survey {
+    /// Walks `staged/dir` and `prefix/dir` together, going down only where a staged directory
+    /// already exists in the prefix: below a missing one there is nothing of the prefix to look
+    /// at, as it moves in whole. For a new environment that is a few hundred `lstat`s, not one
+    /// for each of the tens of thousands of staged paths. `replaced`: `prefix/dir` is not a
+    /// directory (it is moved aside and `dir` created afresh).
+    fn walk(&mut self, staged: &Path, prefix: &Path, dir: &Path, replaced: bool) -> io::Result<()> {
+        for entry in fs_err::read_dir(staged.join(dir))? {
+            let entry = entry?;
+            let relative = dir.join(entry.file_name());
+            if !entry.file_type()?.is_dir() {
+                if replaced {
+                    self.fresh_files.insert(relative);
+                } else {
+                    self.files.insert(relative);
+                }
+                continue;
+            }
+            if replaced {
+                self.new_trees.insert(relative);
+                continue;
+            }
+            let target = prefix.join(&relative);
+            match fs_err::symlink_metadata(&target) {
+                // A link to a directory (`lib64` -> `lib`) is used as the directory it names.
+                Ok(metadata) if metadata.is_dir() || target.is_dir() => {
+                    self.existing_dirs.insert(relative.clone());
+                    self.walk(staged, prefix, &relative, false)?;
+                }
+                Ok(_) => {
+                    self.replaced_dirs.push(relative.clone());
+                    self.walk(staged, prefix, &relative, true)?;
+                }
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                    self.new_trees.insert(relative);
+                }
+                Err(err) => return Err(err),
+            }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 fn apply(prefix: &Path, txn: &Path, op: &Op) -> io::Result<()> {

@@ -16,7 +16,7 @@
 //! `<key>.sealed-<inode>` records that this machine sealed the directory with that inode. See
 //! [`check_entry`] for why the seal and its record are what a warm install checks.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::HashMap;
 use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -488,87 +488,147 @@ pub fn check_entry(entry: &Path, wheel: &WheelInfo) -> Result<(), EntryMismatch>
         return Err(EntryMismatch::Unrecorded(entry.to_path_buf()));
     }
     let seal = root.modified()?;
-    // (3): the names each directory must hold, the root's under "".
-    let mut expected: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    expected.insert("", BTreeSet::new());
+    // (3): the names each directory must hold, the root's under "", and what each must be.
+    let mut expected: HashMap<&str, HashMap<&str, Expected<'_>>> = HashMap::new();
+    expected.insert("", HashMap::new());
     let directories = wheel.directories();
-    for path in directories
-        .iter()
-        .copied()
-        .chain(wheel.files().iter().map(|file| file.path.as_str()))
-    {
-        let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
-        expected.entry(parent).or_default().insert(name);
-    }
     for dir in &directories {
         expected.entry(dir).or_default();
     }
-    for (dir, names) in &expected {
-        let path = entry.join(dir);
-        if !dir.is_empty() {
-            let metadata = stat(&path)?;
-            if !metadata.is_dir() {
-                return Err(EntryMismatch::NotRegular(path));
-            }
-            // (4):
-            if metadata.modified()? != seal {
-                return Err(EntryMismatch::Modified(path));
-            }
-        }
-        let mut found = BTreeSet::new();
-        for child in fs_err::read_dir(&path)? {
-            let child = child?;
-            let name = child.file_name();
-            match name.to_str() {
-                Some(name) if names.contains(name) => found.insert(name.to_string()),
-                _ => return Err(EntryMismatch::Extra(child.path())),
-            };
-        }
-        if let Some(missing) = names.iter().find(|name| !found.contains(**name)) {
-            return Err(EntryMismatch::Missing(path.join(missing)));
-        }
+    let children = directories
+        .iter()
+        .map(|dir| (*dir, Expected::Directory))
+        .chain(
+            wheel
+                .files()
+                .iter()
+                .map(|file| (file.path.as_str(), Expected::File(file))),
+        );
+    for (path, kind) in children {
+        let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+        expected.entry(parent).or_default().insert(name, kind);
     }
-    for file in wheel.files() {
-        let path = entry.join(&file.path);
-        let metadata = stat(&path)?;
-        if !metadata.is_file() {
-            return Err(EntryMismatch::NotRegular(path));
-        }
-        if metadata.len() != file.size {
-            return Err(EntryMismatch::Size {
-                path,
-                expected: file.size,
-                actual: metadata.len(),
-            });
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let actual = metadata.permissions().mode() & 0o7777;
-            let expected = unpacked_mode(file);
-            if actual != expected {
-                return Err(EntryMismatch::Mode {
-                    path,
-                    expected,
-                    actual,
-                });
+    let listings: Vec<(&str, &HashMap<&str, Expected<'_>>)> =
+        expected.iter().map(|(dir, names)| (*dir, names)).collect();
+    // A large wheel's directories are shared out among threads: the check is one system call
+    // per path, waiting on the file system, and a warm install waits for the largest wheel.
+    let paths = directories.len() + wheel.files().len();
+    let threads = if paths < 2048 {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(4)
+    };
+    if threads == 1 {
+        return listings
+            .iter()
+            .try_for_each(|(dir, names)| check_directory(entry, dir, names, seal));
+    }
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|first| {
+                let listings = &listings;
+                scope.spawn(move || {
+                    listings
+                        .iter()
+                        .skip(first)
+                        .step_by(threads)
+                        .try_for_each(|(dir, names)| check_directory(entry, dir, names, seal))
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|worker| {
+            worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    })
+}
+
+/// What a name in an entry's directory must be.
+#[derive(Debug, Clone, Copy)]
+enum Expected<'a> {
+    Directory,
+    File(&'a WheelFile),
+}
+
+/// (3) and (4) for the directory `dir` of `entry` (relative; "" for the entry itself): it
+/// holds exactly `names`, each what the wheel says, carrying the seal's time. Each child is
+/// looked at through its directory's listing (a `stat` relative to the open directory), so the
+/// entry's every path is looked at once.
+fn check_directory(
+    entry: &Path,
+    dir: &str,
+    names: &HashMap<&str, Expected<'_>>,
+    seal: SystemTime,
+) -> Result<(), EntryMismatch> {
+    let path = entry.join(dir);
+    let mut found = 0;
+    for child in fs_err::read_dir(&path)? {
+        let child = child?;
+        let name = child.file_name();
+        let Some(kind) = name.to_str().and_then(|name| names.get(name)) else {
+            return Err(EntryMismatch::Extra(child.path()));
+        };
+        found += 1;
+        let metadata = match child.metadata() {
+            Ok(metadata) => metadata,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                return Err(EntryMismatch::Missing(child.path()));
             }
+            Err(err) => return Err(EntryMismatch::Io(err)),
+        };
+        match kind {
+            Expected::Directory if !metadata.is_dir() => {
+                return Err(EntryMismatch::NotRegular(child.path()));
+            }
+            Expected::Directory => {}
+            Expected::File(file) => check_file(&child.path(), file, &metadata)?,
         }
         // (4):
         if metadata.modified()? != seal {
-            return Err(EntryMismatch::Modified(path));
+            return Err(EntryMismatch::Modified(child.path()));
         }
+    }
+    if found != names.len() {
+        let missing = names
+            .keys()
+            .find(|name| !path.join(name).exists())
+            .map_or_else(|| path.clone(), |name| path.join(name));
+        return Err(EntryMismatch::Missing(missing));
     }
     Ok(())
 }
 
-/// `lstat`, a missing path being [`EntryMismatch::Missing`].
-fn stat(path: &Path) -> Result<std::fs::Metadata, EntryMismatch> {
-    match fs_err::symlink_metadata(path) {
-        Ok(metadata) => Ok(metadata),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => {
-            Err(EntryMismatch::Missing(path.to_path_buf()))
-        }
-        Err(err) => Err(EntryMismatch::Io(err)),
+/// (3) for one file: a regular file of the wheel's size and the mode unpacking gives it.
+fn check_file(
+    path: &Path,
+    file: &WheelFile,
+    metadata: &std::fs::Metadata,
+) -> Result<(), EntryMismatch> {
+    if !metadata.is_file() {
+        return Err(EntryMismatch::NotRegular(path.to_path_buf()));
     }
+    if metadata.len() != file.size {
+        return Err(EntryMismatch::Size {
+            path: path.to_path_buf(),
+            expected: file.size,
+            actual: metadata.len(),
+        });
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let actual = metadata.permissions().mode() & 0o7777;
+        let expected = unpacked_mode(file);
+        if actual != expected {
+            return Err(EntryMismatch::Mode {
+                path: path.to_path_buf(),
+                expected,
+                actual,
+            });
+        }
+    }
+    Ok(())
 }

@@ -744,6 +744,25 @@ fn a_new_file_over_a_directory_that_stays_is_refused() {
 }
 
 #[test]
+fn a_stray_file_where_a_wheel_puts_a_package_tree_is_moved_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = make_env(&dir.path().join("env"));
+    // Owned by no distribution, where `nested` puts its package directory.
+    fs_err::write(layout.scheme.purelib.join("nested"), "stray\n").unwrap();
+    let nested = WheelSpec::new("nested", "1.0")
+        .file("nested/__init__.py", "TOP = 1\n")
+        .file("nested/sub/deeper/mod.py", "DEEP = 2\n");
+    install(&layout, dir.path(), &[(nested, "nested", "1.0")]);
+    let package = layout.scheme.purelib.join("nested");
+    assert!(package.is_dir());
+    assert_eq!(
+        fs_err::read_to_string(package.join("sub/deeper/mod.py")).unwrap(),
+        "DEEP = 2\n"
+    );
+    assert!(common::leftovers(&layout.prefix).is_empty());
+}
+
+#[test]
 fn a_missing_environment_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let layout = safevenv_installer::EnvironmentLayout::for_environment(

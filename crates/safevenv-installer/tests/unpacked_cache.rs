@@ -567,3 +567,57 @@ fn a_fill_that_fails_verification_gives_its_space_back() {
     ));
     cache.prepare(good.inspect()).unwrap();
 }
+
+/// A wheel with more paths than one thread checks (over 2048): 2100 files in 70 directories.
+fn large() -> WheelSpec {
+    (0..2100).fold(WheelSpec::new("large", "1.0"), |spec, n| {
+        spec.file(
+            &format!("large/d{:02}/f{n:04}.py", n % 70),
+            format!("N = {n}\n"),
+        )
+    })
+}
+
+#[test]
+fn a_large_entry_is_checked_whole_by_several_threads() {
+    let root = tempfile::tempdir().unwrap();
+    let wheel = verified(root.path(), &large());
+    let info = wheel_info(root.path(), &large());
+    let cache = UnpackedCache::new(root.path().join("unpacked-cache"));
+    let entry = cache
+        .prepare(wheel.inspect())
+        .unwrap()
+        .entry()
+        .to_path_buf();
+    check_entry(&entry, &info).unwrap();
+
+    // Each kind of tampering, in a directory that may be any thread's, with the directory's
+    // seal put back so that what is found is the tampered name itself.
+    let planted = entry.join("large/d69/planted.py");
+    fs_err::write(&planted, "import os\n").unwrap();
+    restore_seal(&entry, &entry.join("large/d69"));
+    let mismatch = check_entry(&entry, &info).unwrap_err();
+    assert!(
+        matches!(&mismatch, EntryMismatch::Extra(path) if *path == planted),
+        "{mismatch:?}"
+    );
+    fs_err::remove_file(&planted).unwrap();
+    restore_seal(&entry, &entry.join("large/d69"));
+    check_entry(&entry, &info).unwrap();
+
+    let file = entry.join("large/d37/f1717.py");
+    fs_err::write(&file, "N = 9999\n").unwrap();
+    let mismatch = check_entry(&entry, &info).unwrap_err();
+    assert!(
+        matches!(&mismatch, EntryMismatch::Modified(path) if *path == file),
+        "{mismatch:?}"
+    );
+
+    fs_err::remove_file(&file).unwrap();
+    restore_seal(&entry, &entry.join("large/d37"));
+    let mismatch = check_entry(&entry, &info).unwrap_err();
+    assert!(
+        matches!(&mismatch, EntryMismatch::Missing(path) if *path == file),
+        "{mismatch:?}"
+    );
+}
