@@ -108,6 +108,9 @@ pub(crate) struct Inner {
     pub(crate) offline: bool,
     page_ttl: Duration,
     pages: Memo<PackageName, Option<Arc<ProjectPage>>>,
+    /// Pages as fetched, for [`IndexClient::project_file`]: the index that has the project and
+    /// its page, unparsed.
+    raw_pages: Memo<PackageName, Option<(IndexUrl, Arc<CachedPage>)>>,
     metadata: Memo<String, Arc<WheelMetadata>>,
 }
 
@@ -127,6 +130,15 @@ fn lock<K, V>(memo: &Memo<K, V>) -> MutexGuard<'_, HashMap<K, Arc<OnceCell<V>>>>
 
 fn memo_cell<K: std::hash::Hash + Eq, V>(memo: &Memo<K, V>, key: K) -> Arc<OnceCell<V>> {
     lock(memo).entry(key).or_default().clone()
+}
+
+/// The URL a cached page was fetched from (after redirects): what its links are relative to.
+fn page_url(cached: &CachedPage, index: &IndexUrl, name: &PackageName) -> Result<Url, IndexError> {
+    Url::parse(&cached.url).map_err(|source| IndexError::Link {
+        url: index.project_url(name),
+        href: cached.url.clone(),
+        source,
+    })
 }
 
 /// How the page body is written.
@@ -175,6 +187,7 @@ impl IndexClient {
                 offline: options.offline,
                 page_ttl: options.page_ttl,
                 pages: Mutex::default(),
+                raw_pages: Mutex::default(),
                 metadata: Mutex::default(),
             }),
         })
@@ -204,6 +217,72 @@ impl IndexClient {
         .cloned()
     }
 
+    /// The entry of the artifact `filename` on the page of `name` from the first index that has
+    /// the project, or `None` when that page does not list it. Like [`IndexClient::project`],
+    /// but a JSON page is only read as far as finding the entry: pages of projects with many
+    /// releases run to megabytes, and parsing every file of every release to look up one costs
+    /// more than a warm install.
+    pub async fn project_file(
+        &self,
+        name: &PackageName,
+        filename: &str,
+    ) -> Result<Option<FileEntry>, IndexError> {
+        let parsed = lock(&self.inner.pages)
+            .get(name)
+            .and_then(|cell| cell.get().cloned());
+        if let Some(page) = parsed {
+            let page = page.ok_or_else(|| self.not_found(name))?;
+            return Ok(page
+                .files
+                .iter()
+                .find(|file| file.raw_filename == filename)
+                .cloned());
+        }
+        let cell = memo_cell(&self.inner.raw_pages, name.clone());
+        let found = cell
+            .get_or_try_init(|| async {
+                for index in self.inner.indexes.iter() {
+                    if let Some(cached) = self.fetch_cached_page(index, name).await? {
+                        return Ok::<_, IndexError>(Some((index.clone(), Arc::new(cached))));
+                    }
+                    debug!("`{name}` is not on `{index}`");
+                }
+                Ok(None)
+            })
+            .await?
+            .clone();
+        let (index, cached) = found.ok_or_else(|| self.not_found(name))?;
+        let url = page_url(&cached, &index, name)?;
+        match page_format(&cached.content_type, &cached.body) {
+            Some(PageFormat::Json) => {
+                crate::simple::find_json_file(&cached.body, &url, name, filename)
+            }
+            Some(PageFormat::Html) => {
+                Ok(crate::simple::parse_html(&cached.body, &url, name, &index)?
+                    .files
+                    .into_iter()
+                    .find(|file| file.raw_filename == filename))
+            }
+            None => Err(IndexError::ContentType {
+                url: DisplaySafeUrl::from_url(url),
+                content_type: cached.content_type.clone(),
+            }),
+        }
+    }
+
+    fn not_found(&self, name: &PackageName) -> IndexError {
+        IndexError::ProjectNotFound {
+            name: name.clone(),
+            indexes: self
+                .inner
+                .indexes
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("`, `"),
+        }
+    }
+
     /// Like [`IndexClient::project`], with a missing project as an error naming the indexes.
     pub async fn require_project(
         &self,
@@ -211,16 +290,7 @@ impl IndexClient {
     ) -> Result<Arc<ProjectPage>, IndexError> {
         self.project(name)
             .await?
-            .ok_or_else(|| IndexError::ProjectNotFound {
-                name: name.clone(),
-                indexes: self
-                    .inner
-                    .indexes
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("`, `"),
-            })
+            .ok_or_else(|| self.not_found(name))
     }
 
     /// The versions of a project (all artifacts, yanked included), ascending; empty when the
@@ -271,12 +341,26 @@ impl IndexClient {
         }
     }
 
-    /// Fetch (or read from the cache) one index's page for `name`; `None` on 404/410.
+    /// Fetch (or read from the cache) one index's page for `name`, parsed; `None` on 404/410.
     async fn fetch_page(
         &self,
         index: &IndexUrl,
         name: &PackageName,
     ) -> Result<Option<ProjectPage>, IndexError> {
+        match self.fetch_cached_page(index, name).await? {
+            Some(cached) => self.parse_cached(&cached, index, name).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Fetch (or read from the cache) one index's page for `name`, as received; `None` on
+    /// 404/410. A page is parsed before it is cached, so that the cache holds no page that does
+    /// not parse.
+    async fn fetch_cached_page(
+        &self,
+        index: &IndexUrl,
+        name: &PackageName,
+    ) -> Result<Option<CachedPage>, IndexError> {
         let url = index.project_url(name);
         let path = self
             .inner
@@ -289,15 +373,16 @@ impl IndexClient {
         };
         if self.inner.offline {
             return match cached {
-                Some(cached) => self.parse_cached(&cached, index, name).map(Some),
+                Some(cached) => Ok(Some(cached)),
                 None => Err(IndexError::OfflineMiss { url }),
             };
         }
-        if let Some(cached) = &cached
-            && cached.is_fresh(self.inner.page_ttl)
+        if cached
+            .as_ref()
+            .is_some_and(|cached| cached.is_fresh(self.inner.page_ttl))
         {
             debug!("`{url}` is fresh in the cache");
-            return self.parse_cached(cached, index, name).map(Some);
+            return Ok(cached);
         }
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static(SIMPLE_ACCEPT));
@@ -333,7 +418,7 @@ impl IndexClient {
                 if let Some((disk, path)) = &path {
                     disk.write_page(path, &cached)?;
                 }
-                self.parse_cached(&cached, index, name).map(Some)
+                Ok(Some(cached))
             }
             StatusCode::NOT_FOUND | StatusCode::GONE => Ok(None),
             status if status.is_success() => {
@@ -352,13 +437,23 @@ impl IndexClient {
                         url: DisplaySafeUrl::from_url(response.url.clone()),
                     })?,
                 };
-                let page = self.parse_cached(&cached, index, name)?;
+                // Only a page that reads is cached (a JSON page's file entries are read when
+                // one is looked for).
+                let url = page_url(&cached, index, name)?;
+                match page_format(&cached.content_type, &cached.body) {
+                    Some(PageFormat::Json) => {
+                        crate::simple::check_json_outline(&cached.body, &url)?
+                    }
+                    _ => {
+                        self.parse_cached(&cached, index, name)?;
+                    }
+                }
                 if let Some((disk, path)) = &path
                     && !control.no_store
                 {
                     disk.write_page(path, &cached)?;
                 }
-                Ok(Some(page))
+                Ok(Some(cached))
             }
             status => Err(IndexError::Status {
                 url,
@@ -373,11 +468,7 @@ impl IndexClient {
         index: &IndexUrl,
         name: &PackageName,
     ) -> Result<ProjectPage, IndexError> {
-        let url = Url::parse(&cached.url).map_err(|source| IndexError::Link {
-            url: index.project_url(name),
-            href: cached.url.clone(),
-            source,
-        })?;
+        let url = page_url(cached, index, name)?;
         match page_format(&cached.content_type, &cached.body) {
             Some(PageFormat::Json) => crate::simple::parse_json(&cached.body, &url, name, index),
             Some(PageFormat::Html) => crate::simple::parse_html(&cached.body, &url, name, index),

@@ -264,6 +264,56 @@ struct JsonFile {
     provenance: Option<String>,
 }
 
+/// A PEP 691 JSON page with its file entries left unparsed.
+#[derive(Deserialize)]
+struct JsonOutline<'a> {
+    #[serde(default)]
+    meta: JsonMeta,
+    #[serde(borrow)]
+    files: Vec<&'a serde_json::value::RawValue>,
+}
+
+/// Just the name of a JSON file entry.
+#[derive(Deserialize)]
+struct JsonFilename<'a> {
+    #[serde(borrow)]
+    filename: std::borrow::Cow<'a, str>,
+}
+
+fn json_error(url: &Url) -> impl Fn(serde_json::Error) -> IndexError + '_ {
+    |source| IndexError::Json {
+        url: DisplaySafeUrl::from_url(url.clone()),
+        source,
+    }
+}
+
+/// Check that a PEP 691 JSON page is well formed, of a supported API version, with a list of
+/// files, without reading the entries themselves.
+pub(crate) fn check_json_outline(body: &str, url: &Url) -> Result<(), IndexError> {
+    let outline: JsonOutline<'_> = serde_json::from_str(body).map_err(json_error(url))?;
+    check_api_version(url, outline.meta.api_version.as_deref())
+}
+
+/// The entry of the artifact `filename` on a PEP 691 JSON page fetched from `url`, read exactly
+/// as [`parse_json`] reads it; the other entries are only scanned for their names.
+pub(crate) fn find_json_file(
+    body: &str,
+    url: &Url,
+    name: &PackageName,
+    filename: &str,
+) -> Result<Option<FileEntry>, IndexError> {
+    let outline: JsonOutline<'_> = serde_json::from_str(body).map_err(json_error(url))?;
+    check_api_version(url, outline.meta.api_version.as_deref())?;
+    for raw in outline.files {
+        let named: JsonFilename<'_> = serde_json::from_str(raw.get()).map_err(json_error(url))?;
+        if named.filename == filename {
+            let file: JsonFile = serde_json::from_str(raw.get()).map_err(json_error(url))?;
+            return Ok(into_entries(name, vec![raw_json_file(file, url)?]).pop());
+        }
+    }
+    Ok(None)
+}
+
 /// Parse a PEP 691 JSON project page fetched from `url`.
 pub(crate) fn parse_json(
     body: &str,
@@ -271,48 +321,12 @@ pub(crate) fn parse_json(
     name: &PackageName,
     index: &IndexUrl,
 ) -> Result<ProjectPage, IndexError> {
-    let page: JsonPage = serde_json::from_str(body).map_err(|source| IndexError::Json {
-        url: DisplaySafeUrl::from_url(url.clone()),
-        source,
-    })?;
+    let page: JsonPage = serde_json::from_str(body).map_err(json_error(url))?;
     check_api_version(url, page.meta.api_version.as_deref())?;
     let raw = page
         .files
         .into_iter()
-        .map(|file| {
-            let yanked = match file.yanked {
-                None | Some(BoolOrString::Bool(false)) => Yanked::No,
-                Some(BoolOrString::Bool(true)) => Yanked::Yes { reason: None },
-                Some(BoolOrString::String(reason)) => Yanked::Yes {
-                    reason: Some(reason).filter(|reason| !reason.is_empty()),
-                },
-            };
-            // PEP 714: `core-metadata` is the name; `dist-info-metadata` the older one.
-            let core_metadata = match file.core_metadata.or(file.dist_info_metadata) {
-                None | Some(BoolOrHashes::Bool(false)) => CoreMetadataLink::Absent,
-                Some(BoolOrHashes::Bool(true)) => CoreMetadataLink::Available {
-                    hashes: BTreeMap::new(),
-                },
-                Some(BoolOrHashes::Hashes(hashes)) => CoreMetadataLink::Available {
-                    hashes: lowercase_hashes(hashes),
-                },
-            };
-            let mut file_url = join(url, &file.url)?;
-            file_url.set_fragment(None);
-            Ok(RawFile {
-                filename: file.filename,
-                url: file_url,
-                hashes: file.hashes,
-                requires_python: file
-                    .requires_python
-                    .filter(|value| !value.trim().is_empty()),
-                yanked,
-                core_metadata,
-                size: file.size,
-                upload_time: file.upload_time,
-                provenance: file.provenance.map(|href| join(url, &href)).transpose()?,
-            })
-        })
+        .map(|file| raw_json_file(file, url))
         .collect::<Result<Vec<_>, IndexError>>()?;
     Ok(ProjectPage {
         name: name.clone(),
@@ -320,6 +334,42 @@ pub(crate) fn parse_json(
         url: DisplaySafeUrl::from_url(url.clone()),
         api_version: page.meta.api_version,
         files: into_entries(name, raw),
+    })
+}
+
+/// One file entry of a JSON page, its links resolved against the page's `url`.
+fn raw_json_file(file: JsonFile, url: &Url) -> Result<RawFile, IndexError> {
+    let yanked = match file.yanked {
+        None | Some(BoolOrString::Bool(false)) => Yanked::No,
+        Some(BoolOrString::Bool(true)) => Yanked::Yes { reason: None },
+        Some(BoolOrString::String(reason)) => Yanked::Yes {
+            reason: Some(reason).filter(|reason| !reason.is_empty()),
+        },
+    };
+    // PEP 714: `core-metadata` is the name; `dist-info-metadata` the older one.
+    let core_metadata = match file.core_metadata.or(file.dist_info_metadata) {
+        None | Some(BoolOrHashes::Bool(false)) => CoreMetadataLink::Absent,
+        Some(BoolOrHashes::Bool(true)) => CoreMetadataLink::Available {
+            hashes: BTreeMap::new(),
+        },
+        Some(BoolOrHashes::Hashes(hashes)) => CoreMetadataLink::Available {
+            hashes: lowercase_hashes(hashes),
+        },
+    };
+    let mut file_url = join(url, &file.url)?;
+    file_url.set_fragment(None);
+    Ok(RawFile {
+        filename: file.filename,
+        url: file_url,
+        hashes: file.hashes,
+        requires_python: file
+            .requires_python
+            .filter(|value| !value.trim().is_empty()),
+        yanked,
+        core_metadata,
+        size: file.size,
+        upload_time: file.upload_time,
+        provenance: file.provenance.map(|href| join(url, &href)).transpose()?,
     })
 }
 

@@ -64,6 +64,51 @@ fn demo_index(json: bool, metadata_files: bool) -> TestIndex {
         .unwrap()
 }
 
+/// `project_file` reads the one entry exactly as the whole page reads it.
+#[tokio::test]
+async fn one_file_looked_up_is_the_entry_the_whole_page_has() {
+    for json in [true, false] {
+        let index = TestIndex::builder()
+            .file(IndexFile::from(WheelSpec::new("demo", "1.0")).provenance(b"{}".to_vec()))
+            .file(IndexFile::from(WheelSpec::new("demo", "0.9")).yanked(Some("broken")))
+            .serve_json(json)
+            .start()
+            .unwrap();
+        let whole = client(&index.url())
+            .require_project(&name("demo"))
+            .await
+            .unwrap();
+        let lookup = client(&index.url());
+        index.clear_requests();
+        for expected in &whole.files {
+            let found = lookup
+                .project_file(&name("demo"), &expected.raw_filename)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(found.raw_filename, expected.raw_filename);
+            assert_eq!(found.url, expected.url);
+            assert_eq!(found.hashes, expected.hashes);
+            assert_eq!(found.yanked, expected.yanked);
+            assert_eq!(found.provenance, expected.provenance);
+        }
+        assert!(whole.files.iter().any(|file| file.provenance.is_some()), "json: {json}");
+        assert!(
+            lookup
+                .project_file(&name("demo"), "demo-2.0-py3-none-any.whl")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(requests_to(&index, "/simple/demo").len(), 1, "one page read");
+        let missing = lookup
+            .project_file(&name("absent"), "absent-1.0-py3-none-any.whl")
+            .await
+            .unwrap_err();
+        assert!(matches!(missing, IndexError::ProjectNotFound { .. }), "{missing:?}");
+    }
+}
+
 #[tokio::test]
 async fn json_and_html_pages_parse_to_the_same_data() {
     let json_index = demo_index(true, false);

@@ -164,21 +164,18 @@ impl Attestor {
             Some(Cached::Provenance(bytes)) => bytes,
             Some(Cached::Absent) => return Ok(Found::Absent),
             None => {
-                let page = self
+                let listed = self
                     .client
-                    .require_project(&subject.name)
+                    .project_file(&subject.name, &subject.filename)
                     .await
                     .map_err(index_error)?;
-                let listed = page
-                    .files
-                    .iter()
-                    .find(|file| file.raw_filename == subject.filename);
-                let Some(url) = listed.and_then(|file| file.provenance.clone()) else {
+                let Some(url) = listed.as_ref().and_then(|file| file.provenance.clone()) else {
                     // Absence is final only for the very artifact the page lists: a page cached
                     // before the upload, or one from another index, that does not list these
                     // bytes says nothing of their provenance, and remembering it would hide
                     // provenance the index does offer for good.
                     let same_bytes = listed
+                        .as_ref()
                         .and_then(|file| file.sha256())
                         .is_some_and(|sha256| sha256.eq_ignore_ascii_case(&subject.sha256));
                     if same_bytes {
