@@ -92,6 +92,7 @@ impl Http {
             .user_agent(concat!("safevenv/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(self.options.connect_timeout)
             .read_timeout(self.options.read_timeout)
+            .dns_resolver(Arc::new(crate::resolve::HedgedResolver::system()))
             .gzip(true)
             .build()
             .map_err(|source| IndexError::ClientBuild { source })?;

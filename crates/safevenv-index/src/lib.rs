@@ -18,6 +18,7 @@ mod http;
 mod index_url;
 mod metadata;
 mod provenance;
+mod resolve;
 mod simple;
 mod source;
 

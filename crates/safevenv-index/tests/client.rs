@@ -92,7 +92,10 @@ async fn one_file_looked_up_is_the_entry_the_whole_page_has() {
             assert_eq!(found.yanked, expected.yanked);
             assert_eq!(found.provenance, expected.provenance);
         }
-        assert!(whole.files.iter().any(|file| file.provenance.is_some()), "json: {json}");
+        assert!(
+            whole.files.iter().any(|file| file.provenance.is_some()),
+            "json: {json}"
+        );
         assert!(
             lookup
                 .project_file(&name("demo"), "demo-2.0-py3-none-any.whl")
@@ -100,12 +103,19 @@ async fn one_file_looked_up_is_the_entry_the_whole_page_has() {
                 .unwrap()
                 .is_none()
         );
-        assert_eq!(requests_to(&index, "/simple/demo").len(), 1, "one page read");
+        assert_eq!(
+            requests_to(&index, "/simple/demo").len(),
+            1,
+            "one page read"
+        );
         let missing = lookup
             .project_file(&name("absent"), "absent-1.0-py3-none-any.whl")
             .await
             .unwrap_err();
-        assert!(matches!(missing, IndexError::ProjectNotFound { .. }), "{missing:?}");
+        assert!(
+            matches!(missing, IndexError::ProjectNotFound { .. }),
+            "{missing:?}"
+        );
     }
 }
 

@@ -49,6 +49,18 @@ pub(crate) enum Found {
     Invalid(String),
 }
 
+impl Found {
+    /// A few words for the debug log.
+    fn summary(&self) -> &'static str {
+        match self {
+            Self::NotChecked => "not checked",
+            Self::Absent => "none offered",
+            Self::Verified(_) => "verified",
+            Self::Invalid(_) => "does not verify",
+        }
+    }
+}
+
 /// What the cache knows of an artifact's provenance.
 enum Cached {
     /// The provenance object fetched before.
@@ -119,15 +131,22 @@ impl Attestor {
             .filter(|subject| memo(subject).is_none())
             .collect();
         // Each lookup waits on the index: all at once (the client bounds its requests).
-        let checked: Vec<(&Subject, Found)> =
-            runtime.block_on(
-                stream::iter(pending)
-                    .map(|subject| async move {
-                        Ok::<_, OpsError>((subject, self.check(subject).await?))
-                    })
-                    .buffer_unordered(LOOKUPS_IN_FLIGHT)
-                    .try_collect(),
-            )?;
+        let checked: Vec<(&Subject, Found)> = runtime.block_on(
+            stream::iter(pending)
+                .map(|subject| async move {
+                    let started = std::time::Instant::now();
+                    let found = self.check(subject).await?;
+                    debug!(
+                        "provenance of `{}`: {} ({:?})",
+                        subject.filename,
+                        found.summary(),
+                        started.elapsed()
+                    );
+                    Ok::<_, OpsError>((subject, found))
+                })
+                .buffer_unordered(LOOKUPS_IN_FLIGHT)
+                .try_collect(),
+        )?;
         {
             let mut found = self
                 .found
