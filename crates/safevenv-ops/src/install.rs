@@ -514,10 +514,7 @@ pub(crate) fn fetch_and_inspect(
         network.client.clone(),
         network.cache.clone(),
         FetchOptions {
-            concurrency: std::env::var("SAFEVENV_EXP_CONC")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(8),
+            concurrency: 8,
             offline: network.offline,
             progress: network.progress,
             max_size: DEFAULT_MAX_SIZE,
