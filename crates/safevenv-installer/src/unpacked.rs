@@ -476,8 +476,9 @@ fn inode(_metadata: &std::fs::Metadata) -> u64 {
 /// seal cannot see is a process of the user's that writes a file in place and deliberately
 /// puts the old time back (`touch -d`, `cp -p` onto a linked file); such a process can write
 /// the environment itself, and `safevenv verify` re-hashes every installed file against RECORD.
-/// Checking costs one `lstat` per path and one listing per directory, where re-hashing would
-/// cost reading every byte (more than uv's whole warm install).
+/// Checking costs one listing per directory and one `stat` per path, relative to the directory
+/// being listed, where re-hashing would cost reading every byte (more than uv's whole warm
+/// install).
 pub fn check_entry(entry: &Path, wheel: &WheelInfo) -> Result<(), EntryMismatch> {
     let root = fs_err::symlink_metadata(entry)?;
     if !root.is_dir() {
