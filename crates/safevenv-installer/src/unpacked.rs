@@ -16,7 +16,7 @@
 //! `<key>.sealed-<inode>` records that this machine sealed the directory with that inode. See
 //! [`check_entry`] for why the seal and its record are what a warm install checks.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -490,7 +490,9 @@ pub fn check_entry(entry: &Path, wheel: &WheelInfo) -> Result<(), EntryMismatch>
     }
     let seal = root.modified()?;
     // (3): the names each directory must hold, the root's under "", and what each must be.
-    let mut expected: HashMap<&str, HashMap<&str, Expected<'_>>> = HashMap::new();
+    // In path order, so that a parent's listing (which finds a changed directory by its time)
+    // comes before the directory's own, and the mismatch reported is the same every time.
+    let mut expected: BTreeMap<&str, HashMap<&str, Expected<'_>>> = BTreeMap::new();
     expected.insert("", HashMap::new());
     let directories = wheel.directories();
     for dir in &directories {

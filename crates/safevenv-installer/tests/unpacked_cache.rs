@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -543,13 +542,7 @@ fn a_fill_that_fails_verification_gives_its_space_back() {
         use base64::Engine;
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(content))
     };
-    let mut record = String::new();
-    zip::ZipArchive::new(fs_err::File::open(good.path()).unwrap())
-        .unwrap()
-        .by_name("rich-1.0.dist-info/RECORD")
-        .unwrap()
-        .read_to_string(&mut record)
-        .unwrap();
+    let record = rich().generated_record();
     let hostile_dir = root.path().join("hostile");
     fs_err::create_dir(&hostile_dir).unwrap();
     let hostile = verified(

@@ -343,13 +343,10 @@ impl WheelSpec {
         (!text.is_empty()).then_some(text)
     }
 
-    /// Assembles the wheel. Fails only when the zip writer refuses an entry (a duplicate name).
-    pub fn build(&self) -> Result<BuiltWheel, BuildError> {
-        let filename = self.filename();
+    /// The files RECORD lists, RECORD itself aside, with their contents.
+    fn listed(&self) -> Vec<(String, Vec<u8>)> {
         let stem = self.dist_stem();
         let dist_info = format!("{stem}.dist-info");
-        let metadata = self.metadata.render();
-
         let mut listed: Vec<(String, Vec<u8>)> = if self.files.is_empty() {
             let init = format!("__version__ = \"{}\"\n", self.metadata.version);
             vec![(
@@ -366,7 +363,7 @@ impl WheelSpec {
         );
         listed.push((
             format!("{dist_info}/METADATA"),
-            metadata.clone().into_bytes(),
+            self.metadata.render().into_bytes(),
         ));
         listed.push((format!("{dist_info}/WHEEL"), self.wheel_file().into_bytes()));
         if let Some(entry_points) = self.entry_points() {
@@ -375,25 +372,39 @@ impl WheelSpec {
                 entry_points.into_bytes(),
             ));
         }
+        listed
+    }
 
-        let record_name = format!("{dist_info}/RECORD");
+    fn record_name(&self) -> String {
+        format!("{}.dist-info/RECORD", self.dist_stem())
+    }
+
+    /// The RECORD [`WheelSpec::build`] writes unless overridden: every file with its true
+    /// hash and size. Edited and passed to [`WheelSpec::record_override`], it makes hostile rows.
+    pub fn generated_record(&self) -> String {
+        let mut record = String::new();
+        for (path, contents) in &self.listed() {
+            record.push_str(&format!(
+                "{},{},{}\n",
+                csv_field(path),
+                record_hash(contents),
+                contents.len()
+            ));
+        }
+        record.push_str(&format!("{},,\n", csv_field(&self.record_name())));
+        record
+    }
+
+    /// Assembles the wheel. Fails only when the zip writer refuses an entry (a duplicate name).
+    pub fn build(&self) -> Result<BuiltWheel, BuildError> {
+        let filename = self.filename();
+        let metadata = self.metadata.render();
+        let mut listed = self.listed();
         let record = match &self.record_override {
             Some(text) => text.clone(),
-            None => {
-                let mut record = String::new();
-                for (path, contents) in &listed {
-                    record.push_str(&format!(
-                        "{},{},{}\n",
-                        csv_field(path),
-                        record_hash(contents),
-                        contents.len()
-                    ));
-                }
-                record.push_str(&format!("{},,\n", csv_field(&record_name)));
-                record
-            }
+            None => self.generated_record(),
         };
-        listed.push((record_name, record.into_bytes()));
+        listed.push((self.record_name(), record.into_bytes()));
 
         let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
         let zip_error = |entry: &str, source| BuildError::Zip {

@@ -44,15 +44,7 @@ fn record_hash(bytes: &[u8]) -> String {
 
 /// `spec` with its generated RECORD passed through `edit`.
 fn with_record(spec: &WheelSpec, edit: impl FnOnce(String) -> String) -> WheelSpec {
-    let bytes = spec.build().unwrap().bytes;
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
-    let mut record = String::new();
-    archive
-        .by_name("demo-1.0.dist-info/RECORD")
-        .unwrap()
-        .read_to_string(&mut record)
-        .unwrap();
-    spec.clone().record_override(&edit(record))
+    spec.clone().record_override(&edit(spec.generated_record()))
 }
 
 /// `spec` whose RECORD row for `path` (holding `content`) names the digest of `claimed`, a

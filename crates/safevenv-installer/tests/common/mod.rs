@@ -101,11 +101,6 @@ pub struct BuiltWheel {
 }
 
 impl BuiltWheel {
-    /// The wheel's file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The wheel, inspected as the pipeline does.
     pub fn inspect(&self) -> safevenv_installer::InspectedWheel<safevenv_wheel::WheelReader> {
         Wheel::inspect(&self.path, &self.filename).unwrap()
