@@ -4,7 +4,7 @@
 //! lost, waits five seconds (glibc's default `timeout`) before asking again. On a network that
 //! drops one packet in a few dozen, that turns one install in ten into a five-second one. So a
 //! lookup that has not answered after [`HEDGE_AFTER`] is asked again, alongside the first, and
-//! the first answer wins; a lost packet then costs a second, not five. Lookups still go through
+//! the first answer wins; a lost packet then costs half a second, not five. Lookups still go through
 //! the system resolver (hosts file, search domains, the configured servers): written here
 //! rather than taken from a DNS crate, which would replace that configuration with its own.
 
@@ -17,9 +17,10 @@ use std::time::Duration;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-/// How long a lookup may take before it is asked again: well above a normal answer (a few
-/// milliseconds to a few hundred), well below the resolver's own retry.
-pub(crate) const HEDGE_AFTER: Duration = Duration::from_secs(1);
+/// How long a lookup may take before it is asked again: above a normal answer (a few
+/// milliseconds, a few hundred from a distant name server), well below the resolver's own
+/// retry. Asking a slow server twice costs one more small query.
+pub(crate) const HEDGE_AFTER: Duration = Duration::from_millis(500);
 
 /// A blocking lookup of a host's addresses (the port is set by the caller).
 pub(crate) type Lookup = dyn Fn(&str) -> io::Result<Vec<SocketAddr>> + Send + Sync;
