@@ -132,6 +132,12 @@ fn memo_cell<K: std::hash::Hash + Eq, V>(memo: &Memo<K, V>, key: K) -> Arc<OnceC
     lock(memo).entry(key).or_default().clone()
 }
 
+/// A page as fetched, and parsed when that was how it was checked before caching.
+struct FetchedPage {
+    cached: CachedPage,
+    parsed: Option<ProjectPage>,
+}
+
 /// The URL a cached page was fetched from (after redirects): what its links are relative to.
 fn page_url(cached: &CachedPage, index: &IndexUrl, name: &PackageName) -> Result<Url, IndexError> {
     Url::parse(&cached.url).map_err(|source| IndexError::Link {
@@ -242,8 +248,11 @@ impl IndexClient {
         let found = cell
             .get_or_try_init(|| async {
                 for index in self.inner.indexes.iter() {
-                    if let Some(cached) = self.fetch_cached_page(index, name).await? {
-                        return Ok::<_, IndexError>(Some((index.clone(), Arc::new(cached))));
+                    if let Some(fetched) = self.fetch_cached_page(index, name, false).await? {
+                        return Ok::<_, IndexError>(Some((
+                            index.clone(),
+                            Arc::new(fetched.cached),
+                        )));
                     }
                     debug!("`{name}` is not on `{index}`");
                 }
@@ -347,20 +356,31 @@ impl IndexClient {
         index: &IndexUrl,
         name: &PackageName,
     ) -> Result<Option<ProjectPage>, IndexError> {
-        match self.fetch_cached_page(index, name).await? {
-            Some(cached) => self.parse_cached(&cached, index, name).map(Some),
-            None => Ok(None),
+        let Some(fetched) = self.fetch_cached_page(index, name, true).await? else {
+            return Ok(None);
+        };
+        match fetched.parsed {
+            Some(page) => Ok(Some(page)),
+            None => self.parse_cached(&fetched.cached, index, name).map(Some),
         }
     }
 
     /// Fetch (or read from the cache) one index's page for `name`, as received; `None` on
-    /// 404/410. A page is parsed before it is cached, so that the cache holds no page that does
-    /// not parse.
+    /// 404/410. A page is read before it is cached, so that the cache holds no page that does
+    /// not parse: whole when `whole` (and then returned parsed), else, for a JSON page, only its
+    /// outline.
     async fn fetch_cached_page(
         &self,
         index: &IndexUrl,
         name: &PackageName,
-    ) -> Result<Option<CachedPage>, IndexError> {
+        whole: bool,
+    ) -> Result<Option<FetchedPage>, IndexError> {
+        let unparsed = |cached| {
+            Some(FetchedPage {
+                cached,
+                parsed: None,
+            })
+        };
         let url = index.project_url(name);
         let path = self
             .inner
@@ -373,7 +393,7 @@ impl IndexClient {
         };
         if self.inner.offline {
             return match cached {
-                Some(cached) => Ok(Some(cached)),
+                Some(cached) => Ok(unparsed(cached)),
                 None => Err(IndexError::OfflineMiss { url }),
             };
         }
@@ -382,7 +402,7 @@ impl IndexClient {
             .is_some_and(|cached| cached.is_fresh(self.inner.page_ttl))
         {
             debug!("`{url}` is fresh in the cache");
-            return Ok(cached);
+            return Ok(cached.and_then(unparsed));
         }
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static(SIMPLE_ACCEPT));
@@ -418,7 +438,7 @@ impl IndexClient {
                 if let Some((disk, path)) = &path {
                     disk.write_page(path, &cached)?;
                 }
-                Ok(Some(cached))
+                Ok(unparsed(cached))
             }
             StatusCode::NOT_FOUND | StatusCode::GONE => Ok(None),
             status if status.is_success() => {
@@ -437,23 +457,21 @@ impl IndexClient {
                         url: DisplaySafeUrl::from_url(response.url.clone()),
                     })?,
                 };
-                // Only a page that reads is cached (a JSON page's file entries are read when
-                // one is looked for).
+                // Only a page that reads is cached.
                 let url = page_url(&cached, index, name)?;
-                match page_format(&cached.content_type, &cached.body) {
-                    Some(PageFormat::Json) => {
-                        crate::simple::check_json_outline(&cached.body, &url)?
-                    }
-                    _ => {
-                        self.parse_cached(&cached, index, name)?;
-                    }
-                }
+                let format = page_format(&cached.content_type, &cached.body);
+                let parsed = if !whole && format == Some(PageFormat::Json) {
+                    crate::simple::check_json_outline(&cached.body, &url)?;
+                    None
+                } else {
+                    Some(self.parse_cached(&cached, index, name)?)
+                };
                 if let Some((disk, path)) = &path
                     && !control.no_store
                 {
                     disk.write_page(path, &cached)?;
                 }
-                Ok(Some(cached))
+                Ok(Some(FetchedPage { cached, parsed }))
             }
             status => Err(IndexError::Status {
                 url,
