@@ -108,6 +108,24 @@ pub enum InstallError {
         /// Its version.
         version: String,
     },
+    /// The wheel given for a distribution is not the content the policy judged.
+    #[error("the wheel given for `{name}=={version}` is not the one the policy judged")]
+    NotApprovedContent {
+        /// The distribution's name.
+        name: String,
+        /// Its version.
+        version: String,
+    },
+    /// Staging produced a file the policy's approval does not name (or one that would land
+    /// through a link leading outside the environment, or in safevenv's state directory).
+    #[error("staging produced `{path}`, which the policy did not approve; nothing was installed")]
+    Unapproved {
+        /// The file's final path, relative to the environment's root.
+        path: String,
+    },
+    /// Reading the staged tree back failed.
+    #[error("could not check the staged files")]
+    StageCheck(#[source] std::io::Error),
     /// The plan installs a distribution for which no verified wheel was given.
     #[error("no verified wheel was given for `{name}=={version}`")]
     MissingWheel {

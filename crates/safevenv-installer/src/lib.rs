@@ -9,6 +9,7 @@
 //! Whatever happens — an error, a refusal, `kill -9` at any point — the environment ends up in
 //! its old state or its new state, never a mix. How: `docs/install.md`.
 
+mod destinations;
 mod error;
 mod installed;
 mod layout;
@@ -26,6 +27,7 @@ use uv_install_wheel::{InstallState, LinkMode};
 use uv_normalize::PackageName;
 use uv_pep440::Version;
 
+pub use destinations::{Destinations, LandedFacts, Landing, LinkEscape, WheelLandings};
 pub use error::InstallError;
 pub use installed::InstalledDist;
 pub use layout::EnvironmentLayout;
@@ -192,18 +194,16 @@ impl Environment {
         if plan.is_empty() {
             return Ok(Applied::default());
         }
-        // (1):
+        // (1): the approval names this distribution, and the very content it judged.
         let mut chosen = Vec::with_capacity(plan.install.len());
+        let mut approved_files: BTreeSet<&str> = BTreeSet::new();
         for install in &plan.install {
-            let is_approved = approved.packages().iter().any(|(name, version)| {
-                name == &install.name && version.as_ref() == Some(&install.version)
-            });
-            if !is_approved {
+            let Some(approval) = approved.get(&install.name, &install.version) else {
                 return Err(InstallError::NotApproved {
                     name: install.name.to_string(),
                     version: install.version.to_string(),
                 });
-            }
+            };
             let wheel = wheels
                 .iter()
                 .position(|wheel| {
@@ -214,13 +214,30 @@ impl Environment {
                     name: install.name.to_string(),
                     version: install.version.to_string(),
                 })?;
+            // Invariant: the entry linked from is the one whose facts were judged (its key is
+            // the digest of the verified content). Threat: approving one wheel's facts and
+            // installing another wheel of the same name and version.
+            if approval.content_key() != Some(wheels[wheel].content_key().as_str()) {
+                return Err(InstallError::NotApprovedContent {
+                    name: install.name.to_string(),
+                    version: install.version.to_string(),
+                });
+            }
+            approved_files.extend(approval.files().iter().map(String::as_str));
             chosen.push((install, wheel));
         }
         // (2):
         let removed = self.owned_files(&plan.remove)?;
         // (3):
         let txn = Transaction::create(&self.layout.prefix)?;
-        if let Err(err) = self.stage(&txn, &chosen, wheels, progress) {
+        let staged = self.stage(&txn, &chosen, wheels, progress).and_then(|()| {
+            destinations::check_staged(
+                &txn.staged(),
+                &Destinations::new(&self.layout),
+                &approved_files,
+            )
+        });
+        if let Err(err) = staged {
             txn.discard();
             return Err(err);
         }

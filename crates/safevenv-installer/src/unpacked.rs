@@ -73,6 +73,15 @@ impl ReadyWheel {
     pub fn entry(&self) -> &Path {
         &self.entry
     }
+
+    /// The key of the entry: the hex digest of the verified content it holds
+    /// ([`InspectedWheel::content_digest`]), which the policy's approval names.
+    pub fn content_key(&self) -> String {
+        self.entry
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
 }
 
 impl std::ops::Deref for ReadyWheel {

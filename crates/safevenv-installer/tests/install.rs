@@ -540,6 +540,72 @@ fn unapproved_or_missing_wheels_change_nothing() {
     assert_eq!(env.installed().unwrap().len(), 2);
 }
 
+/// The approval is bound to what was judged: another wheel of the same name and version (other
+/// content) is refused, and so is a staged file the judged facts did not name (as when the
+/// gate's reading of a wheel and the installer's disagree). Nothing changes either time.
+#[test]
+fn an_approval_covers_only_the_content_and_files_it_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = make_env(&dir.path().join("env"));
+    let before = snapshot(&layout.prefix);
+    let env = open(&layout);
+    let want = wanted(&[("demo", "1.0", true)]);
+    let plan = env.plan(&want, false).unwrap();
+    let cache = unpacked(&layout);
+    for sub in ["judged", "swapped"] {
+        fs_err::create_dir(dir.path().join(sub)).unwrap();
+    }
+    let judged = verified(&dir.path().join("judged"), &demo_v1());
+    let swapped = verified(
+        &dir.path().join("swapped"),
+        &demo_v1().file("demo/extra.py", "EXTRA = 1\n"),
+    );
+    let judged_ready = vec![cache.prepare(judged.inspect()).unwrap()];
+    let swapped_ready = vec![cache.prepare(swapped.inspect()).unwrap()];
+    let approved = approve(&want).judge(&layout, &judged_ready);
+    let err = env
+        .apply(&plan, &approved, &swapped_ready, &mut |_| {})
+        .unwrap_err();
+    assert!(
+        matches!(&err, InstallError::NotApprovedContent { name, .. } if name == "demo"),
+        "{err:?}"
+    );
+    assert_eq!(snapshot(&layout.prefix), before);
+
+    let site = layout
+        .scheme
+        .purelib
+        .strip_prefix(&layout.prefix)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    for unjudged in [
+        format!("{site}/demo/__init__.py"),
+        format!("{site}/demo-1.0.dist-info/INSTALLER"),
+    ] {
+        let err = apply(
+            &env,
+            &plan,
+            &common::approve_without(&want, &unjudged),
+            std::slice::from_ref(&judged),
+            &cache,
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, InstallError::Unapproved { path } if *path == unjudged),
+            "{unjudged}: {err:?}"
+        );
+        assert_eq!(snapshot(&layout.prefix), before);
+        assert!(common::leftovers(&layout.prefix).is_empty());
+    }
+
+    // The judged wheel, with its facts whole, goes through.
+    env.apply(&plan, &approved, &judged_ready, &mut |_| {})
+        .unwrap();
+    assert_eq!(env.installed().unwrap().len(), 1);
+}
+
 #[test]
 fn lock_serialises_concurrent_transactions() {
     let dir = tempfile::tempdir().unwrap();
@@ -798,7 +864,7 @@ fn wheels_writing_the_same_path_are_staged_in_plan_order() {
         apply(
             &env,
             &plan,
-            &approve(&want),
+            &common::approve_overwrites(&want),
             &wheels,
             &unpacked(&layout),
             &mut |_| {},

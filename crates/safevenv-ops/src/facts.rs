@@ -6,12 +6,14 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 use safevenv_index::{IndexUrlSource, IndexUrls};
-use safevenv_installer::{EnvironmentLayout, InstalledDist};
+use safevenv_installer::{
+    EnvironmentLayout, InstalledDist, LandedFacts, ReadyWheel, WheelLandings,
+};
 use safevenv_policy::{
     ArchiveProblem, ArchiveProblemKind, Artifact, ArtifactKind, AttestationFacts, ConfiguredIndex,
-    ContentsFacts, HashPin, LicenseFacts, Origin, PackageFacts, PthFile, Source,
+    ContentsFacts, EnvironmentFile, HashPin, LicenseFacts, Origin, PackageFacts, PthFile, Source,
 };
-use safevenv_wheel::{Category, DataCategory, WheelError, WheelInfo};
+use safevenv_wheel::WheelError;
 use url::Url;
 
 use crate::plan::{Wanted, WantedSource};
@@ -76,67 +78,57 @@ pub(crate) fn package_facts(wanted: &Wanted) -> PackageFacts {
     }
 }
 
-/// What the wheel reader found: the files as they will lie in the environment, `.pth` files,
-/// importable names, scripts, and the license fields of its METADATA.
+/// What the wheel reader found, keyed on where each file lands (`landed`, from the installer's
+/// destination model, the same one the installer checks the staged files against): the files,
+/// `.pth` files, start-up modules, files of the environment's own, importable names, scripts,
+/// and the license fields of its METADATA.
 pub(crate) fn add_wheel_facts(
     facts: &mut PackageFacts,
-    wheel: &WheelInfo,
-    layout: &EnvironmentLayout,
+    wheel: &ReadyWheel,
+    landings: &WheelLandings,
+    landed: LandedFacts,
 ) {
-    let site_packages = |purelib: bool| {
-        if purelib {
-            &layout.scheme.purelib
-        } else {
-            &layout.scheme.platlib
-        }
-    };
-    let headers = layout.scheme.include.join(wheel.filename().name.as_str());
-    let mut files = Vec::with_capacity(wheel.files().len());
-    let mut scripts: Vec<String> = Vec::new();
-    for file in wheel.files() {
-        let base = match file.category {
-            Category::Root => site_packages(wheel.root_is_purelib()),
-            Category::DistInfo => site_packages(wheel.root_is_purelib()),
-            Category::Data(DataCategory::Purelib) => &layout.scheme.purelib,
-            Category::Data(DataCategory::Platlib) => &layout.scheme.platlib,
-            Category::Data(DataCategory::Scripts) => {
-                scripts.push(file.install_path.clone());
-                &layout.scheme.scripts
-            }
-            Category::Data(DataCategory::Data) => &layout.scheme.data,
-            Category::Data(DataCategory::Headers) => &headers,
-        };
-        files.push(relative_to_prefix(
-            &base.join(&file.install_path),
-            &layout.prefix,
-        ));
-    }
-    let entry_points = wheel.entry_points();
-    for entry in entry_points
-        .console_scripts
-        .iter()
-        .chain(&entry_points.gui_scripts)
-    {
-        scripts.push(entry.name.clone());
-        files.push(relative_to_prefix(
-            &layout.scheme.scripts.join(&entry.name),
-            &layout.prefix,
-        ));
-    }
     facts.license = license_facts(wheel.metadata());
+    let pth_files = landed
+        .pth_files
+        .iter()
+        .map(|(path, archive)| {
+            let lines = match wheel.pth_files().iter().find(|pth| &pth.path == archive) {
+                Some(pth) => pth.lines.iter().map(|line| line.text.clone()).collect(),
+                // Fail closed: a `.pth` whose text was not read is judged as code.
+                None => vec!["import <the reader kept no text for this file>".to_string()],
+            };
+            PthFile {
+                name: path.rsplit('/').next().unwrap_or(path).to_string(),
+                path: path.clone(),
+                lines,
+            }
+        })
+        .collect();
     facts.contents = Some(ContentsFacts {
-        files,
-        pth_files: wheel
-            .pth_files()
-            .iter()
-            .map(|pth| PthFile {
-                name: pth.path.rsplit('/').next().unwrap_or(&pth.path).to_string(),
-                lines: pth.lines.iter().map(|line| line.text.clone()).collect(),
+        content_key: Some(wheel.content_key()),
+        files: landed.files,
+        pth_files,
+        startup_hooks: landed.startup_hooks,
+        environment_files: landed
+            .environment_files
+            .into_iter()
+            .map(|(path, owner)| EnvironmentFile {
+                path,
+                owner: owner.to_string(),
             })
             .collect(),
-        top_level: wheel.top_level_names().into_iter().collect(),
-        scripts,
-        archive_problems: Vec::new(),
+        top_level: landed.top_level.into_iter().collect(),
+        scripts: landed.scripts,
+        archive_problems: landings
+            .escapes
+            .iter()
+            .map(|escape| ArchiveProblem {
+                kind: ArchiveProblemKind::PathTraversal,
+                member: Some(escape.path.clone()),
+                detail: escape.to_string(),
+            })
+            .collect(),
     });
 }
 

@@ -21,13 +21,13 @@ use safevenv_cache::{Cache, CacheBucket};
 use safevenv_fetch::{DEFAULT_MAX_SIZE, FetchOptions, FetchedArtifact, Fetcher};
 use safevenv_index::{IndexClient, IndexUrls};
 use safevenv_installer::{
-    Environment, EnvironmentLayout, Install, InstallError, LockMode, Plan, Progress, ReadyWheel,
-    UnpackedCache,
+    Destinations, Environment, EnvironmentLayout, Install, InstallError, LockMode, Plan, Progress,
+    ReadyWheel, UnpackedCache, WheelLandings,
 };
 use safevenv_lock::Lock;
 use safevenv_policy::{Discovery, InstalledDistribution, PackageFacts, Policy, ResolvedSet};
 use safevenv_python::Interpreter;
-use safevenv_wheel::{Wheel, WheelError};
+use safevenv_wheel::{Wheel, WheelError, WheelInfo};
 use tokio::runtime::Runtime;
 use tracing::{debug, warn};
 use uv_normalize::PackageName;
@@ -568,11 +568,12 @@ pub(crate) fn fetch_and_inspect(
 
     let mut wheels = Vec::with_capacity(wanted.len());
     let mut packages = Vec::with_capacity(wanted.len());
+    let mut ready_at = Vec::with_capacity(wanted.len());
     for (wanted, prepared) in wanted.iter().zip(prepared) {
         let mut package = facts::package_facts(wanted);
         match prepared {
             Some(Ok(Prepared::Ready(wheel))) => {
-                facts::add_wheel_facts(&mut package, &wheel, layout);
+                ready_at.push(packages.len());
                 wheels.push(*wheel);
             }
             Some(Ok(Prepared::Refused(err))) => facts::add_archive_problem(&mut package, &err),
@@ -585,6 +586,18 @@ pub(crate) fn fetch_and_inspect(
             }
         }
         packages.push(package);
+    }
+    // Contents are judged where they land, and for the set at once: a `.pth` file of one wheel
+    // puts a directory on the path for the modules of every other.
+    let destinations = Destinations::new(layout);
+    let landings: Vec<WheelLandings> = wheels.iter().map(|wheel| destinations.of(wheel)).collect();
+    let pairs: Vec<(&WheelInfo, &WheelLandings)> =
+        wheels.iter().map(|wheel| &**wheel).zip(&landings).collect();
+    let landed = destinations.judge(&pairs);
+    for (((&at, wheel), landings), landed) in
+        ready_at.iter().zip(&wheels).zip(&landings).zip(landed)
+    {
+        facts::add_wheel_facts(&mut packages[at], wheel, landings, landed);
     }
     Ok(Inspected { wheels, packages })
 }

@@ -674,6 +674,45 @@ impl Judge<'_> {
                 }
             }
         }
+        // Invariant: nothing a wheel ships lands on a file the environment owns (its
+        // interpreter, activation scripts, `pyvenv.cfg`, standard library directory, or
+        // safevenv's journal and state). Threat: `.data/data/` maps to the prefix, so a wheel
+        // could otherwise replace `bin/python` or plant a journal that recovery would replay.
+        for file in &contents.environment_files {
+            self.refuse(
+                RuleId::ContentsEnvironment,
+                Some(file.path.clone()),
+                format!(
+                    "`{}` would write `{}`, which is {}",
+                    self.package.artifact.filename, file.path, file.owner
+                ),
+                "none: this cannot be allowed; report the artifact to its publisher".to_string(),
+            );
+        }
+        // `site` imports `sitecustomize` and `usercustomize` at every start, from wherever they
+        // are on the path: the same persistence as an executable `.pth` line.
+        if self.rules.pth_exec == AllowDeny::Deny {
+            for hook in &contents.startup_hooks {
+                let file = hook.rsplit('/').next().unwrap_or(hook);
+                let exempt = self.rules.pth_exec_allow.iter().any(|entry| {
+                    entry.package.matches(&name)
+                        && entry.file.matches(file)
+                        && entry.source.is_none_or(|kind| kind == source_kind)
+                });
+                if !exempt {
+                    let fix = format!(
+                        "if you trust it, add `{{ package = \"{name}\", file = \"{file}\" }}` to `[contents] pth-exec-allow` in {}",
+                        self.place()
+                    );
+                    self.refuse(
+                        RuleId::ContentsStartupHook,
+                        Some(hook.clone()),
+                        format!("`{hook}` is imported by Python at every interpreter start"),
+                        fix,
+                    );
+                }
+            }
+        }
         if self.rules.overwrite == AllowDeny::Deny {
             // One refusal per other owner, naming the first shared file, to keep reports short.
             let mut shared: BTreeMap<&PackageName, (&str, usize)> = BTreeMap::new();

@@ -211,19 +211,44 @@ pub struct LicenseFacts {
 }
 
 /// What the wheel inspector found in an artifact.
+///
+/// Every path here is a **final destination**: where the file lands in the environment, relative
+/// to its root, after the install scheme (purelib, platlib, scripts, headers, data → prefix) and
+/// the environment's own links (`lib64` → `lib`) are applied. The content rules judge these
+/// paths, so a file is judged by where it lands, not by where the archive keeps it.
 #[derive(Debug, Clone, Default)]
 pub struct ContentsFacts {
+    /// The key of the unpacked, verified content these facts were read from (the installer
+    /// links only from the entry with this key: what was judged is what is installed).
+    pub content_key: Option<String>,
     /// Every file the artifact installs, as a path relative to the environment's root
-    /// (`lib/python3.12/site-packages/foo/__init__.py`, `bin/foo`).
+    /// (`lib/python3.12/site-packages/foo/__init__.py`, `bin/foo`), including the files the
+    /// installer writes itself (console scripts, `INSTALLER`, `RECORD`).
     pub files: Vec<String>,
-    /// The `.pth` files it installs, with their lines.
+    /// The `.pth` files it installs where `site.py` processes them, with their lines.
     pub pth_files: Vec<PthFile>,
+    /// Modules Python imports by itself at every start (`sitecustomize`, `usercustomize`), as
+    /// the final paths of the files that would be imported.
+    pub startup_hooks: Vec<String>,
+    /// Files that would replace the environment's own (its interpreter, activation scripts,
+    /// `pyvenv.cfg`, the standard library directory, safevenv's state): never allowed.
+    pub environment_files: Vec<EnvironmentFile>,
     /// Its top-level importable names (`foo` for `foo/` or `foo.py` or `foo.cpython-312-*.so`).
     pub top_level: Vec<String>,
-    /// Its console and GUI script names (without `.exe`).
+    /// Its console and GUI script names (without `.exe`): every file that lands directly in the
+    /// environment's scripts directory, whichever part of the wheel it came from.
     pub scripts: Vec<String>,
     /// Structural problems the archive reader found.
     pub archive_problems: Vec<ArchiveProblem>,
+}
+
+/// A file that would land on one the environment itself owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvironmentFile {
+    /// Its final path, relative to the environment's root.
+    pub path: String,
+    /// What of the environment it would replace (`the interpreter`, `safevenv's state`).
+    pub owner: String,
 }
 
 /// A `.pth` file an artifact installs.
@@ -231,6 +256,8 @@ pub struct ContentsFacts {
 pub struct PthFile {
     /// Its file name (`distutils-precedence.pth`).
     pub name: String,
+    /// Its final path, relative to the environment's root.
+    pub path: String,
     /// Its lines, as written.
     pub lines: Vec<String>,
 }

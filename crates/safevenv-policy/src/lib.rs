@@ -25,6 +25,7 @@ mod report;
 mod rules;
 mod stdlib;
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -35,15 +36,16 @@ pub use config::{AllowDeny, AttestationMode, Preset};
 pub use error::PolicyError;
 pub use facts::{
     Advisory, ArchiveProblem, ArchiveProblemKind, Artifact, ArtifactKind, AttestationFacts,
-    AttestationStatus, ConfiguredIndex, ContentsFacts, HashOrigin, HashPin, InstalledDistribution,
-    LicenseFacts, Origin, PackageFacts, PthFile, Publisher, ResolvedSet, Severity, Source,
-    SourceKind,
+    AttestationStatus, ConfiguredIndex, ContentsFacts, EnvironmentFile, HashOrigin, HashPin,
+    InstalledDistribution, LicenseFacts, Origin, PackageFacts, PthFile, Publisher, ResolvedSet,
+    Severity, Source, SourceKind,
 };
 pub use load::{
     Discovery, Found, ORG_POLICY_DEFAULT_PATH, ORG_POLICY_ENV, POLICY_FILE_NAME, PolicyText,
     discover,
 };
 pub use report::{Refusal, Refusals};
+
 pub use rules::{RuleId, UnknownRule, explain};
 
 use config::{RawPolicy, Rules};
@@ -109,16 +111,67 @@ pub struct Policy {
 }
 
 /// Proof that a resolved set passed the policy. Only [`Policy::evaluate`] constructs it; the
-/// installer demands it, and checks it is about the set it installs.
+/// installer demands it, and checks it is about what it installs.
+///
+/// Invariant: the approval is bound to the facts that were judged, not to names. For each
+/// distribution it names the artifact's pinned sha256, the key of the verified content the
+/// facts were read from, and every final path the gate judged. The installer links only from
+/// the entry with that key and refuses a staged file outside the approved paths. Threat: a
+/// caller (or a bug) that judges one set of facts and installs another — another wheel of the
+/// same name and version, or files the gate never saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyApproved {
-    packages: Vec<(PackageName, Option<Version>)>,
+    packages: Vec<ApprovedPackage>,
+}
+
+/// One distribution the gate approved, with what the approval covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovedPackage {
+    name: PackageName,
+    version: Option<Version>,
+    sha256: Option<String>,
+    content_key: Option<String>,
+    files: BTreeSet<String>,
+}
+
+impl ApprovedPackage {
+    /// The project.
+    pub fn name(&self) -> &PackageName {
+        &self.name
+    }
+
+    /// The exact version.
+    pub fn version(&self) -> Option<&Version> {
+        self.version.as_ref()
+    }
+
+    /// The artifact's pinned sha256 (lowercase hex), when it had one.
+    pub fn sha256(&self) -> Option<&str> {
+        self.sha256.as_deref()
+    }
+
+    /// The key of the verified content that was judged (for a wheel).
+    pub fn content_key(&self) -> Option<&str> {
+        self.content_key.as_deref()
+    }
+
+    /// Every final path (relative to the environment's root) the gate judged.
+    pub fn files(&self) -> &BTreeSet<String> {
+        &self.files
+    }
 }
 
 impl PolicyApproved {
     /// The distributions that were approved, in the order they were judged.
-    pub fn packages(&self) -> &[(PackageName, Option<Version>)] {
+    pub fn packages(&self) -> &[ApprovedPackage] {
         &self.packages
+    }
+
+    /// The approval of `name` at `version`, if it was approved.
+    pub fn get(&self, name: &PackageName, version: &Version) -> Option<&ApprovedPackage> {
+        self.packages
+            .iter()
+            .find(|package| &package.name == name && package.version.as_ref() == Some(version))
     }
 }
 
@@ -240,7 +293,20 @@ impl Policy {
                 packages: set
                     .packages
                     .iter()
-                    .map(|package| (package.name.clone(), package.version.clone()))
+                    .map(|package| ApprovedPackage {
+                        name: package.name.clone(),
+                        version: package.version.clone(),
+                        sha256: package.artifact.sha256.as_ref().map(|pin| pin.hex.clone()),
+                        content_key: package
+                            .contents
+                            .as_ref()
+                            .and_then(|contents| contents.content_key.clone()),
+                        files: package
+                            .contents
+                            .iter()
+                            .flat_map(|contents| contents.files.iter().cloned())
+                            .collect(),
+                    })
                     .collect(),
             })
         } else {

@@ -32,6 +32,10 @@ pub enum RuleId {
     Licenses,
     /// `contents.pth-exec`
     ContentsPthExec,
+    /// `contents.startup-hook`
+    ContentsStartupHook,
+    /// `contents.environment`
+    ContentsEnvironment,
     /// `contents.overwrite`
     ContentsOverwrite,
     /// `contents.stdlib-shadow`
@@ -50,7 +54,7 @@ pub enum RuleId {
 
 impl RuleId {
     /// Every rule, in report order.
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 22] = [
         Self::SourcesIndex,
         Self::SourcesDirectUrl,
         Self::SourcesVcs,
@@ -64,6 +68,8 @@ impl RuleId {
         Self::PackagesAllow,
         Self::Licenses,
         Self::ContentsPthExec,
+        Self::ContentsStartupHook,
+        Self::ContentsEnvironment,
         Self::ContentsOverwrite,
         Self::ContentsStdlibShadow,
         Self::ContentsScriptClash,
@@ -89,6 +95,8 @@ impl RuleId {
             Self::PackagesAllow => "packages.allow",
             Self::Licenses => "licenses",
             Self::ContentsPthExec => "contents.pth-exec",
+            Self::ContentsStartupHook => "contents.startup-hook",
+            Self::ContentsEnvironment => "contents.environment",
             Self::ContentsOverwrite => "contents.overwrite",
             Self::ContentsStdlibShadow => "contents.stdlib-shadow",
             Self::ContentsScriptClash => "contents.script-clash",
@@ -203,6 +211,25 @@ Why: Python runs those lines at every interpreter start, in every program of the
 the classic place for malware to persist.\n\
 Keys: [contents] pth-exec, pth-exec-allow = [{ package = \"setuptools\", file = \
 \"distutils-precedence.pth\" }]."
+            }
+            Self::ContentsStartupHook => {
+                "contents.startup-hook: a module that Python imports by itself at every start \
+(`sitecustomize`, `usercustomize`) landing where the interpreter finds it (the top of \
+site-packages, or a directory a `.pth` file adds to the path) is refused unless [contents] \
+pth-exec-allow names the package and the file (`sitecustomize.py`), or pth-exec = \"allow\".\n\
+Why: like an executable `.pth` line, such a module runs in every program of the environment.\n\
+Keys: [contents] pth-exec, pth-exec-allow = [{ package = \"foo\", file = \"sitecustomize.py\" }]."
+            }
+            Self::ContentsEnvironment => {
+                "contents.environment: a file that would land on one the environment itself \
+owns is always refused: `pyvenv.cfg`, the interpreter and the activation scripts in the \
+scripts directory, the interpreter's `lib/pythonX.Y/` outside site-packages, and safevenv's \
+state directory `.safevenv/` (compared without case and Unicode normalisation, as \
+case-insensitive file systems would), wherever in the wheel the file comes from \
+(`.data/data/` maps to the environment's root).\n\
+Why: a wheel that rewrites the environment's interpreter, configuration or safevenv's \
+journal takes over every later run, outside any rule.\n\
+Keys: none; this rule cannot be allowed."
             }
             Self::ContentsOverwrite => {
                 "contents.overwrite: a file that another distribution of the set, or one already \

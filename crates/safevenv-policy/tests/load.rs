@@ -495,5 +495,5 @@ fn approval_names_the_approved_set() {
         .evaluate(&set(vec![package("fine", "1.0")]))
         .unwrap();
     assert_eq!(approved.packages().len(), 1);
-    assert_eq!(approved.packages()[0].0.as_ref(), "fine");
+    assert_eq!(approved.packages()[0].name().as_ref(), "fine");
 }

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use common::*;
 use safevenv_policy::{
     Advisory, ArchiveProblem, ArchiveProblemKind, ArtifactKind, AttestationStatus, ConfiguredIndex,
-    HashOrigin, InstalledDistribution, Origin, PthFile, Publisher, RuleId, Severity, Source,
+    EnvironmentFile, HashOrigin, InstalledDistribution, Origin, PthFile, Publisher, RuleId,
+    Severity, Source,
 };
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -362,6 +363,7 @@ fn with_pth(project: &str, file: &str, line: &str) -> safevenv_policy::PackageFa
     let mut facts = package(project, "1.0");
     facts.contents.as_mut().unwrap().pth_files.push(PthFile {
         name: file.to_string(),
+        path: format!("lib/python3.12/site-packages/{file}"),
         lines: vec![line.to_string()],
     });
     facts
@@ -391,6 +393,62 @@ fn executable_pth_is_refused() {
         judge(allow, &set(vec![with_pth("bar", "foo.pth", "import foo")])),
         RuleId::ContentsPthExec,
     );
+}
+
+#[test]
+fn files_of_the_environment_are_refused_whatever_the_policy_allows() {
+    let mut evil = package("foo", "1.0");
+    evil.contents
+        .as_mut()
+        .unwrap()
+        .environment_files
+        .push(EnvironmentFile {
+            path: "bin/python".to_string(),
+            owner: "the environment's interpreter".to_string(),
+        });
+    // Even a policy that allows every other content rule cannot allow it.
+    let loose = "[contents]\npth-exec = \"allow\"\noverwrite = \"allow\"\nstdlib-shadow = \"allow\"\nscript-clash = \"allow\"\n";
+    for policy in ["", loose] {
+        let refusals = assert_refused(
+            judge(policy, &set(vec![evil.clone()])),
+            RuleId::ContentsEnvironment,
+        );
+        assert!(refusals.to_string().contains("bin/python"), "{refusals}");
+    }
+    assert_approved(judge("", &set(vec![package("foo", "1.0")])));
+}
+
+#[test]
+fn startup_modules_are_refused_unless_allowed_like_pth_code() {
+    let with_hook = |project: &str| {
+        let mut facts = package(project, "1.0");
+        facts
+            .contents
+            .as_mut()
+            .unwrap()
+            .startup_hooks
+            .push("lib/python3.12/site-packages/sitecustomize.py".to_string());
+        facts
+    };
+    let refusals = assert_refused(
+        judge("", &set(vec![with_hook("foo")])),
+        RuleId::ContentsStartupHook,
+    );
+    assert!(
+        refusals.to_string().contains("sitecustomize.py"),
+        "{refusals}"
+    );
+    let allow =
+        "[contents]\npth-exec-allow = [{ package = \"foo\", file = \"sitecustomize.py\" }]\n";
+    assert_approved(judge(allow, &set(vec![with_hook("foo")])));
+    assert_refused(
+        judge(allow, &set(vec![with_hook("bar")])),
+        RuleId::ContentsStartupHook,
+    );
+    assert_approved(judge(
+        "[contents]\npth-exec = \"allow\"\n",
+        &set(vec![with_hook("bar")]),
+    ));
 }
 
 #[test]

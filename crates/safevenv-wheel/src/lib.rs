@@ -468,7 +468,7 @@ impl Wheel {
             let capture = i == wheel_file
                 || i == metadata_file
                 || Some(i) == entry_points_file
-                || is_site_packages_pth(&files[i]);
+                || may_be_processed_pth(&files[i]);
             if i == record_file || !(capture || signatures.contains(&files[i].path)) {
                 continue;
             }
@@ -503,7 +503,7 @@ impl Wheel {
         let pth_files = files
             .iter()
             .enumerate()
-            .filter(|(_, file)| is_site_packages_pth(file))
+            .filter(|(_, file)| may_be_processed_pth(file))
             .map(|(i, file)| PthFile::parse(&file.path, &text(i)))
             .collect();
         let claims = files
@@ -662,13 +662,16 @@ impl Claim {
     }
 }
 
-/// Whether `file` is a `.pth` file at the top of site-packages, where `site.py` reads it.
-fn is_site_packages_pth(file: &WheelFile) -> bool {
-    let in_site_packages = matches!(
-        file.category,
-        Category::Root | Category::Data(DataCategory::Purelib | DataCategory::Platlib)
-    );
-    in_site_packages && !file.install_path.contains('/') && file.install_path.ends_with(".pth")
+/// Whether `file` may be a `.pth` file that `site.py` processes, wherever in the wheel it is:
+/// which ones are depends on where they land (`.data/data/lib/pythonX.Y/site-packages/x.pth`
+/// is one), which the installer's destination model decides. So the text of every file named
+/// `*.pth` (without case) is read, within the text-file limit, for the gate to judge.
+fn may_be_processed_pth(file: &WheelFile) -> bool {
+    file.category != Category::DistInfo
+        && file.path.rsplit('/').next().is_some_and(|name| {
+            let name = name.as_bytes();
+            name.len() > 4 && name[name.len() - 4..].eq_ignore_ascii_case(b".pth")
+        })
 }
 
 /// The `.dist-info` and `.data` directories of check (5).
@@ -873,7 +876,9 @@ impl WheelInfo {
         names
     }
 
-    /// `.pth` files that `site.py` would process, with their lines classified.
+    /// Every file named `*.pth` outside `.dist-info` (see [`Self::files`] for where each is),
+    /// with its lines classified: the caller's destination model decides which of them land
+    /// where `site.py` processes them.
     pub fn pth_files(&self) -> &[PthFile] {
         &self.pth_files
     }

@@ -12,8 +12,8 @@ use std::sync::OnceLock;
 
 use safevenv_cache::Cache;
 use safevenv_installer::{
-    Applied, Environment, EnvironmentLayout, Install, InstallError, LockMode, PolicyApproved,
-    Progress, UnpackedCache,
+    Applied, Destinations, Environment, EnvironmentLayout, Install, InstallError, LockMode,
+    PolicyApproved, Progress, ReadyWheel, UnpackedCache,
 };
 use safevenv_policy::{
     Artifact, ArtifactKind, AttestationFacts, ConfiguredIndex, ContentsFacts, HashOrigin, HashPin,
@@ -121,11 +121,12 @@ pub fn wheel_info(dir: &Path, spec: &WheelSpec) -> WheelInfo {
     WheelInfo::clone(&Wheel::inspect(&built.path, &built.filename).unwrap())
 }
 
-/// [`Environment::apply`] with `wheels` made ready through `cache`, as the pipeline does.
+/// [`Environment::apply`] with `wheels` made ready through `cache`, and the policy's approval
+/// of `approve`'s distributions judged on the facts of those very wheels, as the pipeline does.
 pub fn apply(
     env: &Environment,
     plan: &safevenv_installer::Plan,
-    approved: &PolicyApproved,
+    approve: &Approve,
     wheels: &[BuiltWheel],
     cache: &UnpackedCache,
     progress: &mut dyn FnMut(Progress<'_>),
@@ -134,9 +135,9 @@ pub fn apply(
         .iter()
         .map(|wheel| cache.prepare(wheel.inspect()).unwrap())
         .collect();
-    env.apply(plan, approved, &ready, progress)
+    let approved = approve.judge(env.layout(), &ready);
+    env.apply(plan, &approved, &ready, progress)
 }
-
 /// What the environment should hold, one `(name, version, requested)` at a time.
 pub fn wanted(items: &[(&str, &str, bool)]) -> Vec<Install> {
     items
@@ -150,53 +151,115 @@ pub fn wanted(items: &[(&str, &str, bool)]) -> Vec<Install> {
         .collect()
 }
 
+/// The distributions a test wants the policy to approve (and no others), and the policy.
+pub struct Approve {
+    installs: Vec<Install>,
+    policy: Policy,
+    /// Final paths left out of the facts the gate judges (to test the installer's own check).
+    unjudged: Vec<String>,
+}
+
 /// The policy's approval of exactly `installs`: the default preset judging facts that pass it
 /// (wheels from the default index, pinned in a lockfile, with a license and nothing unusual).
-pub fn approve(installs: &[Install]) -> PolicyApproved {
-    let index = url::Url::parse("https://index.example/simple/").unwrap();
-    let packages = installs
-        .iter()
-        .map(|install| PackageFacts {
-            name: install.name.clone(),
-            version: Some(install.version.clone()),
-            source: Source::Index { url: index.clone() },
-            artifact: Artifact {
-                kind: ArtifactKind::Wheel,
-                filename: format!("{}-{}-py3-none-any.whl", install.name, install.version),
-                sha256: Some(HashPin {
-                    hex: "0".repeat(64),
-                    origin: HashOrigin::Lockfile,
-                }),
-            },
-            yanked: false,
-            upload_time: None,
-            also_on_indexes: Vec::new(),
-            license: LicenseFacts {
-                expression: Some("MIT".to_string()),
-                ..LicenseFacts::default()
-            },
-            requested_directly: install.requested,
-            contents: Some(ContentsFacts::default()),
-            attestation: AttestationFacts::default(),
-            vulnerabilities: Vec::new(),
-            fixes_known_vulnerability: false,
-        })
-        .collect();
-    let set = ResolvedSet {
-        now: jiff::Timestamp::UNIX_EPOCH,
-        python_version: Some(interpreter().python_minor()),
-        indexes: vec![ConfiguredIndex {
-            url: index,
-            default: true,
-            origin: Origin::Configuration,
-        }],
-        packages,
-        installed: Vec::new(),
+pub fn approve(installs: &[Install]) -> Approve {
+    Approve {
+        installs: installs.to_vec(),
+        policy: Policy::preset(Preset::Default).unwrap(),
+        unjudged: Vec::new(),
+    }
+}
+
+/// [`approve`], judging facts from which `path` (a final path) is missing, as a gate whose
+/// reading of the wheel disagreed with the installer's would.
+pub fn approve_without(installs: &[Install], path: &str) -> Approve {
+    Approve {
+        unjudged: vec![path.to_string()],
+        ..approve(installs)
+    }
+}
+
+/// [`approve`] under a policy that lets distributions overwrite each other's files.
+pub fn approve_overwrites(installs: &[Install]) -> Approve {
+    let text = safevenv_policy::PolicyText {
+        path: PathBuf::from("safevenv.toml"),
+        text: "[contents]\noverwrite = \"allow\"\n".to_string(),
     };
-    Policy::preset(Preset::Default)
-        .unwrap()
-        .evaluate(&set)
-        .unwrap_or_else(|refusals| panic!("the policy refused the test set: {refusals:?}"))
+    Approve {
+        installs: installs.to_vec(),
+        policy: Policy::from_texts(None, Some(&text)).unwrap(),
+        unjudged: Vec::new(),
+    }
+}
+
+impl Approve {
+    /// Judges the approved distributions, each with the contents of its wheel in `ready` (by
+    /// the installer's destination model), and returns the gate's proof.
+    pub fn judge(&self, layout: &EnvironmentLayout, ready: &[ReadyWheel]) -> PolicyApproved {
+        let index = url::Url::parse("https://index.example/simple/").unwrap();
+        let destinations = Destinations::new(layout);
+        let packages = self
+            .installs
+            .iter()
+            .map(|install| {
+                let wheel = ready.iter().find(|wheel| {
+                    wheel.filename().name == install.name
+                        && wheel.filename().version == install.version
+                });
+                let contents = wheel.map(|wheel| {
+                    let landings = destinations.of(wheel);
+                    let landed = destinations.judge(&[(&**wheel, &landings)]).pop().unwrap();
+                    ContentsFacts {
+                        content_key: Some(wheel.content_key()),
+                        files: landed
+                            .files
+                            .into_iter()
+                            .filter(|file| !self.unjudged.contains(file))
+                            .collect(),
+                        ..ContentsFacts::default()
+                    }
+                });
+                PackageFacts {
+                    name: install.name.clone(),
+                    version: Some(install.version.clone()),
+                    source: Source::Index { url: index.clone() },
+                    artifact: Artifact {
+                        kind: ArtifactKind::Wheel,
+                        filename: format!("{}-{}-py3-none-any.whl", install.name, install.version),
+                        sha256: Some(HashPin {
+                            hex: "0".repeat(64),
+                            origin: HashOrigin::Lockfile,
+                        }),
+                    },
+                    yanked: false,
+                    upload_time: None,
+                    also_on_indexes: Vec::new(),
+                    license: LicenseFacts {
+                        expression: Some("MIT".to_string()),
+                        ..LicenseFacts::default()
+                    },
+                    requested_directly: install.requested,
+                    contents: Some(contents.unwrap_or_default()),
+                    attestation: AttestationFacts::default(),
+                    vulnerabilities: Vec::new(),
+                    fixes_known_vulnerability: false,
+                }
+            })
+            .collect();
+        let set = ResolvedSet {
+            now: jiff::Timestamp::UNIX_EPOCH,
+            python_version: Some(interpreter().python_minor()),
+            indexes: vec![ConfiguredIndex {
+                url: index,
+                default: true,
+                origin: Origin::Configuration,
+            }],
+            packages,
+            installed: Vec::new(),
+        };
+        self.policy
+            .evaluate(&set)
+            .unwrap_or_else(|refusals| panic!("the policy refused the test set: {refusals:?}"))
+    }
 }
 
 /// Make the environment hold exactly `specs` (all requested), through the installer.

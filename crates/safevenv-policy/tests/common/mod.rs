@@ -60,6 +60,7 @@ pub fn package(project: &str, version: &str) -> PackageFacts {
             top_level: vec![module.clone()],
             scripts: Vec::new(),
             archive_problems: Vec::new(),
+            ..ContentsFacts::default()
         }),
         attestation: AttestationFacts::default(),
         vulnerabilities: Vec::new(),
