@@ -33,7 +33,8 @@ fn python_dir(context: &TestContext) -> String {
     format!("lib/{name}")
 }
 
-/// Every path below `.safevenv/` but the lock file, which every run holds.
+/// Every path below `.safevenv/` but the lock file, which every run holds, and the journal key,
+/// which the first run makes.
 fn state(context: &TestContext) -> Vec<PathBuf> {
     let root = venv(context).join(".safevenv");
     let mut found = Vec::new();
@@ -48,7 +49,7 @@ fn state(context: &TestContext) -> Vec<PathBuf> {
                 stack.push(path.clone());
             }
             let relative = path.strip_prefix(&root).unwrap().to_path_buf();
-            if relative != Path::new("lock") {
+            if relative != Path::new("lock") && relative != Path::new("journal-key") {
                 found.push(relative);
             }
         }

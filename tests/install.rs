@@ -428,10 +428,35 @@ fn an_install_killed_midway_is_repaired_by_the_next_run() {
     let leftovers: Vec<_> = fs_err::read_dir(context.work().join(".venv/.safevenv"))
         .unwrap()
         .map(|entry| entry.unwrap().file_name())
-        .filter(|name| name != "lock")
+        .filter(|name| name != "lock" && name != "journal-key")
         .collect();
     assert!(
         leftovers.is_empty(),
         "no transaction left behind: {leftovers:?}"
     );
+}
+
+/// The lockfile is part of the install's outcome: when it cannot be written after the
+/// transaction committed, the run fails and says the environment holds the new set, and how
+/// to write the lockfile (rather than reading as if nothing had happened).
+#[test]
+fn a_lockfile_that_cannot_be_written_after_commit_is_reported_with_the_way_out() {
+    let context = with_environment();
+    let index = demo_index();
+    // A lockfile in a directory that does not exist: nothing to read before, nowhere to write
+    // after (root can write anywhere it may, so a permission cannot stand in for this).
+    let output = safevenv(
+        &context,
+        &index,
+        &["install", "app", "--lockfile", "missing/pylock.toml"],
+    );
+    let message = stderr(&output);
+    assert!(!output.status.success(), "{message}");
+    assert!(
+        message.contains("the environment was updated (2 installed, 0 removed)"),
+        "{message}"
+    );
+    assert!(message.contains("safevenv lock"), "{message}");
+    // It was: both distributions are there, and importable.
+    assert!(python(&context, "import app").status.success());
 }

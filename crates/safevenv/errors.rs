@@ -87,6 +87,13 @@ pub fn ops_diagnostic(err: OpsError) -> Diagnostic {
             Failure::Input,
             vec!["pass the requirements with `-r FILE`".to_string()],
         ),
+        OpsError::LockfileAfterInstall { .. } => (
+            Failure::Internal,
+            vec![
+                "the environment is consistent and holds the new set; fix the cause, then run `safevenv lock` with the same requirements to write the lockfile".to_string(),
+                "to go back instead, run `safevenv sync` with the previous lockfile".to_string(),
+            ],
+        ),
         OpsError::PolicyFileExists { .. } => (
             Failure::Input,
             vec!["add `--force` to replace it".to_string()],

@@ -208,6 +208,34 @@ pub enum InstallError {
         #[source]
         source: io::Error,
     },
+    /// A journal left in the state directory does not carry a valid MAC under the environment's
+    /// key: safevenv did not write it (or the key is gone), so it is not replayed. Recovery
+    /// would move files; it is left in place for a person to look at.
+    #[error(
+        "the transaction journal `{path}` was not written by safevenv for this environment (its MAC does not verify); it was not replayed and is left in place: inspect its directory, then remove it"
+    )]
+    JournalUnauthenticated {
+        /// The journal file.
+        path: PathBuf,
+    },
+    /// The environment's journal key cannot be used.
+    #[error("the environment's journal key `{path}` cannot be used: {reason}")]
+    JournalKey {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Syncing a changed directory failed: the transaction was undone rather than committed
+    /// without durability.
+    #[error("could not sync `{path}` to disk; the environment was restored")]
+    Sync {
+        /// The directory.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: io::Error,
+    },
     /// A journal left by an interrupted transaction could not be read.
     #[error("the transaction journal `{path}` is unreadable: {reason}")]
     JournalCorrupt {

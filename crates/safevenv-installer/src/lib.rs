@@ -12,6 +12,7 @@
 mod destinations;
 mod error;
 mod installed;
+mod key;
 mod layout;
 mod parallel;
 mod plan;
@@ -89,6 +90,7 @@ pub struct Applied {
 pub struct Environment {
     layout: EnvironmentLayout,
     recovered: Vec<(PathBuf, Recovered)>,
+    key: key::JournalKey,
     // Held for the lock; the operating system releases it when the file closes.
     _lock: fs_err::File,
 }
@@ -132,10 +134,14 @@ impl Environment {
             },
             Err(TryLockError::Error(source)) => return Err(InstallError::Lock { path, source }),
         }
-        let recovered = txn::recover(&layout.prefix)?;
+        // Recovery trusts only journals signed with the key made when the environment was first
+        // opened (none yet means no journal can be trusted), and the key is made afterwards.
+        let recovered = txn::recover(&layout.prefix, key::JournalKey::load(&state)?.as_ref())?;
+        let key = key::JournalKey::load_or_create(&state)?;
         Ok(Self {
             layout,
             recovered,
+            key,
             _lock: lock,
         })
     }
@@ -392,7 +398,7 @@ impl Environment {
         let total = ops.len();
         debug!("transaction `{}`: {total} operations", txn.dir().display());
         progress(Progress::Applying { done: 0, total });
-        txn.run(&ops, &mut |done| {
+        txn.run(&ops, &self.key, &mut |done| {
             progress(Progress::Applying { done, total })
         })?;
         applied.operations = total;

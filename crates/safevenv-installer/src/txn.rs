@@ -20,10 +20,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
+use crate::key::JournalKey;
 use crate::{InstallError, STATE_DIR};
 
 /// The journal's format version; a journal with another version is refused, not guessed at.
-const JOURNAL_VERSION: u32 = 1;
+/// Version 2 carries a MAC under the environment's key ([`JournalKey`]).
+const JOURNAL_VERSION: u32 = 2;
 const JOURNAL: &str = "journal.json";
 const COMMITTED: &str = "COMMITTED";
 const STAGED: &str = "staged";
@@ -73,6 +75,8 @@ impl Op {
 struct Journal {
     version: u32,
     ops: Vec<Op>,
+    /// HMAC-SHA256 (hex) over the transaction's directory name and the JSON of `ops`.
+    mac: String,
 }
 
 /// A transaction directory being prepared.
@@ -279,10 +283,15 @@ impl Transaction {
 
     /// Journal `ops`, run them, and commit. On an error every operation is undone before
     /// returning it. `on_op` is told each finished operation.
-    pub(crate) fn run(self, ops: &[Op], on_op: &mut dyn FnMut(usize)) -> Result<(), InstallError> {
+    pub(crate) fn run(
+        self,
+        ops: &[Op],
+        key: &JournalKey,
+        on_op: &mut dyn FnMut(usize),
+    ) -> Result<(), InstallError> {
         let crash_after = crash_after_ops();
-        // (1): the journal is complete and synced before the environment changes.
-        self.write_journal(ops)?;
+        // (1): the journal is complete, signed and synced before the environment changes.
+        self.write_journal(ops, key)?;
         // (2): the operations, in order.
         let mut touched = BTreeSet::new();
         for (done, op) in ops.iter().enumerate() {
@@ -318,8 +327,38 @@ impl Transaction {
         // the marker and lose a rename.
         touched.insert(self.dir.join(BACKUP));
         for dir in &touched {
-            if let Err(err) = sync_dir(dir) {
-                debug!("could not sync `{}`: {err}", dir.display());
+            match sync_dir(dir) {
+                Ok(()) => {}
+                // A directory this transaction removed (its parent is synced too).
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                // A file system that cannot sync directories at all gives no durability to
+                // wait for; that is not a failure of this transaction.
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        io::ErrorKind::Unsupported | io::ErrorKind::InvalidInput
+                    ) =>
+                {
+                    debug!("`{}` cannot be synced: {err}", dir.display());
+                }
+                // Any other failure means the renames may not survive a power cut: committing
+                // would promise what the disk has not got, so the transaction is undone.
+                Err(source) => {
+                    let cause = InstallError::Sync {
+                        path: dir.clone(),
+                        source,
+                    };
+                    return Err(match rollback(&self.prefix, &self.dir, ops) {
+                        Ok(()) => {
+                            self.discard();
+                            cause
+                        }
+                        Err(rollback) => InstallError::RollbackFailed {
+                            cause: Box::new(cause),
+                            rollback,
+                        },
+                    });
+                }
             }
         }
         // (4): commit. From here on the environment is in its new state.
@@ -340,14 +379,16 @@ impl Transaction {
     }
 
     /// Write the journal atomically: a reader sees all of it or none of it.
-    fn write_journal(&self, ops: &[Op]) -> Result<(), InstallError> {
+    fn write_journal(&self, ops: &[Op], key: &JournalKey) -> Result<(), InstallError> {
         let journal_error = |source| InstallError::Journal {
             txn: self.dir.clone(),
             source,
         };
+        let signed = serde_json::to_vec(ops).map_err(|err| journal_error(err.into()))?;
         let journal = Journal {
             version: JOURNAL_VERSION,
             ops: ops.to_vec(),
+            mac: key.sign(&txn_name(&self.dir), &signed),
         };
         let bytes = serde_json::to_vec(&journal).map_err(|err| journal_error(err.into()))?;
         let partial = self.dir.join(format!("{JOURNAL}.partial"));
@@ -548,7 +589,15 @@ fn finish(txn: &Path) -> io::Result<()> {
     fs_err::remove_dir_all(trash)
 }
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
+/// The name of a transaction's directory (`txn-<pid>-<nanos>`), which its journal's MAC covers:
+/// a journal moved into another transaction's directory does not verify.
+fn txn_name(dir: &Path) -> String {
+    dir.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     fs_err::File::open(dir)?.sync_all()
 }
 
@@ -563,7 +612,13 @@ pub enum Recovered {
 
 /// Finish or roll back every transaction left in `<prefix>/.safevenv/` by a process that died.
 /// The caller holds the environment's lock.
-pub(crate) fn recover(prefix: &Path) -> Result<Vec<(PathBuf, Recovered)>, InstallError> {
+///
+/// A journal is replayed only when its MAC verifies under `key` (see [`JournalKey`]); one that
+/// does not, or any journal while the environment has no key, is refused and left in place.
+pub(crate) fn recover(
+    prefix: &Path,
+    key: Option<&JournalKey>,
+) -> Result<Vec<(PathBuf, Recovered)>, InstallError> {
     let state = prefix.join(STATE_DIR);
     let mut leftovers = Vec::new();
     let entries = match fs_err::read_dir(&state) {
@@ -596,7 +651,7 @@ pub(crate) fn recover(prefix: &Path) -> Result<Vec<(PathBuf, Recovered)>, Instal
             let journal = txn.join(JOURNAL);
             // No journal: the process died while staging, before touching the environment.
             if journal.exists() {
-                let ops = read_journal(&journal)?;
+                let ops = read_journal(&journal, &txn_name(&txn), key)?;
                 rollback(prefix, &txn, &ops).map_err(recover_error)?;
             }
             Recovered::RolledBack
@@ -610,19 +665,35 @@ pub(crate) fn recover(prefix: &Path) -> Result<Vec<(PathBuf, Recovered)>, Instal
 
 /// Read a journal, refusing any operation whose path is not a plain relative path below the
 /// prefix: the journal is ours, but recovery moves files, so it fails closed on anything odd.
-fn read_journal(path: &Path) -> Result<Vec<Op>, InstallError> {
+fn read_journal(path: &Path, txn: &str, key: Option<&JournalKey>) -> Result<Vec<Op>, InstallError> {
     let corrupt = |reason: String| InstallError::JournalCorrupt {
         path: path.to_path_buf(),
         reason,
     };
     let bytes = fs_err::read(path).map_err(|err| corrupt(err.to_string()))?;
-    let journal: Journal =
+    // The version alone first, so that an older journal gets a clear reason.
+    #[derive(Deserialize)]
+    struct Versioned {
+        version: u32,
+    }
+    let versioned: Versioned =
         serde_json::from_slice(&bytes).map_err(|err| corrupt(err.to_string()))?;
-    if journal.version != JOURNAL_VERSION {
+    if versioned.version != JOURNAL_VERSION {
         return Err(corrupt(format!(
             "version {} is not {JOURNAL_VERSION}",
-            journal.version
+            versioned.version
         )));
+    }
+    let journal: Journal =
+        serde_json::from_slice(&bytes).map_err(|err| corrupt(err.to_string()))?;
+    // The operations replayed are exactly the ones the MAC covers: it is checked over their
+    // serialisation, not over the file's bytes, so nothing in the file outside them matters.
+    let signed = serde_json::to_vec(&journal.ops).map_err(|err| corrupt(err.to_string()))?;
+    let authentic = key.is_some_and(|key| key.verify(txn, &signed, &journal.mac));
+    if !authentic {
+        return Err(InstallError::JournalUnauthenticated {
+            path: path.to_path_buf(),
+        });
     }
     let mut backups = BTreeSet::new();
     for op in &journal.ops {
@@ -637,8 +708,11 @@ fn read_journal(path: &Path) -> Result<Vec<Op>, InstallError> {
         if !plain(op.path()) {
             return Err(corrupt(format!("the path `{}` is not allowed", op.path())));
         }
+        // Backups only under the names a transaction gives them: `0`, `1`, ... once each.
         if let Op::Backup { backup, .. } = op
-            && (!plain(backup) || !backups.insert(backup.clone()))
+            && (backup.is_empty()
+                || !backup.bytes().all(|byte| byte.is_ascii_digit())
+                || !backups.insert(backup.clone()))
         {
             return Err(corrupt(format!(
                 "the backup name `{backup}` is not allowed"

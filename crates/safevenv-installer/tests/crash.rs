@@ -250,3 +250,85 @@ fn replaying_a_rollback_changes_nothing() {
         Vec::<String>::new()
     );
 }
+
+/// A journal is replayed only in the environment and the transaction it was written for: the
+/// MAC covers the transaction's name under the environment's own key. A genuine journal moved
+/// to another transaction's name, or into another environment, is refused and left in place;
+/// put back, it recovers as usual.
+#[test]
+fn a_journal_replays_only_in_its_own_environment_and_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix: PathBuf = dir.path().join("env");
+    let layout = make_env(&prefix);
+    install(&layout, dir.path(), &scenario("upgrade").before);
+    let before = snapshot(&prefix);
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, format!("upgrade:{}", prefix.display()))
+        .env("SAFEVENV_TEST_CRASH_AFTER_OPS", "3")
+        .output()
+        .unwrap();
+    assert_aborted(&output, 3);
+    let state = prefix.join(".safevenv");
+    let txn = fs_err::read_dir(&state)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("txn-")
+        })
+        .unwrap();
+
+    // Under another transaction's name in the same environment.
+    let renamed = state.join("txn-1-1");
+    fs_err::rename(&txn, &renamed).unwrap();
+    let err = safevenv_installer::Environment::open(
+        layout.clone(),
+        safevenv_installer::LockMode::FailFast,
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            safevenv_installer::InstallError::JournalUnauthenticated { .. }
+        ),
+        "{err:?}"
+    );
+    assert!(renamed.join("journal.json").is_file());
+
+    // In another environment, with its own key.
+    let other_prefix = dir.path().join("other");
+    let other = make_env(&other_prefix);
+    drop(open(&other));
+    let planted = other_prefix
+        .join(".safevenv")
+        .join(txn.file_name().unwrap());
+    common::copy_tree(&renamed, &planted);
+    let other_before = snapshot(&other_prefix);
+    let err = safevenv_installer::Environment::open(
+        other.clone(),
+        safevenv_installer::LockMode::FailFast,
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            safevenv_installer::InstallError::JournalUnauthenticated { .. }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(snapshot(&other_prefix), other_before);
+
+    // Back under its own name, in its own environment: rolled back.
+    fs_err::rename(&renamed, &txn).unwrap();
+    let env = open(&layout);
+    assert_eq!(env.recovered(), [(txn, Recovered::RolledBack)]);
+    assert_eq!(
+        common::diff(&before, &snapshot(&prefix)),
+        Vec::<String>::new()
+    );
+}

@@ -730,31 +730,68 @@ fn interrupted_staging_is_discarded_on_open() {
 fn corrupt_journal_is_refused_and_kept() {
     let dir = tempfile::tempdir().unwrap();
     let layout = make_env(&dir.path().join("env"));
+    // The environment has its key once it was opened.
+    drop(open(&layout));
+    let before = snapshot(&layout.prefix);
     let txn = layout.prefix.join(".safevenv/txn-1-1");
-    fs_err::create_dir_all(&txn).unwrap();
-    // A journal that would move a file from outside the environment.
+    fs_err::create_dir_all(txn.join("backup")).unwrap();
+    fs_err::write(txn.join("backup/0"), "#!/bin/sh\nevil\n").unwrap();
+    let site = layout.scheme.purelib.strip_prefix(&layout.prefix).unwrap();
+    let interpreter = layout.scheme.scripts.strip_prefix(&layout.prefix).unwrap();
+    // Journals nobody signed with this environment's key, each of which "rolls back" a planted
+    // backup over a file of the environment: of every shape, with a MAC of every kind.
+    for ops in [
+        format!(
+            r#"[{{"op":"backup","path":"{}/python","backup":"0"}}]"#,
+            interpreter.display()
+        ),
+        format!(
+            r#"[{{"op":"backup","path":"{}/evil.pth","backup":"0"}}]"#,
+            site.display()
+        ),
+        r#"[{"op":"place","path":"pyvenv.cfg"}]"#.to_string(),
+    ] {
+        for mac in [
+            String::new(),
+            "0".repeat(64),
+            "zz".repeat(32),
+            "ab".to_string(),
+        ] {
+            fs_err::write(
+                txn.join("journal.json"),
+                format!(r#"{{"version":2,"ops":{ops},"mac":"{mac}"}}"#),
+            )
+            .unwrap();
+            let err = safevenv_installer::Environment::open(
+                layout.clone(),
+                LockMode::FailFast,
+                &mut |_| {},
+            )
+            .unwrap_err();
+            assert!(
+                matches!(err, InstallError::JournalUnauthenticated { .. }),
+                "{ops} {mac:?}: {err:?}"
+            );
+            assert!(txn.join("journal.json").is_file());
+            assert!(txn.join("backup/0").is_file());
+            assert_eq!(snapshot(&layout.prefix), before);
+        }
+    }
+    // A journal of the earlier, unsigned format is refused with its reason, and kept.
     fs_err::write(
         txn.join("journal.json"),
-        r#"{"version":1,"ops":[{"op":"place","path":"../../etc/passwd"}]}"#,
+        r#"{"version":1,"ops":[{"op":"place","path":"lib/x.py"}]}"#,
     )
     .unwrap();
     let err =
         safevenv_installer::Environment::open(layout.clone(), LockMode::FailFast, &mut |_| {})
             .unwrap_err();
     assert!(
-        matches!(err, InstallError::JournalCorrupt { .. }),
+        matches!(&err, InstallError::JournalCorrupt { reason, .. } if reason.contains("version 1")),
         "{err:?}"
     );
     assert!(txn.join("journal.json").is_file());
-
-    // The same journal with a path below the prefix is rolled back (nothing to undo).
-    fs_err::write(
-        txn.join("journal.json"),
-        r#"{"version":1,"ops":[{"op":"place","path":"lib/x.py"}]}"#,
-    )
-    .unwrap();
-    let env = open(&layout);
-    assert_eq!(env.recovered(), [(txn, Recovered::RolledBack)]);
+    assert_eq!(snapshot(&layout.prefix), before);
 }
 
 #[test]

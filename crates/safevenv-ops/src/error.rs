@@ -103,6 +103,20 @@ pub enum OpsError {
         /// The file.
         path: PathBuf,
     },
+    /// The install committed (the environment holds the new set), but its lockfile could not be
+    /// written: the two disagree until it is.
+    #[error("the environment was updated ({installed} installed, {removed} removed), but the lockfile `{}` could not be written", path.display())]
+    LockfileAfterInstall {
+        /// The lockfile.
+        path: PathBuf,
+        /// Distributions the committed transaction installed.
+        installed: usize,
+        /// Distributions it removed.
+        removed: usize,
+        /// Why the write failed.
+        #[source]
+        source: std::io::Error,
+    },
     /// A file could not be written.
     #[error("cannot write `{}`", path.display())]
     Write {

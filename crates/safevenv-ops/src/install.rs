@@ -219,7 +219,19 @@ pub fn install(settings: &InstallSettings) -> Result<InstallOutcome, OpsError> {
     )?;
     let lockfile = match lockfile {
         Some(path) => {
-            let changed = write_if_changed(&path, &locked.lock.to_toml_string())?;
+            // The transaction has committed: a failure here must say so, not read as if
+            // nothing had happened.
+            let changed = write_if_changed(&path, &locked.lock.to_toml_string()).map_err(
+                |err| match err {
+                    OpsError::Write { path, source } => OpsError::LockfileAfterInstall {
+                        path,
+                        installed: applied.installed.len(),
+                        removed: applied.removed.len(),
+                        source,
+                    },
+                    other => other,
+                },
+            )?;
             Some((path, changed))
         }
         None => None,

@@ -343,7 +343,7 @@ pub fn leftovers(prefix: &Path) -> Vec<String> {
     fs_err::read_dir(prefix.join(".safevenv"))
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name != "lock")
+        .filter(|name| name != "lock" && name != "journal-key")
         .collect()
 }
 
