@@ -9,7 +9,7 @@ use safevenv_index::{IndexUrlSource, IndexUrls};
 use safevenv_installer::{EnvironmentLayout, InstalledDist};
 use safevenv_policy::{
     ArchiveProblem, ArchiveProblemKind, Artifact, ArtifactKind, AttestationFacts, ConfiguredIndex,
-    ContentsFacts, HashPin, LicenseFacts, Origin, PackageFacts, PthFile, Source,
+    ContentsFacts, HashPin, LicenseFacts, Origin, PackageFacts, PthCodeLine, PthFile, Source,
 };
 use safevenv_wheel::{Category, DataCategory, WheelError, WheelInfo};
 use url::Url;
@@ -131,7 +131,13 @@ pub(crate) fn add_wheel_facts(
             .iter()
             .map(|pth| PthFile {
                 name: pth.path.rsplit('/').next().unwrap_or(&pth.path).to_string(),
-                lines: pth.lines.iter().map(|line| line.text.clone()).collect(),
+                code_lines: pth
+                    .code_lines()
+                    .map(|line| PthCodeLine {
+                        number: line.number,
+                        text: line.text.clone(),
+                    })
+                    .collect(),
             })
             .collect(),
         top_level: wheel.top_level_names().into_iter().collect(),
@@ -247,6 +253,9 @@ fn license_facts(metadata: &str) -> LicenseFacts {
     finish(current.take(), &mut facts);
     facts
 }
+
+#[cfg(test)]
+mod pth_gate;
 
 #[cfg(test)]
 mod tests {
