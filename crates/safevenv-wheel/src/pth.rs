@@ -26,6 +26,8 @@
 //!   may decode to a line end (Latin-1's 0x85 is U+0085, GB18030's `81 36 A6 35` is U+2028)
 //!   followed by an `import` line, so a non-UTF-8 `.pth` file always counts as running code.
 
+use std::ops::Range;
+
 /// The UTF-8 encoding of U+FEFF, which `utf-8-sig` strips from the start of a file.
 const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
 
@@ -44,7 +46,8 @@ pub enum PthLineKind {
 }
 
 impl PthLineKind {
-    /// Classifies one decoded line (without its line end) as `site.addpackage` does.
+    /// Classifies one decoded line (without its line end) as `site.addpackage` does. (3.8 and
+    /// 3.9 do not skip a blank line: it names the site directory itself, already on `sys.path`.)
     pub fn of(line: &str) -> Self {
         if line.starts_with('#') || line.trim().is_empty() {
             Self::Skipped
@@ -86,21 +89,23 @@ impl PthFile {
     /// Splits and classifies the raw content of a `.pth` file (see the module comment).
     pub fn parse(path: &str, content: &[u8]) -> Self {
         let without_bom = content.strip_prefix(UTF8_BOM).unwrap_or(content);
-        let lines = match std::str::from_utf8(without_bom) {
-            // The pieces end at whole characters: every line end is a whole character.
-            Ok(_) => split(without_bom, unicode_line_end)
-                .map(|line| {
-                    let text = String::from_utf8_lossy(line).into_owned();
-                    let kind = PthLineKind::of(&text);
-                    (text, kind)
+        let lines: Vec<(String, PthLineKind)> = match std::str::from_utf8(without_bom) {
+            // The ranges end at whole characters: every line end is a whole character.
+            Ok(text) => split(without_bom, unicode_line_end)
+                .map(|range| {
+                    let line = &text[range];
+                    (line.to_string(), PthLineKind::of(line))
                 })
-                .collect::<Vec<_>>(),
+                .collect(),
             // Security: the BOM is kept here (a locale decoding does not strip it), so the
             // first line has bytes outside ASCII and counts as code.
             Err(_) => split(content, ascii_line_end)
-                .map(|line| match std::str::from_utf8(line) {
-                    Ok(text) if line.is_ascii() => (text.to_string(), PthLineKind::of(text)),
-                    _ => (line.escape_ascii().to_string(), PthLineKind::Undecodable),
+                .map(|range| {
+                    let line = &content[range];
+                    match std::str::from_utf8(line) {
+                        Ok(text) if line.is_ascii() => (text.to_string(), PthLineKind::of(text)),
+                        _ => (line.escape_ascii().to_string(), PthLineKind::Undecodable),
+                    }
                 })
                 .collect(),
         };
@@ -149,15 +154,18 @@ fn ascii_line_end(rest: &[u8]) -> Option<usize> {
     }
 }
 
-/// Splits `content` at the line ends `line_end` finds, like `str.splitlines`: no empty piece
-/// after a final line end.
-fn split(content: &[u8], line_end: fn(&[u8]) -> Option<usize>) -> impl Iterator<Item = &[u8]> {
+/// The byte ranges of the lines of `content`, split at the line ends `line_end` finds, like
+/// `str.splitlines`: no empty line after a final line end.
+fn split(
+    content: &[u8],
+    line_end: fn(&[u8]) -> Option<usize>,
+) -> impl Iterator<Item = Range<usize>> {
     let mut start = 0;
     let mut at = 0;
     std::iter::from_fn(move || {
         while at < content.len() {
             if let Some(length) = line_end(&content[at..]) {
-                let line = &content[start..at];
+                let line = start..at;
                 at += length;
                 start = at;
                 return Some(line);
@@ -165,7 +173,7 @@ fn split(content: &[u8], line_end: fn(&[u8]) -> Option<usize>) -> impl Iterator<
             at += 1;
         }
         (start < content.len()).then(|| {
-            let line = &content[start..];
+            let line = start..content.len();
             start = content.len();
             line
         })

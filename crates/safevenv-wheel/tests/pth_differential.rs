@@ -10,7 +10,9 @@ use std::process::Command;
 use safevenv_wheel::PthFile;
 
 /// Runs `site.addpackage` on every `.pth` file of a directory, once per simulated locale
-/// encoding, and writes `{file: ["encoding", ...]}`: the encodings under which a line ran.
+/// encoding, and writes `{"ran": {file: ["encoding", ...]}, "unexpected": [...]}`: the
+/// encodings under which a line ran, and what escaped `addpackage` other than the decoding
+/// error of a file the encoding cannot read (the harness itself failing, which would hide runs).
 ///
 /// A line ran when `exec` was audited for a code object compiled from a string (`<string>`,
 /// what `exec(line)` compiles; imported modules carry their file name), or when the payload
@@ -41,6 +43,7 @@ class LocaleIO:
         return io.TextIOWrapper(buffer, encoding=self.encoding, **options)
 
 results = {}
+unexpected = []
 saved_path = list(sys.path)
 stderr = sys.stderr
 for name in sorted(n for n in os.listdir(corpus) if n.endswith(".pth")):
@@ -53,15 +56,17 @@ for name in sorted(n for n in os.listdir(corpus) if n.endswith(".pth")):
         sys.stderr = io.StringIO()
         try:
             site.addpackage(corpus, name, set())
-        except Exception:
+        except UnicodeDecodeError:
             pass  # a file the encoding cannot decode: the lines before the error still ran
+        except Exception as error:
+            unexpected.append(f"{name} ({encoding}): {error!r}")
         finally:
             sys.stderr = stderr
             sys.path[:] = saved_path
         if ran or sys.pth_marker:
             results[name].append(encoding)
 with open(out, "w") as f:
-    json.dump(results, f)
+    json.dump({"ran": results, "unexpected": unexpected}, f)
 "#;
 
 /// Locale encodings a machine may read a `.pth` file in: UTF-8, single-byte (Latin-1 decodes
@@ -286,8 +291,15 @@ fn pyenv_interpreters() -> Vec<(String, PathBuf)> {
         .collect()
 }
 
-/// `{file name: encodings under which Python ran code}` for one interpreter.
-fn run_harness(python: &Path, scratch: &Path, corpus_dir: &Path) -> BTreeMap<String, Vec<String>> {
+/// What one interpreter's harness found.
+struct Findings {
+    /// File name: the encodings under which Python ran code from it.
+    ran: BTreeMap<String, Vec<String>>,
+    /// What escaped `site.addpackage` other than decoding errors.
+    unexpected: Vec<String>,
+}
+
+fn run_harness(python: &Path, scratch: &Path, corpus_dir: &Path) -> Findings {
     let harness = scratch.join("harness.py");
     fs_err::write(&harness, HARNESS).unwrap();
     let out = scratch.join("results.json");
@@ -307,7 +319,12 @@ fn run_harness(python: &Path, scratch: &Path, corpus_dir: &Path) -> BTreeMap<Str
         python.display(),
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_slice(&fs_err::read(&out).unwrap()).unwrap()
+    let mut findings: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(&out).unwrap()).unwrap();
+    Findings {
+        ran: serde_json::from_value(findings["ran"].take()).unwrap(),
+        unexpected: serde_json::from_value(findings["unexpected"].take()).unwrap(),
+    }
 }
 
 #[test]
@@ -331,7 +348,11 @@ fn safevenv_says_code_wherever_any_python_runs_code() {
     let mut looser = Vec::new();
     let mut ran_anywhere = BTreeMap::new();
     for (version, python) in &interpreters {
-        let results = run_harness(python, scratch.path(), &corpus_dir);
+        let Findings {
+            ran: results,
+            unexpected,
+        } = run_harness(python, scratch.path(), &corpus_dir);
+        assert!(unexpected.is_empty(), "{version}: {unexpected:#?}");
         assert_eq!(results.len(), corpus.len(), "{version} read every file");
         // The harness detects code: the plain `import` line runs under every encoding.
         assert_eq!(
