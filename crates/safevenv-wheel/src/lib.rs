@@ -389,7 +389,7 @@ impl Wheel {
             true,
         )?;
         inflated[record_file] = Some(streamed.sha256);
-        let record_text = utf8_text(record_text.unwrap_or_default(), wheel, &files[record_file])?;
+        let record_text = utf8_text(&record_text.unwrap_or_default(), wheel, &files[record_file])?;
         let rows = record::parse(&record_text, wheel)?;
         let directories: HashSet<&str> = layout
             .entries
@@ -466,8 +466,7 @@ impl Wheel {
 
         // The files read into memory, and RECORD's signatures, which no row vouches for: their
         // digests stand in for RECORD's when the content is checked later.
-        let mut texts: BTreeMap<usize, String> = BTreeMap::new();
-        let mut pth_contents: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
+        let mut captured: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
         for i in 0..files.len() {
             let capture = i == wheel_file
                 || i == metadata_file
@@ -489,36 +488,30 @@ impl Wheel {
                 expected.check(&streamed, wheel, &files[i].path)?;
             }
             inflated[i] = Some(streamed.sha256);
-            match content {
-                // `.pth` files are classified from their bytes: Python may read them in the
-                // locale encoding, so one that is not UTF-8 is judged, not refused unread.
-                Some(content) if is_site_packages_pth(&files[i]) => {
-                    pth_contents.insert(i, content);
-                }
-                Some(content) => {
-                    texts.insert(i, utf8_text(content, wheel, &files[i])?);
-                }
-                None => {}
+            if let Some(content) = content {
+                captured.insert(i, content);
             }
         }
 
-        let text = |i: usize| texts.get(&i).cloned().unwrap_or_default();
+        let bytes = |i: usize| captured.get(&i).map_or(&[][..], Vec::as_slice);
+        // The dist-info files must be UTF-8.
+        let text = |i: usize| utf8_text(bytes(i), wheel, &files[i]);
         // (6): WHEEL.
-        let fields = dist_info::parse_wheel(&text(wheel_file), wheel)?;
+        let fields = dist_info::parse_wheel(&text(wheel_file)?, wheel)?;
         // (7): METADATA.
-        let metadata = text(metadata_file);
+        let metadata = text(metadata_file)?;
         dist_info::check_metadata(&metadata, filename, wheel)?;
         let entry_points = match entry_points_file {
-            Some(i) => dist_info::parse_entry_points(&text(i), wheel)?,
+            Some(i) => dist_info::parse_entry_points(&text(i)?, wheel)?,
             None => EntryPoints::default(),
         };
         let pth_files = files
             .iter()
             .enumerate()
             .filter(|(_, file)| is_site_packages_pth(file))
-            .map(|(i, file)| {
-                PthFile::parse(&file.path, pth_contents.get(&i).map_or(&[], Vec::as_slice))
-            })
+            // Classified from their bytes: Python may read them in the locale encoding, so one
+            // that is not UTF-8 is judged, not refused unread.
+            .map(|(i, file)| PthFile::parse(&file.path, bytes(i)))
             .collect();
         let claims = files
             .iter()
@@ -591,11 +584,13 @@ fn inflate_file<R: Read + Seek>(
 }
 
 /// The content of a dist-info text file, which must be UTF-8.
-fn utf8_text(content: Vec<u8>, wheel: &str, file: &WheelFile) -> Result<String, WheelError> {
-    String::from_utf8(content).map_err(|_| WheelError::NotUtf8 {
-        wheel: wheel.to_string(),
-        entry: file.path.clone(),
-    })
+fn utf8_text(content: &[u8], wheel: &str, file: &WheelFile) -> Result<String, WheelError> {
+    std::str::from_utf8(content)
+        .map(str::to_string)
+        .map_err(|_| WheelError::NotUtf8 {
+            wheel: wheel.to_string(),
+            entry: file.path.clone(),
+        })
 }
 
 /// What RECORD promises about one file.
