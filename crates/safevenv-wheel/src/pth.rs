@@ -8,10 +8,11 @@
 //!   encoding when that fails, and split it with `str.splitlines`, which also ends a line at
 //!   `\v`, `\f`, `\x1c`, `\x1d`, `\x1e`, U+0085, U+2028 and U+2029.
 //!
-//! Every version then skips a line starting with `#` and a blank one, and executes a line
-//! starting with `import ` or `import\t` with `exec`; any other line is a directory for
-//! `sys.path`. This module classifies by the union of those readings, so that a line one version
-//! executes is executable here (the verdict may be stricter than a given Python, never looser):
+//! Every version then skips a line starting with `#` (and from 3.10 a blank one), executes a
+//! line starting with `import ` or `import\t` with `exec` (stopping at the first line that
+//! raises), and takes any other line as a directory for `sys.path`. This module classifies by
+//! the union of those readings, so that a line one version executes is executable here (the
+//! verdict may be stricter than a given Python, never looser):
 //!
 //! - a leading UTF-8 BOM is stripped, and lines end at every `str.splitlines` line end. That set
 //!   contains the universal newlines, so each line start of any version is a line start here,
@@ -87,6 +88,12 @@ pub struct PthFile {
 
 impl PthFile {
     /// Splits and classifies the raw content of a `.pth` file (see the module comment).
+    ///
+    /// Security: every line some supported CPython executes starts at a line start here and is
+    /// classified [`PthLineKind::Executable`] or [`PthLineKind::Undecodable`]. The threat is an
+    /// `import` line hidden from a narrower reader (behind a bare `\r`, a `\x0c`, a BOM, or in
+    /// bytes a locale encoding decodes to a line end): it would run at every interpreter start
+    /// while the policy saw a path.
     pub fn parse(path: &str, content: &[u8]) -> Self {
         let without_bom = content.strip_prefix(UTF8_BOM).unwrap_or(content);
         let lines: Vec<(String, PthLineKind)> = match std::str::from_utf8(without_bom) {
