@@ -3,7 +3,7 @@
 //! wherever one of them executes code safevenv must say the file executes code (it may be
 //! stricter, never looser).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -338,15 +338,18 @@ fn safevenv_says_code_wherever_any_python_runs_code() {
     let corpus_dir = scratch.path().join("site-packages");
     fs_err::create_dir(&corpus_dir).unwrap();
     let corpus = corpus();
+    let name = |index: usize| format!("v{index:05}.pth");
     let mut verdicts = BTreeMap::new();
     for (index, content) in corpus.iter().enumerate() {
-        let name = format!("v{index:05}.pth");
-        fs_err::write(corpus_dir.join(&name), content).unwrap();
-        verdicts.insert(name.clone(), PthFile::parse(&name, content).executes_code());
+        fs_err::write(corpus_dir.join(name(index)), content).unwrap();
+        verdicts.insert(
+            name(index),
+            (index, PthFile::parse(&name(index), content).executes_code()),
+        );
     }
 
     let mut looser = Vec::new();
-    let mut ran_anywhere = BTreeMap::new();
+    let mut ran_anywhere = BTreeSet::new();
     for (version, python) in &interpreters {
         let Findings {
             ran: results,
@@ -356,19 +359,24 @@ fn safevenv_says_code_wherever_any_python_runs_code() {
         assert_eq!(results.len(), corpus.len(), "{version} read every file");
         // The harness detects code: the plain `import` line runs under every encoding.
         assert_eq!(
-            results["v00000.pth"].join(","),
+            results[&name(0)].join(","),
             ENCODINGS,
             "{version} ran the plain import line"
         );
         let mut ran = 0;
-        for (name, encodings) in &results {
-            if encodings.is_empty() {
-                continue;
-            }
+        for (file, encodings) in results
+            .iter()
+            .filter(|(_, encodings)| !encodings.is_empty())
+        {
             ran += 1;
-            ran_anywhere.insert(name.clone(), ());
-            if !verdicts[name] {
-                looser.push(format!("{version} ({}) ran {name}", encodings.join(",")));
+            ran_anywhere.insert(file.clone());
+            let (index, executes) = verdicts[file];
+            if !executes {
+                looser.push(format!(
+                    "{version} ({}) ran {file}: {}",
+                    encodings.join(","),
+                    corpus[index].escape_ascii()
+                ));
             }
         }
         assert!(
@@ -377,24 +385,15 @@ fn safevenv_says_code_wherever_any_python_runs_code() {
             corpus.len()
         );
     }
-    let shown: Vec<String> = looser
-        .iter()
-        .take(20)
-        .map(|finding| {
-            let name = finding.rsplit(' ').next().unwrap();
-            let index: usize = name[1..6].parse().unwrap();
-            format!("{finding}: {}", corpus[index].escape_ascii())
-        })
-        .collect();
     assert!(
         looser.is_empty(),
         "safevenv says no code where Python ran code ({} cases):\n{}",
         looser.len(),
-        shown.join("\n")
+        looser[..looser.len().min(20)].join("\n")
     );
     let stricter = verdicts
         .iter()
-        .filter(|(name, executes)| **executes && !ran_anywhere.contains_key(*name))
+        .filter(|(file, (_, executes))| *executes && !ran_anywhere.contains(*file))
         .count();
     eprintln!(
         "{} files, {} interpreters; code ran in {}; safevenv stricter on {stricter}",
