@@ -250,6 +250,50 @@ fn a_wheel_shipping_another_installed_distributions_module_is_refused() {
 }
 
 #[test]
+fn a_pth_import_behind_a_bare_carriage_return_is_refused_and_python_would_run_it() {
+    // Python ends a `.pth` line at a bare `\r` (universal newlines before 3.13, `splitlines`
+    // after): a reader splitting at `\n` sees one path line here.
+    let context = with_environment();
+    let marker = context.root.path().join("pwned");
+    let content = format!(
+        "/opt/none\rimport os; open({:?}, 'w').write('ran')\n",
+        marker.display().to_string()
+    );
+    let index = TestIndex::builder()
+        .wheel(WheelSpec::new("sneaky", "1.0").file("sneaky.pth", content.into_bytes()))
+        .wheel(
+            WheelSpec::new("paths", "1.0").file("paths.pth", b"/opt/none\r/opt/other\r\n".to_vec()),
+        )
+        .start()
+        .unwrap();
+    let before = snapshot(&venv(&context));
+    let output = safevenv(&context, &index, &["install", "sneaky", "--no-lockfile"]);
+    let message = assert_refused(&output, "contents.pth-exec");
+    assert!(
+        message.contains("`sneaky.pth`") && message.contains("line 2"),
+        "{message}"
+    );
+    assert_unchanged(&before, &snapshot(&venv(&context)));
+    assert!(!marker.exists());
+
+    // A `.pth` of paths only passes.
+    let output = safevenv(&context, &index, &["install", "paths", "--no-lockfile"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    // Allowed after review, it installs, and the environment's Python runs the hidden line.
+    fs_err::write(
+        context.work().join("safevenv.toml"),
+        "[contents]\npth-exec-allow = [{ package = \"sneaky\", file = \"sneaky.pth\" }]\n",
+    )
+    .unwrap();
+    let output = safevenv(&context, &index, &["install", "sneaky", "--no-lockfile"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let python = venv(&context).join("bin/python");
+    run_ok(std::process::Command::new(python).args(["-c", "pass"]));
+    assert_eq!(fs_err::read_to_string(&marker).unwrap(), "ran");
+}
+
+#[test]
 fn console_scripts_named_python_or_pip_are_refused_together() {
     let context = with_environment();
     let index = TestIndex::builder()

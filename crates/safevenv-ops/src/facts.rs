@@ -6,14 +6,13 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 use safevenv_index::{IndexUrlSource, IndexUrls};
-use safevenv_installer::{
-    EnvironmentLayout, InstalledDist, LandedFacts, ReadyWheel, WheelLandings,
-};
+use safevenv_installer::{EnvironmentLayout, InstalledDist, LandedFacts, WheelLandings};
 use safevenv_policy::{
     ArchiveProblem, ArchiveProblemKind, Artifact, ArtifactKind, AttestationFacts, ConfiguredIndex,
-    ContentsFacts, EnvironmentFile, HashPin, LicenseFacts, Origin, PackageFacts, PthFile, Source,
+    ContentsFacts, EnvironmentFile, HashPin, LicenseFacts, Origin, PackageFacts, PthCodeLine,
+    PthFile, Source,
 };
-use safevenv_wheel::WheelError;
+use safevenv_wheel::{WheelError, WheelInfo};
 use url::Url;
 
 use crate::plan::{Wanted, WantedSource};
@@ -84,7 +83,8 @@ pub(crate) fn package_facts(wanted: &Wanted) -> PackageFacts {
 /// and the license fields of its METADATA.
 pub(crate) fn add_wheel_facts(
     facts: &mut PackageFacts,
-    wheel: &ReadyWheel,
+    wheel: &WheelInfo,
+    content_key: String,
     landings: &WheelLandings,
     landed: LandedFacts,
 ) {
@@ -93,20 +93,29 @@ pub(crate) fn add_wheel_facts(
         .pth_files
         .iter()
         .map(|(path, archive)| {
-            let lines = match wheel.pth_files().iter().find(|pth| &pth.path == archive) {
-                Some(pth) => pth.lines.iter().map(|line| line.text.clone()).collect(),
+            let code_lines = match wheel.pth_files().iter().find(|pth| &pth.path == archive) {
+                Some(pth) => pth
+                    .code_lines()
+                    .map(|line| PthCodeLine {
+                        number: line.number,
+                        text: line.text.clone(),
+                    })
+                    .collect(),
                 // Fail closed: a `.pth` whose text was not read is judged as code.
-                None => vec!["import <the reader kept no text for this file>".to_string()],
+                None => vec![PthCodeLine {
+                    number: 1,
+                    text: "<the reader kept no text for this file>".to_string(),
+                }],
             };
             PthFile {
                 name: path.rsplit('/').next().unwrap_or(path).to_string(),
                 path: path.clone(),
-                lines,
+                code_lines,
             }
         })
         .collect();
     facts.contents = Some(ContentsFacts {
-        content_key: Some(wheel.content_key()),
+        content_key: Some(content_key),
         files: landed.files,
         pth_files,
         startup_hooks: landed.startup_hooks,
@@ -239,6 +248,9 @@ fn license_facts(metadata: &str) -> LicenseFacts {
     finish(current.take(), &mut facts);
     facts
 }
+
+#[cfg(test)]
+mod pth_gate;
 
 #[cfg(test)]
 mod tests {

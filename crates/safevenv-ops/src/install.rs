@@ -609,7 +609,13 @@ pub(crate) fn fetch_and_inspect(
     for (((&at, wheel), landings), landed) in
         ready_at.iter().zip(&wheels).zip(&landings).zip(landed)
     {
-        facts::add_wheel_facts(&mut packages[at], wheel, landings, landed);
+        facts::add_wheel_facts(
+            &mut packages[at],
+            wheel,
+            wheel.content_key(),
+            landings,
+            landed,
+        );
     }
     Ok(Inspected { wheels, packages })
 }

@@ -640,14 +640,12 @@ impl Judge<'_> {
             );
         }
         // site.py executes `.pth` lines that start with `import ` or `import\t`, at every
-        // interpreter start: the classic persistence spot.
+        // interpreter start: the classic persistence spot. Security: which lines those are is
+        // the wheel reader's one classification (every line end and encoding any supported
+        // CPython reads), never re-derived here from raw text a Python may split differently.
         if self.rules.pth_exec == AllowDeny::Deny {
             for pth in &contents.pth_files {
-                let Some(line) = pth
-                    .lines
-                    .iter()
-                    .find(|line| line.starts_with("import ") || line.starts_with("import\t"))
-                else {
+                let Some(line) = pth.code_lines.first() else {
                     continue;
                 };
                 let exempt = self.rules.pth_exec_allow.iter().any(|entry| {
@@ -656,7 +654,20 @@ impl Judge<'_> {
                         && entry.source.is_none_or(|kind| kind == source_kind)
                 });
                 if !exempt {
-                    let shown: String = line.chars().take(80).collect();
+                    // Control characters are shown escaped: a terminal escape sequence in
+                    // the line must not rewrite the report that names it.
+                    let shown: String = line
+                        .text
+                        .chars()
+                        .take(80)
+                        .map(|c| {
+                            if c.is_control() {
+                                c.escape_default().to_string()
+                            } else {
+                                c.to_string()
+                            }
+                        })
+                        .collect();
                     let fix = format!(
                         "if you trust it, add `{{ package = \"{name}\", file = \"{}\" }}` to `[contents] pth-exec-allow` in {}",
                         pth.name,
@@ -666,8 +677,8 @@ impl Judge<'_> {
                         RuleId::ContentsPthExec,
                         Some(pth.name.clone()),
                         format!(
-                            "`{}` runs code at every interpreter start: `{shown}`",
-                            pth.name
+                            "`{}` runs code at every interpreter start: line {} `{shown}`",
+                            pth.name, line.number
                         ),
                         fix,
                     );

@@ -258,8 +258,18 @@ pub struct PthFile {
     pub name: String,
     /// Its final path, relative to the environment's root.
     pub path: String,
-    /// Its lines, as written.
-    pub lines: Vec<String>,
+    /// The lines some supported Python may execute at interpreter start, as the wheel reader
+    /// classified them (the union of every CPython's reading; see `docs/policy.md`).
+    pub code_lines: Vec<PthCodeLine>,
+}
+
+/// A line of a `.pth` file that `site.py` may execute.
+#[derive(Debug, Clone)]
+pub struct PthCodeLine {
+    /// Its number in the file, from 1.
+    pub number: usize,
+    /// Its text (bytes that are not UTF-8 shown escaped).
+    pub text: String,
 }
 
 /// A structural problem of an archive: always refused.

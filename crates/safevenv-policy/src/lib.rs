@@ -37,8 +37,8 @@ pub use error::PolicyError;
 pub use facts::{
     Advisory, ArchiveProblem, ArchiveProblemKind, Artifact, ArtifactKind, AttestationFacts,
     AttestationStatus, ConfiguredIndex, ContentsFacts, EnvironmentFile, HashOrigin, HashPin,
-    InstalledDistribution, LicenseFacts, Origin, PackageFacts, PthFile, Publisher, ResolvedSet,
-    Severity, Source, SourceKind,
+    InstalledDistribution, LicenseFacts, Origin, PackageFacts, PthCodeLine, PthFile, Publisher,
+    ResolvedSet, Severity, Source, SourceKind,
 };
 pub use load::{
     Discovery, Found, ORG_POLICY_DEFAULT_PATH, ORG_POLICY_ENV, POLICY_FILE_NAME, PolicyText,

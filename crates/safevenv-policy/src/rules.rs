@@ -206,7 +206,9 @@ Keys: [licenses] allow, deny, unknown, exceptions."
             }
             Self::ContentsPthExec => {
                 "contents.pth-exec: a `.pth` file with executable lines (lines starting with \
-`import`) is refused unless [contents] pth-exec-allow names the package and file.\n\
+`import ` or `import\\t` as any CPython 3.8+ reads the file: each of its line ends, a leading \
+BOM stripped; a file that is not UTF-8 counts as code) is refused unless [contents] pth-exec-allow names the package and \
+file.\n\
 Why: Python runs those lines at every interpreter start, in every program of the environment: \
 the classic place for malware to persist.\n\
 Keys: [contents] pth-exec, pth-exec-allow = [{ package = \"setuptools\", file = \

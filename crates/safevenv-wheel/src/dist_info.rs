@@ -1,4 +1,4 @@
-//! The `.dist-info` text files: WHEEL (6), METADATA (7), `entry_points.txt`, and `.pth` files.
+//! The `.dist-info` text files: WHEEL (6), METADATA (7) and `entry_points.txt`.
 
 use std::str::FromStr;
 
@@ -171,89 +171,9 @@ pub(crate) fn parse_entry_points(text: &str, wheel: &str) -> Result<EntryPoints,
     Ok(entry_points)
 }
 
-/// How `site.py` treats one line of a `.pth` file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PthLineKind {
-    /// Empty or starting with `#`: skipped.
-    Skipped,
-    /// Starts with `import ` or `import\t`: executed as Python code at every interpreter start.
-    Executable,
-    /// Anything else: a directory appended to `sys.path` (if it exists).
-    Path,
-}
-
-impl PthLineKind {
-    /// Classifies a line exactly as `site.addpackage` does.
-    pub fn of(line: &str) -> Self {
-        if line.starts_with('#') || line.trim().is_empty() {
-            Self::Skipped
-        } else if line.starts_with("import ") || line.starts_with("import\t") {
-            Self::Executable
-        } else {
-            Self::Path
-        }
-    }
-}
-
-/// One line of a `.pth` file with its classification.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PthLine {
-    /// The line, without its line ending.
-    pub text: String,
-    /// What `site.py` does with it.
-    pub kind: PthLineKind,
-}
-
-/// A `.pth` file that would land in site-packages (the root, or the top of
-/// `.data/purelib` or `.data/platlib`), where `site.py` processes it at start-up.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PthFile {
-    /// Its path in the archive.
-    pub path: String,
-    /// Its lines.
-    pub lines: Vec<PthLine>,
-}
-
-impl PthFile {
-    pub(crate) fn parse(path: &str, text: &str) -> Self {
-        Self {
-            path: path.to_string(),
-            lines: text
-                .lines()
-                .map(|line| PthLine {
-                    text: line.to_string(),
-                    kind: PthLineKind::of(line),
-                })
-                .collect(),
-        }
-    }
-
-    /// Whether any line is executed at interpreter start-up.
-    pub fn executes_code(&self) -> bool {
-        self.lines
-            .iter()
-            .any(|line| line.kind == PthLineKind::Executable)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pth_lines_follow_site_py() {
-        assert_eq!(
-            PthLineKind::of("import os; os.system('x')"),
-            PthLineKind::Executable
-        );
-        assert_eq!(PthLineKind::of("import\tsys"), PthLineKind::Executable);
-        // `importlib` is a path, and so is ` import x` (site.py checks the line start).
-        assert_eq!(PthLineKind::of("importlib"), PthLineKind::Path);
-        assert_eq!(PthLineKind::of(" import x"), PthLineKind::Path);
-        assert_eq!(PthLineKind::of("# import x"), PthLineKind::Skipped);
-        assert_eq!(PthLineKind::of("   "), PthLineKind::Skipped);
-        assert_eq!(PthLineKind::of("/opt/lib"), PthLineKind::Path);
-    }
 
     #[test]
     fn entry_points_keep_script_sections() {

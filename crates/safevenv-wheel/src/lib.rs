@@ -21,6 +21,7 @@ mod error;
 mod inflate;
 mod layout;
 mod names;
+mod pth;
 mod record;
 mod unpack;
 
@@ -35,8 +36,9 @@ use uv_distribution_filename::WheelFilename;
 use zip::ZipArchive;
 
 pub use block::{BlockReader, SharedFile};
-pub use dist_info::{EntryPoint, EntryPoints, PthFile, PthLine, PthLineKind};
+pub use dist_info::{EntryPoint, EntryPoints};
 pub use error::WheelError;
+pub use pth::{PthFile, PthLine, PthLineKind};
 pub use unpack::UnpackedWheel;
 
 use unpack::Unpacker;
@@ -387,7 +389,8 @@ impl Wheel {
             true,
         )?;
         inflated[record_file] = Some(streamed.sha256);
-        let rows = record::parse(record_text.as_deref().unwrap_or_default(), wheel)?;
+        let record_text = utf8_text(&record_text.unwrap_or_default(), wheel, &files[record_file])?;
+        let rows = record::parse(&record_text, wheel)?;
         let directories: HashSet<&str> = layout
             .entries
             .iter()
@@ -463,7 +466,7 @@ impl Wheel {
 
         // The files read into memory, and RECORD's signatures, which no row vouches for: their
         // digests stand in for RECORD's when the content is checked later.
-        let mut texts: BTreeMap<usize, String> = BTreeMap::new();
+        let mut captured: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
         for i in 0..files.len() {
             let capture = i == wheel_file
                 || i == metadata_file
@@ -473,7 +476,7 @@ impl Wheel {
                 continue;
             }
             let expected = listed.get(&files[i].path);
-            let (streamed, text) = inflate_file(
+            let (streamed, content) = inflate_file(
                 &mut pass,
                 &mut archive,
                 &layout.entries,
@@ -485,26 +488,30 @@ impl Wheel {
                 expected.check(&streamed, wheel, &files[i].path)?;
             }
             inflated[i] = Some(streamed.sha256);
-            if let Some(text) = text {
-                texts.insert(i, text);
+            if let Some(content) = content {
+                captured.insert(i, content);
             }
         }
 
-        let text = |i: usize| texts.get(&i).cloned().unwrap_or_default();
+        let bytes = |i: usize| captured.get(&i).map_or(&[][..], Vec::as_slice);
+        // The dist-info files must be UTF-8.
+        let text = |i: usize| utf8_text(bytes(i), wheel, &files[i]);
         // (6): WHEEL.
-        let fields = dist_info::parse_wheel(&text(wheel_file), wheel)?;
+        let fields = dist_info::parse_wheel(&text(wheel_file)?, wheel)?;
         // (7): METADATA.
-        let metadata = text(metadata_file);
+        let metadata = text(metadata_file)?;
         dist_info::check_metadata(&metadata, filename, wheel)?;
         let entry_points = match entry_points_file {
-            Some(i) => dist_info::parse_entry_points(&text(i), wheel)?,
+            Some(i) => dist_info::parse_entry_points(&text(i)?, wheel)?,
             None => EntryPoints::default(),
         };
         let pth_files = files
             .iter()
             .enumerate()
             .filter(|(_, file)| may_be_processed_pth(file))
-            .map(|(i, file)| PthFile::parse(&file.path, &text(i)))
+            // Classified from their bytes: Python may read them in the locale encoding, so one
+            // that is not UTF-8 is judged, not refused unread.
+            .map(|(i, file)| PthFile::parse(&file.path, bytes(i)))
             .collect();
         let claims = files
             .iter()
@@ -546,7 +553,7 @@ impl Wheel {
     }
 }
 
-/// Inflates `file` (under the pass's limits), keeping it as text when `capture` is set.
+/// Inflates `file` (under the pass's limits), keeping its bytes when `capture` is set.
 fn inflate_file<R: Read + Seek>(
     pass: &mut Pass<'_>,
     archive: &mut ZipArchive<R>,
@@ -554,7 +561,7 @@ fn inflate_file<R: Read + Seek>(
     file: &WheelFile,
     algorithm: Algorithm,
     capture: bool,
-) -> Result<(Streamed, Option<String>), WheelError> {
+) -> Result<(Streamed, Option<Vec<u8>>), WheelError> {
     let wheel = pass.wheel;
     let limits = pass.limits;
     let entry = &entries[file.index];
@@ -573,15 +580,17 @@ fn inflate_file<R: Read + Seek>(
         }
         Ok(())
     })?;
-    let text = if capture {
-        Some(String::from_utf8(text).map_err(|_| WheelError::NotUtf8 {
+    Ok((streamed, capture.then_some(text)))
+}
+
+/// The content of a dist-info text file, which must be UTF-8.
+fn utf8_text(content: &[u8], wheel: &str, file: &WheelFile) -> Result<String, WheelError> {
+    std::str::from_utf8(content)
+        .map(str::to_string)
+        .map_err(|_| WheelError::NotUtf8 {
             wheel: wheel.to_string(),
-            entry: entry.name.clone(),
-        })?)
-    } else {
-        None
-    };
-    Ok((streamed, text))
+            entry: file.path.clone(),
+        })
 }
 
 /// What RECORD promises about one file.

@@ -190,6 +190,62 @@ fn good_wheel_is_accepted_with_its_facts() {
     assert!(wheel.compressed_size() > 0);
 }
 
+// `.pth` files are read from their bytes, the way site.py reads them.
+
+#[test]
+fn pth_files_are_split_at_every_line_end_python_knows() {
+    // Python 3.8 to 3.12 end a line at a bare `\r`, 3.13 also at `\x0c`, and 3.13 strips a BOM:
+    // each hides an `import` line from a reader splitting at `\n` only.
+    let hostile: [&[u8]; 4] = [
+        b"/opt/x\rimport os; os.system('id')\n",
+        b"# note\x0cimport os; os.system('id')\n",
+        b"\xef\xbb\xbfimport os; os.system('id')\n",
+        // Not UTF-8: a locale decoding decides where its lines end (0x85 is U+0085 in Latin-1).
+        b"/opt/x\x85import os; os.system('id')\n",
+    ];
+    for content in hostile {
+        let spec = demo()
+            .file("demo/__init__.py", "")
+            .file("demo.pth", content);
+        let wheel = open_spec(&spec).unwrap();
+        assert!(wheel.pth_files()[0].executes_code(), "{content:?}");
+    }
+    let honest = demo()
+        .file("demo/__init__.py", "")
+        .file("demo.pth", "\u{feff}/opt/caf\u{e9}\r\n# import os\r\n\r\n");
+    let wheel = open_spec(&honest).unwrap();
+    let kinds: Vec<PthLineKind> = wheel.pth_files()[0]
+        .lines
+        .iter()
+        .map(|line| line.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            PthLineKind::Path,
+            PthLineKind::Skipped,
+            PthLineKind::Skipped
+        ]
+    );
+}
+
+#[test]
+fn dist_info_text_that_is_not_utf8_is_refused() {
+    let spec = demo().file("demo/__init__.py", "").file(
+        "demo-1.0.dist-info/entry_points.txt",
+        b"[console_scripts]\n\xff = x:y\n".to_vec(),
+    );
+    assert!(matches!(
+        open_spec(&spec),
+        Err(WheelError::NotUtf8 { entry, .. }) if entry == "demo-1.0.dist-info/entry_points.txt"
+    ));
+    let spec = demo().file("demo/__init__.py", "").file(
+        "demo-1.0.dist-info/entry_points.txt",
+        "[console_scripts]\nx = x:y\n",
+    );
+    assert!(open_spec(&spec).is_ok());
+}
+
 // (1): a real zip.
 
 #[test]

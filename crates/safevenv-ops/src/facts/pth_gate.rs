@@ -1,0 +1,161 @@
+//! The `.pth` classification travels from the wheel reader to the policy gate: each hostile
+//! variant of a `.pth` file inside a real wheel is refused by `contents.pth-exec`, and the honest
+//! path-only files pass.
+
+use std::io::Cursor;
+use std::path::Path;
+use std::str::FromStr;
+
+use safevenv_installer::{Destinations, EnvironmentLayout};
+use safevenv_policy::{
+    Artifact, ArtifactKind, AttestationFacts, ConfiguredIndex, HashOrigin, HashPin, LicenseFacts,
+    Origin, PackageFacts, Policy, Preset, ResolvedSet, RuleId, Source,
+};
+use safevenv_python::SchemePaths;
+use safevenv_test_index::WheelSpec;
+use safevenv_wheel::{Limits, Wheel};
+use url::Url;
+use uv_distribution_filename::WheelFilename;
+use uv_normalize::PackageName;
+use uv_pep440::Version;
+
+use super::add_wheel_facts;
+
+const INDEX: &str = "https://index.example/simple/";
+
+fn layout() -> EnvironmentLayout {
+    let prefix = Path::new("/venv");
+    let site_packages = prefix.join("lib/python3.12/site-packages");
+    EnvironmentLayout {
+        prefix: prefix.to_path_buf(),
+        sys_executable: prefix.join("bin/python3"),
+        python_version: (3, 12),
+        os_name: "posix".to_string(),
+        scheme: SchemePaths {
+            purelib: site_packages.clone(),
+            platlib: site_packages,
+            scripts: prefix.join("bin"),
+            include: prefix.join("include/python3.12"),
+            data: prefix.to_path_buf(),
+        },
+    }
+}
+
+/// The default preset's verdict on a wheel from the default index installing `demo.pth`
+/// with `content`: the rules that refused, with the report.
+fn judge(content: &[u8]) -> (Vec<RuleId>, String) {
+    let built = WheelSpec::new("demo", "1.0")
+        .metadata_field("License-Expression", "MIT")
+        .file("demo/__init__.py", "")
+        .file("demo.pth", content)
+        .build()
+        .unwrap();
+    let filename = WheelFilename::from_str(&built.filename).unwrap();
+    let wheel = Wheel::from_reader(
+        Cursor::new(built.bytes),
+        &built.filename,
+        &filename,
+        &Limits::default(),
+    )
+    .unwrap();
+    let mut facts = PackageFacts {
+        name: PackageName::from_str("demo").unwrap(),
+        version: Some(Version::from_str("1.0").unwrap()),
+        source: Source::Index {
+            url: Url::parse(INDEX).unwrap(),
+        },
+        artifact: Artifact {
+            kind: ArtifactKind::Wheel,
+            filename: built.filename.clone(),
+            sha256: Some(HashPin {
+                hex: "ab".repeat(32),
+                origin: HashOrigin::Index,
+            }),
+        },
+        yanked: false,
+        upload_time: Some("2024-01-01T00:00:00Z".parse().unwrap()),
+        also_on_indexes: Vec::new(),
+        license: LicenseFacts::default(),
+        requested_directly: true,
+        contents: None,
+        attestation: AttestationFacts::default(),
+        vulnerabilities: Vec::new(),
+        fixes_known_vulnerability: false,
+    };
+    let destinations = Destinations::new(&layout());
+    let landings = destinations.of(&wheel);
+    let landed = destinations.judge(&[(&wheel, &landings)]).pop().unwrap();
+    add_wheel_facts(&mut facts, &wheel, "key".to_string(), &landings, landed);
+    let set = ResolvedSet {
+        now: "2025-06-01T00:00:00Z".parse().unwrap(),
+        python_version: Some((3, 12)),
+        indexes: vec![ConfiguredIndex {
+            url: Url::parse(INDEX).unwrap(),
+            default: true,
+            origin: Origin::CommandLine,
+        }],
+        packages: vec![facts],
+        installed: Vec::new(),
+    };
+    match Policy::preset(Preset::Default).unwrap().evaluate(&set) {
+        Ok(_) => (Vec::new(), String::new()),
+        Err(refusals) => (
+            refusals
+                .refusals()
+                .iter()
+                .map(|refusal| refusal.rule)
+                .collect(),
+            refusals.to_string(),
+        ),
+    }
+}
+
+/// `.pth` files hiding an `import` line from a reader that splits at `\n` only or decodes
+/// only UTF-8: each line end some CPython knows, a BOM, and bytes a locale decoding reads.
+fn hostile_variants() -> Vec<Vec<u8>> {
+    let payload = b"import os; os.system('id')";
+    let mut variants = Vec::new();
+    for line_end in [
+        "\n", "\r\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\u{85}", "\u{2028}",
+        "\u{2029}",
+    ] {
+        for before in ["/opt/x", "# a comment", "", " "] {
+            variants.push([before.as_bytes(), line_end.as_bytes(), payload].concat());
+        }
+    }
+    variants.push([b"\xef\xbb\xbf".as_slice(), payload].concat());
+    // Not UTF-8: Latin-1 reads 0x85 as U+0085, GB18030 reads `81 36 A6 35` as U+2028.
+    for hidden_line_end in [b"\x85".as_slice(), b"\x816\xa65", b"\xff\n"] {
+        variants.push([b"/opt/x".as_slice(), hidden_line_end, payload].concat());
+    }
+    variants
+}
+
+#[test]
+fn hostile_pth_variants_are_refused_by_pth_exec() {
+    for content in hostile_variants() {
+        let (rules, report) = judge(&content);
+        assert_eq!(
+            rules,
+            [RuleId::ContentsPthExec],
+            "{}: {report}",
+            content.escape_ascii()
+        );
+        assert!(report.contains("demo.pth"), "{report}");
+    }
+}
+
+#[test]
+fn honest_path_only_pth_files_pass() {
+    for content in [
+        b"/opt/lib\n".as_slice(),
+        b"# a comment\r\n/opt/lib\r\n\r\n",
+        b"\xef\xbb\xbf/opt/lib\n",
+        b"../shared\x0c/opt/lib\n",
+        b"importlib_paths\n",
+        "/opt/caf\u{e9}\u{2028}/opt/lib\n".as_bytes(),
+    ] {
+        let (rules, report) = judge(content);
+        assert!(rules.is_empty(), "{}: {report}", content.escape_ascii());
+    }
+}
