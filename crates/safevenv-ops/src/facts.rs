@@ -8,8 +8,8 @@ use jiff::Timestamp;
 use safevenv_index::{IndexUrlSource, IndexUrls};
 use safevenv_installer::{EnvironmentLayout, InstalledDist};
 use safevenv_policy::{
-    ArchiveProblem, ArchiveProblemKind, Artifact, ArtifactKind, AttestationFacts, ConfiguredIndex,
-    ContentsFacts, HashPin, LicenseFacts, Origin, PackageFacts, PthFile, Source,
+    ArchiveProblem, ArchiveProblemKind, Artifact, ArtifactKind, ArtifactUrl, AttestationFacts,
+    ConfiguredIndex, ContentsFacts, HashPin, LicenseFacts, Origin, PackageFacts, PthFile, Source,
 };
 use safevenv_wheel::{Category, DataCategory, WheelError, WheelInfo};
 use url::Url;
@@ -60,6 +60,13 @@ pub(crate) fn package_facts(wanted: &Wanted) -> PackageFacts {
                 hex: wanted.sha256.to_string(),
                 origin: wanted.hash_origin,
             }),
+            url: match (&wanted.source, &wanted.listing) {
+                (WantedSource::Index(_), Some(listing)) => Some(ArtifactUrl {
+                    url: Url::clone(&wanted.url),
+                    listing: listing.clone(),
+                }),
+                _ => None,
+            },
         },
         yanked: wanted.yanked,
         upload_time: wanted

@@ -16,8 +16,9 @@ use safevenv_installer::{
     Progress, UnpackedCache,
 };
 use safevenv_policy::{
-    Artifact, ArtifactKind, ArtifactUrl, AttestationFacts, ConfiguredIndex, ContentsFacts, HashOrigin, HashPin,
-    LicenseFacts, Listing, Origin, PackageFacts, Policy, Preset, ResolvedSet, Source,
+    Artifact, ArtifactKind, ArtifactUrl, AttestationFacts, ConfiguredIndex, ContentsFacts,
+    HashOrigin, HashPin, LicenseFacts, Listing, Origin, PackageFacts, Policy, Preset, ResolvedSet,
+    Source,
 };
 use safevenv_python::Interpreter;
 use safevenv_test_index::WheelSpec;
