@@ -430,8 +430,11 @@ impl Judge<'_> {
         let url = artifact.url.clone();
         let shown = redact_url(&url);
         // Plain `http` can be read and rewritten by anyone on the path; it is accepted only
-        // where it crosses no network, or where the user chose a plain-`http` index.
-        if url.scheme() == "http" && !is_loopback(&url) && index.scheme() != "http" {
+        // where it crosses no network, or from the host of a plain-`http` index the user chose.
+        let same_plain_host = index.scheme() == "http"
+            && index.host_str().map(str::to_ascii_lowercase)
+                == url.host_str().map(str::to_ascii_lowercase);
+        if url.scheme() == "http" && !is_loopback(&url) && !same_plain_host {
             self.refuse(
                 RuleId::SourcesArtifactUrl,
                 Some(shown.clone()),

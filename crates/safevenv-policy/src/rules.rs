@@ -122,7 +122,7 @@ Keys: [sources] indexes, [sources.packages]."
 downloaded from a URL that index lists for it: the page entry with the same file name, at the \
 same URL, with the same sha256. A URL the page does not list is accepted only when an entry of \
 [sources] direct-url-allow names the package and a prefix of the URL. Plain `http` is accepted \
-only for a loopback host, or when the index itself is served over plain `http`.\n\
+only for a loopback host, or from the host of a plain-`http` index.\n\
 Why: a lockfile is input. In a pull request, whoever edits `pylock.toml` chooses each wheel's \
 `url` and `sha256`; the hash check then only proves that the attacker's server sent the \
 attacker's wheel. The index page is the authority on where its files are. `sync` and \

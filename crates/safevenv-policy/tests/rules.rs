@@ -215,6 +215,13 @@ fn a_plain_http_index_may_list_plain_http_files() {
     let mut facts = set(vec![dist]);
     facts.indexes[0].url = url(index);
     assert_approved(judge("", &facts));
+    // Another host over plain http is not the index's choice of transport.
+    facts.packages[0].artifact.url = Some(ArtifactUrl {
+        url: url("http://files.internal.example/foo-1.0-py3-none-any.whl"),
+        listing: Listing::Listed,
+    });
+    let refusals = assert_refused(judge("", &facts), RuleId::SourcesArtifactUrl);
+    assert!(refusals.to_string().contains("plain `http`"), "{refusals}");
 }
 
 #[test]
