@@ -140,3 +140,107 @@ fn bare(url: &DisplaySafeUrl) -> Url {
     url.set_fragment(None);
     url
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::str::FromStr;
+
+    use safevenv_fetch::Sha256;
+    use safevenv_index::{CoreMetadataLink, Yanked};
+    use safevenv_policy::HashOrigin;
+    use uv_distribution_filename::{DistFilename, WheelFilename};
+    use uv_normalize::PackageName;
+    use uv_pep440::Version;
+
+    use super::*;
+
+    const FILE: &str = "demo-1.0-py3-none-any.whl";
+    const SHA: &str = "ab";
+
+    fn sha(byte: &str) -> String {
+        byte.repeat(32)
+    }
+
+    fn entry(url: &str, sha256: Option<&str>) -> FileEntry {
+        let wheel = WheelFilename::from_str(FILE).unwrap();
+        FileEntry {
+            filename: DistFilename::WheelFilename(wheel),
+            raw_filename: FILE.to_string(),
+            url: DisplaySafeUrl::parse(url).unwrap(),
+            hashes: sha256
+                .map(|hex| BTreeMap::from([("sha256".to_string(), hex.to_string())]))
+                .unwrap_or_default(),
+            requires_python: None,
+            yanked: Yanked::No,
+            core_metadata: CoreMetadataLink::Absent,
+            size: None,
+            upload_time: None,
+            provenance: None,
+        }
+    }
+
+    fn locked(url: &str) -> Wanted {
+        Wanted {
+            name: PackageName::from_str("demo").unwrap(),
+            version: Version::from_str("1.0").unwrap(),
+            filename: FILE.to_string(),
+            wheel: WheelFilename::from_str(FILE).unwrap(),
+            url: DisplaySafeUrl::parse(url).unwrap(),
+            sha256: Sha256::from_hex(&sha(SHA)).unwrap(),
+            hash_origin: HashOrigin::Lockfile,
+            size: None,
+            upload_time: None,
+            yanked: false,
+            source: WantedSource::Index(Url::parse("https://index.example/simple/").unwrap()),
+            requested: true,
+            listing: None,
+        }
+    }
+
+    const LISTED: &str = "https://files.index.example/p/demo-1.0-py3-none-any.whl";
+
+    #[test]
+    fn the_same_url_and_sha256_is_listed_whatever_the_credentials_fragment_or_case() {
+        for page in [
+            LISTED.to_string(),
+            format!("{LISTED}#sha256={}", sha(SHA)),
+            LISTED.replace("https://", "https://user:token@"),
+        ] {
+            for hex in [Some(sha(SHA)), Some(sha(SHA).to_uppercase()), None] {
+                let listed = entry(&page, hex.as_deref());
+                assert_eq!(
+                    listing_of(Some(&listed), &locked(LISTED)),
+                    Listing::Listed,
+                    "{page} {hex:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn another_url_another_sha256_or_no_entry_is_not_listed() {
+        let listed = entry(LISTED, Some(&sha(SHA)));
+        for url in [
+            "https://evil.example/demo-1.0-py3-none-any.whl",
+            "https://files.index.example/q/demo-1.0-py3-none-any.whl",
+            "https://files.index.example:444/p/demo-1.0-py3-none-any.whl",
+            "http://files.index.example/p/demo-1.0-py3-none-any.whl",
+            "https://files.index.example/p/demo-1.0-py3-none-any.whl?x=1",
+        ] {
+            assert!(
+                matches!(
+                    listing_of(Some(&listed), &locked(url)),
+                    Listing::ListedElsewhere { .. }
+                ),
+                "{url}"
+            );
+        }
+        let other = entry(LISTED, Some(&sha("cd")));
+        assert_eq!(
+            listing_of(Some(&other), &locked(LISTED)),
+            Listing::OtherHash { sha256: sha("cd") }
+        );
+        assert_eq!(listing_of(None, &locked(LISTED)), Listing::NotListed);
+    }
+}
