@@ -415,8 +415,8 @@ fn an_attestation_that_does_not_verify_is_refused_unless_the_mode_is_off() {
     assert_eq!(provenance_requests(), before, "mode `off` fetches nothing");
 }
 
-// Remembered absence: the cache records that the configured indexes offer no provenance for an
-// artifact, but only when the page lists that very artifact (same file name, same sha256).
+// Absence is visible and not forgeable: "no provenance offered" is what the index page read in
+// the run says of that very artifact; no record outlives the page.
 
 /// [`safevenv`] with the given page TTL (seconds) and, if given, another cache directory.
 fn safevenv_with(
@@ -447,35 +447,119 @@ fn provenance_requests(index: &TestIndex) -> usize {
 }
 
 #[test]
-fn absence_is_remembered_for_a_listed_artifact_without_provenance() {
+fn a_package_that_later_has_provenance_is_not_downgraded_by_an_earlier_absence() {
     let context = TestContext::new();
     run_ok(context.safevenv().args(["create", "-q"]));
     let index = TestIndex::builder()
         .file(wheel_file(false))
         .start()
         .unwrap();
-    let output = safevenv(&context, &index, &["lock", "rfc8785"]);
+    let output = safevenv_with(&context, &index, &["lock", "rfc8785"], "3600", None);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(!lockfile(&context).contains("attestation-identities"));
+    assert!(
+        stderr(&output).contains(
+            "0 artifacts verified (0 with the publisher pinned in the lockfile), 1 artifact with none offered by the index"
+        ),
+        "{}",
+        stderr(&output)
+    );
 
-    // The same bytes, now with provenance, and the page fetched again (TTL 0): the absence
-    // recorded for these bytes on this index is final by design (PEP 740 provenance is uploaded
-    // with the file), so the provenance is not even requested.
+    // The same bytes, now with provenance. While the cached page is fresh it is what the index
+    // said, absence included (that is the page TTL's promise).
     index.add(wheel_file(true)).unwrap();
-    let output = safevenv(&context, &index, &["lock", "rfc8785"]);
+    let output = safevenv_with(&context, &index, &["lock", "rfc8785"], "3600", None);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(!lockfile(&context).contains("attestation-identities"));
     assert_eq!(provenance_requests(&index), 0);
 
-    // Control: without the remembered absence (a fresh cache) the provenance is found.
-    let fresh = context.home().join("fresh-cache");
-    let output = safevenv_with(&context, &index, &["lock", "rfc8785"], "0", Some(&fresh));
+    // Once the page is asked again, the absence seen before is gone with it: the provenance is
+    // fetched, verified and pinned.
+    let output = safevenv_with(&context, &index, &["lock", "rfc8785"], "0", None);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(lockfile(&context).contains(WHEEL_SIGNER));
+    assert!(
+        lockfile(&context).contains(WHEEL_SIGNER),
+        "{}",
+        lockfile(&context)
+    );
+    assert_eq!(provenance_requests(&index), 1);
+    assert!(
+        stderr(&output).contains(
+            "1 artifact verified (1 with the publisher pinned in the lockfile), 0 artifacts with none offered by the index"
+        ),
+        "{}",
+        stderr(&output)
+    );
+
+    // `sync` says the same of what it fetched, in text and in JSON.
+    let output = safevenv(&context, &index, &["sync", "--format", "json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("1 artifact verified (1 with the publisher pinned"),
+        "{}",
+        stderr(&output)
+    );
+    let json: serde_json::Value = serde_json::from_str(&common::stdout(&output)).unwrap();
+    assert_eq!(
+        json["attestations"],
+        serde_json::json!({"verified": 1, "publishers_pinned": 1, "none_offered": 0, "not_checked": 0}),
+        "{json}"
+    );
 }
 
 #[test]
-fn the_remembered_absence_is_kept_per_index_set() {
+fn install_counts_the_artifacts_the_index_offered_no_provenance_for() {
+    let context = TestContext::new();
+    run_ok(context.safevenv().args(["create", "-q"]));
+    let index = TestIndex::builder()
+        .file(wheel_file(false))
+        .start()
+        .unwrap();
+    let output = safevenv(
+        &context,
+        &index,
+        &["install", "rfc8785", "--format", "json"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("0 artifacts verified (0 with the publisher pinned in the lockfile), 1 artifact with none offered by the index"),
+        "{}",
+        stderr(&output)
+    );
+    let json: serde_json::Value = serde_json::from_str(&common::stdout(&output)).unwrap();
+    assert_eq!(json["attestations"]["none_offered"], 1, "{json}");
+    assert_eq!(json["attestations"]["verified"], 0, "{json}");
+    assert_eq!(json["installed"][0]["name"], "rfc8785", "{json}");
+
+    // With provenance offered: verified, and pinned in the lockfile written.
+    let context = TestContext::new();
+    run_ok(context.safevenv().args(["create", "-q"]));
+    let index = TestIndex::builder().file(wheel_file(true)).start().unwrap();
+    let output = safevenv(
+        &context,
+        &index,
+        &["install", "rfc8785", "--format", "json"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(&common::stdout(&output)).unwrap();
+    assert_eq!(
+        json["attestations"],
+        serde_json::json!({"verified": 1, "publishers_pinned": 1, "none_offered": 0, "not_checked": 0}),
+        "{json}"
+    );
+    // Without a lockfile nothing is pinned, and the summary says so.
+    run_ok(context.safevenv().args(["create", "-q", "--clear"]));
+    let output = safevenv(&context, &index, &["install", "rfc8785", "--no-lockfile"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("1 artifact verified (0 with the publisher pinned"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn another_index_offering_provenance_for_the_same_bytes_is_not_hidden_by_an_earlier_absence() {
     let context = TestContext::new();
     run_ok(context.safevenv().args(["create", "-q"]));
     let index = TestIndex::builder()
@@ -498,11 +582,11 @@ fn the_remembered_absence_is_kept_per_index_set() {
     assert_eq!(provenance_requests(&other), 1);
 }
 
-/// An artifact the index page does not list with its sha256 (the page was cached before the
-/// upload, or lists other bytes under the name) is absent for that run only: once the page is
-/// fetched again, the provenance the index offers is found.
+/// A page cached before the upload (or listing other bytes under the name) does not list the
+/// locked artifact: `sync` asks the index for the page again before it judges the lockfile, and
+/// then finds the provenance the index offers.
 #[test]
-fn an_artifact_a_stale_page_does_not_list_is_absent_for_that_run_only() {
+fn a_page_cached_before_the_upload_is_asked_again_for_a_locked_artifact() {
     let older = safevenv_test_index::WheelSpec::new("rfc8785", "0.1.1")
         .file("rfc8785/__init__.py", "")
         .build()
@@ -532,21 +616,23 @@ fn an_artifact_a_stale_page_does_not_list_is_absent_for_that_run_only() {
         assert!(output.status.success(), "{case}: {}", stderr(&output));
         assert!(lockfile(&context).contains(WHEEL_SIGNER), "{case}");
 
-        // The stale page does not list these bytes: no provenance this run, so the pin refuses.
+        // The cached page is fresh for an hour but does not list these bytes: asked again.
+        index.clear_requests();
         let output = safevenv_with(&context, &index, &["sync"], "3600", None);
-        assert_eq!(output.status.code(), Some(3), "{case}: {}", stderr(&output));
+        assert!(output.status.success(), "{case}: {}", stderr(&output));
         assert!(
-            stderr(&output).contains("attestations.publisher-change"),
+            stderr(&output).contains("Installed rfc8785 0.1.2")
+                && stderr(&output).contains("1 artifact verified (1 with the publisher pinned"),
             "{case}: {}",
             stderr(&output)
         );
-
-        // Nothing was remembered: with the page fetched again the provenance verifies.
-        let output = safevenv_with(&context, &index, &["sync"], "0", None);
-        assert!(output.status.success(), "{case}: {}", stderr(&output));
         assert!(
-            stderr(&output).contains("Installed rfc8785 0.1.2"),
-            "{case}"
+            index
+                .requests()
+                .iter()
+                .any(|request| request.path == "/simple/rfc8785/"),
+            "{case}: {:?}",
+            index.requests()
         );
     }
 }

@@ -117,7 +117,7 @@ fn a_second_install_and_a_sync_of_the_same_set_change_nothing_and_sync_reads_no_
 }
 
 #[test]
-fn a_warm_sync_into_a_fresh_environment_reads_no_index() {
+fn a_warm_sync_into_a_fresh_environment_reads_no_index_while_the_pages_are_fresh() {
     let context = with_environment();
     let index = demo_index();
     let output = safevenv(&context, &index, &["install", "app"]);
@@ -125,10 +125,16 @@ fn a_warm_sync_into_a_fresh_environment_reads_no_index() {
     let installed = snapshot(&context.work().join(".venv"));
 
     // Everything is cached: the archives (re-hashed against the lockfile), their unpacked
-    // entries, and what the index said about their provenance.
+    // entries, and the index pages that vouch for each locked URL and say what provenance the
+    // index offers (fresh for the default page TTL).
     run_ok(context.safevenv().args(["create", "-q", "--clear"]));
     index.clear_requests();
-    let output = safevenv(&context, &index, &["sync"]);
+    let output = context
+        .safevenv()
+        .arg("sync")
+        .env("SAFEVENV_INDEX_URL", index.url())
+        .output()
+        .expect("run safevenv");
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
         index.requests().is_empty(),
@@ -144,6 +150,18 @@ fn a_warm_sync_into_a_fresh_environment_reads_no_index() {
             .collect::<Vec<_>>()
     };
     assert_eq!(packages(&synced), packages(&installed));
+
+    // Once the pages are stale (TTL 0) they are asked again, and only they: no file is
+    // downloaded twice.
+    run_ok(context.safevenv().args(["create", "-q", "--clear"]));
+    index.clear_requests();
+    let output = safevenv(&context, &index, &["sync"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let paths: Vec<String> = index.requests().into_iter().map(|r| r.path).collect();
+    assert!(
+        !paths.is_empty() && paths.iter().all(|path| path.starts_with("/simple/")),
+        "{paths:?}"
+    );
 }
 
 #[test]
@@ -277,7 +295,7 @@ fn every_refusal_of_a_run_is_reported_together() {
 }
 
 #[test]
-fn an_artifact_that_does_not_match_the_locked_hash_is_refused() {
+fn an_artifact_the_index_now_lists_with_another_hash_is_refused_before_it_is_fetched() {
     let context = with_environment();
     let index = demo_index();
     assert!(
@@ -285,18 +303,28 @@ fn an_artifact_that_does_not_match_the_locked_hash_is_refused() {
             .status
             .success()
     );
-    // The index now serves different bytes under the same file name.
+    // The index now serves different bytes under the same file name (and says so).
     index
         .add(WheelSpec::new("lib", "1.0").file("lib/__init__.py", b"VALUE = 2\n".to_vec()))
         .unwrap();
     let before = snapshot(&context.work().join(".venv"));
+    index.clear_requests();
     let output = safevenv(&context, &index, &["sync"]);
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let message = stderr(&output);
-    assert!(message.contains("lib-1.0-py3-none-any.whl"), "{message}");
     assert!(
-        message.contains("SHA-256") && message.contains("was pinned"),
+        message.contains("lib-1.0-py3-none-any.whl")
+            && message.contains("sources.artifact-url")
+            && message.contains("not the lockfile's"),
         "{message}"
+    );
+    assert!(
+        index
+            .requests()
+            .iter()
+            .all(|request| !request.path.starts_with("/files/")),
+        "nothing is fetched: {:?}",
+        index.requests()
     );
     assert_unchanged(&before, &snapshot(&context.work().join(".venv")));
 }

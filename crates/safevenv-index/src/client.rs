@@ -99,6 +99,7 @@ impl IndexClientOptions {
 }
 
 type Memo<K, V> = Mutex<HashMap<K, Arc<OnceCell<V>>>>;
+type IndexPages = Memo<(IndexUrl, PackageName), Option<Arc<CachedPage>>>;
 
 #[derive(Debug)]
 pub(crate) struct Inner {
@@ -111,6 +112,9 @@ pub(crate) struct Inner {
     /// Pages as fetched, for [`IndexClient::project_file`]: the index that has the project and
     /// its page, unparsed.
     raw_pages: Memo<PackageName, Option<(IndexUrl, Arc<CachedPage>)>>,
+    /// Pages of one named index, for [`IndexClient::index_file`] (a lockfile names the index of
+    /// each package).
+    index_pages: IndexPages,
     metadata: Memo<String, Arc<WheelMetadata>>,
 }
 
@@ -175,6 +179,28 @@ fn page_format(content_type: &str, body: &str) -> Option<PageFormat> {
     }
 }
 
+/// The entry of `filename` on a cached page of `name` from `index`; a JSON page is read only as
+/// far as finding it.
+fn find_file(
+    cached: &CachedPage,
+    index: &IndexUrl,
+    name: &PackageName,
+    filename: &str,
+) -> Result<Option<FileEntry>, IndexError> {
+    let url = page_url(cached, index, name)?;
+    match page_format(&cached.content_type, &cached.body) {
+        Some(PageFormat::Json) => crate::simple::find_json_file(&cached.body, &url, name, filename),
+        Some(PageFormat::Html) => Ok(crate::simple::parse_html(&cached.body, &url, name, index)?
+            .files
+            .into_iter()
+            .find(|file| file.raw_filename == filename)),
+        None => Err(IndexError::ContentType {
+            url: DisplaySafeUrl::from_url(url),
+            content_type: cached.content_type.clone(),
+        }),
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
@@ -194,6 +220,7 @@ impl IndexClient {
                 page_ttl: options.page_ttl,
                 pages: Mutex::default(),
                 raw_pages: Mutex::default(),
+                index_pages: Mutex::default(),
                 metadata: Mutex::default(),
             }),
         })
@@ -261,21 +288,46 @@ impl IndexClient {
             .await?
             .clone();
         let (index, cached) = found.ok_or_else(|| self.not_found(name))?;
-        let url = page_url(&cached, &index, name)?;
-        match page_format(&cached.content_type, &cached.body) {
-            Some(PageFormat::Json) => {
-                crate::simple::find_json_file(&cached.body, &url, name, filename)
-            }
-            Some(PageFormat::Html) => {
-                Ok(crate::simple::parse_html(&cached.body, &url, name, &index)?
-                    .files
-                    .into_iter()
-                    .find(|file| file.raw_filename == filename))
-            }
-            None => Err(IndexError::ContentType {
-                url: DisplaySafeUrl::from_url(url),
-                content_type: cached.content_type.clone(),
-            }),
+        find_file(&cached, &index, name, filename)
+    }
+
+    /// The entry of the artifact `filename` on the page of `name` on `index` (one index, named
+    /// by the caller: a lockfile records each package's index, and its names are asked of that
+    /// index only), or `None` when that index does not have the project or its page does not
+    /// list the file.
+    ///
+    /// The page is memoised like the others, read from the disk cache while fresh. With
+    /// `revalidate` it is asked of the index again (with its validators) even when fresh, and
+    /// replaces the memoised one: for a caller that found the cached page stale for what it
+    /// looks for. Offline, the cached page is all there is.
+    pub async fn index_file(
+        &self,
+        index: &IndexUrl,
+        name: &PackageName,
+        filename: &str,
+        revalidate: bool,
+    ) -> Result<Option<FileEntry>, IndexError> {
+        let key = (index.clone(), name.clone());
+        let cell = if revalidate && !self.inner.offline {
+            let cell = Arc::new(OnceCell::new());
+            lock(&self.inner.index_pages).insert(key, cell.clone());
+            cell
+        } else {
+            memo_cell(&self.inner.index_pages, key)
+        };
+        let page = cell
+            .get_or_try_init(|| async {
+                Ok::<_, IndexError>(
+                    self.fetch_page_as(index, name, false, revalidate)
+                        .await?
+                        .map(|fetched| Arc::new(fetched.cached)),
+                )
+            })
+            .await?
+            .clone();
+        match page {
+            Some(cached) => find_file(&cached, index, name, filename),
+            None => Ok(None),
         }
     }
 
@@ -375,6 +427,18 @@ impl IndexClient {
         name: &PackageName,
         whole: bool,
     ) -> Result<Option<FetchedPage>, IndexError> {
+        self.fetch_page_as(index, name, whole, false).await
+    }
+
+    /// [`IndexClient::fetch_cached_page`]; with `revalidate`, a fresh cached page is asked
+    /// again too.
+    async fn fetch_page_as(
+        &self,
+        index: &IndexUrl,
+        name: &PackageName,
+        whole: bool,
+        revalidate: bool,
+    ) -> Result<Option<FetchedPage>, IndexError> {
         let unparsed = |cached| {
             Some(FetchedPage {
                 cached,
@@ -397,9 +461,10 @@ impl IndexClient {
                 None => Err(IndexError::OfflineMiss { url }),
             };
         }
-        if cached
-            .as_ref()
-            .is_some_and(|cached| cached.is_fresh(self.inner.page_ttl))
+        if !revalidate
+            && cached
+                .as_ref()
+                .is_some_and(|cached| cached.is_fresh(self.inner.page_ttl))
         {
             debug!("`{url}` is fresh in the cache");
             return Ok(cached.and_then(unparsed));

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use futures::{StreamExt, TryStreamExt, stream};
-use sha2::{Digest, Sha256};
 
 use safevenv_attest::{
     AttestError, Attestation, IdentityPolicy, Publisher, Sha256Digest, TrustRoot, same_publisher,
@@ -34,6 +33,45 @@ pub struct AttestSettings {
     /// `--accept-publisher-change PKG`: projects whose publisher may differ from the lockfile's
     /// for this run (the lockfile then records the new one).
     pub accept_publisher_change: Vec<PackageName>,
+}
+
+/// What a run's summary says of attestations: how many artifacts had them verified, and how
+/// many the index offered none for. Absence is a fact the user sees, not a silence.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttestationCounts {
+    /// Artifacts whose every attestation verified.
+    pub verified: usize,
+    /// Of those, the ones whose publisher the lockfile pins.
+    pub publishers_pinned: usize,
+    /// Artifacts the index offered no provenance for.
+    pub none_offered: usize,
+    /// Artifacts not looked at (the policy's attestation mode for them is `off`).
+    pub not_checked: usize,
+}
+
+impl AttestationCounts {
+    /// Counts `found`; `pinned` tells whether a project's publisher is pinned in the lockfile.
+    pub(crate) fn of<'a>(
+        found: impl IntoIterator<Item = (&'a PackageName, &'a Found)>,
+        pinned: impl Fn(&PackageName) -> bool,
+    ) -> Self {
+        let mut counts = Self::default();
+        for (name, found) in found {
+            match found {
+                Found::Verified(_) => {
+                    counts.verified += 1;
+                    if pinned(name) {
+                        counts.publishers_pinned += 1;
+                    }
+                }
+                Found::Absent => counts.none_offered += 1,
+                Found::NotChecked => counts.not_checked += 1,
+                // Refused before any summary is written.
+                Found::Invalid(_) => {}
+            }
+        }
+        counts
+    }
 }
 
 /// What verification found for one artifact.
@@ -61,14 +99,6 @@ impl Found {
     }
 }
 
-/// What the cache knows of an artifact's provenance.
-enum Cached {
-    /// The provenance object fetched before.
-    Provenance(Vec<u8>),
-    /// The configured indexes offered none.
-    Absent,
-}
-
 /// Provenance lookups in flight at once.
 const LOOKUPS_IN_FLIGHT: usize = 16;
 
@@ -80,6 +110,9 @@ pub(crate) struct Subject {
     /// The artifact's SHA-256 (lowercase hex): from the index, a lockfile, or a hash-checked
     /// download.
     pub(crate) sha256: String,
+    /// The index to ask for its page, as a lockfile names it; `None`: the configured indexes
+    /// (a fresh resolution, whose pages the client already holds).
+    pub(crate) index: Option<url::Url>,
 }
 
 /// Verifies artifacts' provenance for one run, remembering each outcome: `install` checks at
@@ -169,10 +202,14 @@ impl Attestor {
     }
 
     /// The provenance of one artifact: from the cache when it was fetched before (verified all
-    /// the same), else by its URL on the project's index page. An artifact the configured
-    /// indexes list, with its sha256, without provenance is remembered too: PEP 740 provenance
-    /// is uploaded with the file, so its absence on those indexes is as final as its presence
-    /// (provenance added later for the same bytes is not looked for again).
+    /// the same), else by its URL on the project's index page.
+    ///
+    /// Absence is never remembered apart from the page: "no provenance offered" is what the
+    /// index page read in this run says of the very artifact (same file name, same sha256), and
+    /// that page is the client's (fresh in its cache for the page TTL, then revalidated). A
+    /// record kept on its own would outlive the page it came from, and provenance the index
+    /// offers later, or that another index offers for the same bytes, would be hidden by it: a
+    /// downgrade nobody sees.
     async fn check(&self, subject: &Subject) -> Result<Found, OpsError> {
         let index_error = |source| OpsError::Provenance {
             name: subject.name.clone(),
@@ -180,26 +217,30 @@ impl Attestor {
             source: Box::new(source),
         };
         let bytes = match self.cached(subject) {
-            Some(Cached::Provenance(bytes)) => bytes,
-            Some(Cached::Absent) => return Ok(Found::Absent),
+            Some(bytes) => bytes,
             None => {
-                let listed = self
-                    .client
-                    .project_file(&subject.name, &subject.filename)
-                    .await
-                    .map_err(index_error)?;
+                // A lockfile's package is asked of the lockfile's index only, so that its name
+                // (perhaps a private one) is not sent to the configured index.
+                let listed = match &subject.index {
+                    Some(index) => {
+                        let index = crate::sources::index_for(self.client.indexes(), index)?;
+                        self.client
+                            .index_file(&index, &subject.name, &subject.filename, false)
+                            .await
+                    }
+                    None => {
+                        self.client
+                            .project_file(&subject.name, &subject.filename)
+                            .await
+                    }
+                }
+                .map_err(index_error)?;
                 let Some(url) = listed.as_ref().and_then(|file| file.provenance.clone()) else {
-                    // Absence is final only for the very artifact the page lists: a page cached
-                    // before the upload, or one from another index, that does not list these
-                    // bytes says nothing of their provenance, and remembering it would hide
-                    // provenance the index does offer for good.
                     let same_bytes = listed
                         .as_ref()
                         .and_then(|file| file.sha256())
                         .is_some_and(|sha256| sha256.eq_ignore_ascii_case(&subject.sha256));
-                    if same_bytes {
-                        self.store_absent(subject);
-                    } else {
+                    if !same_bytes {
                         debug!(
                             "the index page does not list `{}` with sha256 `{}`: no provenance this run",
                             subject.filename, subject.sha256
@@ -246,46 +287,9 @@ impl Attestor {
         )
     }
 
-    fn cached(&self, subject: &Subject) -> Option<Cached> {
-        if let Some(bytes) = self
-            .cache_path(subject)
+    fn cached(&self, subject: &Subject) -> Option<Vec<u8>> {
+        self.cache_path(subject)
             .and_then(|path| fs_err::read(path).ok())
-        {
-            return Some(Cached::Provenance(bytes));
-        }
-        self.absent_path(subject)
-            .is_some_and(|path| path.is_file())
-            .then_some(Cached::Absent)
-    }
-
-    /// Where the absence of an artifact's provenance on the configured indexes is recorded: by
-    /// the indexes too, since a mirror may serve the files without their provenance.
-    fn absent_path(&self, subject: &Subject) -> Option<PathBuf> {
-        let indexes = self.client.indexes();
-        let mut hasher = Sha256::new();
-        for index in std::iter::once(&indexes.index).chain(&indexes.extra) {
-            hasher.update(index.to_string().as_bytes());
-            hasher.update(b"\n");
-        }
-        let digest: String = hasher
-            .finalize()
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
-        let path = self.cache_path(subject)?;
-        Some(path.with_file_name(format!("{}.absent-{}", subject.filename, &digest[..16])))
-    }
-
-    fn store_absent(&self, subject: &Subject) {
-        if let Some(Err(err)) = self
-            .absent_path(subject)
-            .map(|path| write_cached(&path, b""))
-        {
-            debug!(
-                "not recording that `{}` has no provenance: {err}",
-                subject.filename
-            );
-        }
     }
 
     fn store(&self, subject: &Subject, url: &DisplaySafeUrl, bytes: &[u8]) {
@@ -653,6 +657,7 @@ pub(crate) fn check_resolution(
                 name: dist.name.clone(),
                 filename: dist.file.filename.clone(),
                 sha256: dist.file.hashes.get("sha256")?.to_ascii_lowercase(),
+                index: None,
             })
         })
         .collect();
@@ -660,8 +665,8 @@ pub(crate) fn check_resolution(
     Ok(subjects.into_iter().zip(found).collect())
 }
 
-/// By project, for [`pin_publishers`].
-/// The index artifacts `wanted` as attestation subjects.
+/// The index artifacts `wanted` as attestation subjects. A locked artifact is looked up on its
+/// lockfile's index; a freshly resolved one on the page the resolver read.
 fn subjects_of(wanted: &[&crate::plan::Wanted]) -> Vec<Subject> {
     wanted
         .iter()
@@ -669,10 +674,16 @@ fn subjects_of(wanted: &[&crate::plan::Wanted]) -> Vec<Subject> {
             name: wanted.name.clone(),
             filename: wanted.filename.clone(),
             sha256: wanted.sha256.to_string(),
+            index: match (&wanted.source, &wanted.listing) {
+                (_, Some(safevenv_policy::Listing::FromIndexPage)) => None,
+                (crate::plan::WantedSource::Index(index), _) => Some(index.clone()),
+                _ => None,
+            },
         })
         .collect()
 }
 
+/// By project, for [`pin_publishers`].
 pub(crate) fn by_name(checked: &[(Subject, Found)]) -> BTreeMap<PackageName, Found> {
     checked
         .iter()
@@ -718,7 +729,7 @@ impl RunAttestations<'_> {
         policy: &Policy,
         wanted: &[&crate::plan::Wanted],
         packages: &mut [safevenv_policy::PackageFacts],
-    ) -> Result<(), OpsError> {
+    ) -> Result<AttestationCounts, OpsError> {
         // Only index artifacts: a direct wheel has no index page offering its provenance, and
         // its name is not asked of the index (it may be a private name).
         let (from_index, facts_of): (
@@ -739,7 +750,10 @@ impl RunAttestations<'_> {
                 self.attestor.accepts_change(&subject.name),
             );
         }
-        Ok(())
+        Ok(AttestationCounts::of(
+            subjects.iter().map(|subject| &subject.name).zip(&found),
+            |name| self.pinned.contains_key(name),
+        ))
     }
 }
 

@@ -32,6 +32,7 @@ use crate::install::{
 use crate::lock::{LockFormat, LockSettings, index_client, recorded_requirements, resolve_lock};
 use crate::plan::{self, Wanted};
 use crate::runtime::network_runtime;
+use crate::sources;
 use crate::target::{TargetError, pip_default_index, target_environment, target_interpreter};
 
 /// What `policy check` judges.
@@ -196,6 +197,29 @@ pub fn check(settings: &CheckSettings) -> Result<CheckOutcome, OpsError> {
         offline: settings.offline,
         progress: settings.progress,
     };
+    // Sources first, before anything is fetched: a lockfile's artifacts are compared with the
+    // pages of their indexes, and a refused source is reported without downloading from it.
+    let all: Vec<&Wanted> = wanted.iter().collect();
+    let wanted = sources::check_locked_urls(&network, &policy, &all)?;
+    let outcome = |refusals: Option<Refusals>| CheckOutcome {
+        checked: wanted
+            .iter()
+            .map(|wanted| (wanted.name.clone(), wanted.version.clone()))
+            .collect(),
+        environment: environment
+            .as_ref()
+            .map(|environment| environment.layout().prefix.clone()),
+        python: python.clone(),
+        policy: policy.origins().map(ToString::to_string).collect(),
+        policy_warnings: policy.warnings().iter().map(ToString::to_string).collect(),
+        refusals,
+        elapsed: started.elapsed(),
+    };
+    match sources::judge_sources(&network, &policy, &wanted) {
+        Ok(()) => {}
+        Err(OpsError::Refused(refusals)) => return Ok(outcome(Some(refusals))),
+        Err(err) => return Err(err),
+    }
     let all: Vec<&Wanted> = wanted.iter().collect();
     let Inspected { mut packages, .. } = fetch_and_inspect(&all, &network, &layout)?;
     // The same facts `install` and `sync` gather after fetching: attestations and advisories.
@@ -220,18 +244,7 @@ pub fn check(settings: &CheckSettings) -> Result<CheckOutcome, OpsError> {
     };
     let set = resolved_set(&layout, &indexes, packages, installed);
     let refusals = policy.evaluate(&set).err();
-    Ok(CheckOutcome {
-        checked: wanted
-            .iter()
-            .map(|wanted| (wanted.name.clone(), wanted.version.clone()))
-            .collect(),
-        environment: environment.map(|environment| environment.layout().prefix.clone()),
-        python,
-        policy: policy.origins().map(ToString::to_string).collect(),
-        policy_warnings: policy.warnings().iter().map(ToString::to_string).collect(),
-        refusals,
-        elapsed: started.elapsed(),
-    })
+    Ok(outcome(refusals))
 }
 
 /// The interpreter to judge for, and its environment when it has one. A check needs no

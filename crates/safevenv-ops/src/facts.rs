@@ -8,9 +8,9 @@ use jiff::Timestamp;
 use safevenv_index::{IndexUrlSource, IndexUrls};
 use safevenv_installer::{EnvironmentLayout, InstalledDist, LandedFacts, WheelLandings};
 use safevenv_policy::{
-    ArchiveProblem, ArchiveProblemKind, Artifact, ArtifactKind, AttestationFacts, ConfiguredIndex,
-    ContentsFacts, EnvironmentFile, HashPin, LicenseFacts, Origin, PackageFacts, PthCodeLine,
-    PthFile, Source,
+    ArchiveProblem, ArchiveProblemKind, Artifact, ArtifactKind, ArtifactUrl, AttestationFacts,
+    ConfiguredIndex, ContentsFacts, EnvironmentFile, HashPin, LicenseFacts, Origin, PackageFacts,
+    PthCodeLine, PthFile, Source,
 };
 use safevenv_wheel::{WheelError, WheelInfo};
 use url::Url;
@@ -61,6 +61,13 @@ pub(crate) fn package_facts(wanted: &Wanted) -> PackageFacts {
                 hex: wanted.sha256.to_string(),
                 origin: wanted.hash_origin,
             }),
+            url: match (&wanted.source, &wanted.listing) {
+                (WantedSource::Index(_), Some(listing)) => Some(ArtifactUrl {
+                    url: Url::clone(&wanted.url),
+                    listing: listing.clone(),
+                }),
+                _ => None,
+            },
         },
         yanked: wanted.yanked,
         upload_time: wanted

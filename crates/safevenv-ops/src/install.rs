@@ -35,8 +35,8 @@ use uv_pep440::Version;
 use uv_pep508::Requirement;
 
 use crate::attest::{
-    AttestSettings, Attestor, Found, RunAttestations, Subject, by_name, check_resolution,
-    judge_pins, locked_publishers, pin_publishers,
+    AttestSettings, AttestationCounts, Attestor, Found, RunAttestations, Subject, by_name,
+    check_resolution, judge_pins, locked_publishers, pin_publishers,
 };
 use crate::audit::AuditGate;
 use crate::error::OpsError;
@@ -46,6 +46,7 @@ use crate::lock::{
 };
 use crate::plan::{self, Wanted};
 use crate::runtime::network_runtime;
+use crate::sources;
 use crate::target::{install_target, pip_default_index};
 
 /// Everything `safevenv install` needs.
@@ -118,6 +119,9 @@ pub struct InstallOutcome {
     pub policy_warnings: Vec<String>,
     /// How long it took.
     pub elapsed: Duration,
+    /// What the attestations came to: of the whole resolution for `install`, of the artifacts
+    /// fetched for `sync`.
+    pub attestations: AttestationCounts,
 }
 
 /// Resolves the requirements (keeping installed and locked versions where they fit), installs the
@@ -195,6 +199,8 @@ pub fn install(settings: &InstallSettings) -> Result<InstallOutcome, OpsError> {
         .collect();
     judge_pins(&attestor, &kept, &pinned)?;
     pin_publishers(&mut locked.lock, &by_name(&checked), &pinned);
+    // Publishers count as pinned only in a lockfile that is written.
+    let counts = crate::lock::counts(&checked, lockfile.is_some().then_some(&locked.lock));
     let attestations = RunAttestations {
         attestor: &attestor,
         pinned: &pinned,
@@ -208,7 +214,7 @@ pub fn install(settings: &InstallSettings) -> Result<InstallOutcome, OpsError> {
         offline: lock_settings.offline,
         progress: settings.progress,
     };
-    let (applied, unchanged) = apply_wanted(
+    let (applied, unchanged, _) = apply_wanted(
         &environment,
         &wanted,
         false,
@@ -246,6 +252,7 @@ pub fn install(settings: &InstallSettings) -> Result<InstallOutcome, OpsError> {
         recovered: environment.recovered().len(),
         policy_warnings: policy.warnings().iter().map(ToString::to_string).collect(),
         elapsed: started.elapsed(),
+        attestations: counts,
     })
 }
 
@@ -309,7 +316,7 @@ pub fn sync(settings: &SyncSettings) -> Result<InstallOutcome, OpsError> {
         attestor: &attestor,
         pinned: &pinned,
     };
-    let (applied, unchanged) = apply_wanted(
+    let (applied, unchanged, counts) = apply_wanted(
         &environment,
         &wanted,
         true,
@@ -328,6 +335,7 @@ pub fn sync(settings: &SyncSettings) -> Result<InstallOutcome, OpsError> {
         recovered: environment.recovered().len(),
         policy_warnings: policy.warnings().iter().map(ToString::to_string).collect(),
         elapsed: started.elapsed(),
+        attestations: counts,
     })
 }
 
@@ -411,7 +419,8 @@ pub(crate) fn check_lock_environment(
 }
 
 /// Plan, fetch, verify, judge, then apply: the environment is written only at the last step.
-/// Returns what was applied and how many distributions were already as wanted.
+/// Returns what was applied, how many distributions were already as wanted, and what the
+/// attestations of the fetched artifacts came to.
 fn apply_wanted(
     environment: &Environment,
     wanted: &[Wanted],
@@ -420,12 +429,16 @@ fn apply_wanted(
     policy: &Policy,
     attestations: &RunAttestations<'_>,
     audit: Option<&AuditGate>,
-) -> Result<(safevenv_installer::Applied, usize), OpsError> {
+) -> Result<(safevenv_installer::Applied, usize, AttestationCounts), OpsError> {
     let plan = environment.plan(&installs_of(wanted)?, remove_extraneous)?;
     let unchanged = plan.keep.len();
     if plan.is_empty() {
         debug!("the environment already holds what is wanted");
-        return Ok((safevenv_installer::Applied::default(), unchanged));
+        return Ok((
+            safevenv_installer::Applied::default(),
+            unchanged,
+            AttestationCounts::default(),
+        ));
     }
 
     let to_install: Vec<&Wanted> = plan
@@ -433,6 +446,11 @@ fn apply_wanted(
         .iter()
         .filter_map(|install| wanted.iter().find(|wanted| wanted.name == install.name))
         .collect();
+    // Sources: every artifact about to be fetched comes from where the policy allows, and a
+    // locked one from a URL its index lists; judged before anything is fetched.
+    let checked = sources::check_locked_urls(network, policy, &to_install)?;
+    sources::judge_sources(network, policy, &checked)?;
+    let to_install: Vec<&Wanted> = checked.iter().collect();
     let layout = environment.layout();
     // Attestations are verified on another thread meanwhile (by the pinned sha256 the download
     // is checked against); `add_facts` below reports their outcome in the usual order.
@@ -445,7 +463,7 @@ fn apply_wanted(
     })?;
     // Attestations: each artifact's provenance, verified offline against the sha256 its
     // download was checked against; the outcome and the lockfile's pin become facts.
-    attestations.add_facts(network.runtime, policy, &to_install, &mut packages)?;
+    let counts = attestations.add_facts(network.runtime, policy, &to_install, &mut packages)?;
     // Vulnerabilities: known advisories of each version, from the offline database only.
     if let Some(audit) = audit {
         audit.add_facts(&mut packages, &plan);
@@ -463,7 +481,7 @@ fn apply_wanted(
             debug!("staging {name} {version}");
         }
     })?;
-    Ok((applied, unchanged))
+    Ok((applied, unchanged, counts))
 }
 
 /// What the installer is asked for (with PEP 610 `direct_url.json` for direct wheels).

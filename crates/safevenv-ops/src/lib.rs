@@ -22,12 +22,14 @@ mod outdated;
 mod plan;
 mod runtime;
 mod sbom;
+mod sources;
 mod subject;
 mod target;
 mod verify;
 
 pub use attest::{
-    AttestSettings, AttestVerifyOutcome, AttestVerifySettings, Evidence, attest_verify,
+    AttestSettings, AttestVerifyOutcome, AttestVerifySettings, AttestationCounts, Evidence,
+    attest_verify,
 };
 pub use audit::{AuditOutcome, AuditSettings, audit};
 pub use check::{CheckInput, CheckOutcome, CheckSettings, check, policy_init};

@@ -17,8 +17,8 @@ use uv_pep440::{Version, VersionSpecifiers};
 use uv_pep508::{MarkerTree, Requirement, VersionOrUrl};
 
 use crate::attest::{
-    AttestSettings, Attestor, by_name, check_resolution, judge_pins, locked_publishers,
-    pin_publishers,
+    AttestSettings, AttestationCounts, Attestor, Found, Subject, by_name, check_resolution,
+    judge_pins, locked_publishers, pin_publishers,
 };
 use crate::direct::{DirectWheel, fetch_direct, lock_package, overlay, recorded_requests};
 use crate::error::OpsError;
@@ -89,6 +89,8 @@ pub struct LockOutcome {
     pub python: Version,
     /// How long resolution took.
     pub elapsed: Duration,
+    /// What the attestations of the resolved artifacts came to.
+    pub attestations: AttestationCounts,
 }
 
 /// Resolves the requirements for the target interpreter and writes the lockfile.
@@ -117,7 +119,8 @@ pub fn lock(settings: &LockSettings) -> Result<LockOutcome, OpsError> {
         &BTreeMap::new(),
         Vec::new(),
     )?;
-    pin_attestations(settings, &mut locked, previous.as_ref(), output.as_deref())?;
+    let attestations =
+        pin_attestations(settings, &mut locked, previous.as_ref(), output.as_deref())?;
     let text = match settings.format {
         LockFormat::Pylock => locked.lock.to_toml_string(),
         LockFormat::RequirementsTxt => {
@@ -136,6 +139,7 @@ pub fn lock(settings: &LockSettings) -> Result<LockOutcome, OpsError> {
         index: locked.indexes.index.url_for_lockfile().to_string(),
         python: locked.interpreter.version().clone(),
         elapsed: started.elapsed(),
+        attestations,
     })
 }
 
@@ -148,7 +152,7 @@ fn pin_attestations(
     locked: &mut Locked,
     previous: Option<&Lock>,
     output: Option<&Path>,
-) -> Result<(), OpsError> {
+) -> Result<AttestationCounts, OpsError> {
     let policy = crate::install::load_policy(&settings.working_dir, None)?;
     let attestor = Attestor::new(&settings.attest, &locked.client, &settings.cache)?;
     let pinned = match (previous, output) {
@@ -164,7 +168,21 @@ fn pin_attestations(
     )?;
     judge_pins(&attestor, &checked, &pinned)?;
     pin_publishers(&mut locked.lock, &by_name(&checked), &pinned);
-    Ok(())
+    Ok(counts(&checked, Some(&locked.lock)))
+}
+
+/// What the attestations of `checked` came to, with the publishers `lock` now pins (none when
+/// no lockfile is written).
+pub(crate) fn counts(checked: &[(Subject, Found)], lock: Option<&Lock>) -> AttestationCounts {
+    AttestationCounts::of(
+        checked
+            .iter()
+            .map(|(subject, found)| (&subject.name, found)),
+        |name| {
+            lock.and_then(|lock| lock.package(name))
+                .is_some_and(|package| !package.attestation_identities.is_empty())
+        },
+    )
 }
 
 /// A resolution and the lockfile that records it, with what produced them (the install stages

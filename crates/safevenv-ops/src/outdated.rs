@@ -202,6 +202,7 @@ fn old_enough(
             kind: ArtifactKind::Wheel,
             filename: candidate.filename.clone(),
             sha256: None,
+            url: None,
         },
         yanked: false,
         upload_time: if candidate.any_unknown_time {

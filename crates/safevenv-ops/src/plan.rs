@@ -7,7 +7,7 @@ use std::str::FromStr;
 use safevenv_fetch::{ArtifactRequest, Sha256};
 use safevenv_index::DisplaySafeUrl;
 use safevenv_lock::{Lock, Package};
-use safevenv_policy::{HashOrigin, Origin};
+use safevenv_policy::{HashOrigin, Listing, Origin};
 use safevenv_python::Interpreter;
 use safevenv_resolver::{Resolution, Yanked};
 use url::Url;
@@ -36,6 +36,9 @@ pub(crate) struct Wanted {
     pub(crate) yanked: bool,
     pub(crate) source: WantedSource,
     pub(crate) requested: bool,
+    /// For an index artifact: what its index page says of [`Wanted::url`]. `None` until a
+    /// lockfile's artifact is compared with the page ([`crate::sources::check_locked_urls`]).
+    pub(crate) listing: Option<Listing>,
 }
 
 /// Where a wanted distribution comes from.
@@ -129,6 +132,8 @@ pub(crate) fn from_resolution(
                 yanked: !matches!(dist.file.yanked, Yanked::No),
                 source: WantedSource::Index(index),
                 requested: dist.requested,
+                // The resolver read this URL from the index page in this run.
+                listing: Some(Listing::FromIndexPage),
             })
         })
         .collect()
@@ -157,6 +162,7 @@ fn direct_wanted(wheel: &DirectWheel, requested: bool) -> Wanted {
         yanked: false,
         source,
         requested,
+        listing: None,
     }
 }
 
@@ -273,6 +279,7 @@ fn locked_wheel(
         yanked: false,
         source,
         requested: requested.contains(&package.name),
+        listing: None,
     })
 }
 

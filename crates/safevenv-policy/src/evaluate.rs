@@ -11,7 +11,8 @@ use uv_normalize::PackageName;
 
 use crate::config::{AllowDeny, AttestationMode, Rules};
 use crate::facts::{
-    ArchiveProblemKind, ArtifactKind, AttestationStatus, Origin, PackageFacts, ResolvedSet, Source,
+    ArchiveProblemKind, ArtifactKind, AttestationStatus, Listing, Origin, PackageFacts,
+    ResolvedSet, Source,
 };
 use crate::license::{self, Declared, Verdict};
 use crate::matcher::{Age, normalize_path, same_index};
@@ -40,6 +41,77 @@ pub(crate) fn evaluate_layer(layer: &Layer, set: &ResolvedSet, out: &mut Vec<Ref
         judge.contents(&owners);
         judge.attestations();
         judge.vulnerabilities();
+    }
+}
+
+/// Judge only step (1), the sources, of every distribution of `set` against `layer`: what can be
+/// decided before anything is fetched.
+pub(crate) fn evaluate_sources_layer(layer: &Layer, set: &ResolvedSet, out: &mut Vec<Refusal>) {
+    for package in &set.packages {
+        Judge {
+            rules: &layer.rules,
+            origin: &layer.origin,
+            set,
+            package,
+            out,
+        }
+        .sources();
+    }
+}
+
+/// What one layer says of taking `name` from the index `url`.
+pub(crate) enum IndexVerdict<'a> {
+    /// The index is allowed for the name (pinned to it, listed, or the run's default).
+    Allowed,
+    /// `[sources.packages]` pins the name to another index.
+    PinnedElsewhere(&'a crate::matcher::UrlPrefix),
+    /// Neither the run's default index nor listed; `configured` is how the run knows it, if it
+    /// does.
+    NotAllowed {
+        configured: Option<&'a crate::facts::ConfiguredIndex>,
+    },
+}
+
+/// Dependency confusion: a name is taken from exactly one allowed index, never "whichever index
+/// has the highest version". Pure, so the pipeline asks it before it contacts an index a
+/// lockfile names (a tampered lockfile must not make safevenv send names elsewhere).
+pub(crate) fn index_verdict<'a>(
+    rules: &'a Rules,
+    indexes: &'a [crate::facts::ConfiguredIndex],
+    name: &PackageName,
+    url: &url::Url,
+) -> IndexVerdict<'a> {
+    if let Some(pin) = rules.index_pins.get(name) {
+        return if same_index(pin.url(), url) {
+            IndexVerdict::Allowed
+        } else {
+            IndexVerdict::PinnedElsewhere(pin)
+        };
+    }
+    let configured = indexes.iter().find(|index| same_index(&index.url, url));
+    // The run's default index is allowed unless a requirements file set it: a third party's
+    // requirements file must not be able to choose where every package comes from.
+    let default_allowed = configured.is_some_and(|index| {
+        index.default && !matches!(index.origin, Origin::RequirementsFile { .. })
+    });
+    let listed = rules
+        .indexes
+        .iter()
+        .any(|index| same_index(index.url(), url));
+    if default_allowed || listed {
+        IndexVerdict::Allowed
+    } else {
+        IndexVerdict::NotAllowed { configured }
+    }
+}
+
+/// Whether `host` is the machine itself: plain `http` there crosses no network.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 
@@ -183,7 +255,10 @@ impl Judge<'_> {
     fn sources(&mut self) {
         let name = self.name().clone();
         match &self.package.source {
-            Source::Index { url } => self.index(url),
+            Source::Index { url } => {
+                self.index(url);
+                self.artifact_url(url);
+            }
             Source::DirectUrl { url, origin } => {
                 // A direct URL skips the index (and its yanking and attestations): only
                 // URLs the policy names for this very package are accepted.
@@ -265,13 +340,14 @@ impl Judge<'_> {
         }
     }
 
-    /// Dependency confusion: a name is taken from exactly one allowed index, never "whichever
-    /// index has the highest version".
+    /// Dependency confusion: a name is taken from exactly one allowed index (see
+    /// [`index_verdict`]).
     fn index(&mut self, url: &url::Url) {
         let name = self.name().clone();
         let shown = redact_url(url);
-        if let Some(pin) = self.rules.index_pins.get(&name) {
-            if !same_index(pin.url(), url) {
+        match index_verdict(self.rules, &self.set.indexes, &name, url) {
+            IndexVerdict::Allowed => {}
+            IndexVerdict::PinnedElsewhere(pin) => {
                 let fix = format!(
                     "resolve `{name}` from `{pin}`, or change `[sources.packages] {name}` in {}",
                     self.place()
@@ -284,39 +360,27 @@ impl Judge<'_> {
                     ),
                     fix,
                 );
+                return;
             }
-            return;
+            IndexVerdict::NotAllowed { configured } => {
+                let whence = configured.map_or_else(
+                    || "an index the run was not configured with".to_string(),
+                    |index| format!("configured {}", show_origin(&index.origin)),
+                );
+                let fix = format!(
+                    "add `\"{shown}\"` to `[sources] indexes`, or pin `{name} = \"{shown}\"` in `[sources.packages]`, in {}",
+                    self.place()
+                );
+                self.refuse(
+                    RuleId::SourcesIndex,
+                    Some(shown.clone()),
+                    format!("`{name}` comes from the index `{shown}` ({whence}), which the policy does not allow"),
+                    fix,
+                );
+                return;
+            }
         }
-        let configured = self
-            .set
-            .indexes
-            .iter()
-            .find(|index| same_index(&index.url, url));
-        // The run's default index is allowed unless a requirements file set it: a third party's
-        // requirements file must not be able to choose where every package comes from.
-        let default_allowed = configured.is_some_and(|index| {
-            index.default && !matches!(index.origin, Origin::RequirementsFile { .. })
-        });
-        let listed = self
-            .rules
-            .indexes
-            .iter()
-            .any(|index| same_index(index.url(), url));
-        if !(default_allowed || listed) {
-            let whence = configured.map_or_else(
-                || "an index the run was not configured with".to_string(),
-                |index| format!("configured {}", show_origin(&index.origin)),
-            );
-            let fix = format!(
-                "add `\"{shown}\"` to `[sources] indexes`, or pin `{name} = \"{shown}\"` in `[sources.packages]`, in {}",
-                self.place()
-            );
-            self.refuse(
-                RuleId::SourcesIndex,
-                Some(shown.clone()),
-                format!("`{name}` comes from the index `{shown}` ({whence}), which the policy does not allow"),
-                fix,
-            );
+        if self.rules.index_pins.contains_key(&name) {
             return;
         }
         if !self.package.also_on_indexes.is_empty() {
@@ -340,6 +404,85 @@ impl Judge<'_> {
                 fix,
             );
         }
+    }
+
+    /// A lockfile is input: the URL of an index artifact must be one its index lists for that
+    /// file, or one `[sources] direct-url-allow` names for the package.
+    ///
+    /// Threat: a pull request edits `pylock.toml`, pointing a wheel's `url` at the attacker's
+    /// server and its `sha256`/`size` at the attacker's wheel of the same name and version. The
+    /// hash check then proves only that the attacker's server sent the attacker's wheel, and the
+    /// package still says `index = <the default index>`. The index page is the authority on
+    /// where its files live (uv#21484 is the same hole).
+    fn artifact_url(&mut self, index: &url::Url) {
+        let name = self.name().clone();
+        let filename = self.package.artifact.filename.clone();
+        let Some(artifact) = &self.package.artifact.url else {
+            // Fail closed: nobody compared the URL with the index page.
+            self.refuse(
+                RuleId::SourcesArtifactUrl,
+                Some(filename),
+                "the artifact's URL was not checked against its index page".to_string(),
+                "none in the policy: this is a safevenv bug, please report it".to_string(),
+            );
+            return;
+        };
+        let url = artifact.url.clone();
+        let shown = redact_url(&url);
+        // Plain `http` can be read and rewritten by anyone on the path; it is accepted only
+        // where it crosses no network, or from the host of a plain-`http` index the user chose.
+        let same_plain_host = index.scheme() == "http"
+            && index.host_str().map(str::to_ascii_lowercase)
+                == url.host_str().map(str::to_ascii_lowercase);
+        if url.scheme() == "http" && !is_loopback(&url) && !same_plain_host {
+            self.refuse(
+                RuleId::SourcesArtifactUrl,
+                Some(shown.clone()),
+                format!("`{filename}` is to be downloaded over plain `http` from `{shown}`, which is not this machine"),
+                "use the `https` URL the index lists; if the lockfile was edited, restore it (`safevenv lock`)".to_string(),
+            );
+            return;
+        }
+        let problem = match &artifact.listing {
+            Listing::FromIndexPage | Listing::Listed => return,
+            Listing::NotListed => format!(
+                "the index `{}` does not list `{filename}`",
+                redact_url(index)
+            ),
+            Listing::ListedElsewhere { url: listed } => format!(
+                "the index `{}` lists `{filename}` at `{}`",
+                redact_url(index),
+                redact_url(listed)
+            ),
+            Listing::OtherHash { sha256 } => format!(
+                "the index `{}` lists `{filename}` there with the sha256 `{sha256}`, not the lockfile's",
+                redact_url(index)
+            ),
+            Listing::IndexNotAllowed => {
+                "its index is not allowed, so it was not asked where the file lives".to_string()
+            }
+            Listing::Unavailable { reason } => {
+                format!("its index page could not be read ({reason})")
+            }
+        };
+        let allowed = self
+            .rules
+            .direct_url_allow
+            .iter()
+            .any(|entry| entry.package == name && entry.url.contains(&url));
+        if allowed && artifact.listing != Listing::IndexNotAllowed {
+            return;
+        }
+        let fix = format!(
+            "restore the lockfile's URL (`safevenv lock` writes the one the index lists); to use another host, add `{{ package = \"{name}\", url = \"<URL prefix>\" }}` to `[sources] direct-url-allow` in {}",
+            self.place()
+        );
+        self.refuse(
+            RuleId::SourcesArtifactUrl,
+            Some(shown.clone()),
+            format!("`{filename}` is to be downloaded from `{shown}`, but {problem}"),
+            fix,
+        );
     }
 
     // (2) Artifacts.

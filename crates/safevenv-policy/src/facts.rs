@@ -163,6 +163,47 @@ pub struct Artifact {
     pub filename: String,
     /// Its pinned sha256, and where the pin came from.
     pub sha256: Option<HashPin>,
+    /// For a distribution from an index: the URL it is downloaded from, and what the index page
+    /// says of it. `None` when nobody looked; the `sources.artifact-url` rule then fails closed.
+    pub url: Option<ArtifactUrl>,
+}
+
+/// Where an index distribution's artifact is downloaded from, and whether its index lists it
+/// there: a lockfile is input, and whoever edits it chooses the URL.
+#[derive(Debug, Clone)]
+pub struct ArtifactUrl {
+    /// The URL the artifact is fetched from (credentials included: the policy redacts).
+    pub url: Url,
+    /// What the index page says of that URL.
+    pub listing: Listing,
+}
+
+/// What the index page of a distribution says of its artifact's URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listing {
+    /// The URL was read from the index page during this run (a fresh resolution).
+    FromIndexPage,
+    /// The index page lists the file at this very URL, with the same sha256.
+    Listed,
+    /// The index page does not list the file, or the project is not on that index.
+    NotListed,
+    /// The index page lists the file at another URL.
+    ListedElsewhere {
+        /// The URL the page gives.
+        url: Url,
+    },
+    /// The index page lists the file at this URL, with another sha256.
+    OtherHash {
+        /// The sha256 the page gives.
+        sha256: String,
+    },
+    /// The page was not read: its index is not allowed (nothing is asked of such an index).
+    IndexNotAllowed,
+    /// The page could not be read (offline without it in the cache, ...).
+    Unavailable {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// What kind of artifact.

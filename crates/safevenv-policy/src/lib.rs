@@ -35,10 +35,10 @@ use uv_pep440::Version;
 pub use config::{AllowDeny, AttestationMode, Preset};
 pub use error::PolicyError;
 pub use facts::{
-    Advisory, ArchiveProblem, ArchiveProblemKind, Artifact, ArtifactKind, AttestationFacts,
-    AttestationStatus, ConfiguredIndex, ContentsFacts, EnvironmentFile, HashOrigin, HashPin,
-    InstalledDistribution, LicenseFacts, Origin, PackageFacts, PthCodeLine, PthFile, Publisher,
-    ResolvedSet, Severity, Source, SourceKind,
+    Advisory, ArchiveProblem, ArchiveProblemKind, Artifact, ArtifactKind, ArtifactUrl,
+    AttestationFacts, AttestationStatus, ConfiguredIndex, ContentsFacts, EnvironmentFile,
+    HashOrigin, HashPin, InstalledDistribution, LicenseFacts, Listing, Origin, PackageFacts,
+    PthCodeLine, PthFile, Publisher, ResolvedSet, Severity, Source, SourceKind,
 };
 pub use load::{
     Discovery, Found, ORG_POLICY_DEFAULT_PATH, ORG_POLICY_ENV, POLICY_FILE_NAME, PolicyText,
@@ -278,6 +278,38 @@ impl Policy {
             .map(|layer| layer.rules.attestation_mode_for(name))
             .max()
             .unwrap_or(AttestationMode::Off)
+    }
+
+    /// Whether every layer allows taking `name` from the index `url` (rule `sources.index`, as
+    /// judged for a run configured with `indexes`). The pipeline asks this before it sends a
+    /// lockfile's names to the index the lockfile names.
+    pub fn allows_index(
+        &self,
+        indexes: &[ConfiguredIndex],
+        name: &PackageName,
+        url: &url::Url,
+    ) -> bool {
+        self.layers.iter().all(|layer| {
+            matches!(
+                evaluate::index_verdict(&layer.rules, indexes, name, url),
+                evaluate::IndexVerdict::Allowed
+            )
+        })
+    }
+
+    /// Judge only where each distribution of `set` comes from (the `sources.*` rules): what can
+    /// be decided before anything is fetched. [`Policy::evaluate`] judges these again with the
+    /// rest.
+    pub fn evaluate_sources(&self, set: &ResolvedSet) -> Result<(), Refusals> {
+        let mut refusals = Vec::new();
+        for layer in &self.layers {
+            evaluate::evaluate_sources_layer(layer, set, &mut refusals);
+        }
+        if refusals.is_empty() {
+            Ok(())
+        } else {
+            Err(Refusals::new(refusals))
+        }
     }
 
     /// Judge a resolved set against every layer. Pure: reads only `set`.

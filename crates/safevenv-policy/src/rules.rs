@@ -8,6 +8,8 @@ use std::str::FromStr;
 pub enum RuleId {
     /// `sources.index`
     SourcesIndex,
+    /// `sources.artifact-url`
+    SourcesArtifactUrl,
     /// `sources.direct-url`
     SourcesDirectUrl,
     /// `sources.vcs`
@@ -54,8 +56,9 @@ pub enum RuleId {
 
 impl RuleId {
     /// Every rule, in report order.
-    pub const ALL: [Self; 22] = [
+    pub const ALL: [Self; 23] = [
         Self::SourcesIndex,
+        Self::SourcesArtifactUrl,
         Self::SourcesDirectUrl,
         Self::SourcesVcs,
         Self::SourcesVcsUnpinned,
@@ -83,6 +86,7 @@ impl RuleId {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SourcesIndex => "sources.index",
+            Self::SourcesArtifactUrl => "sources.artifact-url",
             Self::SourcesDirectUrl => "sources.direct-url",
             Self::SourcesVcs => "sources.vcs",
             Self::SourcesVcsUnpinned => "sources.vcs-unpinned",
@@ -120,6 +124,18 @@ index wins any resolver that takes \"the highest version across indexes\" (depen
 confusion). A name served by two indexes is refused unless [sources.packages] pins it to one; \
 an index named inside a requirements file must be listed in [sources] indexes.\n\
 Keys: [sources] indexes, [sources.packages]."
+            }
+            Self::SourcesArtifactUrl => {
+                "sources.artifact-url: the artifact of a distribution from an index must be \
+downloaded from a URL that index lists for it: the page entry with the same file name, at the \
+same URL, with the same sha256. A URL the page does not list is accepted only when an entry of \
+[sources] direct-url-allow names the package and a prefix of the URL. Plain `http` is accepted \
+only for a loopback host, or from the host of a plain-`http` index.\n\
+Why: a lockfile is input. In a pull request, whoever edits `pylock.toml` chooses each wheel's \
+`url` and `sha256`; the hash check then only proves that the attacker's server sent the \
+attacker's wheel. The index page is the authority on where its files are. `sync` and \
+`policy check` judge this before anything is fetched, and ask only allowed indexes.\n\
+Keys: [sources] direct-url-allow = [{ package = \"foo\", url = \"https://mirror.example/foo/\" }]."
             }
             Self::SourcesDirectUrl => {
                 "sources.direct-url: a distribution from a direct URL (`foo @ https://...`) is \

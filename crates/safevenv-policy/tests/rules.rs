@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use common::*;
 use safevenv_policy::{
-    Advisory, ArchiveProblem, ArchiveProblemKind, ArtifactKind, AttestationStatus, ConfiguredIndex,
-    EnvironmentFile, HashOrigin, InstalledDistribution, Origin, PthCodeLine, PthFile, Publisher,
-    RuleId, Severity, Source,
+    Advisory, ArchiveProblem, ArchiveProblemKind, ArtifactKind, ArtifactUrl, AttestationStatus,
+    ConfiguredIndex, EnvironmentFile, HashOrigin, InstalledDistribution, Listing, Origin,
+    PthCodeLine, PthFile, Publisher, ResolvedSet, RuleId, Severity, Source,
 };
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -90,6 +90,151 @@ fn pinned_package_from_another_index_is_refused() {
     let facts = set(vec![package("torch", "2.3.0")]);
     let toml = "[sources]\nindexes = [\"https://download.example/whl\"]\n[sources.packages]\ntorch = \"https://download.example/whl\"\n";
     assert_refused(judge(toml, &facts), RuleId::SourcesIndex);
+}
+
+// sources.artifact-url
+
+/// `foo` 1.0 from the default index, to be downloaded from `artifact` with `listing`.
+fn locked_at(artifact: &str, listing: Listing) -> ResolvedSet {
+    let mut dist = package("foo", "1.0");
+    dist.artifact.url = Some(ArtifactUrl {
+        url: url(artifact),
+        listing,
+    });
+    set(vec![dist])
+}
+
+const LISTED: &str = "https://files.index.example/packages/foo-1.0-py3-none-any.whl";
+
+#[test]
+fn a_locked_url_the_index_lists_passes_and_one_it_does_not_is_refused_naming_it() {
+    assert_approved(judge("", &locked_at(LISTED, Listing::Listed)));
+    assert_approved(judge("", &locked_at(LISTED, Listing::FromIndexPage)));
+    let hostile = [
+        // Another host, another path on the same host, another port, a look-alike host.
+        "https://evil.example/foo-1.0-py3-none-any.whl",
+        "https://files.index.example/uploads/foo-1.0-py3-none-any.whl",
+        "https://files.index.example:8443/packages/foo-1.0-py3-none-any.whl",
+        "https://files.index.example.evil.example/packages/foo-1.0-py3-none-any.whl",
+        "http://127.0.0.1:9/foo-1.0-py3-none-any.whl",
+    ];
+    for artifact in hostile {
+        for listing in [
+            Listing::NotListed,
+            Listing::ListedElsewhere { url: url(LISTED) },
+            Listing::OtherHash {
+                sha256: "cd".repeat(32),
+            },
+            Listing::Unavailable {
+                reason: "offline".to_string(),
+            },
+            Listing::IndexNotAllowed,
+        ] {
+            let refusals = assert_refused(
+                judge("", &locked_at(artifact, listing.clone())),
+                RuleId::SourcesArtifactUrl,
+            );
+            let shown = refusals.to_string();
+            assert!(
+                shown.contains("`foo`") && shown.contains(artifact.trim_start_matches("https://")),
+                "{artifact} {listing:?}: {shown}"
+            );
+            // Judged before anything is fetched, by the sources step alone.
+            let early = policy("").evaluate_sources(&locked_at(artifact, listing.clone()));
+            assert!(early.is_err(), "{artifact} {listing:?}");
+        }
+    }
+}
+
+#[test]
+fn what_the_index_lists_instead_is_named() {
+    let refusals = assert_refused(
+        judge(
+            "",
+            &locked_at(
+                "https://evil.example/foo-1.0-py3-none-any.whl",
+                Listing::ListedElsewhere { url: url(LISTED) },
+            ),
+        ),
+        RuleId::SourcesArtifactUrl,
+    );
+    assert!(refusals.to_string().contains(LISTED), "{refusals}");
+}
+
+#[test]
+fn an_unchecked_index_artifact_fails_closed() {
+    let mut dist = package("foo", "1.0");
+    dist.artifact.url = None;
+    assert_refused(judge("", &set(vec![dist])), RuleId::SourcesArtifactUrl);
+}
+
+#[test]
+fn direct_url_allow_lets_an_unlisted_https_url_through_but_not_plain_http_elsewhere() {
+    let allow = |prefix: &str| {
+        format!("[sources]\ndirect-url-allow = [{{ package = \"foo\", url = \"{prefix}\" }}]\n")
+    };
+    let mirror = "https://mirror.example/foo/foo-1.0-py3-none-any.whl";
+    let facts = locked_at(mirror, Listing::NotListed);
+    assert_refused(judge("", &facts), RuleId::SourcesArtifactUrl);
+    assert_approved(judge(&allow("https://mirror.example/foo/"), &facts));
+    // The entry is per package and per prefix.
+    assert_refused(
+        judge(&allow("https://mirror.example/bar/"), &facts),
+        RuleId::SourcesArtifactUrl,
+    );
+    // Plain http to another machine is refused even when allowed, and even when listed by an
+    // https index; loopback is not another machine.
+    let plain = "http://mirror.example/foo/foo-1.0-py3-none-any.whl";
+    for listing in [Listing::NotListed, Listing::Listed] {
+        assert_refused(
+            judge(
+                &allow("http://mirror.example/foo/"),
+                &locked_at(plain, listing),
+            ),
+            RuleId::SourcesArtifactUrl,
+        );
+    }
+    for loopback in [
+        "http://127.0.0.1:8080/foo-1.0-py3-none-any.whl",
+        "http://[::1]:8080/foo-1.0-py3-none-any.whl",
+        "http://localhost:8080/foo-1.0-py3-none-any.whl",
+    ] {
+        assert_approved(judge("", &locked_at(loopback, Listing::Listed)));
+    }
+}
+
+#[test]
+fn a_plain_http_index_may_list_plain_http_files() {
+    let index = "http://index.internal.example/simple/";
+    let mut dist = package("foo", "1.0");
+    dist.source = Source::Index { url: url(index) };
+    dist.artifact.url = Some(ArtifactUrl {
+        url: url("http://index.internal.example/files/foo-1.0-py3-none-any.whl"),
+        listing: Listing::Listed,
+    });
+    let mut facts = set(vec![dist]);
+    facts.indexes[0].url = url(index);
+    assert_approved(judge("", &facts));
+    // Another host over plain http is not the index's choice of transport.
+    facts.packages[0].artifact.url = Some(ArtifactUrl {
+        url: url("http://files.internal.example/foo-1.0-py3-none-any.whl"),
+        listing: Listing::Listed,
+    });
+    let refusals = assert_refused(judge("", &facts), RuleId::SourcesArtifactUrl);
+    assert!(refusals.to_string().contains("plain `http`"), "{refusals}");
+}
+
+#[test]
+fn allows_index_agrees_with_the_sources_index_rule() {
+    let facts = set(vec![package("foo", "1.0")]);
+    let other = url("https://other.example/simple/");
+    assert!(policy("").allows_index(&facts.indexes, &name("foo"), &url(INDEX)));
+    assert!(!policy("").allows_index(&facts.indexes, &name("foo"), &other));
+    let listed = "[sources]\nindexes = [\"https://other.example/simple\"]\n";
+    assert!(policy(listed).allows_index(&facts.indexes, &name("foo"), &other));
+    let pinned = "[sources]\nindexes = [\"https://other.example/simple\"]\n[sources.packages]\nfoo = \"https://other.example/simple\"\n";
+    assert!(!policy(pinned).allows_index(&facts.indexes, &name("foo"), &url(INDEX)));
+    assert!(policy(pinned).allows_index(&facts.indexes, &name("foo"), &other));
 }
 
 // sources.direct-url

@@ -3,7 +3,9 @@
 use std::io::Write;
 
 use safevenv_cli::{AttestCommand, AttestOptions, AttestVerifyArgs};
-use safevenv_ops::{AttestSettings, AttestVerifySettings, Evidence, attest_verify};
+use safevenv_ops::{
+    AttestSettings, AttestVerifySettings, AttestationCounts, Evidence, attest_verify,
+};
 use uv_normalize::PackageName;
 
 use crate::diagnostic::{Diagnostic, Failure};
@@ -78,5 +80,40 @@ pub fn attest_settings(args: &AttestOptions) -> Result<AttestSettings, Diagnosti
     Ok(AttestSettings {
         trusted_root: args.trusted_root.clone(),
         accept_publisher_change,
+    })
+}
+
+/// The summary line of `lock`, `install` and `sync`: verified attestations, and the artifacts the
+/// index offered none for (absence is shown, never silent).
+pub fn counts_line(counts: &AttestationCounts) -> String {
+    let artifacts = |count: usize| {
+        if count == 1 {
+            "1 artifact".to_string()
+        } else {
+            format!("{count} artifacts")
+        }
+    };
+    let mut line = format!(
+        "{} verified ({} with the publisher pinned in the lockfile), {} with none offered by the index",
+        artifacts(counts.verified),
+        counts.publishers_pinned,
+        artifacts(counts.none_offered)
+    );
+    if counts.not_checked > 0 {
+        line.push_str(&format!(
+            ", {} not checked (attestation mode `off`)",
+            artifacts(counts.not_checked)
+        ));
+    }
+    line
+}
+
+/// The same counts for `--format json`.
+pub fn counts_json(counts: &AttestationCounts) -> serde_json::Value {
+    serde_json::json!({
+        "verified": counts.verified,
+        "publishers_pinned": counts.publishers_pinned,
+        "none_offered": counts.none_offered,
+        "not_checked": counts.not_checked,
     })
 }

@@ -1,9 +1,9 @@
 //! `safevenv install` and `safevenv sync`
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use safevenv_cache::Cache;
-use safevenv_cli::{GlobalArgs, InstallArgs, SyncArgs};
+use safevenv_cli::{GlobalArgs, InstallArgs, OutputFormat, SyncArgs};
 use safevenv_ops::{
     InstallOutcome, InstallSettings, SyncSettings, install as run_install, sync as run_sync,
 };
@@ -31,7 +31,7 @@ pub fn install(
     };
     let outcome =
         run_install(&settings).map_err(|err| refusal_diagnostic(err, args.gate.format))?;
-    report(&outcome, printer);
+    report(&outcome, printer, args.gate.format);
     Ok(())
 }
 
@@ -55,7 +55,7 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
         system: args.gate.system,
     };
     let outcome = run_sync(&settings).map_err(|err| refusal_diagnostic(err, args.gate.format))?;
-    report(&outcome, printer);
+    report(&outcome, printer, args.gate.format);
     Ok(())
 }
 
@@ -69,7 +69,7 @@ fn show_progress(global: &GlobalArgs) -> bool {
     !global.quiet && std::io::stderr().is_terminal()
 }
 
-fn report(outcome: &InstallOutcome, printer: &Printer) {
+fn report(outcome: &InstallOutcome, printer: &Printer, format: OutputFormat) {
     for warning in &outcome.policy_warnings {
         printer.warn(warning);
     }
@@ -115,10 +115,37 @@ fn report(outcome: &InstallOutcome, printer: &Printer) {
         if changed == 0 { "Checked" } else { "Updated" },
         &summary,
     );
+    printer.status(
+        "Attestations",
+        &crate::commands::attest::counts_line(&outcome.attestations),
+    );
     if let Some((path, changed)) = &outcome.lockfile {
         printer.status(
             if *changed { "Wrote" } else { "Unchanged" },
             &format!("`{}`", path.display()),
         );
     }
+    if format == OutputFormat::Json {
+        let _ = writeln!(std::io::stdout().lock(), "{:#}", outcome_json(outcome));
+    }
+}
+
+/// `--format json`: what the run did, on standard output (a refusal prints its own report).
+fn outcome_json(outcome: &InstallOutcome) -> serde_json::Value {
+    fn distributions<N: ToString, V: ToString>(list: &[(N, V)]) -> Vec<serde_json::Value> {
+        list.iter()
+            .map(|(name, version)| {
+                serde_json::json!({ "name": name.to_string(), "version": version.to_string() })
+            })
+            .collect()
+    }
+    serde_json::json!({
+        "environment": outcome.environment.display().to_string(),
+        "python": outcome.python.to_string(),
+        "installed": distributions(&outcome.installed),
+        "removed": distributions(&outcome.removed),
+        "unchanged": outcome.unchanged,
+        "lockfile": outcome.lockfile.as_ref().map(|(path, _)| path.display().to_string()),
+        "attestations": crate::commands::attest::counts_json(&outcome.attestations),
+    })
 }

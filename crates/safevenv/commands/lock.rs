@@ -45,6 +45,10 @@ pub fn run(args: &LockArgs, global: &GlobalArgs, printer: &Printer) -> Result<()
             outcome.elapsed.as_secs_f64()
         ),
     );
+    printer.status(
+        "Attestations",
+        &crate::commands::attest::counts_line(&outcome.attestations),
+    );
     if let Some(path) = &outcome.output {
         let verb = if outcome.changed {
             "Wrote"

@@ -16,8 +16,9 @@ use safevenv_installer::{
     PolicyApproved, Progress, ReadyWheel, UnpackedCache,
 };
 use safevenv_policy::{
-    Artifact, ArtifactKind, AttestationFacts, ConfiguredIndex, ContentsFacts, HashOrigin, HashPin,
-    LicenseFacts, Origin, PackageFacts, Policy, Preset, ResolvedSet, Source,
+    Artifact, ArtifactKind, ArtifactUrl, AttestationFacts, ConfiguredIndex, ContentsFacts,
+    HashOrigin, HashPin, LicenseFacts, Listing, Origin, PackageFacts, Policy, Preset, ResolvedSet,
+    Source,
 };
 use safevenv_python::Interpreter;
 use safevenv_test_index::WheelSpec;
@@ -228,6 +229,10 @@ impl Approve {
                         sha256: Some(HashPin {
                             hex: "0".repeat(64),
                             origin: HashOrigin::Lockfile,
+                        }),
+                        url: Some(ArtifactUrl {
+                            url: index.join("../files/x.whl").unwrap(),
+                            listing: Listing::Listed,
                         }),
                     },
                     yanked: false,

@@ -8,8 +8,8 @@ use std::str::FromStr;
 
 use safevenv_installer::{Destinations, EnvironmentLayout};
 use safevenv_policy::{
-    Artifact, ArtifactKind, AttestationFacts, ConfiguredIndex, HashOrigin, HashPin, LicenseFacts,
-    Origin, PackageFacts, Policy, Preset, ResolvedSet, RuleId, Source,
+    Artifact, ArtifactKind, ArtifactUrl, AttestationFacts, ConfiguredIndex, HashOrigin, HashPin,
+    LicenseFacts, Listing, Origin, PackageFacts, Policy, Preset, ResolvedSet, RuleId, Source,
 };
 use safevenv_python::SchemePaths;
 use safevenv_test_index::WheelSpec;
@@ -70,6 +70,13 @@ fn judge(content: &[u8]) -> (Vec<RuleId>, String) {
             sha256: Some(HashPin {
                 hex: "ab".repeat(32),
                 origin: HashOrigin::Index,
+            }),
+            url: Some(ArtifactUrl {
+                url: Url::parse(INDEX)
+                    .unwrap()
+                    .join("../files/demo.whl")
+                    .unwrap(),
+                listing: Listing::FromIndexPage,
             }),
         },
         yanked: false,

@@ -6,15 +6,17 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 use safevenv_policy::{
-    Artifact, ArtifactKind, AttestationFacts, ConfiguredIndex, ContentsFacts, HashOrigin, HashPin,
-    LicenseFacts, Origin, PackageFacts, Policy, PolicyApproved, PolicyText, Refusals, ResolvedSet,
-    RuleId, Source,
+    Artifact, ArtifactKind, ArtifactUrl, AttestationFacts, ConfiguredIndex, ContentsFacts,
+    HashOrigin, HashPin, LicenseFacts, Listing, Origin, PackageFacts, Policy, PolicyApproved,
+    PolicyText, Refusals, ResolvedSet, RuleId, Source,
 };
 use url::Url;
 use uv_normalize::PackageName;
 use uv_pep440::Version;
 
 pub const INDEX: &str = "https://index.example/simple/";
+/// Where the index's page says its files are.
+pub const FILES: &str = "https://files.index.example/packages/";
 
 pub fn url(text: &str) -> Url {
     Url::parse(text).unwrap()
@@ -41,6 +43,10 @@ pub fn package(project: &str, version: &str) -> PackageFacts {
             sha256: Some(HashPin {
                 hex: "ab".repeat(32),
                 origin: HashOrigin::Index,
+            }),
+            url: Some(ArtifactUrl {
+                url: url(&format!("{FILES}{module}-{version}-py3-none-any.whl")),
+                listing: Listing::FromIndexPage,
             }),
         },
         yanked: false,
