@@ -16,6 +16,9 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
+use safevenv_policy::{
+    ArchiveProblem, ArchiveProblemKind, ContentsFacts, EnvironmentFile, PthCodeLine, PthFile,
+};
 use safevenv_wheel::{Category, DataCategory, PthLineKind, WheelInfo};
 
 use crate::layout::normalize;
@@ -37,40 +40,40 @@ pub struct LinkEscape {
 
 /// Where one file of a wheel lands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Landing {
+pub(crate) struct Landing {
     /// Its final path, relative to the environment's root, with `/` separators.
-    pub path: String,
+    pub(crate) path: String,
     /// Its path in the archive; `None` for files the installer writes itself (console scripts,
     /// `INSTALLER`, `REQUESTED`, `direct_url.json`, the rewritten `RECORD`).
-    pub archive_path: Option<String>,
+    pub(crate) archive_path: Option<String>,
 }
 
 /// The final paths of one wheel's files.
 #[derive(Debug, Clone)]
-pub struct WheelLandings {
+pub(crate) struct WheelLandings {
     /// Every file, each final path once.
-    pub files: Vec<Landing>,
+    pub(crate) files: Vec<Landing>,
     /// Paths that cannot be placed at all.
-    pub escapes: Vec<LinkEscape>,
+    pub(crate) escapes: Vec<LinkEscape>,
 }
 
 /// What the content rules need to know about where a set of wheels lands (see
 /// [`Destinations::judge`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LandedFacts {
+pub(crate) struct LandedFacts {
     /// Every final path.
-    pub files: Vec<String>,
+    pub(crate) files: Vec<String>,
     /// Names of the files that land directly in the scripts directory.
-    pub scripts: Vec<String>,
+    pub(crate) scripts: Vec<String>,
     /// `.pth` files where `site.py` processes them: `(final path, archive path)`.
-    pub pth_files: Vec<(String, String)>,
+    pub(crate) pth_files: Vec<(String, String)>,
     /// Importable top-level names (at the top of site-packages, or of a directory a `.pth`
     /// file of the set adds to the path).
-    pub top_level: BTreeSet<String>,
+    pub(crate) top_level: BTreeSet<String>,
     /// Final paths of `sitecustomize` / `usercustomize` modules Python would import at start.
-    pub startup_hooks: Vec<String>,
+    pub(crate) startup_hooks: Vec<String>,
     /// `(final path, what of the environment it is)` for files the environment owns.
-    pub environment_files: Vec<(String, &'static str)>,
+    pub(crate) environment_files: Vec<(String, &'static str)>,
 }
 
 /// The environment's scheme as paths relative to its root, and a memo of its links.
@@ -131,7 +134,7 @@ impl Destinations {
     }
 
     /// Where each file of `wheel` lands, including what the installer writes itself.
-    pub fn of(&self, wheel: &WheelInfo) -> WheelLandings {
+    pub(crate) fn of(&self, wheel: &WheelInfo) -> WheelLandings {
         let site_packages = if wheel.root_is_purelib() {
             &self.purelib
         } else {
@@ -191,7 +194,7 @@ impl Destinations {
     /// What the content rules judge, for the wheels of one set (each with its landings): the
     /// directories that the set's `.pth` files add to the path are importable roots for all of
     /// them, as `site.py` makes them for every module.
-    pub fn judge(&self, wheels: &[(&WheelInfo, &WheelLandings)]) -> Vec<LandedFacts> {
+    pub(crate) fn judge(&self, wheels: &[(&WheelInfo, &WheelLandings)]) -> Vec<LandedFacts> {
         let mut roots: BTreeSet<String> = [&self.purelib, &self.platlib]
             .into_iter()
             .map(|dir| portable(dir))
@@ -266,6 +269,26 @@ impl Destinations {
                 }
                 facts
             })
+            .collect()
+    }
+
+    /// The content facts the gate judges for `wheels` (each with the key of its verified
+    /// content), judged as one set. The pipeline builds the facts with this, and the installer
+    /// builds them again from the wheels it is about to link and compares digests with the
+    /// approval: facts that were not read from those wheels approve nothing.
+    pub fn contents_facts(&self, wheels: &[(&WheelInfo, String)]) -> Vec<ContentsFacts> {
+        let landings: Vec<WheelLandings> = wheels.iter().map(|(wheel, _)| self.of(wheel)).collect();
+        let pairs: Vec<(&WheelInfo, &WheelLandings)> = wheels
+            .iter()
+            .map(|(wheel, _)| *wheel)
+            .zip(&landings)
+            .collect();
+        let landed = self.judge(&pairs);
+        wheels
+            .iter()
+            .zip(&landings)
+            .zip(landed)
+            .map(|(((wheel, key), landings), landed)| contents(wheel, key, landings, landed))
             .collect()
     }
 
@@ -415,6 +438,65 @@ impl Destinations {
     }
 }
 
+/// The facts of one wheel from where its files land.
+fn contents(
+    wheel: &WheelInfo,
+    content_key: &str,
+    landings: &WheelLandings,
+    landed: LandedFacts,
+) -> ContentsFacts {
+    let pth_files = landed
+        .pth_files
+        .iter()
+        .map(|(path, archive)| {
+            let code_lines = match wheel.pth_files().iter().find(|pth| &pth.path == archive) {
+                Some(pth) => pth
+                    .code_lines()
+                    .map(|line| PthCodeLine {
+                        number: line.number,
+                        text: line.text.clone(),
+                    })
+                    .collect(),
+                // Fail closed: a `.pth` whose text was not read is judged as code.
+                None => vec![PthCodeLine {
+                    number: 1,
+                    text: "<the reader kept no text for this file>".to_string(),
+                }],
+            };
+            PthFile {
+                name: path.rsplit('/').next().unwrap_or(path).to_string(),
+                path: path.clone(),
+                code_lines,
+            }
+        })
+        .collect();
+    ContentsFacts {
+        content_key: Some(content_key.to_string()),
+        files: landed.files,
+        pth_files,
+        startup_hooks: landed.startup_hooks,
+        environment_files: landed
+            .environment_files
+            .into_iter()
+            .map(|(path, owner)| EnvironmentFile {
+                path,
+                owner: owner.to_string(),
+            })
+            .collect(),
+        top_level: landed.top_level.into_iter().collect(),
+        scripts: landed.scripts,
+        archive_problems: landings
+            .escapes
+            .iter()
+            .map(|escape| ArchiveProblem {
+                kind: ArchiveProblemKind::PathTraversal,
+                member: Some(escape.path.clone()),
+                detail: escape.to_string(),
+            })
+            .collect(),
+    }
+}
+
 /// The top-level importable name `path` gives below `root`, if it is directly there: a package
 /// directory, or a module file (`.py`, `.pyc`, `.so`, `.pyd`; `m.cpython-312-x86_64-linux-gnu.so`
 /// imports as `m`).
@@ -509,7 +591,105 @@ pub(crate) fn check_staged(
 
 #[cfg(test)]
 mod tests {
-    use super::{fold, top_level_name};
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use safevenv_python::SchemePaths;
+
+    use super::{Destinations, check_staged, fold, top_level_name};
+    use crate::{EnvironmentLayout, InstallError};
+
+    fn layout(prefix: &Path) -> EnvironmentLayout {
+        let site = prefix.join("lib/python3.12/site-packages");
+        EnvironmentLayout {
+            prefix: prefix.to_path_buf(),
+            sys_executable: prefix.join("bin/python"),
+            python_version: (3, 12),
+            os_name: "posix".to_string(),
+            scheme: SchemePaths {
+                purelib: site.clone(),
+                platlib: site,
+                scripts: prefix.join("bin"),
+                include: prefix.join("include/site/python3.12"),
+                data: prefix.to_path_buf(),
+            },
+        }
+    }
+
+    /// What uv's installer really writes must be what was approved: a file the approval does
+    /// not name (or one through the environment's `lib64` link, judged where it lands), or a
+    /// directory named like safevenv's state, stops the install.
+    #[test]
+    fn staged_files_must_be_approved_where_they_land() {
+        let dir = tempfile::tempdir().unwrap();
+        let prefix = dir.path().join("env");
+        fs_err::create_dir_all(prefix.join("lib/python3.12/site-packages")).unwrap();
+        fs_err::os::unix::fs::symlink("lib", prefix.join("lib64")).unwrap();
+        let destinations = Destinations::new(&layout(&prefix));
+        let staged = dir.path().join("staged");
+        let write = |path: &str| {
+            let path = staged.join(path);
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(path, "x").unwrap();
+        };
+        write("lib/python3.12/site-packages/demo/__init__.py");
+        write("bin/demo");
+        let mut approved: BTreeSet<&str> =
+            ["lib/python3.12/site-packages/demo/__init__.py", "bin/demo"]
+                .into_iter()
+                .collect();
+        check_staged(&staged, &destinations, &approved).unwrap();
+
+        write("lib/python3.12/site-packages/extra.pth");
+        let err = check_staged(&staged, &destinations, &approved).unwrap_err();
+        assert!(
+            matches!(&err, InstallError::Unapproved { path } if path.ends_with("extra.pth")),
+            "{err:?}"
+        );
+        approved.insert("lib/python3.12/site-packages/extra.pth");
+        check_staged(&staged, &destinations, &approved).unwrap();
+
+        // Through `lib64`: judged, and approved, as the path in `lib/` it lands on.
+        write("lib64/python3.12/site-packages/linked.py");
+        let err = check_staged(&staged, &destinations, &approved).unwrap_err();
+        assert!(
+            matches!(&err, InstallError::Unapproved { path } if path == "lib/python3.12/site-packages/linked.py"),
+            "{err:?}"
+        );
+        approved.insert("lib/python3.12/site-packages/linked.py");
+        check_staged(&staged, &destinations, &approved).unwrap();
+
+        for state in [".safevenv", ".SafeVenv"] {
+            let planted = staged.join(state);
+            fs_err::create_dir_all(&planted).unwrap();
+            let err = check_staged(&staged, &destinations, &approved).unwrap_err();
+            assert!(
+                matches!(err, InstallError::Unapproved { .. }),
+                "{state}: {err:?}"
+            );
+            fs_err::remove_dir(&planted).unwrap();
+        }
+    }
+
+    /// A link of the environment leading outside it is never written through.
+    #[test]
+    fn a_link_out_of_the_environment_is_an_escape() {
+        let dir = tempfile::tempdir().unwrap();
+        let prefix = dir.path().join("env");
+        let outside = dir.path().join("outside");
+        fs_err::create_dir_all(&outside).unwrap();
+        fs_err::create_dir_all(prefix.join("share")).unwrap();
+        fs_err::os::unix::fs::symlink(&outside, prefix.join("share/out")).unwrap();
+        let destinations = Destinations::new(&layout(&prefix));
+        let escape = destinations
+            .resolve(Path::new("share/out/x.txt"))
+            .unwrap_err();
+        assert_eq!(escape.link, "share/out");
+        assert_eq!(
+            destinations.resolve(Path::new("share/in/x.txt")).unwrap(),
+            Path::new("share/in/x.txt")
+        );
+    }
 
     #[test]
     fn folding_equates_what_case_insensitive_file_systems_equate() {

@@ -28,7 +28,7 @@ use uv_install_wheel::{InstallState, LinkMode};
 use uv_normalize::PackageName;
 use uv_pep440::Version;
 
-pub use destinations::{Destinations, LandedFacts, Landing, LinkEscape, WheelLandings};
+pub use destinations::{Destinations, LinkEscape};
 pub use error::InstallError;
 pub use installed::InstalledDist;
 pub use layout::EnvironmentLayout;
@@ -220,17 +220,29 @@ impl Environment {
                     name: install.name.to_string(),
                     version: install.version.to_string(),
                 })?;
-            // Invariant: the entry linked from is the one whose facts were judged (its key is
-            // the digest of the verified content). Threat: approving one wheel's facts and
-            // installing another wheel of the same name and version.
-            if approval.content_key() != Some(wheels[wheel].content_key().as_str()) {
+            approved_files.extend(approval.files().iter().map(String::as_str));
+            chosen.push((install, wheel));
+        }
+        // Invariant: the facts the gate approved are the facts of the very wheels linked from
+        // (content keys, final paths, `.pth` code, start-up modules, files of the environment),
+        // recomputed here from those wheels by the same destination model. Threat: approving
+        // one wheel's facts and installing another wheel of the same name and version, or
+        // facts a caller made up rather than read.
+        let keyed: Vec<(&safevenv_wheel::WheelInfo, String)> = chosen
+            .iter()
+            .map(|&(_, index)| (&*wheels[index], wheels[index].content_key()))
+            .collect();
+        let recomputed = Destinations::new(&self.layout).contents_facts(&keyed);
+        for ((install, _), contents) in chosen.iter().zip(&recomputed) {
+            let approval = approved.get(&install.name, &install.version);
+            if approval.and_then(|approval| approval.contents_digest())
+                != Some(contents.digest().as_str())
+            {
                 return Err(InstallError::NotApprovedContent {
                     name: install.name.to_string(),
                     version: install.version.to_string(),
                 });
             }
-            approved_files.extend(approval.files().iter().map(String::as_str));
-            chosen.push((install, wheel));
         }
         // (2):
         let removed = self.owned_files(&plan.remove)?;

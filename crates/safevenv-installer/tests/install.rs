@@ -541,8 +541,8 @@ fn unapproved_or_missing_wheels_change_nothing() {
 }
 
 /// The approval is bound to what was judged: another wheel of the same name and version (other
-/// content) is refused, and so is a staged file the judged facts did not name (as when the
-/// gate's reading of a wheel and the installer's disagree). Nothing changes either time.
+/// content) is refused, and so are facts that leave out a file the wheel installs (facts made
+/// up rather than read from the wheel). Nothing changes either time.
 #[test]
 fn an_approval_covers_only_the_content_and_files_it_judged() {
     let dir = tempfile::tempdir().unwrap();
@@ -593,7 +593,7 @@ fn an_approval_covers_only_the_content_and_files_it_judged() {
         )
         .unwrap_err();
         assert!(
-            matches!(&err, InstallError::Unapproved { path } if *path == unjudged),
+            matches!(&err, InstallError::NotApprovedContent { name, .. } if name == "demo"),
             "{unjudged}: {err:?}"
         );
         assert_eq!(snapshot(&layout.prefix), before);

@@ -6,11 +6,10 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 use safevenv_index::{IndexUrlSource, IndexUrls};
-use safevenv_installer::{EnvironmentLayout, InstalledDist, LandedFacts, WheelLandings};
+use safevenv_installer::{EnvironmentLayout, InstalledDist};
 use safevenv_policy::{
     ArchiveProblem, ArchiveProblemKind, Artifact, ArtifactKind, ArtifactUrl, AttestationFacts,
-    ConfiguredIndex, ContentsFacts, EnvironmentFile, HashPin, LicenseFacts, Origin, PackageFacts,
-    PthCodeLine, PthFile, Source,
+    ConfiguredIndex, ContentsFacts, HashPin, LicenseFacts, Origin, PackageFacts, Source,
 };
 use safevenv_wheel::{WheelError, WheelInfo};
 use url::Url;
@@ -84,68 +83,16 @@ pub(crate) fn package_facts(wanted: &Wanted) -> PackageFacts {
     }
 }
 
-/// What the wheel reader found, keyed on where each file lands (`landed`, from the installer's
-/// destination model, the same one the installer checks the staged files against): the files,
-/// `.pth` files, start-up modules, files of the environment's own, importable names, scripts,
-/// and the license fields of its METADATA.
+/// What the wheel reader found: its contents where they land (from the installer's
+/// destination model, [`safevenv_installer::Destinations::contents_facts`], which the installer
+/// recomputes and compares with the approval), and the license fields of its METADATA.
 pub(crate) fn add_wheel_facts(
     facts: &mut PackageFacts,
     wheel: &WheelInfo,
-    content_key: String,
-    landings: &WheelLandings,
-    landed: LandedFacts,
+    contents: ContentsFacts,
 ) {
     facts.license = license_facts(wheel.metadata());
-    let pth_files = landed
-        .pth_files
-        .iter()
-        .map(|(path, archive)| {
-            let code_lines = match wheel.pth_files().iter().find(|pth| &pth.path == archive) {
-                Some(pth) => pth
-                    .code_lines()
-                    .map(|line| PthCodeLine {
-                        number: line.number,
-                        text: line.text.clone(),
-                    })
-                    .collect(),
-                // Fail closed: a `.pth` whose text was not read is judged as code.
-                None => vec![PthCodeLine {
-                    number: 1,
-                    text: "<the reader kept no text for this file>".to_string(),
-                }],
-            };
-            PthFile {
-                name: path.rsplit('/').next().unwrap_or(path).to_string(),
-                path: path.clone(),
-                code_lines,
-            }
-        })
-        .collect();
-    facts.contents = Some(ContentsFacts {
-        content_key: Some(content_key),
-        files: landed.files,
-        pth_files,
-        startup_hooks: landed.startup_hooks,
-        environment_files: landed
-            .environment_files
-            .into_iter()
-            .map(|(path, owner)| EnvironmentFile {
-                path,
-                owner: owner.to_string(),
-            })
-            .collect(),
-        top_level: landed.top_level.into_iter().collect(),
-        scripts: landed.scripts,
-        archive_problems: landings
-            .escapes
-            .iter()
-            .map(|escape| ArchiveProblem {
-                kind: ArchiveProblemKind::PathTraversal,
-                member: Some(escape.path.clone()),
-                detail: escape.to_string(),
-            })
-            .collect(),
-    });
+    facts.contents = Some(contents);
 }
 
 /// A wheel the reader refused is judged too, so that every refusal of the run is reported

@@ -22,7 +22,7 @@ use safevenv_fetch::{DEFAULT_MAX_SIZE, FetchOptions, FetchedArtifact, Fetcher};
 use safevenv_index::{IndexClient, IndexUrls};
 use safevenv_installer::{
     Destinations, Environment, EnvironmentLayout, Install, InstallError, LockMode, Plan, Progress,
-    ReadyWheel, UnpackedCache, WheelLandings,
+    ReadyWheel, UnpackedCache,
 };
 use safevenv_lock::Lock;
 use safevenv_policy::{Discovery, InstalledDistribution, PackageFacts, Policy, ResolvedSet};
@@ -619,21 +619,13 @@ pub(crate) fn fetch_and_inspect(
     }
     // Contents are judged where they land, and for the set at once: a `.pth` file of one wheel
     // puts a directory on the path for the modules of every other.
-    let destinations = Destinations::new(layout);
-    let landings: Vec<WheelLandings> = wheels.iter().map(|wheel| destinations.of(wheel)).collect();
-    let pairs: Vec<(&WheelInfo, &WheelLandings)> =
-        wheels.iter().map(|wheel| &**wheel).zip(&landings).collect();
-    let landed = destinations.judge(&pairs);
-    for (((&at, wheel), landings), landed) in
-        ready_at.iter().zip(&wheels).zip(&landings).zip(landed)
-    {
-        facts::add_wheel_facts(
-            &mut packages[at],
-            wheel,
-            wheel.content_key(),
-            landings,
-            landed,
-        );
+    let keyed: Vec<(&WheelInfo, String)> = wheels
+        .iter()
+        .map(|wheel| (&**wheel, wheel.content_key()))
+        .collect();
+    let contents = Destinations::new(layout).contents_facts(&keyed);
+    for ((&at, wheel), contents) in ready_at.iter().zip(&wheels).zip(contents) {
+        facts::add_wheel_facts(&mut packages[at], wheel, contents);
     }
     Ok(Inspected { wheels, packages })
 }

@@ -257,7 +257,7 @@ pub struct LicenseFacts {
 /// to its root, after the install scheme (purelib, platlib, scripts, headers, data → prefix) and
 /// the environment's own links (`lib64` → `lib`) are applied. The content rules judge these
 /// paths, so a file is judged by where it lands, not by where the archive keeps it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ContentsFacts {
     /// The key of the unpacked, verified content these facts were read from (the installer
     /// links only from the entry with this key: what was judged is what is installed).
@@ -283,8 +283,23 @@ pub struct ContentsFacts {
     pub archive_problems: Vec<ArchiveProblem>,
 }
 
+impl ContentsFacts {
+    /// A digest of every fact here (SHA-256 of their JSON, hex): what the approval of these
+    /// facts names, and what the installer recomputes from the wheels it links, so that an
+    /// approval of facts that were made up, rather than read from the wheel, installs nothing.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        // Serialising plain structs and vectors cannot fail, and is deterministic.
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        Sha256::digest(json)
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+}
+
 /// A file that would land on one the environment itself owns.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct EnvironmentFile {
     /// Its final path, relative to the environment's root.
     pub path: String,
@@ -293,7 +308,7 @@ pub struct EnvironmentFile {
 }
 
 /// A `.pth` file an artifact installs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct PthFile {
     /// Its file name (`distutils-precedence.pth`).
     pub name: String,
@@ -305,7 +320,7 @@ pub struct PthFile {
 }
 
 /// A line of a `.pth` file that `site.py` may execute.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct PthCodeLine {
     /// Its number in the file, from 1.
     pub number: usize,
@@ -314,7 +329,7 @@ pub struct PthCodeLine {
 }
 
 /// A structural problem of an archive: always refused.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct ArchiveProblem {
     /// What is wrong.
     pub kind: ArchiveProblemKind,
@@ -325,7 +340,7 @@ pub struct ArchiveProblem {
 }
 
 /// The structural problems the archive reader reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum ArchiveProblemKind {
     /// A member path escapes the install directory (`../`, absolute paths).
     PathTraversal,

@@ -115,8 +115,9 @@ pub struct Policy {
 ///
 /// Invariant: the approval is bound to the facts that were judged, not to names. For each
 /// distribution it names the artifact's pinned sha256, the key of the verified content the
-/// facts were read from, and every final path the gate judged. The installer links only from
-/// the entry with that key and refuses a staged file outside the approved paths. Threat: a
+/// facts were read from, a digest of every content fact, and every final path the gate judged.
+/// The installer recomputes the content facts from the wheels it links and refuses a digest
+/// that differs, and refuses a staged file outside the approved paths. Threat: a
 /// caller (or a bug) that judges one set of facts and installs another — another wheel of the
 /// same name and version, or files the gate never saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,6 +132,7 @@ pub struct ApprovedPackage {
     version: Option<Version>,
     sha256: Option<String>,
     content_key: Option<String>,
+    contents_digest: Option<String>,
     files: BTreeSet<String>,
 }
 
@@ -153,6 +155,11 @@ impl ApprovedPackage {
     /// The key of the verified content that was judged (for a wheel).
     pub fn content_key(&self) -> Option<&str> {
         self.content_key.as_deref()
+    }
+
+    /// The digest of every content fact the gate judged ([`ContentsFacts::digest`]).
+    pub fn contents_digest(&self) -> Option<&str> {
+        self.contents_digest.as_deref()
     }
 
     /// Every final path (relative to the environment's root) the gate judged.
@@ -333,6 +340,7 @@ impl Policy {
                             .contents
                             .as_ref()
                             .and_then(|contents| contents.content_key.clone()),
+                        contents_digest: package.contents.as_ref().map(ContentsFacts::digest),
                         files: package
                             .contents
                             .iter()

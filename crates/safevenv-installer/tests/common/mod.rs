@@ -16,9 +16,8 @@ use safevenv_installer::{
     PolicyApproved, Progress, ReadyWheel, UnpackedCache,
 };
 use safevenv_policy::{
-    Artifact, ArtifactKind, ArtifactUrl, AttestationFacts, ConfiguredIndex, ContentsFacts,
-    HashOrigin, HashPin, LicenseFacts, Listing, Origin, PackageFacts, Policy, Preset, ResolvedSet,
-    Source,
+    Artifact, ArtifactKind, ArtifactUrl, AttestationFacts, ConfiguredIndex, HashOrigin, HashPin,
+    LicenseFacts, Listing, Origin, PackageFacts, Policy, Preset, ResolvedSet, Source,
 };
 use safevenv_python::Interpreter;
 use safevenv_test_index::WheelSpec;
@@ -170,8 +169,8 @@ pub fn approve(installs: &[Install]) -> Approve {
     }
 }
 
-/// [`approve`], judging facts from which `path` (a final path) is missing, as a gate whose
-/// reading of the wheel disagreed with the installer's would.
+/// [`approve`], judging facts from which `path` (a final path) is missing: facts that were
+/// not read from the wheel as it is.
 pub fn approve_without(installs: &[Install], path: &str) -> Approve {
     Approve {
         unjudged: vec![path.to_string()],
@@ -207,17 +206,12 @@ impl Approve {
                         && wheel.filename().version == install.version
                 });
                 let contents = wheel.map(|wheel| {
-                    let landings = destinations.of(wheel);
-                    let landed = destinations.judge(&[(&**wheel, &landings)]).pop().unwrap();
-                    ContentsFacts {
-                        content_key: Some(wheel.content_key()),
-                        files: landed
-                            .files
-                            .into_iter()
-                            .filter(|file| !self.unjudged.contains(file))
-                            .collect(),
-                        ..ContentsFacts::default()
-                    }
+                    let mut contents = destinations
+                        .contents_facts(&[(&**wheel, wheel.content_key())])
+                        .pop()
+                        .unwrap();
+                    contents.files.retain(|file| !self.unjudged.contains(file));
+                    contents
                 });
                 PackageFacts {
                     name: install.name.clone(),

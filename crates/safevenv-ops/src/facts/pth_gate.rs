@@ -89,10 +89,11 @@ fn judge(content: &[u8]) -> (Vec<RuleId>, String) {
         vulnerabilities: Vec::new(),
         fixes_known_vulnerability: false,
     };
-    let destinations = Destinations::new(&layout());
-    let landings = destinations.of(&wheel);
-    let landed = destinations.judge(&[(&wheel, &landings)]).pop().unwrap();
-    add_wheel_facts(&mut facts, &wheel, "key".to_string(), &landings, landed);
+    let contents = Destinations::new(&layout())
+        .contents_facts(&[(&wheel, "key".to_string())])
+        .pop()
+        .unwrap();
+    add_wheel_facts(&mut facts, &wheel, contents);
     let set = ResolvedSet {
         now: "2025-06-01T00:00:00Z".parse().unwrap(),
         python_version: Some((3, 12)),
