@@ -123,6 +123,39 @@ fn files_are_judged_where_they_land_and_every_bypass_is_refused() {
             },
         );
     }
+    // A file named exactly `.pth` (`site.py` before 3.13 reads dot files).
+    variants.add("contents.pth-exec", ".pth named `.pth`".to_string(), {
+        let code = code.clone();
+        move |spec| spec.file(".pth", code)
+    });
+    variants.add(
+        "contents.pth-exec",
+        "`.pth` named `.pth` through .data/data".to_string(),
+        {
+            let code = code.clone();
+            let site = site.clone();
+            move |spec| spec.data_file(&format!("data/{site}/.pth"), code)
+        },
+    );
+    // Path lines that put code no rule sees on the path: an archive, an absolute path, a path
+    // out of the environment.
+    for (what, line) in [
+        ("a zip the wheel ships", "hooks.zip"),
+        ("an absolute path", "/tmp/shared-by-everyone"),
+        (
+            "a path out of the environment",
+            "../../../../../../../tmp/x",
+        ),
+    ] {
+        variants.add(
+            "contents.pth-exec",
+            format!(".pth adding {what}"),
+            move |spec| {
+                spec.file("adds.pth", format!("{line}\n"))
+                    .file("hooks.zip", "PK\x05\x06".to_string() + &"\0".repeat(18))
+            },
+        );
+    }
     // Modules Python imports by itself at every start.
     for (place, path, data) in [
         ("root", "sitecustomize.py".to_string(), false),
@@ -164,6 +197,27 @@ fn files_are_judged_where_they_land_and_every_bypass_is_refused() {
             },
         );
     }
+    // Start-up modules anywhere: an earlier install's `.pth` (or `PYTHONPATH`) can put any
+    // directory on the path.
+    for path in [
+        "plain_dir/sitecustomize.py",
+        "data/share/x/usercustomize/__init__.py",
+        "data/LIB/python3.99/site-packages/sitecustomize.py",
+        "nested/__pycache__/sitecustomize.cpython-312.pyc",
+    ] {
+        let hook = hook.clone();
+        variants.add(
+            "contents.startup-hook",
+            format!("start-up module at {path}"),
+            move |spec| {
+                if let Some(data) = path.strip_prefix("data/") {
+                    spec.data_file(&format!("data/{data}"), hook)
+                } else {
+                    spec.file(path, hook)
+                }
+            },
+        );
+    }
     // Files the environment owns.
     for (what, path) in [
         ("pyvenv.cfg", "data/pyvenv.cfg".to_string()),
@@ -202,11 +256,76 @@ fn files_are_judged_where_they_land_and_every_bypass_is_refused() {
             "the state directory with a long s",
             "data/.\u{17f}afevenv/txn-0/journal.json".to_string(),
         ),
+        (
+            "a pyvenv.cfg beside the interpreter",
+            "scripts/pyvenv.cfg".to_string(),
+        ),
+        (
+            "a pyvenv.cfg beside the interpreter, through data",
+            "data/bin/pyvenv.cfg".to_string(),
+        ),
+        (
+            "the interpreter in another case",
+            "data/BIN/Python3".to_string(),
+        ),
+        (
+            "pyvenv.cfg replaced by a directory",
+            "data/pyvenv.cfg/x".to_string(),
+        ),
+        (
+            "an activation script replaced by a directory",
+            "data/bin/activate/x".to_string(),
+        ),
+        (
+            "the lib64 link replaced by a file",
+            "data/lib64".to_string(),
+        ),
+        (
+            "the environment's .gitignore",
+            "data/.gitignore".to_string(),
+        ),
     ] {
         variants.add("contents.environment", what.to_string(), move |spec| {
             spec.data_file(&path, "{\"version\": 1, \"ops\": []}\n")
         });
     }
+    // Empty directory entries where the environment has files, and a console script named
+    // like the environment's configuration.
+    for (what, dir) in [
+        ("an empty directory over pyvenv.cfg", "pyvenv.cfg/"),
+        ("an empty directory over bin/activate", "bin/activate/"),
+    ] {
+        variants.add("contents.environment", what.to_string(), move |spec| {
+            let name = spec.filename();
+            let stem = name.split('-').next().unwrap();
+            spec.directory_entry(&format!("{stem}-1.0.data/data/{dir}"))
+        });
+    }
+    variants.add(
+        "contents.environment",
+        "a console script named pyvenv.cfg".to_string(),
+        |spec| {
+            spec.file("m.py", "def main(): pass\n")
+                .console_script("pyvenv.cfg", "m:main")
+        },
+    );
+    // Layouts uv's installer cannot install, refused before anything is staged.
+    variants.add(
+        "contents.archive",
+        "a subdirectory of .data/scripts".to_string(),
+        |spec| spec.data_file("scripts/sub/tool", "#!/bin/sh\n"),
+    );
+    // A RECORD row marked as a directory that names another distribution's file (uninstalling
+    // would delete it).
+    variants.add(
+        "contents.archive",
+        "a RECORD directory row naming a file".to_string(),
+        |spec| {
+            let spec = spec.file("own/__init__.py", "");
+            let record = spec.generated_record() + "victim/__init__.py/,,\n";
+            spec.record_override(&record)
+        },
+    );
     // A script that lands in the scripts directory from `.data/data`.
     variants.add(
         "contents.script-clash",
@@ -262,6 +381,10 @@ fn honest_files_outside_site_packages_install_where_the_scheme_puts_them() {
                 .file("sitecustom.py", "A = 1\n")
                 .data_file("data/bin/python-honest", "#!/bin/sh\n")
                 .data_file("data/safevenv-notes.txt", "notes\n")
+                .data_file("data/etc/honest/pyvenv.cfg", "home = /nowhere\n")
+                .data_file("data/share/honest/activate.sh", "echo hi\n")
+                .directory_entry("honest-1.0.data/data/share/honest-empty/")
+                .directory_entry("honest/")
                 .console_script("honest", "honest:main"),
         )
         .start()
@@ -280,9 +403,15 @@ fn honest_files_outside_site_packages_install_where_the_scheme_puts_them() {
         "bin/honest".to_string(),
         "bin/python-honest".to_string(),
         "safevenv-notes.txt".to_string(),
+        "etc/honest/pyvenv.cfg".to_string(),
+        "share/honest/activate.sh".to_string(),
     ] {
         assert!(venv.join(&path).is_file(), "{path} was not installed");
     }
+    assert!(
+        venv.join("share/honest-empty").is_dir(),
+        "the empty directory entry"
+    );
     let headers: Vec<_> = walk(&venv.join("include"))
         .into_iter()
         .filter(|path| path.ends_with("honest.h"))

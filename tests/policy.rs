@@ -256,13 +256,13 @@ fn a_pth_import_behind_a_bare_carriage_return_is_refused_and_python_would_run_it
     let context = with_environment();
     let marker = context.root.path().join("pwned");
     let content = format!(
-        "/opt/none\rimport os; open({:?}, 'w').write('ran')\n",
+        "opt_none\rimport os; open({:?}, 'w').write('ran')\n",
         marker.display().to_string()
     );
     let index = TestIndex::builder()
         .wheel(WheelSpec::new("sneaky", "1.0").file("sneaky.pth", content.into_bytes()))
         .wheel(
-            WheelSpec::new("paths", "1.0").file("paths.pth", b"/opt/none\r/opt/other\r\n".to_vec()),
+            WheelSpec::new("paths", "1.0").file("paths.pth", b"opt_none\ropt_other\r\n".to_vec()),
         )
         .start()
         .unwrap();

@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use safevenv_policy::{
@@ -53,8 +53,12 @@ pub(crate) struct Landing {
 pub(crate) struct WheelLandings {
     /// Every file, each final path once.
     pub(crate) files: Vec<Landing>,
+    /// The directories the archive lists as entries (which may be empty), each once.
+    pub(crate) dirs: Vec<String>,
     /// Paths that cannot be placed at all.
     pub(crate) escapes: Vec<LinkEscape>,
+    /// Layouts uv's installer cannot install (it would stop half-way): refused up front.
+    pub(crate) uninstallable: Vec<String>,
 }
 
 /// What the content rules need to know about where a set of wheels lands (see
@@ -74,6 +78,12 @@ pub(crate) struct LandedFacts {
     pub(crate) startup_hooks: Vec<String>,
     /// `(final path, what of the environment it is)` for files the environment owns.
     pub(crate) environment_files: Vec<(String, &'static str)>,
+    /// The directories the archive lists, where they land.
+    pub(crate) directories: Vec<String>,
+    /// Path lines of the set's `.pth` files that make Python import code safevenv cannot see
+    /// (an absolute path, a path outside the environment, an archive): `(final path of the
+    /// `.pth`, line number, line)`. Judged like code.
+    pub(crate) opaque_path_lines: Vec<(String, usize, String)>,
 }
 
 /// The environment's scheme as paths relative to its root, and a memo of its links.
@@ -85,13 +95,22 @@ pub struct Destinations {
     scripts: PathBuf,
     include: PathBuf,
     data: PathBuf,
-    /// `lib/pythonX.Y` (and the parent of site-packages when it is named for Python): the
-    /// interpreter's own directory, of which a wheel may write only site-packages.
-    stdlib: Vec<PathBuf>,
+    /// The same directories folded ([`fold_path`]), for comparisons that must hold on
+    /// case-insensitive and normalising file systems.
+    folded: FoldedScheme,
     windows: bool,
     /// Directories already resolved: relative path → resolved relative path, or `None` when it
     /// does not exist in the environment (nor anything below it).
     resolved: Mutex<HashMap<PathBuf, Resolved>>,
+}
+
+#[derive(Debug)]
+struct FoldedScheme {
+    site_packages: [String; 2],
+    scripts: String,
+    /// `lib/pythonX.Y` (and the parent of site-packages when it is named for Python): the
+    /// interpreter's own directory, of which a wheel may write only site-packages.
+    stdlib: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -120,14 +139,24 @@ impl Destinations {
                 stdlib.push(parent.to_path_buf());
             }
         }
+        let platlib = relative(&layout.scheme.platlib);
+        let scripts = relative(&layout.scheme.scripts);
+        let folded = FoldedScheme {
+            site_packages: [
+                fold_path(&portable(&purelib)),
+                fold_path(&portable(&platlib)),
+            ],
+            scripts: fold_path(&portable(&scripts)),
+            stdlib: stdlib.iter().map(|dir| fold_path(&portable(dir))).collect(),
+        };
         Self {
             prefix: layout.prefix.clone(),
+            folded,
             platlib: relative(&layout.scheme.platlib),
             scripts: relative(&layout.scheme.scripts),
             include: relative(&layout.scheme.include),
             data: relative(&layout.scheme.data),
             purelib,
-            stdlib,
             windows: layout.os_name == "nt",
             resolved: Mutex::new(HashMap::new()),
         }
@@ -141,17 +170,31 @@ impl Destinations {
             &self.platlib
         };
         let headers = self.include.join(wheel.filename().name.as_str());
+        let base_of = |category: Category| match category {
+            Category::Root | Category::DistInfo => site_packages,
+            Category::Data(DataCategory::Purelib) => &self.purelib,
+            Category::Data(DataCategory::Platlib) => &self.platlib,
+            Category::Data(DataCategory::Scripts) => &self.scripts,
+            Category::Data(DataCategory::Data) => &self.data,
+            Category::Data(DataCategory::Headers) => &headers,
+        };
+        let mut uninstallable = Vec::new();
         let mut planned: Vec<(PathBuf, Option<String>)> = Vec::new();
         for file in wheel.files() {
-            let base = match file.category {
-                Category::Root | Category::DistInfo => site_packages,
-                Category::Data(DataCategory::Purelib) => &self.purelib,
-                Category::Data(DataCategory::Platlib) => &self.platlib,
-                Category::Data(DataCategory::Scripts) => &self.scripts,
-                Category::Data(DataCategory::Data) => &self.data,
-                Category::Data(DataCategory::Headers) => &headers,
-            };
-            planned.push((base.join(&file.install_path), Some(file.path.clone())));
+            // uv's installer installs only the files at the top of `.data/scripts/` and stops
+            // with an error at a directory there: refused here, before anything is staged.
+            if file.category == Category::Data(DataCategory::Scripts)
+                && file.install_path.contains('/')
+            {
+                uninstallable.push(format!(
+                    "`{}` is in a subdirectory of the scripts directory, which installers refuse",
+                    file.path
+                ));
+            }
+            planned.push((
+                base_of(file.category).join(&file.install_path),
+                Some(file.path.clone()),
+            ));
         }
         let entry_points = wheel.entry_points();
         for script in entry_points
@@ -159,6 +202,17 @@ impl Destinations {
             .iter()
             .chain(&entry_points.gui_scripts)
         {
+            // A script name is one file name in the scripts directory.
+            if script.name.is_empty()
+                || script.name.contains(['/', '\\', '\0'])
+                || matches!(script.name.as_str(), "." | "..")
+            {
+                uninstallable.push(format!(
+                    "the entry point `{}` is not a plain file name",
+                    script.name.escape_debug()
+                ));
+                continue;
+            }
             planned.push((self.scripts.join(&script.name), None));
             if self.windows {
                 planned.push((self.scripts.join(format!("{}.exe", script.name)), None));
@@ -172,8 +226,43 @@ impl Destinations {
         let mut seen = BTreeSet::new();
         let mut landings = WheelLandings {
             files: Vec::with_capacity(planned.len()),
+            dirs: Vec::new(),
             escapes: Vec::new(),
+            uninstallable,
         };
+        // Directory entries land too (uv's installer creates them, empty or not): a directory
+        // where the environment has a file replaces that file.
+        for dir in wheel.directory_entries() {
+            let dir = dir.trim_end_matches('/');
+            let (top, rest) = dir.split_once('/').unwrap_or((dir, ""));
+            let landed = if Some(top) == wheel.data_dir() {
+                let (category, inner) = rest.split_once('/').unwrap_or((rest, ""));
+                let base = match category {
+                    "purelib" => Some(&self.purelib),
+                    "platlib" => Some(&self.platlib),
+                    "scripts" => Some(&self.scripts),
+                    "data" => Some(&self.data),
+                    "headers" => Some(&headers),
+                    _ => None,
+                };
+                match base {
+                    Some(base) if !inner.is_empty() => base.join(inner),
+                    // The category directories themselves are the scheme's.
+                    _ => continue,
+                }
+            } else {
+                site_packages.join(dir)
+            };
+            match self.resolve_directory(&landed) {
+                Ok(resolved) => {
+                    let resolved = portable(&resolved);
+                    if !landings.dirs.contains(&resolved) {
+                        landings.dirs.push(resolved);
+                    }
+                }
+                Err(escape) => landings.escapes.push(escape),
+            }
+        }
         for (path, archive_path) in planned {
             match self.resolve(&path) {
                 Ok(resolved) => {
@@ -195,9 +284,14 @@ impl Destinations {
     /// directories that the set's `.pth` files add to the path are importable roots for all of
     /// them, as `site.py` makes them for every module.
     pub(crate) fn judge(&self, wheels: &[(&WheelInfo, &WheelLandings)]) -> Vec<LandedFacts> {
-        let mut roots: BTreeSet<String> = [&self.purelib, &self.platlib]
-            .into_iter()
-            .map(|dir| portable(dir))
+        let mut roots: BTreeSet<String> = self.folded.site_packages.iter().cloned().collect();
+        if self.windows {
+            // On Windows `site.getsitepackages()` includes the prefix itself.
+            roots.insert(String::new());
+        }
+        let landed_files: BTreeSet<String> = wheels
+            .iter()
+            .flat_map(|(_, landings)| landings.files.iter().map(|l| fold_path(&l.path)))
             .collect();
         let pth_of = |wheel: &WheelInfo, landings: &WheelLandings| {
             landings
@@ -211,8 +305,11 @@ impl Destinations {
                 })
                 .collect::<Vec<_>>()
         };
-        // `site.addpackage` appends `makepath(sitedir, line)` for a path line: relative lines
-        // are joined to the `.pth` file's directory.
+        // `site.addpackage` appends `makepath(sitedir, line)` for a path line (relative lines
+        // are joined to the `.pth` file's directory) if it exists: a directory becomes a root
+        // of importable names; anything else on the path (a zip, an egg, a directory outside
+        // the environment) holds code safevenv does not see.
+        let mut opaque: Vec<(String, usize, String)> = Vec::new();
         for (wheel, landings) in wheels {
             for (path, _, pth) in pth_of(wheel, landings) {
                 let Some(pth) = pth else { continue };
@@ -223,13 +320,16 @@ impl Destinations {
                     .filter(|line| line.kind == PthLineKind::Path)
                 {
                     let text = line.text.trim_end();
-                    if Path::new(text).is_absolute() {
-                        continue;
-                    }
-                    if let Some(root) = normalize(&dir.join(text))
-                        && let Ok(resolved) = self.resolve(&root)
-                    {
-                        roots.insert(portable(&resolved));
+                    let root = (!Path::new(text).is_absolute())
+                        .then(|| normalize(&dir.join(text)))
+                        .flatten()
+                        .and_then(|root| self.resolve(&root).ok())
+                        .map(|root| fold_path(&portable(&root)));
+                    match root {
+                        Some(root) if !landed_files.contains(&root) && !is_archive_name(&root) => {
+                            roots.insert(root);
+                        }
+                        _ => opaque.push((path.clone(), line.number, line.text.clone())),
                     }
                 }
             }
@@ -238,38 +338,76 @@ impl Destinations {
         wheels
             .iter()
             .map(|(wheel, landings)| {
+                let pth_files = pth_of(wheel, landings);
                 let mut facts = LandedFacts {
                     files: landings.files.iter().map(|l| l.path.clone()).collect(),
-                    pth_files: pth_of(wheel, landings)
+                    directories: landings.dirs.clone(),
+                    opaque_path_lines: opaque
+                        .iter()
+                        .filter(|(path, _, _)| pth_files.iter().any(|(own, _, _)| own == path))
+                        .cloned()
+                        .collect(),
+                    pth_files: pth_files
                         .into_iter()
                         .map(|(path, archive, _)| (path, archive))
                         .collect(),
                     ..LandedFacts::default()
                 };
-                for landing in &landings.files {
-                    let path = Path::new(&landing.path);
-                    if let Some(owner) = self.environment_owner(path) {
-                        facts.environment_files.push((landing.path.clone(), owner));
+                let paths = landings
+                    .files
+                    .iter()
+                    .map(|landing| &landing.path)
+                    .chain(&landings.dirs);
+                for landed in paths {
+                    let folded = fold_path(landed);
+                    if let Some(owner) = self.environment_owner(&folded) {
+                        facts.environment_files.push((landed.clone(), owner));
                     }
-                    if path.parent() == Some(self.scripts.as_path())
-                        && let Some(name) = path.file_name()
+                    // `site` imports `sitecustomize` and `usercustomize` from anywhere on the
+                    // path, and the path can be extended in ways no model follows (an earlier
+                    // install's `.pth`, `PYTHONPATH`): such a module is a start-up hook wherever
+                    // it lands.
+                    if folded
+                        .split('/')
+                        .any(|part| matches!(module_stem(part), "sitecustomize" | "usercustomize"))
                     {
-                        facts.scripts.push(name.to_string_lossy().into_owned());
+                        facts.startup_hooks.push(landed.clone());
+                    }
+                }
+                for landing in &landings.files {
+                    let folded = fold_path(&landing.path);
+                    if let Some((dir, name)) = folded.rsplit_once('/')
+                        && dir == self.folded.scripts
+                    {
+                        let name_start = landing.path.len() - name.len();
+                        facts
+                            .scripts
+                            .push(landing.path.get(name_start..).unwrap_or(name).to_string());
                     }
                     for root in &roots {
-                        let Some(name) = top_level_name(&landing.path, root) else {
-                            continue;
-                        };
-                        let folded = fold(&name);
-                        if folded == "sitecustomize" || folded == "usercustomize" {
-                            facts.startup_hooks.push(landing.path.clone());
+                        if let Some(name) = top_level_name(&landing.path, &folded, root) {
+                            facts.top_level.insert(name);
                         }
-                        facts.top_level.insert(name);
                     }
                 }
                 facts
             })
             .collect()
+    }
+
+    /// The scheme's directories, relative to the root (the installer stages them whether or
+    /// not a wheel puts files there).
+    fn scheme_dirs(&self) -> Vec<String> {
+        [
+            &self.purelib,
+            &self.platlib,
+            &self.scripts,
+            &self.include,
+            &self.data,
+        ]
+        .into_iter()
+        .map(|dir| portable(dir))
+        .collect()
     }
 
     /// The content facts the gate judges for `wheels` (each with the key of its verified
@@ -294,65 +432,78 @@ impl Destinations {
 
     /// Whether `site.py` reads the `.pth` file at `path`: directly in site-packages (or in any
     /// directory named like one, for another Python version's site-packages a data file may
-    /// reach). The extension is compared without case: stricter than `site.py`, never looser.
+    /// reach; on Windows also the prefix). The name only has to end in `.pth`, without case
+    /// (`.pth` itself counts: `site.py` before 3.13 reads dot files): stricter than `site.py`.
     fn is_processed_pth(&self, path: &str) -> bool {
-        let path = Path::new(path);
-        let is_pth = path
-            .extension()
-            .is_some_and(|ext| ext.eq_ignore_ascii_case("pth"));
-        let Some(parent) = path.parent() else {
-            return false;
-        };
-        let site_dir = parent == self.purelib
-            || parent == self.platlib
-            || parent.file_name().is_some_and(|name| {
-                matches!(
-                    fold(&name.to_string_lossy()).as_str(),
-                    "site-packages" | "dist-packages"
-                )
-            });
-        is_pth && site_dir
+        let folded = fold_path(path);
+        let (dir, name) = folded.rsplit_once('/').unwrap_or(("", folded.as_str()));
+        let site_dir = self.folded.site_packages.iter().any(|site| site == dir)
+            || matches!(
+                dir.rsplit('/').next(),
+                Some("site-packages" | "dist-packages")
+            )
+            || (self.windows && dir.is_empty());
+        name.ends_with(".pth") && site_dir
     }
 
-    /// What of the environment `path` (final, relative) would replace, if it is the
-    /// environment's own. Names are folded (case, Unicode compatibility forms), as a
-    /// case-insensitive or normalising file system would treat them.
-    fn environment_owner(&self, path: &Path) -> Option<&'static str> {
-        let first = path.components().next().map(|part| {
-            let Component::Normal(name) = part else {
-                return String::new();
-            };
-            fold(&name.to_string_lossy())
-        })?;
-        if first == fold(STATE_DIR) {
+    /// What of the environment the path `folded` (final, relative, [`fold_path`]ed) would
+    /// replace, if it is the environment's own, or lies below one of the environment's files
+    /// (which a directory there would replace). Folded, as a case-insensitive or normalising
+    /// file system would compare names.
+    fn environment_owner(&self, folded: &str) -> Option<&'static str> {
+        let parts: Vec<&str> = folded.split('/').collect();
+        if parts.first() == Some(&fold(STATE_DIR).as_str()) {
             return Some("safevenv's state directory (its lock and journals)");
         }
-        if path.components().count() == 1 && first == "pyvenv.cfg" {
-            return Some("the environment's configuration");
-        }
-        if path.parent() == Some(self.scripts.as_path())
-            && let Some(name) = path.file_name()
-        {
-            let name = fold(&name.to_string_lossy());
-            let name = name.strip_suffix(".exe").unwrap_or(&name);
-            let versioned = |stem: &str| {
-                name.strip_prefix(stem).is_some_and(|rest| {
-                    rest.is_empty()
-                        || rest
-                            .chars()
-                            .all(|c| c.is_ascii_digit() || c == '.' || c == 't')
-                })
-            };
-            if versioned("python") || versioned("pythonw") {
-                return Some("the environment's interpreter");
-            }
-            if name == "activate" || name.starts_with("activate.") || name == "activate_this.py" {
-                return Some("one of the environment's activation scripts");
+        for end in 1..=parts.len() {
+            if let Some(owner) = self.owned_file(&parts[..end].join("/")) {
+                return Some(owner);
             }
         }
-        let in_site_packages = path.starts_with(&self.purelib) || path.starts_with(&self.platlib);
-        if !in_site_packages && self.stdlib.iter().any(|dir| path.starts_with(dir)) {
+        let in_site_packages = self
+            .folded
+            .site_packages
+            .iter()
+            .any(|site| is_below(folded, site));
+        if !in_site_packages && self.folded.stdlib.iter().any(|dir| is_below(folded, dir)) {
             return Some("in the interpreter's own library directory, outside site-packages");
+        }
+        None
+    }
+
+    /// The files an environment is made with (by `safevenv create` or `python -m venv`),
+    /// as folded paths.
+    fn owned_file(&self, folded: &str) -> Option<&'static str> {
+        if matches!(folded, "pyvenv.cfg" | ".gitignore") {
+            return Some("the environment's own configuration");
+        }
+        if folded == "lib64" {
+            return Some("the environment's `lib64` link");
+        }
+        let (dir, name) = folded.rsplit_once('/')?;
+        if dir != self.folded.scripts {
+            return None;
+        }
+        // `site.venv()` reads a `pyvenv.cfg` beside the interpreter before the one at the root.
+        if name == "pyvenv.cfg" {
+            return Some("the environment's own configuration");
+        }
+        let name = name.strip_suffix(".exe").unwrap_or(name);
+        let versioned = |stem: &str| {
+            name.strip_prefix(stem).is_some_and(|rest| {
+                rest.chars()
+                    .all(|c| c.is_ascii_digit() || c == '.' || c == 't')
+            })
+        };
+        if versioned("python") || versioned("pythonw") {
+            return Some("the environment's interpreter");
+        }
+        if name == "activate"
+            || name.starts_with("activate.")
+            || name.starts_with("activate_this")
+            || name.starts_with("deactivate")
+        {
+            return Some("one of the environment's activation scripts");
         }
         None
     }
@@ -367,6 +518,18 @@ impl Destinations {
             Resolved::Exists(dir) | Resolved::Missing(dir) => Ok(dir.join(name)),
             Resolved::Escapes(link) => Err(LinkEscape {
                 path: portable(path),
+                link: portable(&link),
+            }),
+        }
+    }
+
+    /// `dir` (relative to the root) with every link of the environment followed, its last
+    /// component too: a staged directory is merged into what the environment has there.
+    fn resolve_directory(&self, dir: &Path) -> Result<PathBuf, LinkEscape> {
+        match self.resolve_dir(dir, 0) {
+            Resolved::Exists(dir) | Resolved::Missing(dir) => Ok(dir),
+            Resolved::Escapes(link) => Err(LinkEscape {
+                path: portable(dir),
                 link: portable(&link),
             }),
         }
@@ -449,7 +612,11 @@ fn contents(
         .pth_files
         .iter()
         .map(|(path, archive)| {
-            let code_lines = match wheel.pth_files().iter().find(|pth| &pth.path == archive) {
+            let mut code_lines: Vec<PthCodeLine> = match wheel
+                .pth_files()
+                .iter()
+                .find(|pth| &pth.path == archive)
+            {
                 Some(pth) => pth
                     .code_lines()
                     .map(|line| PthCodeLine {
@@ -463,6 +630,21 @@ fn contents(
                     text: "<the reader kept no text for this file>".to_string(),
                 }],
             };
+            // A path line that puts code on the path which no rule can look at is judged as
+            // code: the modules it brings run like the file's own `import` lines would.
+            for (_, number, text) in landed
+                .opaque_path_lines
+                .iter()
+                .filter(|(pth, _, _)| pth == path)
+            {
+                code_lines.push(PthCodeLine {
+                    number: *number,
+                    text: format!(
+                        "{text} (puts an archive, an absolute path or a path outside the environment on `sys.path`)"
+                    ),
+                });
+            }
+            code_lines.sort_by_key(|line| line.number);
             PthFile {
                 name: path.rsplit('/').next().unwrap_or(path).to_string(),
                 path: path.clone(),
@@ -485,6 +667,7 @@ fn contents(
             .collect(),
         top_level: landed.top_level.into_iter().collect(),
         scripts: landed.scripts,
+        directories: landed.directories,
         archive_problems: landings
             .escapes
             .iter()
@@ -493,30 +676,40 @@ fn contents(
                 member: Some(escape.path.clone()),
                 detail: escape.to_string(),
             })
+            .chain(landings.uninstallable.iter().map(|detail| ArchiveProblem {
+                kind: ArchiveProblemKind::Malformed,
+                member: None,
+                detail: detail.clone(),
+            }))
             .collect(),
     }
 }
 
-/// The top-level importable name `path` gives below `root`, if it is directly there: a package
-/// directory, or a module file (`.py`, `.pyc`, `.so`, `.pyd`; `m.cpython-312-x86_64-linux-gnu.so`
-/// imports as `m`).
-fn top_level_name(path: &str, root: &str) -> Option<String> {
+/// The top-level importable name `path` gives below the folded `root`, if it is directly
+/// there: a package directory, or a module file (`.py`, `.pyc`, `.so`, `.pyd`;
+/// `m.cpython-312-x86_64-linux-gnu.so` imports as `m`). `folded` is `path` folded; the name is
+/// returned as written.
+fn top_level_name(path: &str, folded: &str, root: &str) -> Option<String> {
     let rest = if root.is_empty() {
-        path
+        folded
     } else {
-        path.strip_prefix(root)?.strip_prefix('/')?
+        folded.strip_prefix(root)?.strip_prefix('/')?
     };
-    let name = match rest.split_once('/') {
-        Some((package, _)) => package,
-        None => {
-            let is_module = [".py", ".pyc", ".so", ".pyd"]
-                .iter()
-                .any(|suffix| rest.to_ascii_lowercase().ends_with(suffix));
-            if !is_module {
-                return None;
-            }
-            rest.split('.').next().unwrap_or_default()
+    // The same components of the path as written (folding keeps `/` and drops no separator).
+    let written_parts = path.split('/').count();
+    let rest_parts = rest.split('/').count();
+    let written: Vec<&str> = path.split('/').skip(written_parts - rest_parts).collect();
+    let first = written.first().copied().unwrap_or_default();
+    let name = if written.len() > 1 {
+        first
+    } else {
+        let is_module = [".py", ".pyc", ".so", ".pyd"]
+            .iter()
+            .any(|suffix| rest.ends_with(suffix));
+        if !is_module {
+            return None;
         }
+        first.split('.').next().unwrap_or_default()
     };
     let is_identifier = name
         .chars()
@@ -524,6 +717,32 @@ fn top_level_name(path: &str, root: &str) -> Option<String> {
         .is_some_and(|c| c.is_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_alphanumeric() || c == '_');
     is_identifier.then(|| name.to_string())
+}
+
+/// The module name a folded path component would import as: the part before the first `.`.
+fn module_stem(part: &str) -> &str {
+    part.split('.').next().unwrap_or(part)
+}
+
+/// Whether a folded path names an archive Python imports from (zipimport), or any file: a
+/// path line naming one puts code on the path that is not a directory of judged files.
+fn is_archive_name(folded: &str) -> bool {
+    [".zip", ".egg", ".whl", ".pyz", ".jar"]
+        .iter()
+        .any(|suffix| folded.ends_with(suffix))
+}
+
+/// Whether the folded `path` is `dir` or below it.
+fn is_below(path: &str, dir: &str) -> bool {
+    path == dir
+        || path
+            .strip_prefix(dir)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Each component of a relative path [`fold`]ed, joined with `/`.
+pub(crate) fn fold_path(path: &str) -> String {
+    path.split('/').map(fold).collect::<Vec<_>>().join("/")
 }
 
 /// A name as a case-insensitive, normalising file system could equate it: Unicode
@@ -554,6 +773,22 @@ pub(crate) fn check_staged(
     destinations: &Destinations,
     approved: &BTreeSet<&str>,
 ) -> Result<(), InstallError> {
+    // A staged directory is approved when the approval names it (a directory entry of a
+    // wheel), when an approved path lies below it, or when it is one of the scheme's own.
+    let scheme_dirs = destinations.scheme_dirs();
+    let mut approved_dirs: BTreeSet<&str> = BTreeSet::new();
+    for path in approved
+        .iter()
+        .copied()
+        .chain(scheme_dirs.iter().map(String::as_str))
+    {
+        let mut rest = path;
+        approved_dirs.insert(rest);
+        while let Some((parent, _)) = rest.rsplit_once('/') {
+            approved_dirs.insert(parent);
+            rest = parent;
+        }
+    }
     let mut pending = vec![PathBuf::new()];
     while let Some(dir) = pending.pop() {
         let listing = fs_err::read_dir(staged.join(&dir)).map_err(InstallError::StageCheck)?;
@@ -570,6 +805,13 @@ pub(crate) fn check_staged(
                     return Err(InstallError::Unapproved {
                         path: portable(&relative),
                     });
+                }
+                let landed = destinations
+                    .resolve_directory(&relative)
+                    .map_err(|escape| InstallError::Unapproved { path: escape.path })?;
+                let landed = portable(&landed);
+                if !approved_dirs.contains(landed.as_str()) {
+                    return Err(InstallError::Unapproved { path: landed });
                 }
                 pending.push(relative);
             } else {
@@ -711,7 +953,7 @@ mod tests {
     #[test]
     fn top_level_names_below_a_root() {
         let root = "lib/python3.12/site-packages";
-        let name = |path: &str| top_level_name(path, root);
+        let name = |path: &str| top_level_name(path, &super::fold_path(path), root);
         assert_eq!(
             name("lib/python3.12/site-packages/pkg/__init__.py").as_deref(),
             Some("pkg")

@@ -115,6 +115,12 @@ pub(crate) fn owned_files(
         let Some(entry) = row.get(0).filter(|entry| !entry.is_empty()) else {
             continue;
         };
+        // A row marked as a directory names no file of the distribution: what the directory
+        // holds is listed on its own rows. Resolving `victim/__init__.py/` to the file would
+        // remove another distribution's file.
+        if entry.ends_with('/') || entry.ends_with('\\') {
+            continue;
+        }
         let outside = || InstallError::RecordPathOutsideEnvironment {
             record: record.clone(),
             entry: entry.to_string(),

@@ -55,11 +55,19 @@ impl JournalKey {
         }
         #[cfg(unix)]
         {
+            use std::os::unix::fs::MetadataExt;
             use std::os::unix::fs::PermissionsExt;
             let mode = metadata.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
                 return Err(invalid(format!(
                     "its mode is {mode:o}: anyone who can read it could forge a journal"
+                )));
+            }
+            let user = rustix::process::geteuid().as_raw();
+            if metadata.uid() != user {
+                return Err(invalid(format!(
+                    "it belongs to user {}, not to the user running safevenv ({user})",
+                    metadata.uid()
                 )));
             }
         }
@@ -82,11 +90,14 @@ impl JournalKey {
         };
         let mut bytes = [0u8; KEY_LEN];
         getrandom::fill(&mut bytes).map_err(|err| failed(io::Error::other(err.to_string())))?;
-        let mut temp = tempfile::Builder::new()
-            .prefix(".journal-key-")
-            .permissions(private())
-            .tempfile_in(state)
-            .map_err(failed)?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".journal-key-");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o600));
+        }
+        let mut temp = builder.tempfile_in(state).map_err(failed)?;
         temp.write_all(&bytes).map_err(failed)?;
         temp.as_file().sync_all().map_err(failed)?;
         temp.persist_noclobber(&path)
@@ -118,19 +129,6 @@ impl JournalKey {
         mac.update(ops);
         mac
     }
-}
-
-#[cfg(unix)]
-fn private() -> std::fs::Permissions {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::Permissions::from_mode(0o600)
-}
-
-#[cfg(not(unix))]
-fn private() -> std::fs::Permissions {
-    std::fs::metadata(".")
-        .map(|metadata| metadata.permissions())
-        .unwrap_or_else(|_| unreachable!("the working directory exists"))
 }
 
 #[cfg(unix)]

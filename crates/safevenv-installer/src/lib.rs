@@ -91,8 +91,9 @@ pub struct Environment {
     layout: EnvironmentLayout,
     recovered: Vec<(PathBuf, Recovered)>,
     key: key::JournalKey,
-    // Held for the lock; the operating system releases it when the file closes.
-    _lock: fs_err::File,
+    // Held for the lock; the operating system releases it when the file closes. It also
+    // records the one transaction whose journal may be replayed (see `txn::Outstanding`).
+    lock: fs_err::File,
 }
 
 impl Environment {
@@ -117,6 +118,7 @@ impl Environment {
         let lock = fs_err::OpenOptions::new()
             .create(true)
             .truncate(false)
+            .read(true)
             .write(true)
             .open(&path)
             .map_err(InstallError::StateDir)?;
@@ -136,13 +138,17 @@ impl Environment {
         }
         // Recovery trusts only journals signed with the key made when the environment was first
         // opened (none yet means no journal can be trusted), and the key is made afterwards.
-        let recovered = txn::recover(&layout.prefix, key::JournalKey::load(&state)?.as_ref())?;
+        let recovered = txn::recover(
+            &layout.prefix,
+            key::JournalKey::load(&state)?.as_ref(),
+            &txn::Outstanding::new(&lock),
+        )?;
         let key = key::JournalKey::load_or_create(&state)?;
         Ok(Self {
             layout,
             recovered,
             key,
-            _lock: lock,
+            lock,
         })
     }
 
@@ -410,9 +416,12 @@ impl Environment {
         let total = ops.len();
         debug!("transaction `{}`: {total} operations", txn.dir().display());
         progress(Progress::Applying { done: 0, total });
-        txn.run(&ops, &self.key, &mut |done| {
-            progress(Progress::Applying { done, total })
-        })?;
+        txn.run(
+            &ops,
+            &self.key,
+            &txn::Outstanding::new(&self.lock),
+            &mut |done| progress(Progress::Applying { done, total }),
+        )?;
         applied.operations = total;
         Ok(applied)
     }

@@ -79,6 +79,50 @@ struct Journal {
     mac: String,
 }
 
+/// The one transaction of the environment whose journal may be replayed, recorded in the lock
+/// file (which only the process holding the environment's lock writes).
+///
+/// Invariant: recovery replays a journal only while it is the outstanding transaction's; the
+/// name is recorded (and synced) before the journal is written and cleared once the
+/// transaction is finished. Threat: a signed journal kept from an earlier transaction, put
+/// back with other backups, would otherwise verify and "roll back" files it no longer owns.
+pub(crate) struct Outstanding<'f> {
+    lock: &'f fs_err::File,
+}
+
+impl<'f> Outstanding<'f> {
+    pub(crate) fn new(lock: &'f fs_err::File) -> Self {
+        Self { lock }
+    }
+
+    fn record(&self, txn: &str) -> io::Result<()> {
+        use std::io::{Seek, SeekFrom};
+        let mut file = self.lock;
+        file.set_len(0)?;
+        file.seek(SeekFrom::Start(0))?;
+        io::Write::write_all(&mut file, txn.as_bytes())?;
+        file.sync_data()
+    }
+
+    /// Forget the outstanding transaction (not synced: a stale name names a finished,
+    /// renamed directory, and is replaced by the next transaction's).
+    fn clear(&self) {
+        if let Err(err) = self.lock.set_len(0) {
+            debug!("could not clear the outstanding transaction: {err}");
+        }
+    }
+
+    fn name(&self) -> io::Result<String> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = self.lock;
+        file.seek(SeekFrom::Start(0))?;
+        let mut name = String::new();
+        // A transaction's name is short; more is not one safevenv wrote.
+        file.take(256).read_to_string(&mut name)?;
+        Ok(name)
+    }
+}
+
 /// A transaction directory being prepared.
 pub(crate) struct Transaction {
     prefix: PathBuf,
@@ -287,10 +331,18 @@ impl Transaction {
         self,
         ops: &[Op],
         key: &JournalKey,
+        outstanding: &Outstanding<'_>,
         on_op: &mut dyn FnMut(usize),
     ) -> Result<(), InstallError> {
         let crash_after = crash_after_ops();
-        // (1): the journal is complete, signed and synced before the environment changes.
+        // (1): the transaction is recorded as the outstanding one, and its journal is
+        // complete, signed and synced, before the environment changes.
+        outstanding
+            .record(&txn_name(&self.dir))
+            .map_err(|source| InstallError::Journal {
+                txn: self.dir.clone(),
+                source,
+            })?;
         self.write_journal(ops, key)?;
         // (2): the operations, in order.
         let mut touched = BTreeSet::new();
@@ -372,10 +424,12 @@ impl Transaction {
         if crash_after == Some(ops.len() + 1) {
             std::process::abort();
         }
-        finish(&self.dir).map_err(|source| InstallError::Cleanup {
+        let finished = finish(&self.dir).map_err(|source| InstallError::Cleanup {
             txn: self.dir.clone(),
             source,
-        })
+        });
+        outstanding.clear();
+        finished
     }
 
     /// Write the journal atomically: a reader sees all of it or none of it.
@@ -392,7 +446,14 @@ impl Transaction {
         };
         let bytes = serde_json::to_vec(&journal).map_err(|err| journal_error(err.into()))?;
         let partial = self.dir.join(format!("{JOURNAL}.partial"));
-        let mut file = fs_err::File::create(&partial).map_err(journal_error)?;
+        let mut options = fs_err::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use fs_err::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&partial).map_err(journal_error)?;
         io::Write::write_all(&mut file, &bytes).map_err(journal_error)?;
         file.sync_all().map_err(journal_error)?;
         fs_err::rename(&partial, self.dir.join(JOURNAL)).map_err(journal_error)?;
@@ -618,7 +679,9 @@ pub enum Recovered {
 pub(crate) fn recover(
     prefix: &Path,
     key: Option<&JournalKey>,
+    outstanding: &Outstanding<'_>,
 ) -> Result<Vec<(PathBuf, Recovered)>, InstallError> {
+    let outstanding_name = outstanding.name().map_err(InstallError::StateDir)?;
     let state = prefix.join(STATE_DIR);
     let mut leftovers = Vec::new();
     let entries = match fs_err::read_dir(&state) {
@@ -651,12 +714,16 @@ pub(crate) fn recover(
             let journal = txn.join(JOURNAL);
             // No journal: the process died while staging, before touching the environment.
             if journal.exists() {
-                let ops = read_journal(&journal, &txn_name(&txn), key)?;
+                let name = txn_name(&txn);
+                let ops = read_journal(&journal, &name, key, name == outstanding_name)?;
                 rollback(prefix, &txn, &ops).map_err(recover_error)?;
             }
             Recovered::RolledBack
         };
         finish(&txn).map_err(recover_error)?;
+        if txn_name(&txn) == outstanding_name {
+            outstanding.clear();
+        }
         debug!("recovered `{}`: {outcome:?}", txn.display());
         recovered.push((txn, outcome));
     }
@@ -665,7 +732,15 @@ pub(crate) fn recover(
 
 /// Read a journal, refusing any operation whose path is not a plain relative path below the
 /// prefix: the journal is ours, but recovery moves files, so it fails closed on anything odd.
-fn read_journal(path: &Path, txn: &str, key: Option<&JournalKey>) -> Result<Vec<Op>, InstallError> {
+///
+/// `outstanding`: whether `txn` is the environment's outstanding transaction ([`Outstanding`]);
+/// any other journal is refused however it is signed.
+fn read_journal(
+    path: &Path,
+    txn: &str,
+    key: Option<&JournalKey>,
+    outstanding: bool,
+) -> Result<Vec<Op>, InstallError> {
     let corrupt = |reason: String| InstallError::JournalCorrupt {
         path: path.to_path_buf(),
         reason,
@@ -689,7 +764,7 @@ fn read_journal(path: &Path, txn: &str, key: Option<&JournalKey>) -> Result<Vec<
     // The operations replayed are exactly the ones the MAC covers: it is checked over their
     // serialisation, not over the file's bytes, so nothing in the file outside them matters.
     let signed = serde_json::to_vec(&journal.ops).map_err(|err| corrupt(err.to_string()))?;
-    let authentic = key.is_some_and(|key| key.verify(txn, &signed, &journal.mac));
+    let authentic = outstanding && key.is_some_and(|key| key.verify(txn, &signed, &journal.mac));
     if !authentic {
         return Err(InstallError::JournalUnauthenticated {
             path: path.to_path_buf(),

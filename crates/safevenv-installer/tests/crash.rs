@@ -238,11 +238,16 @@ fn replaying_a_rollback_changes_nothing() {
         .unwrap();
     let copy = dir.path().join("txn-copy");
     common::copy_tree(&txn, &copy);
+    // The lock file records the outstanding transaction (the one a journal may be replayed for).
+    let lock = prefix.join(".safevenv/lock");
+    let outstanding = fs_err::read(&lock).unwrap();
     drop(open(&layout));
     assert_eq!(snapshot(&prefix), before);
 
-    // The journal, backups and staged files as the crash left them, recovered once more.
+    // The journal, backups and staged files as the crash left them, and the record of the
+    // outstanding transaction (as a crash during recovery leaves it), recovered once more.
     common::copy_tree(&copy, &txn);
+    fs_err::write(&lock, &outstanding).unwrap();
     let env = open(&layout);
     assert_eq!(env.recovered().len(), 1);
     assert_eq!(
@@ -324,9 +329,31 @@ fn a_journal_replays_only_in_its_own_environment_and_transaction() {
     assert_eq!(snapshot(&other_prefix), other_before);
 
     // Back under its own name, in its own environment: rolled back.
+    let kept = dir.path().join("kept");
+    common::copy_tree(&renamed, &kept);
     fs_err::rename(&renamed, &txn).unwrap();
     let env = open(&layout);
-    assert_eq!(env.recovered(), [(txn, Recovered::RolledBack)]);
+    assert_eq!(env.recovered(), [(txn.clone(), Recovered::RolledBack)]);
+    drop(env);
+
+    // Once recovered, the same signed journal put back (with backups of anyone's choosing)
+    // is no longer the outstanding transaction's: refused, not replayed.
+    common::copy_tree(&kept, &txn);
+    fs_err::write(txn.join("backup/0"), "planted\n").unwrap();
+    let err = safevenv_installer::Environment::open(
+        layout.clone(),
+        safevenv_installer::LockMode::FailFast,
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            safevenv_installer::InstallError::JournalUnauthenticated { .. }
+        ),
+        "{err:?}"
+    );
+    fs_err::remove_dir_all(&txn).unwrap();
     assert_eq!(
         common::diff(&before, &snapshot(&prefix)),
         Vec::<String>::new()

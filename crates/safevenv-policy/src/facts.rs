@@ -274,6 +274,8 @@ pub struct ContentsFacts {
     /// Files that would replace the environment's own (its interpreter, activation scripts,
     /// `pyvenv.cfg`, the standard library directory, safevenv's state): never allowed.
     pub environment_files: Vec<EnvironmentFile>,
+    /// The directories the archive lists as entries (which may be empty), where they land.
+    pub directories: Vec<String>,
     /// Its top-level importable names (`foo` for `foo/` or `foo.py` or `foo.cpython-312-*.so`).
     pub top_level: Vec<String>,
     /// Its console and GUI script names (without `.exe`): every file that lands directly in the

@@ -162,7 +162,8 @@ impl ApprovedPackage {
         self.contents_digest.as_deref()
     }
 
-    /// Every final path (relative to the environment's root) the gate judged.
+    /// Every final path (relative to the environment's root) the gate judged: files, and the
+    /// directories the archive lists.
     pub fn files(&self) -> &BTreeSet<String> {
         &self.files
     }
@@ -344,7 +345,9 @@ impl Policy {
                         files: package
                             .contents
                             .iter()
-                            .flat_map(|contents| contents.files.iter().cloned())
+                            .flat_map(|contents| {
+                                contents.files.iter().chain(&contents.directories).cloned()
+                            })
                             .collect(),
                     })
                     .collect(),

@@ -169,6 +169,7 @@ pub struct WheelSpec {
     tag: String,
     build_tag: Option<String>,
     raw_entries: Vec<(String, Vec<u8>)>,
+    directory_entries: Vec<String>,
     symlinks: Vec<(String, String)>,
     unix_modes: BTreeMap<String, u32>,
     record_override: Option<String>,
@@ -186,6 +187,7 @@ impl WheelSpec {
             tag: "py3-none-any".to_string(),
             build_tag: None,
             raw_entries: Vec::new(),
+            directory_entries: Vec::new(),
             symlinks: Vec::new(),
             unix_modes: BTreeMap::new(),
             record_override: None,
@@ -268,6 +270,12 @@ impl WheelSpec {
     /// Adds a zip entry that RECORD does not list. The name is used verbatim (`../evil`, `/abs`).
     pub fn raw_entry(mut self, name: &str, contents: impl Into<Vec<u8>>) -> Self {
         self.raw_entries.push((name.to_string(), contents.into()));
+        self
+    }
+
+    /// Adds a directory entry (`name/`, stored, no data), which RECORD does not list.
+    pub fn directory_entry(mut self, name: &str) -> Self {
+        self.directory_entries.push(name.to_string());
         self
     }
 
@@ -419,6 +427,11 @@ impl WheelSpec {
             writer
                 .write_all(contents)
                 .map_err(|source| zip_error(name, source.into()))?;
+        }
+        for name in &self.directory_entries {
+            writer
+                .add_directory(name, self.entry_options(name, CompressionMethod::Stored))
+                .map_err(|source| zip_error(name, source))?;
         }
         for (name, target) in &self.symlinks {
             writer

@@ -10,7 +10,7 @@ use crate::artifact::{
 /// What an [`IndexFile`] is made from; specs are built when the file is added.
 #[derive(Debug, Clone)]
 enum Source {
-    Wheel(WheelSpec),
+    Wheel(Box<WheelSpec>),
     Sdist(SdistSpec),
     BuiltWheel(BuiltWheel),
     BuiltSdist(BuiltSdist),
@@ -149,7 +149,7 @@ impl IndexFile {
 
 impl From<WheelSpec> for IndexFile {
     fn from(spec: WheelSpec) -> Self {
-        Self::new(Source::Wheel(spec))
+        Self::new(Source::Wheel(Box::new(spec)))
     }
 }
 

@@ -397,6 +397,10 @@ impl Wheel {
             .filter(|entry| entry.is_dir())
             .map(|entry| entry.name.trim_end_matches('/'))
             .collect();
+        let implicit_directories: HashSet<&str> = files
+            .iter()
+            .flat_map(|file| file.path.match_indices('/').map(|(at, _)| &file.path[..at]))
+            .collect();
         let mut listed: HashMap<String, Listed> = HashMap::new();
         for row in rows {
             names::check_name(&row.path, wheel).map_err(|rule| WheelError::UnsafeRecordPath {
@@ -404,10 +408,19 @@ impl Wheel {
                 path: row.path.clone(),
                 rule: Box::new(rule),
             })?;
-            // The spec lets RECORD list directories; they carry no content to verify.
-            let is_directory = row.path.ends_with('/') || directories.contains(row.path.as_str());
-            if is_directory {
+            // The spec lets RECORD list directories; they carry no content to verify. A row
+            // marked as a directory must name one of the archive's: uninstalling deletes what
+            // RECORD lists, and `victim/__init__.py/` would otherwise make another
+            // distribution's file "ours" (readers disagree on the trailing `/`).
+            let trimmed = row.path.trim_end_matches('/');
+            if directories.contains(trimmed) || implicit_directories.contains(trimmed) {
                 continue;
+            }
+            if row.path.ends_with('/') {
+                return Err(WheelError::MissingFromArchive {
+                    wheel: wheel.to_string(),
+                    entry: row.path,
+                });
             }
             if listed.contains_key(&row.path) {
                 return Err(WheelError::RecordDuplicate {
@@ -679,7 +692,8 @@ fn may_be_processed_pth(file: &WheelFile) -> bool {
     file.category != Category::DistInfo
         && file.path.rsplit('/').next().is_some_and(|name| {
             let name = name.as_bytes();
-            name.len() > 4 && name[name.len() - 4..].eq_ignore_ascii_case(b".pth")
+            // `.pth` itself counts: `site.py` before 3.13 reads dot files too.
+            name.len() >= 4 && name[name.len() - 4..].eq_ignore_ascii_case(b".pth")
         })
 }
 
@@ -847,6 +861,11 @@ impl WheelInfo {
             }
         }
         directories
+    }
+
+    /// The directories the archive lists as entries, without their trailing `/`.
+    pub fn directory_entries(&self) -> &[String] {
+        &self.directory_entries
     }
 
     /// Top-level importable names: packages (directories) and modules (`.py`, `.pyc`,

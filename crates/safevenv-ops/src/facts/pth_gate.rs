@@ -154,14 +154,35 @@ fn hostile_pth_variants_are_refused_by_pth_exec() {
 }
 
 #[test]
-fn honest_path_only_pth_files_pass() {
+fn path_lines_to_code_no_rule_sees_are_judged_as_code() {
     for content in [
         b"/opt/lib\n".as_slice(),
-        b"# a comment\r\n/opt/lib\r\n\r\n",
-        b"\xef\xbb\xbf/opt/lib\n",
-        b"../shared\x0c/opt/lib\n",
+        b"/tmp/shared-by-everyone\n",
+        b"../../../../../../tmp/x\n",
+        b"bundle.zip\n",
+        b"vendored.egg\n",
+    ] {
+        let (rules, report) = judge(content);
+        assert_eq!(
+            rules,
+            [RuleId::ContentsPthExec],
+            "{}: {report}",
+            content.escape_ascii()
+        );
+    }
+}
+
+#[test]
+fn honest_path_only_pth_files_pass() {
+    // Relative directories inside the environment: absolute paths put code no rule sees on
+    // the path, and are judged as code (below).
+    for content in [
+        b"extra_lib\n".as_slice(),
+        b"# a comment\r\nextra_lib\r\n\r\n",
+        b"\xef\xbb\xbfextra_lib\n",
+        b"../shared\x0cextra_lib\n",
         b"importlib_paths\n",
-        "/opt/caf\u{e9}\u{2028}/opt/lib\n".as_bytes(),
+        "caf\u{e9}\u{2028}extra_lib\n".as_bytes(),
     ] {
         let (rules, report) = judge(content);
         assert!(rules.is_empty(), "{}: {report}", content.escape_ascii());
