@@ -36,6 +36,9 @@ pub(crate) struct Wanted {
     pub(crate) yanked: bool,
     pub(crate) source: WantedSource,
     pub(crate) requested: bool,
+    /// The other configured indexes that serve this name, not declared one project with the
+    /// index it comes from (PEP 708); checked at resolution, so empty for a lockfile's package.
+    pub(crate) also_on_indexes: Vec<Url>,
 }
 
 /// Where a wanted distribution comes from.
@@ -94,6 +97,7 @@ pub(crate) fn from_resolution(
     resolution: &Resolution,
     lock: &Lock,
     direct: &BTreeMap<PackageName, DirectWheel>,
+    also_on: &BTreeMap<PackageName, Vec<Url>>,
 ) -> Result<Vec<Wanted>, OpsError> {
     resolution
         .distributions
@@ -129,6 +133,7 @@ pub(crate) fn from_resolution(
                 yanked: !matches!(dist.file.yanked, Yanked::No),
                 source: WantedSource::Index(index),
                 requested: dist.requested,
+                also_on_indexes: also_on.get(&dist.name).cloned().unwrap_or_default(),
             })
         })
         .collect()
@@ -157,6 +162,7 @@ fn direct_wanted(wheel: &DirectWheel, requested: bool) -> Wanted {
         yanked: false,
         source,
         requested,
+        also_on_indexes: Vec::new(),
     }
 }
 
@@ -273,6 +279,7 @@ fn locked_wheel(
         yanked: false,
         source,
         requested: requested.contains(&package.name),
+        also_on_indexes: Vec::new(),
     })
 }
 

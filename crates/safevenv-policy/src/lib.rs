@@ -25,9 +25,11 @@ mod report;
 mod rules;
 mod stdlib;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use url::Url;
 use uv_normalize::PackageName;
 use uv_pep440::Version;
 
@@ -43,6 +45,7 @@ pub use load::{
     Discovery, Found, ORG_POLICY_DEFAULT_PATH, ORG_POLICY_ENV, POLICY_FILE_NAME, PolicyText,
     discover,
 };
+pub use matcher::same_index;
 pub use report::{Refusal, Refusals};
 pub use rules::{RuleId, UnknownRule, explain};
 
@@ -225,6 +228,21 @@ impl Policy {
             .map(|layer| layer.rules.attestation_mode_for(name))
             .max()
             .unwrap_or(AttestationMode::Off)
+    }
+
+    /// The index each project is pinned to by `[sources.packages]`, which resolution follows
+    /// (the project is looked up on that index only). A pin of the organisation's layer comes
+    /// first; a project layer can only agree with it (see the loosening check), or pin a name
+    /// the organisation leaves open.
+    pub fn index_pins(&self) -> BTreeMap<PackageName, Url> {
+        let mut pins = BTreeMap::new();
+        for layer in &self.layers {
+            for (name, pin) in &layer.rules.index_pins {
+                pins.entry(name.clone())
+                    .or_insert_with(|| pin.url().clone());
+            }
+        }
+        pins
     }
 
     /// Judge a resolved set against every layer. Pure: reads only `set`.
