@@ -24,11 +24,11 @@ fn internal(version: &str, value: &str) -> WheelSpec {
 /// A public index with `app` (which needs the private project) and, unless `squat` is `None`,
 /// a squatter's release of the private project's name.
 fn public_index(squat: Option<&str>) -> TestIndexBuilder {
-    let builder = TestIndex::builder().wheel(
-        WheelSpec::new("app", "1.0")
-            .requires_dist(NAME)
-            .file("app/__init__.py", b"from internal_lib import VALUE\n".to_vec()),
-    );
+    let builder =
+        TestIndex::builder().wheel(WheelSpec::new("app", "1.0").requires_dist(NAME).file(
+            "app/__init__.py",
+            b"from internal_lib import VALUE\n".to_vec(),
+        ));
     match squat {
         Some(version) => builder.wheel(internal(version, "squat")),
         None => builder,
@@ -130,7 +130,10 @@ fn a_name_on_two_indexes_is_refused_whichever_index_holds_the_squat_and_nothing_
     ] {
         let (public, private) = if squat_on_private {
             (
-                public_index(None).wheel(internal("1.0", "public")).start().unwrap(),
+                public_index(None)
+                    .wheel(internal("1.0", "public"))
+                    .start()
+                    .unwrap(),
                 private_index()
                     .wheel(internal(squat, "squat"))
                     .serve_json(json)
@@ -166,8 +169,16 @@ fn lock_refuses_a_name_on_two_indexes_rather_than_record_either() {
     assert!(!context.work().join("pylock.toml").exists());
 
     // The same name on one index only locks.
-    let alone = public_index(None).wheel(internal("1.0", "public")).start().unwrap();
-    let output = run(&context, &alone, &[&private_without_the_name()], &["lock", "app"]);
+    let alone = public_index(None)
+        .wheel(internal("1.0", "public"))
+        .start()
+        .unwrap();
+    let output = run(
+        &context,
+        &alone,
+        &[&private_without_the_name()],
+        &["lock", "app"],
+    );
     assert!(output.status.success(), "{}", stderr(&output));
 }
 
@@ -188,7 +199,10 @@ fn a_pinned_name_is_resolved_and_installed_from_its_index_only() {
     let output = run(&context, &public, &[&private], &["install", "app"]);
     let message = stderr(&output);
     assert!(output.status.success(), "{message}");
-    assert!(message.contains(&format!("Installed {NAME} 1.0")), "{message}");
+    assert!(
+        message.contains(&format!("Installed {NAME} 1.0")),
+        "{message}"
+    );
     let imported = std::process::Command::new(context.work().join(".venv/bin/python"))
         .args(["-c", "import app; print(app.VALUE)"])
         .output()
@@ -198,11 +212,17 @@ fn a_pinned_name_is_resolved_and_installed_from_its_index_only() {
     // seen, let alone downloaded.
     assert_eq!(page_requests(&public, NAME), 0, "{:?}", public.requests());
     assert!(
-        !requested_files(&public).iter().any(|path| path.contains("internal_lib")),
+        !requested_files(&public)
+            .iter()
+            .any(|path| path.contains("internal_lib")),
         "{:?}",
         public.requests()
     );
-    assert_eq!(page_requests(&private, "app"), 1, "an unpinned name is asked of both");
+    assert_eq!(
+        page_requests(&private, "app"),
+        1,
+        "an unpinned name is asked of both"
+    );
     let lock = fs_err::read_to_string(context.work().join("pylock.toml")).unwrap();
     let entry = &lock[lock.find(&format!("name = \"{NAME}\"")).unwrap()..];
     assert!(
@@ -211,10 +231,18 @@ fn a_pinned_name_is_resolved_and_installed_from_its_index_only() {
     );
 
     // The pin routes even to an index the run was not configured with.
-    let output = run(&context, &public, &[], &["lock", "app", "-o", "pinned.toml"]);
+    let output = run(
+        &context,
+        &public,
+        &[],
+        &["lock", "app", "-o", "pinned.toml"],
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     let lock = fs_err::read_to_string(context.work().join("pinned.toml")).unwrap();
-    assert!(lock.contains(&private.file_url("internal_lib-1.0-py3-none-any.whl")), "{lock}");
+    assert!(
+        lock.contains(&private.file_url("internal_lib-1.0-py3-none-any.whl")),
+        "{lock}"
+    );
     assert!(!lock.contains("99.0"), "{lock}");
 }
 
@@ -227,7 +255,10 @@ fn a_pin_to_an_index_without_the_name_finds_nothing_elsewhere() {
     let output = run(&context, &public, &[&empty], &["lock", "app"]);
     let message = stderr(&output);
     assert!(!output.status.success(), "{message}");
-    assert!(message.contains(&format!("{NAME} was not found")), "{message}");
+    assert!(
+        message.contains(&format!("{NAME} was not found")),
+        "{message}"
+    );
     assert_eq!(page_requests(&public, NAME), 0, "{:?}", public.requests());
 }
 
@@ -258,7 +289,11 @@ fn pep_708_cases(public: &TestIndex, private: &TestIndex) -> Vec<(ProjectMeta, P
         (none.clone(), tracks(&public.url()), false),
         (none.clone(), tracks(&public.project_url("app")), false),
         // Listing each other under other names: refused.
-        (lists(&public.project_url("app")), lists(&private.project_url("app")), false),
+        (
+            lists(&public.project_url("app")),
+            lists(&private.project_url("app")),
+            false,
+        ),
         (none, ProjectMeta::default(), false),
     ]
 }
@@ -282,8 +317,18 @@ fn pep_708_tracks_and_agreed_alternate_locations_allow_two_indexes_and_one_sided
                 assert_refused_on_two(&output, &public, extra);
             }
             // `lock` agrees with the gate.
-            let output = run(&context, &public, &[extra], &["lock", "app", "-o", "708.toml"]);
-            assert_eq!(output.status.success(), allowed, "{case}: {}", stderr(&output));
+            let output = run(
+                &context,
+                &public,
+                &[extra],
+                &["lock", "app", "-o", "708.toml"],
+            );
+            assert_eq!(
+                output.status.success(),
+                allowed,
+                "{case}: {}",
+                stderr(&output)
+            );
         }
     }
 }
@@ -291,7 +336,10 @@ fn pep_708_tracks_and_agreed_alternate_locations_allow_two_indexes_and_one_sided
 #[test]
 fn a_name_on_one_index_passes_and_one_configured_index_makes_no_extra_request() {
     let context = TestContext::new();
-    let public = public_index(None).wheel(internal("1.0", "public")).start().unwrap();
+    let public = public_index(None)
+        .wheel(internal("1.0", "public"))
+        .start()
+        .unwrap();
     let private = private_without_the_name();
     write_policy(&context, &allowing(&private));
     let output = check(&context, &public, &[&private]);
@@ -326,7 +374,10 @@ fn an_extra_index_that_cannot_answer_fails_closed() {
     let context = TestContext::with_environment();
     let venv = context.work().join(".venv");
     let before = snapshot(&venv);
-    let public = public_index(None).wheel(internal("1.0", "public")).start().unwrap();
+    let public = public_index(None)
+        .wheel(internal("1.0", "public"))
+        .start()
+        .unwrap();
     let private = private_without_the_name();
     write_policy(&context, &allowing(&private));
     let faults = [
@@ -344,10 +395,16 @@ fn an_extra_index_that_cannot_answer_fails_closed() {
         let message = stderr(&output);
         assert!(!output.status.success(), "{fault:?}: {message}");
         assert!(
-            message.contains(&format!("cannot tell whether the index `{}` serves `{NAME}`", private.url())),
+            message.contains(&format!(
+                "cannot tell whether the index `{}` serves `{NAME}`",
+                private.url()
+            )),
             "{fault:?}: {message}"
         );
-        assert!(message.contains("[sources.packages]"), "{fault:?}: {message}");
+        assert!(
+            message.contains("[sources.packages]"),
+            "{fault:?}: {message}"
+        );
         assert_unchanged(&before, &snapshot(&venv));
     }
     // An index that is not there at all.
@@ -367,7 +424,8 @@ fn an_extra_index_that_cannot_answer_fails_closed() {
 
     // Pinned, the name is not asked of the failing index, and installs.
     private.clear_faults();
-    private.set_fault(FaultRule::new(Fault::Status(500)).path_contains(&format!("/simple/{NAME}/")));
+    private
+        .set_fault(FaultRule::new(Fault::Status(500)).path_contains(&format!("/simple/{NAME}/")));
     write_policy(&context, &pinning(&public));
     let output = run(&context, &public, &[&private], &["install", "app"]);
     assert!(output.status.success(), "{}", stderr(&output));

@@ -19,9 +19,8 @@ use crate::simple::ProjectPage;
 /// Whether `a` and `b`, pages of one name on two indexes, are declared one project: one tracks
 /// the other, both track the same page, or each lists the other in `alternate-locations`.
 pub(crate) fn one_project(a: &ProjectPage, b: &ProjectPage) -> bool {
-    let tracks = |from: &ProjectPage, to: &ProjectPage| {
-        from.tracks.iter().any(|link| names_page(link, to))
-    };
+    let tracks =
+        |from: &ProjectPage, to: &ProjectPage| from.tracks.iter().any(|link| names_page(link, to));
     let lists = |from: &ProjectPage, to: &ProjectPage| {
         from.alternate_locations
             .iter()
@@ -84,7 +83,10 @@ mod tests {
 
     #[test]
     fn undeclared_pages_of_one_name_are_two_projects() {
-        assert!(!one_project(&page(PUBLIC, &[], &[]), &page(PRIVATE, &[], &[])));
+        assert!(!one_project(
+            &page(PUBLIC, &[], &[]),
+            &page(PRIVATE, &[], &[])
+        ));
     }
 
     #[test]
@@ -94,7 +96,11 @@ mod tests {
         assert!(one_project(&mirror, &public));
         assert!(one_project(&public, &mirror));
         // Without the trailing slash, and by another host spelling, it is the same page.
-        let mirror = page(MIRROR, &["https://PUBLIC.example:443/simple/internal-lib"], &[]);
+        let mirror = page(
+            MIRROR,
+            &["https://PUBLIC.example:443/simple/internal-lib"],
+            &[],
+        );
         assert!(one_project(&public, &mirror));
     }
 
@@ -146,8 +152,13 @@ mod tests {
     #[test]
     fn the_url_a_page_was_fetched_from_names_it_too() {
         let mut public = page(PUBLIC, &[], &[]);
-        public.url = DisplaySafeUrl::parse("https://cdn.public.example/simple/internal-lib/").unwrap();
-        let mirror = page(MIRROR, &["https://cdn.public.example/simple/internal-lib/"], &[]);
+        public.url =
+            DisplaySafeUrl::parse("https://cdn.public.example/simple/internal-lib/").unwrap();
+        let mirror = page(
+            MIRROR,
+            &["https://cdn.public.example/simple/internal-lib/"],
+            &[],
+        );
         assert!(one_project(&mirror, &public));
     }
 }

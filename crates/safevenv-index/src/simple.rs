@@ -356,7 +356,12 @@ fn page_links(url: &Url, links: impl IntoIterator<Item = String>) -> Vec<Url> {
         .into_iter()
         .filter_map(|link| {
             url.join(link.trim())
-                .inspect_err(|error| debug!("ignoring the PEP 708 link `{link}` on `{}`: {error}", DisplaySafeUrl::ref_cast(url)))
+                .inspect_err(|error| {
+                    debug!(
+                        "ignoring the PEP 708 link `{link}` on `{}`: {error}",
+                        DisplaySafeUrl::ref_cast(url)
+                    )
+                })
                 .ok()
         })
         .collect()

@@ -42,9 +42,10 @@ impl IndexSource {
         let order = self.client.search_order(name);
         order
             .first()
-            .map_or_else(|| self.client.indexes().index.project_url(name), |index| {
-                index.project_url(name)
-            })
+            .map_or_else(
+                || self.client.indexes().index.project_url(name),
+                |index| index.project_url(name),
+            )
             .to_string()
     }
 

@@ -799,7 +799,13 @@ async fn every_index_is_asked_at_once_and_a_name_on_both_is_reported() {
     for (project, index) in [("public-only", &main), ("private-only", &extra)] {
         let page = client.project(&name(project)).await.unwrap().unwrap();
         assert_eq!(page.index.to_string(), index.url());
-        assert!(client.also_served_by(&name(project)).await.unwrap().is_empty());
+        assert!(
+            client
+                .also_served_by(&name(project))
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
     // Asked once per index, memoised after.
     assert_eq!(requests_to(&main, "/simple/shared/").len(), 1);
@@ -823,13 +829,23 @@ async fn a_pinned_project_is_asked_of_its_index_only() {
     let client = IndexClient::new(pinning).unwrap();
     let page = client.require_project(&name("shared")).await.unwrap();
     assert_eq!(page.versions(), [version("1.0")]);
-    assert!(client.also_served_by(&name("shared")).await.unwrap().is_empty());
+    assert!(
+        client
+            .also_served_by(&name("shared"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let entry = client
         .project_file(&name("shared"), "shared-1.0-py3-none-any.whl")
         .await
         .unwrap();
     assert!(entry.is_some());
-    assert!(requests_to(&main, "/simple/").is_empty(), "{:?}", main.requests());
+    assert!(
+        requests_to(&main, "/simple/").is_empty(),
+        "{:?}",
+        main.requests()
+    );
     // A pin to an index without the project finds nothing, even where another index has it.
     let empty = TestIndex::builder().start().unwrap();
     let mut pinning = options(&main.url());
@@ -838,7 +854,11 @@ async fn a_pinned_project_is_asked_of_its_index_only() {
         .insert(name("shared"), IndexUrl::parse(&empty.url()).unwrap());
     let client = IndexClient::new(pinning).unwrap();
     assert!(client.project(&name("shared")).await.unwrap().is_none());
-    assert!(requests_to(&main, "/simple/").is_empty(), "{:?}", main.requests());
+    assert!(
+        requests_to(&main, "/simple/").is_empty(),
+        "{:?}",
+        main.requests()
+    );
 }
 
 #[tokio::test]
@@ -863,5 +883,11 @@ async fn an_index_that_cannot_answer_fails_the_lookup_and_is_named() {
     extra.clear_faults();
     let client = IndexClient::new(two_indexes(&main, &extra)).unwrap();
     assert!(client.project(&name("demo")).await.unwrap().is_some());
-    assert!(client.also_served_by(&name("demo")).await.unwrap().is_empty());
+    assert!(
+        client
+            .also_served_by(&name("demo"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

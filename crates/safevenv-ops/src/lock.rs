@@ -184,11 +184,7 @@ fn pin_attestations(
 /// longer sees the other index. So a name that two configured indexes serve, unpinned and not
 /// declared one project (PEP 708), fails the lock here, as the gate would refuse it at install.
 fn refuse_names_on_two_indexes(locked: &Locked) -> Result<(), OpsError> {
-    let Some((name, others)) = locked
-        .also_on
-        .iter()
-        .find(|(_, others)| !others.is_empty())
-    else {
+    let Some((name, others)) = locked.also_on.iter().find(|(_, others)| !others.is_empty()) else {
         return Ok(());
     };
     let index = locked
@@ -513,7 +509,10 @@ async fn index_of_each(
             .map_err(index_error)?;
         also_on.insert(
             dist.name.clone(),
-            others.iter().map(|other| url::Url::clone(other.url())).collect(),
+            others
+                .iter()
+                .map(|other| url::Url::clone(other.url()))
+                .collect(),
         );
     }
     Ok((found, also_on))

@@ -103,7 +103,8 @@ fn name_on_two_indexes_is_refused_unless_pinned() {
 fn index_pins_are_what_resolution_follows_the_organisation_first() {
     let pins = |org: Option<&str>, project: &str| {
         Policy::from_texts(
-            org.map(|org| text("/etc/safevenv/policy.toml", org)).as_ref(),
+            org.map(|org| text("/etc/safevenv/policy.toml", org))
+                .as_ref(),
             Some(&text("/proj/safevenv.toml", project)),
         )
         .unwrap()
@@ -121,7 +122,10 @@ fn index_pins_are_what_resolution_follows_the_organisation_first() {
     );
     // The organisation's pin holds for a project file that says nothing of it.
     assert_eq!(
-        pins(Some(&pin("internal-lib", private)), "extends = \"default\"\n"),
+        pins(
+            Some(&pin("internal-lib", private)),
+            "extends = \"default\"\n"
+        ),
         [("internal-lib".to_string(), private.to_string())]
     );
 }

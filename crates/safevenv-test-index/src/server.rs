@@ -327,7 +327,10 @@ impl TestIndex {
 
     /// Serves `meta` (PEP 708) on `project`'s page from now on, replacing what it served.
     pub fn set_project_meta(&self, project: &str, meta: ProjectMeta) {
-        self.shared.lock().meta.insert(normalize_name(project), meta);
+        self.shared
+            .lock()
+            .meta
+            .insert(normalize_name(project), meta);
     }
 
     /// Turns PEP 658 `.metadata` files on or off while running.
