@@ -492,6 +492,7 @@ impl IndexClient {
         };
         if self.inner.offline {
             return match cached {
+                Some(cached) if cached.absent => Ok(None),
                 Some(cached) => Ok(unparsed(cached)),
                 None => Err(IndexError::OfflineMiss { url }),
             };
@@ -501,8 +502,10 @@ impl IndexClient {
             .is_some_and(|cached| cached.is_fresh(self.inner.page_ttl))
         {
             debug!("`{url}` is fresh in the cache");
-            return Ok(cached.and_then(unparsed));
+            return Ok(cached.filter(|cached| !cached.absent).and_then(unparsed));
         }
+        // A remembered "not found" has nothing to revalidate: it is asked for afresh.
+        let cached = cached.filter(|cached| !cached.absent);
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static(SIMPLE_ACCEPT));
         if let Some(cached) = &cached {
@@ -539,9 +542,28 @@ impl IndexClient {
                 }
                 Ok(unparsed(cached))
             }
-            StatusCode::NOT_FOUND | StatusCode::GONE => Ok(None),
+            StatusCode::NOT_FOUND | StatusCode::GONE => {
+                if let Some((disk, path)) = &path
+                    && !control.no_store
+                {
+                    let absent = CachedPage {
+                        absent: true,
+                        url: response.url.to_string(),
+                        fetched_at: now(),
+                        etag: None,
+                        last_modified: None,
+                        max_age: control.max_age,
+                        no_cache: control.no_cache,
+                        content_type: String::new(),
+                        body: String::new(),
+                    };
+                    disk.write_page(path, &absent)?;
+                }
+                Ok(None)
+            }
             status if status.is_success() => {
                 let cached = CachedPage {
+                    absent: false,
                     url: response.url.to_string(),
                     fetched_at: now(),
                     etag: response.header(ETAG).map(str::to_string),

@@ -891,3 +891,41 @@ async fn an_index_that_cannot_answer_fails_the_lookup_and_is_named() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn not_found_is_remembered_while_fresh_and_offline() {
+    let main = TestIndex::builder()
+        .wheel(WheelSpec::new("demo", "1.0"))
+        .start()
+        .unwrap();
+    let extra = TestIndex::builder().start().unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let with_cache = |ttl: u64, offline: bool| {
+        let mut options = two_indexes(&main, &extra);
+        options.cache = Some(safevenv_cache::Cache::new(cache_dir.path()));
+        options.page_ttl = Duration::from_secs(ttl);
+        options.offline = offline;
+        IndexClient::new(options).unwrap()
+    };
+    assert!(with_cache(600, false).project(&name("demo")).await.unwrap().is_some());
+    assert_eq!(requests_to(&extra, "/simple/demo/").len(), 1);
+    // A new process within the TTL: the extra index's 404 is remembered, not asked again.
+    let client = with_cache(600, false);
+    assert!(client.project(&name("demo")).await.unwrap().is_some());
+    assert!(client.also_served_by(&name("demo")).await.unwrap().is_empty());
+    assert_eq!(requests_to(&extra, "/simple/demo/").len(), 1);
+    // Offline, the remembered 404 answers; a name never asked is still a miss (fail closed).
+    let offline = with_cache(0, true);
+    assert!(offline.project(&name("demo")).await.unwrap().is_some());
+    let error = offline.project(&name("other")).await.unwrap_err();
+    assert!(matches!(error, IndexError::Unanswered { .. }), "{error}");
+    // Stale, it is asked again, and a project published meanwhile is seen.
+    extra.add(WheelSpec::new("demo", "2.0")).unwrap();
+    let client = with_cache(0, false);
+    assert!(client.project(&name("demo")).await.unwrap().is_some());
+    assert_eq!(requests_to(&extra, "/simple/demo/").len(), 2);
+    assert_eq!(
+        client.also_served_by(&name("demo")).await.unwrap(),
+        [IndexUrl::parse(&extra.url()).unwrap()]
+    );
+}
