@@ -907,12 +907,24 @@ async fn not_found_is_remembered_while_fresh_and_offline() {
         options.offline = offline;
         IndexClient::new(options).unwrap()
     };
-    assert!(with_cache(600, false).project(&name("demo")).await.unwrap().is_some());
+    assert!(
+        with_cache(600, false)
+            .project(&name("demo"))
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(requests_to(&extra, "/simple/demo/").len(), 1);
     // A new process within the TTL: the extra index's 404 is remembered, not asked again.
     let client = with_cache(600, false);
     assert!(client.project(&name("demo")).await.unwrap().is_some());
-    assert!(client.also_served_by(&name("demo")).await.unwrap().is_empty());
+    assert!(
+        client
+            .also_served_by(&name("demo"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(requests_to(&extra, "/simple/demo/").len(), 1);
     // Offline, the remembered 404 answers; a name never asked is still a miss (fail closed).
     let offline = with_cache(0, true);
