@@ -167,6 +167,12 @@ fn lock_refuses_a_name_on_two_indexes_rather_than_record_either() {
     let output = run(&context, &public, &[&private], &["lock", "app"]);
     assert_refused_on_two(&output, &public, &private);
     assert!(!context.work().join("pylock.toml").exists());
+    // Every such name is reported by one run.
+    public.add(WheelSpec::new("tool", "1.0")).unwrap();
+    private.add(WheelSpec::new("tool", "1.0")).unwrap();
+    let output = run(&context, &public, &[&private], &["lock", "app", "tool"]);
+    let message = assert_refused_on_two(&output, &public, &private);
+    assert!(message.contains("(so are `tool`)"), "{message}");
 
     // The same name on one index only locks.
     let alone = public_index(None)

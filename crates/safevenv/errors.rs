@@ -45,7 +45,7 @@ pub fn ops_diagnostic(err: OpsError) -> Diagnostic {
             Failure::Refused,
             refused_hints(refusals),
         ),
-        OpsError::NameOnTwoIndexes { name, index, others } => (
+        OpsError::NameOnTwoIndexes { name, index, others, .. } => (
             Failure::Refused,
             vec![format!(
                 "pin `{name} = \"<the index it must come from>\"` (`{index}` or `{}`) in `[sources.packages]` of the policy, so that it is resolved from that index only",

@@ -61,8 +61,9 @@ pub enum OpsError {
     /// Two configured indexes serve a resolved name, which no pin routes and PEP 708 does not
     /// declare one project (rule `sources.index`; `lock` fails where `install` is refused).
     #[error(
-        "refused[sources.index]: `{name}` is served by `{index}` and by `{}`: a name on two indexes is how dependency confusion works, and safevenv does not choose between them",
-        others.join("`, `")
+        "refused[sources.index]: `{name}` is served by `{index}` and by `{}`: a name on two indexes is how dependency confusion works, and safevenv does not choose between them{}",
+        others.join("`, `"),
+        if more.is_empty() { String::new() } else { format!(" (so are `{}`)", more.iter().map(ToString::to_string).collect::<Vec<_>>().join("`, `")) }
     )]
     NameOnTwoIndexes {
         /// The project.
@@ -71,6 +72,8 @@ pub enum OpsError {
         index: String,
         /// The other indexes serving it (redacted).
         others: Vec<String>,
+        /// The other names refused alike, so that one run reports them all.
+        more: Vec<PackageName>,
     },
     /// The index gave no sha256 for the chosen artifact.
     #[error(

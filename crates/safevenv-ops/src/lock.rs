@@ -184,7 +184,11 @@ fn pin_attestations(
 /// longer sees the other index. So a name that two configured indexes serve, unpinned and not
 /// declared one project (PEP 708), fails the lock here, as the gate would refuse it at install.
 fn refuse_names_on_two_indexes(locked: &Locked) -> Result<(), OpsError> {
-    let Some((name, others)) = locked.also_on.iter().find(|(_, others)| !others.is_empty()) else {
+    let mut refused = locked
+        .also_on
+        .iter()
+        .filter(|(_, others)| !others.is_empty());
+    let Some((name, others)) = refused.next() else {
         return Ok(());
     };
     let index = locked
@@ -199,6 +203,7 @@ fn refuse_names_on_two_indexes(locked: &Locked) -> Result<(), OpsError> {
             .iter()
             .map(|other| safevenv_index::DisplaySafeUrl::from_url(other.clone()).to_string())
             .collect(),
+        more: refused.map(|(name, _)| name.clone()).collect(),
     })
 }
 
