@@ -45,6 +45,13 @@ pub fn ops_diagnostic(err: OpsError) -> Diagnostic {
             Failure::Refused,
             refused_hints(refusals),
         ),
+        OpsError::NameOnTwoIndexes { name, index, others, .. } => (
+            Failure::Refused,
+            vec![format!(
+                "pin `{name} = \"<the index it must come from>\"` (`{index}` or `{}`) in `[sources.packages]` of the policy, so that it is resolved from that index only",
+                others.join("` or `")
+            )],
+        ),
         OpsError::PublisherChanged { name, .. } => (Failure::Refused, vec![publisher_change_hint(name)]),
         OpsError::AttestationInvalid { .. } => (
             Failure::Refused,

@@ -361,7 +361,9 @@ pub struct PolicyCheckArgs {
     #[arg(long, short = 'i', value_name = "URL")]
     pub index_url: Option<String>,
 
-    /// With `-r`: a further index, searched for projects the main index lacks (repeatable).
+    /// With `-r`: a further index, asked for every project as the main one is (repeatable); a
+    /// project two indexes serve is refused unless `[sources.packages]` pins it or PEP 708
+    /// declares them one project.
     #[arg(long, value_name = "URL", requires = "requirements")]
     pub extra_index_url: Vec<String>,
 
@@ -420,9 +422,11 @@ pub struct ResolveArgs {
     #[arg(long, short = 'i', value_name = "URL")]
     pub index_url: Option<String>,
 
-    /// A further index, searched for projects the main index lacks (repeatable).
+    /// A further index, asked for every project as the main one is (repeatable).
     ///
-    /// A project comes from the first index that has it, never from several.
+    /// A project comes from one index, never from several: a project two indexes serve is
+    /// refused unless `[sources.packages]` in the policy pins it to one (then only that index is
+    /// asked) or PEP 708 `tracks` / `alternate-locations` declare them one project.
     #[arg(long, value_name = "URL")]
     pub extra_index_url: Vec<String>,
 

@@ -49,9 +49,14 @@ impl CacheControl {
     }
 }
 
-/// A cached project page.
+/// A cached project page, or the index's answer that it has none.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct CachedPage {
+    /// The index answered 404 or 410: the project is not there (as of `fetched_at`). With
+    /// several indexes every one is asked for every name, so remembering "not here" for the
+    /// page's freshness spares a request per name and index, and lets `--offline` answer.
+    #[serde(default)]
+    pub(crate) absent: bool,
     /// The page URL after redirects, without credentials (relative links resolve against it).
     pub(crate) url: String,
     /// Seconds since the Unix epoch when the page was fetched or last revalidated.
@@ -213,6 +218,7 @@ mod tests {
     #[test]
     fn freshness_uses_max_age_then_ttl() {
         let page = |fetched_at, max_age, no_cache| CachedPage {
+            absent: false,
             url: String::new(),
             fetched_at,
             etag: None,

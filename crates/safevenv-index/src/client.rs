@@ -1,6 +1,6 @@
 //! [`IndexClient`]: project pages and wheel metadata, memoised, cached on disk, fetched concurrently.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Cursor;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -64,6 +64,9 @@ pub struct IndexClientOptions {
     pub http: HttpOptions,
     /// The netrc file to read credentials from.
     pub netrc: Option<PathBuf>,
+    /// Projects pinned to one index (the policy's `[sources.packages]`): such a project is
+    /// looked up on that index only, configured or not.
+    pub pins: BTreeMap<PackageName, IndexUrl>,
 }
 
 impl IndexClientOptions {
@@ -76,6 +79,7 @@ impl IndexClientOptions {
             page_ttl: Duration::from_secs(600),
             http: HttpOptions::default(),
             netrc: None,
+            pins: BTreeMap::new(),
         }
     }
 
@@ -108,7 +112,8 @@ pub(crate) struct Inner {
     disk: Option<DiskCache>,
     pub(crate) offline: bool,
     page_ttl: Duration,
-    pages: Memo<PackageName, Option<Arc<ProjectPage>>>,
+    pins: BTreeMap<PackageName, IndexUrl>,
+    pages: Memo<PackageName, Found>,
     /// Pages as fetched, for [`IndexClient::project_file`]: the index that has the project and
     /// its page, unparsed.
     raw_pages: Memo<PackageName, Option<(IndexUrl, Arc<CachedPage>)>>,
@@ -134,6 +139,17 @@ fn lock<K, V>(memo: &Memo<K, V>) -> MutexGuard<'_, HashMap<K, Arc<OnceCell<V>>>>
 
 fn memo_cell<K: std::hash::Hash + Eq, V>(memo: &Memo<K, V>, key: K) -> Arc<OnceCell<V>> {
     lock(memo).entry(key).or_default().clone()
+}
+
+/// What the indexes asked for a project said.
+#[derive(Debug, Clone)]
+struct Found {
+    /// The page resolution reads: from the first index, in search order, whose page lists a
+    /// file (else the first page found, empty); `None` when no index has the project.
+    page: Option<Arc<ProjectPage>>,
+    /// The other indexes whose page lists a file, and which PEP 708 does not declare to serve
+    /// the same project.
+    unlinked: Vec<IndexUrl>,
 }
 
 /// A page as fetched, and parsed when that was how it was checked before caching.
@@ -208,7 +224,10 @@ fn hex(bytes: &[u8]) -> String {
 impl IndexClient {
     /// A client for `options`. Makes no request.
     pub fn new(options: IndexClientOptions) -> Result<Self, IndexError> {
-        let auth = Authenticator::new(options.indexes.iter(), options.netrc.clone());
+        let auth = Authenticator::new(
+            options.indexes.iter().chain(options.pins.values()),
+            options.netrc.clone(),
+        );
         let http = Http::new(options.http.clone(), auth);
         let disk = options.cache.as_ref().map(DiskCache::new).transpose()?;
         Ok(Self {
@@ -218,6 +237,7 @@ impl IndexClient {
                 disk,
                 offline: options.offline,
                 page_ttl: options.page_ttl,
+                pins: options.pins,
                 pages: Mutex::default(),
                 raw_pages: Mutex::default(),
                 index_pages: Mutex::default(),
@@ -231,27 +251,107 @@ impl IndexClient {
         &self.inner.indexes
     }
 
-    /// The project's page from the first index that has it, or `None` if no index does.
+    /// The indexes a project is looked up on: its pinned index alone, else every configured
+    /// index, the main one first.
+    pub fn search_order(&self, name: &PackageName) -> Vec<&IndexUrl> {
+        match self.inner.pins.get(name) {
+            Some(pin) => vec![pin],
+            None => self.inner.indexes.iter().collect(),
+        }
+    }
+
+    /// The project's page: from its pinned index, else from the first configured index whose
+    /// page lists a file; `None` if no index has it. Versions are never merged across indexes.
     pub async fn project(
         &self,
         name: &PackageName,
     ) -> Result<Option<Arc<ProjectPage>>, IndexError> {
-        let cell = memo_cell(&self.inner.pages, name.clone());
-        cell.get_or_try_init(|| async {
-            for index in self.inner.indexes.iter() {
-                if let Some(page) = self.fetch_page(index, name).await? {
-                    return Ok(Some(Arc::new(page)));
-                }
-                debug!("`{name}` is not on `{index}`");
-            }
-            Ok(None)
-        })
-        .await
-        .cloned()
+        Ok(self.found(name).await?.page)
     }
 
-    /// The entry of the artifact `filename` on the page of `name` from the first index that has
-    /// the project, or `None` when that page does not list it. Like [`IndexClient::project`],
+    /// The other configured indexes that also serve `name` (their page lists a file) and that
+    /// PEP 708 does not declare to serve the same project as the index [`IndexClient::project`]
+    /// reads. Empty for a pinned project, and with one configured index. Makes no request once
+    /// the project was looked up.
+    pub async fn also_served_by(&self, name: &PackageName) -> Result<Vec<IndexUrl>, IndexError> {
+        Ok(self.found(name).await?.unlinked)
+    }
+
+    async fn found(&self, name: &PackageName) -> Result<Found, IndexError> {
+        let cell = memo_cell(&self.inner.pages, name.clone());
+        cell.get_or_try_init(|| self.find(name)).await.cloned()
+    }
+
+    /// Ask the indexes of [`IndexClient::search_order`] for `name`.
+    ///
+    /// Security (dependency confusion, PEP 708): with several indexes, every one is asked, not
+    /// only until one has the name, so that a name registered on a second index (typically a
+    /// private project's name on a public index) is seen and reported instead of silently
+    /// winning or losing by index order. An index that cannot answer fails the lookup: its
+    /// silence cannot be told from "not here". The pages are asked concurrently and through the
+    /// page cache; with one index (or a pinned project) this is the single request it always was.
+    async fn find(&self, name: &PackageName) -> Result<Found, IndexError> {
+        let order = self.search_order(name);
+        if let [index] = order.as_slice() {
+            let page = self.fetch_page(index, name).await?;
+            if page.is_none() {
+                debug!("`{name}` is not on `{index}`");
+            }
+            return Ok(Found {
+                page: page.map(Arc::new),
+                unlinked: Vec::new(),
+            });
+        }
+        let answers = futures::future::join_all(order.iter().map(|index| async move {
+            self.fetch_page(index, name)
+                .await
+                .map_err(|source| IndexError::Unanswered {
+                    name: name.clone(),
+                    index: index.to_string(),
+                    source: Box::new(source),
+                })
+        }))
+        .await;
+        let mut serving = Vec::new();
+        let mut empty = None;
+        for (index, answer) in order.iter().zip(answers) {
+            match answer? {
+                Some(page) if !page.files.is_empty() => serving.push(page),
+                Some(page) => {
+                    debug!("`{name}` has no files on `{index}`");
+                    empty.get_or_insert(page);
+                }
+                None => debug!("`{name}` is not on `{index}`"),
+            }
+        }
+        let mut serving = serving.into_iter();
+        let Some(chosen) = serving.next() else {
+            return Ok(Found {
+                page: empty.map(Arc::new),
+                unlinked: Vec::new(),
+            });
+        };
+        let unlinked = serving
+            .filter(|other| {
+                let linked = crate::namespace::one_project(&chosen, other);
+                if linked {
+                    debug!(
+                        "`{name}` on `{}` and on `{}` is one project (PEP 708)",
+                        chosen.index, other.index
+                    );
+                }
+                !linked
+            })
+            .map(|other| other.index)
+            .collect();
+        Ok(Found {
+            page: Some(Arc::new(chosen)),
+            unlinked,
+        })
+    }
+
+    /// The entry of the artifact `filename` on the page of `name` from the first index (in
+    /// [`IndexClient::search_order`]) that has the project, or `None` when that page does not list it. Like [`IndexClient::project`],
     /// but a JSON page is only read as far as finding the entry: pages of projects with many
     /// releases run to megabytes, and parsing every file of every release to look up one costs
     /// more than a warm install.
@@ -263,8 +363,8 @@ impl IndexClient {
         let parsed = lock(&self.inner.pages)
             .get(name)
             .and_then(|cell| cell.get().cloned());
-        if let Some(page) = parsed {
-            let page = page.ok_or_else(|| self.not_found(name))?;
+        if let Some(found) = parsed {
+            let page = found.page.ok_or_else(|| self.not_found(name))?;
             return Ok(page
                 .files
                 .iter()
@@ -274,7 +374,7 @@ impl IndexClient {
         let cell = memo_cell(&self.inner.raw_pages, name.clone());
         let found = cell
             .get_or_try_init(|| async {
-                for index in self.inner.indexes.iter() {
+                for index in self.search_order(name) {
                     if let Some(fetched) = self.fetch_cached_page(index, name, false).await? {
                         return Ok::<_, IndexError>(Some((
                             index.clone(),
@@ -335,9 +435,8 @@ impl IndexClient {
         IndexError::ProjectNotFound {
             name: name.clone(),
             indexes: self
-                .inner
-                .indexes
-                .iter()
+                .search_order(name)
+                .into_iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join("`, `"),
@@ -457,6 +556,7 @@ impl IndexClient {
         };
         if self.inner.offline {
             return match cached {
+                Some(cached) if cached.absent => Ok(None),
                 Some(cached) => Ok(unparsed(cached)),
                 None => Err(IndexError::OfflineMiss { url }),
             };
@@ -467,8 +567,10 @@ impl IndexClient {
                 .is_some_and(|cached| cached.is_fresh(self.inner.page_ttl))
         {
             debug!("`{url}` is fresh in the cache");
-            return Ok(cached.and_then(unparsed));
+            return Ok(cached.filter(|cached| !cached.absent).and_then(unparsed));
         }
+        // A remembered "not found" has nothing to revalidate: it is asked for afresh.
+        let cached = cached.filter(|cached| !cached.absent);
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static(SIMPLE_ACCEPT));
         if let Some(cached) = &cached {
@@ -505,9 +607,28 @@ impl IndexClient {
                 }
                 Ok(unparsed(cached))
             }
-            StatusCode::NOT_FOUND | StatusCode::GONE => Ok(None),
+            StatusCode::NOT_FOUND | StatusCode::GONE => {
+                if let Some((disk, path)) = &path
+                    && !control.no_store
+                {
+                    let absent = CachedPage {
+                        absent: true,
+                        url: response.url.to_string(),
+                        fetched_at: now(),
+                        etag: None,
+                        last_modified: None,
+                        max_age: control.max_age,
+                        no_cache: control.no_cache,
+                        content_type: String::new(),
+                        body: String::new(),
+                    };
+                    disk.write_page(path, &absent)?;
+                }
+                Ok(None)
+            }
             status if status.is_success() => {
                 let cached = CachedPage {
+                    absent: false,
                     url: response.url.to_string(),
                     fetched_at: now(),
                     etag: response.header(ETAG).map(str::to_string),

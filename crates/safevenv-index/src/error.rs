@@ -171,6 +171,23 @@ pub enum IndexError {
         /// The (redacted) indexes searched, comma-separated.
         indexes: String,
     },
+    /// With several indexes, one could not say whether it serves a project; the lookup fails
+    /// closed (a name on two indexes is refused, and an index that did not answer might hold
+    /// it).
+    #[error(
+        "cannot tell whether the index `{index}` serves `{name}`, so whether `{name}` is on two indexes\n\
+         hint: a name on two indexes is refused (dependency confusion); retry once `{index}` answers, \
+         remove it from the configured indexes, or pin `{name}` to one index in `[sources.packages]` of the policy"
+    )]
+    Unanswered {
+        /// The project.
+        name: PackageName,
+        /// The (redacted) index that did not answer.
+        index: String,
+        /// Why.
+        #[source]
+        source: Box<IndexError>,
+    },
     /// The wheel is not a readable zip archive.
     #[error("the wheel `{url}` is not a readable zip archive")]
     Zip {

@@ -156,16 +156,17 @@ impl fmt::Display for IndexUrlSource {
 
 /// The indexes to use: the main one, where it came from, and any extra ones from the command line.
 ///
-/// Projects are looked up on the main index first and on the extra ones in order; the first index
-/// that has a project is the only one used for it (no mixing of versions across indexes, which is
-/// how dependency confusion attacks work).
+/// Every index is asked for every project (see `IndexClient::project`); the first index, in
+/// order, whose page lists files is the only one read for it (no mixing of versions across
+/// indexes, which is how dependency confusion attacks work), and the others serving it are
+/// reported for the policy to refuse.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexUrls {
     /// The main index.
     pub index: IndexUrl,
     /// Where the main index URL came from.
     pub source: IndexUrlSource,
-    /// Extra indexes (`--extra-index-url`), searched after the main one.
+    /// Extra indexes (`--extra-index-url`), asked alongside the main one.
     pub extra: Vec<IndexUrl>,
 }
 

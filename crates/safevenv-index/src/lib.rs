@@ -17,6 +17,7 @@ mod error;
 mod http;
 mod index_url;
 mod metadata;
+mod namespace;
 mod provenance;
 mod resolve;
 mod simple;

@@ -33,6 +33,12 @@ pub struct ProjectPage {
     /// The project's artifacts, in page order. Files whose names are not wheels or sdists of this
     /// project are left out.
     pub files: Vec<FileEntry>,
+    /// PEP 708 `meta.tracks` (HTML: `pypi:tracks`): the project pages on other indexes that this
+    /// index's operator declares this project extends. Links that are not URLs are left out.
+    pub tracks: Vec<Url>,
+    /// PEP 708 `alternate-locations` (HTML: `pypi:alternate-locations`): the project pages the
+    /// project's owner declares it is also served at. Links that are not URLs are left out.
+    pub alternate_locations: Vec<Url>,
 }
 
 impl ProjectPage {
@@ -226,12 +232,16 @@ struct JsonPage {
     #[serde(default)]
     meta: JsonMeta,
     files: Vec<JsonFile>,
+    #[serde(default, rename = "alternate-locations")]
+    alternate_locations: Vec<String>,
 }
 
 #[derive(Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 struct JsonMeta {
     api_version: Option<String>,
+    #[serde(default)]
+    tracks: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -334,7 +344,27 @@ pub(crate) fn parse_json(
         url: DisplaySafeUrl::from_url(url.clone()),
         api_version: page.meta.api_version,
         files: into_entries(name, raw),
+        tracks: page_links(url, page.meta.tracks),
+        alternate_locations: page_links(url, page.alternate_locations),
     })
+}
+
+/// PEP 708 links, resolved against the page's `url`; one that is not a URL is left out (it
+/// declares nothing, so the indexes it would have linked stay apart).
+fn page_links(url: &Url, links: impl IntoIterator<Item = String>) -> Vec<Url> {
+    links
+        .into_iter()
+        .filter_map(|link| {
+            url.join(link.trim())
+                .inspect_err(|error| {
+                    debug!(
+                        "ignoring the PEP 708 link `{link}` on `{}`: {error}",
+                        DisplaySafeUrl::ref_cast(url)
+                    )
+                })
+                .ok()
+        })
+        .collect()
 }
 
 /// One file entry of a JSON page, its links resolved against the page's `url`.
@@ -407,6 +437,18 @@ pub(crate) fn parse_html(
         .find(|(_, tag)| attribute(tag, "name").as_deref() == Some("pypi:repository-version"))
         .and_then(|(_, tag)| attribute(tag, "content"));
     check_api_version(url, api_version.as_deref())?;
+    // PEP 708: `<meta name="pypi:tracks" content="...">`, `pypi:alternate-locations` likewise.
+    let meta_links = |meta_name: &str| {
+        page_links(
+            url,
+            tags()
+                .filter(|(tag_name, _)| tag_name == "meta")
+                .filter(|(_, tag)| attribute(tag, "name").as_deref() == Some(meta_name))
+                .filter_map(|(_, tag)| attribute(tag, "content")),
+        )
+    };
+    let tracks = meta_links("pypi:tracks");
+    let alternate_locations = meta_links("pypi:alternate-locations");
     // An HTML `<base href>` changes what relative links resolve against.
     let base = match tags()
         .filter(|(tag_name, _)| tag_name == "base")
@@ -487,6 +529,8 @@ pub(crate) fn parse_html(
         url: DisplaySafeUrl::from_url(url.clone()),
         api_version,
         files: into_entries(name, raw),
+        tracks,
+        alternate_locations,
     })
 }
 
@@ -598,6 +642,34 @@ mod tests {
             error.to_string().contains("index.example/simple/demo/"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn pep_708_links_are_read_from_json_and_html() {
+        let json = r#"{"meta": {"api-version": "1.2", "tracks": ["https://public.example/simple/demo/", "https://[bad/"]},
+            "alternate-locations": ["https://private.example/simple/demo/", "../../other/demo/"], "files": []}"#;
+        let html = r#"<html><head><meta name="pypi:repository-version" content="1.2">
+            <meta name="pypi:tracks" content="https://public.example/simple/demo/">
+            <meta name="pypi:tracks" content="https://[bad/">
+            <meta name="pypi:alternate-locations" content="https://private.example/simple/demo/">
+            <meta name="pypi:alternate-locations" content="../../other/demo/"></head><body></body></html>"#;
+        for page in [
+            parse_json(json, &page_url(), &name(), &index()).unwrap(),
+            parse_html(html, &page_url(), &name(), &index()).unwrap(),
+        ] {
+            let shown = |links: &[Url]| links.iter().map(ToString::to_string).collect::<Vec<_>>();
+            // A link that is not a URL is left out; relative ones resolve against the page.
+            assert_eq!(shown(&page.tracks), ["https://public.example/simple/demo/"]);
+            assert_eq!(
+                shown(&page.alternate_locations),
+                [
+                    "https://private.example/simple/demo/",
+                    "https://index.example/other/demo/"
+                ]
+            );
+        }
+        let none = parse_json(r#"{"files": []}"#, &page_url(), &name(), &index()).unwrap();
+        assert!(none.tracks.is_empty() && none.alternate_locations.is_empty());
     }
 
     #[test]

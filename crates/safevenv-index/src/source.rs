@@ -39,7 +39,14 @@ impl IndexSource {
     }
 
     fn page_url(&self, name: &PackageName) -> String {
-        self.client.indexes().index.project_url(name).to_string()
+        let order = self.client.search_order(name);
+        order
+            .first()
+            .map_or_else(
+                || self.client.indexes().index.project_url(name),
+                |index| index.project_url(name),
+            )
+            .to_string()
     }
 
     fn source_error(&self, name: &PackageName, error: IndexError) -> SourceError {
@@ -56,6 +63,7 @@ impl IndexSource {
             | IndexError::Truncated { .. }
             | IndexError::TooLarge { .. }
             | IndexError::OfflineMiss { .. }
+            | IndexError::Unanswered { .. }
             | IndexError::Cache(_)
             | IndexError::CacheRead { .. }
             | IndexError::ClientBuild { .. }

@@ -679,7 +679,7 @@ fn ttl_comes_from_the_environment() {
 }
 
 #[tokio::test]
-async fn first_index_that_has_the_project_wins() {
+async fn the_first_index_that_has_the_project_is_read_and_the_others_reported() {
     let main = TestIndex::builder()
         .wheel(WheelSpec::new("dep", "9.0"))
         .start()
@@ -695,7 +695,12 @@ async fn first_index_that_has_the_project_wins() {
         client.versions(&name("dep")).await.unwrap(),
         vec![version("9.0")]
     );
-    assert!(requests_to(&extra, "/simple/dep/").is_empty());
+    // The extra index is asked too (dependency confusion), and serving `dep`, it is reported.
+    assert_eq!(requests_to(&extra, "/simple/dep/").len(), 1);
+    assert_eq!(
+        client.also_served_by(&name("dep")).await.unwrap(),
+        [IndexUrl::parse(&extra.url()).unwrap()]
+    );
     // `demo` is only on the extra index.
     let page = client.require_project(&name("demo")).await.unwrap();
     assert_eq!(page.index.url_for_lockfile().as_str(), extra.url());
@@ -753,4 +758,186 @@ async fn range_answer_that_contradicts_itself_is_refused() {
         .unwrap_err();
     assert!(matches!(error, IndexError::ContentRange { .. }), "{error}");
     assert!(error.to_string().contains("bytes 0-99/1000"), "{error}");
+}
+
+fn two_indexes(main: &TestIndex, extra: &TestIndex) -> IndexClientOptions {
+    let mut options = options(&main.url());
+    options.indexes.extra = vec![IndexUrl::parse(&extra.url()).unwrap()];
+    options
+}
+
+#[tokio::test]
+async fn every_index_is_asked_at_once_and_a_name_on_both_is_reported() {
+    let main = TestIndex::builder()
+        .wheel(WheelSpec::new("shared", "9.0"))
+        .wheel(WheelSpec::new("public-only", "1.0"))
+        .start()
+        .unwrap();
+    let extra = TestIndex::builder()
+        .wheel(WheelSpec::new("shared", "1.0"))
+        .wheel(WheelSpec::new("private-only", "1.0"))
+        .start()
+        .unwrap();
+    let delay = Duration::from_millis(400);
+    for index in [&main, &extra] {
+        index.set_fault(FaultRule::new(Fault::Delay(delay)).path_contains("/simple/shared/"));
+    }
+    let client = IndexClient::new(two_indexes(&main, &extra)).unwrap();
+    let started = std::time::Instant::now();
+    let page = client.project(&name("shared")).await.unwrap().unwrap();
+    // Concurrent: both delays overlap.
+    assert!(started.elapsed() < delay * 2, "{:?}", started.elapsed());
+    // Versions are never merged: the main index's page alone is read.
+    assert_eq!(page.index.to_string(), main.url());
+    assert_eq!(page.versions(), [version("9.0")]);
+    let others = client.also_served_by(&name("shared")).await.unwrap();
+    assert_eq!(
+        others.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        [extra.url()]
+    );
+    // A name on one index, whichever: nothing else serves it.
+    for (project, index) in [("public-only", &main), ("private-only", &extra)] {
+        let page = client.project(&name(project)).await.unwrap().unwrap();
+        assert_eq!(page.index.to_string(), index.url());
+        assert!(
+            client
+                .also_served_by(&name(project))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+    // Asked once per index, memoised after.
+    assert_eq!(requests_to(&main, "/simple/shared/").len(), 1);
+    assert_eq!(requests_to(&extra, "/simple/shared/").len(), 1);
+}
+
+#[tokio::test]
+async fn a_pinned_project_is_asked_of_its_index_only() {
+    let main = TestIndex::builder()
+        .wheel(WheelSpec::new("shared", "9.0"))
+        .start()
+        .unwrap();
+    let pinned = TestIndex::builder()
+        .wheel(WheelSpec::new("shared", "1.0"))
+        .start()
+        .unwrap();
+    let mut pinning = options(&main.url());
+    pinning
+        .pins
+        .insert(name("shared"), IndexUrl::parse(&pinned.url()).unwrap());
+    let client = IndexClient::new(pinning).unwrap();
+    let page = client.require_project(&name("shared")).await.unwrap();
+    assert_eq!(page.versions(), [version("1.0")]);
+    assert!(
+        client
+            .also_served_by(&name("shared"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let entry = client
+        .project_file(&name("shared"), "shared-1.0-py3-none-any.whl")
+        .await
+        .unwrap();
+    assert!(entry.is_some());
+    assert!(
+        requests_to(&main, "/simple/").is_empty(),
+        "{:?}",
+        main.requests()
+    );
+    // A pin to an index without the project finds nothing, even where another index has it.
+    let empty = TestIndex::builder().start().unwrap();
+    let mut pinning = options(&main.url());
+    pinning
+        .pins
+        .insert(name("shared"), IndexUrl::parse(&empty.url()).unwrap());
+    let client = IndexClient::new(pinning).unwrap();
+    assert!(client.project(&name("shared")).await.unwrap().is_none());
+    assert!(
+        requests_to(&main, "/simple/").is_empty(),
+        "{:?}",
+        main.requests()
+    );
+}
+
+#[tokio::test]
+async fn an_index_that_cannot_answer_fails_the_lookup_and_is_named() {
+    let main = TestIndex::builder()
+        .wheel(WheelSpec::new("demo", "1.0"))
+        .start()
+        .unwrap();
+    let extra = TestIndex::builder().start().unwrap();
+    for status in [403, 500, 502] {
+        extra.clear_faults();
+        extra.set_fault(FaultRule::new(Fault::Status(status)));
+        let client = IndexClient::new(two_indexes(&main, &extra)).unwrap();
+        let error = client.project(&name("demo")).await.unwrap_err();
+        assert!(
+            matches!(&error, IndexError::Unanswered { index, .. } if *index == extra.url()),
+            "{status}: {error}"
+        );
+        assert!(error.to_string().contains("[sources.packages]"), "{error}");
+    }
+    // 404 is an answer: not there.
+    extra.clear_faults();
+    let client = IndexClient::new(two_indexes(&main, &extra)).unwrap();
+    assert!(client.project(&name("demo")).await.unwrap().is_some());
+    assert!(
+        client
+            .also_served_by(&name("demo"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn not_found_is_remembered_while_fresh_and_offline() {
+    let main = TestIndex::builder()
+        .wheel(WheelSpec::new("demo", "1.0"))
+        .start()
+        .unwrap();
+    let extra = TestIndex::builder().start().unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let with_cache = |ttl: u64, offline: bool| {
+        let mut options = two_indexes(&main, &extra);
+        options.cache = Some(safevenv_cache::Cache::new(cache_dir.path()));
+        options.page_ttl = Duration::from_secs(ttl);
+        options.offline = offline;
+        IndexClient::new(options).unwrap()
+    };
+    assert!(
+        with_cache(600, false)
+            .project(&name("demo"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(requests_to(&extra, "/simple/demo/").len(), 1);
+    // A new process within the TTL: the extra index's 404 is remembered, not asked again.
+    let client = with_cache(600, false);
+    assert!(client.project(&name("demo")).await.unwrap().is_some());
+    assert!(
+        client
+            .also_served_by(&name("demo"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(requests_to(&extra, "/simple/demo/").len(), 1);
+    // Offline, the remembered 404 answers; a name never asked is still a miss (fail closed).
+    let offline = with_cache(0, true);
+    assert!(offline.project(&name("demo")).await.unwrap().is_some());
+    let error = offline.project(&name("other")).await.unwrap_err();
+    assert!(matches!(error, IndexError::Unanswered { .. }), "{error}");
+    // Stale, it is asked again, and a project published meanwhile is seen.
+    extra.add(WheelSpec::new("demo", "2.0")).unwrap();
+    let client = with_cache(0, false);
+    assert!(client.project(&name("demo")).await.unwrap().is_some());
+    assert_eq!(requests_to(&extra, "/simple/demo/").len(), 2);
+    assert_eq!(
+        client.also_served_by(&name("demo")).await.unwrap(),
+        [IndexUrl::parse(&extra.url()).unwrap()]
+    );
 }

@@ -29,7 +29,9 @@ use crate::install::{
     Inspected, Network, check_lock_environment, fetch_and_inspect, installs_of, kept_facts,
     load_policy, open_environment, resolved_set,
 };
-use crate::lock::{LockFormat, LockSettings, index_client, recorded_requirements, resolve_lock};
+use crate::lock::{
+    LockFormat, LockSettings, index_client, index_pins, recorded_requirements, resolve_lock,
+};
 use crate::plan::{self, Wanted};
 use crate::runtime::network_runtime;
 use crate::sources;
@@ -152,8 +154,20 @@ pub fn check(settings: &CheckSettings) -> Result<CheckOutcome, OpsError> {
                     .collect(),
                 None => Default::default(),
             };
-            let locked = resolve_lock(&lock_settings, interpreter, None, &installed, Vec::new())?;
-            wanted = plan::from_resolution(&locked.resolution, &locked.lock, &locked.direct)?;
+            let locked = resolve_lock(
+                &lock_settings,
+                interpreter,
+                None,
+                &installed,
+                Vec::new(),
+                &policy,
+            )?;
+            wanted = plan::from_resolution(
+                &locked.resolution,
+                &locked.lock,
+                &locked.direct,
+                &locked.also_on,
+            )?;
             runtime = locked.runtime;
             client = locked.client;
             indexes = locked.indexes;
@@ -183,7 +197,8 @@ pub fn check(settings: &CheckSettings) -> Result<CheckOutcome, OpsError> {
                 pip_default_index(&interpreter, &settings.cache).as_deref(),
             )
             .map_err(|source| OpsError::IndexUrl { source })?;
-            client = index_client(&runtime, &indexes, &settings.cache, settings.offline)?;
+            let pins = index_pins(&policy, &indexes)?;
+            client = index_client(&runtime, &indexes, &settings.cache, settings.offline, pins)?;
             remove_extraneous = true;
             pinned = locked_publishers(&lock, &lockfile)?;
         }

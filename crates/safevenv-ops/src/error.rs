@@ -58,6 +58,23 @@ pub enum OpsError {
     /// Resolution failed.
     #[error(transparent)]
     Resolve(#[from] ResolveError),
+    /// Two configured indexes serve a resolved name, which no pin routes and PEP 708 does not
+    /// declare one project (rule `sources.index`; `lock` fails where `install` is refused).
+    #[error(
+        "refused[sources.index]: `{name}` is served by `{index}` and by `{}`: a name on two indexes is how dependency confusion works, and safevenv does not choose between them{}",
+        others.join("`, `"),
+        if more.is_empty() { String::new() } else { format!(" (so are `{}`)", more.iter().map(ToString::to_string).collect::<Vec<_>>().join("`, `")) }
+    )]
+    NameOnTwoIndexes {
+        /// The project.
+        name: PackageName,
+        /// The index resolution read it from (redacted).
+        index: String,
+        /// The other indexes serving it (redacted).
+        others: Vec<String>,
+        /// The other names refused alike, so that one run reports them all.
+        more: Vec<PackageName>,
+    },
     /// The index gave no sha256 for the chosen artifact.
     #[error(
         "the index gives no sha256 for `{filename}` ({name}); safevenv pins every artifact by hash"

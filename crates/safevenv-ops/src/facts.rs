@@ -73,7 +73,7 @@ pub(crate) fn package_facts(wanted: &Wanted) -> PackageFacts {
             .upload_time
             .as_deref()
             .and_then(|time| Timestamp::from_str(time).ok()),
-        also_on_indexes: Vec::new(),
+        also_on_indexes: wanted.also_on_indexes.clone(),
         license: LicenseFacts::default(),
         requested_directly: wanted.requested,
         contents: None,

@@ -171,6 +171,7 @@ pub fn install(settings: &InstallSettings) -> Result<InstallOutcome, OpsError> {
         previous.as_ref(),
         &installed,
         earlier,
+        &policy,
     )?;
     // Attestations of the whole resolution, verified against the index's sha256 (see
     // `check_resolution`), pinned in the lockfile. The gate judges those about to be written;
@@ -205,7 +206,12 @@ pub fn install(settings: &InstallSettings) -> Result<InstallOutcome, OpsError> {
         attestor: &attestor,
         pinned: &pinned,
     };
-    let wanted = plan::from_resolution(&locked.resolution, &locked.lock, &locked.direct)?;
+    let wanted = plan::from_resolution(
+        &locked.resolution,
+        &locked.lock,
+        &locked.direct,
+        &locked.also_on,
+    )?;
     let network = Network {
         runtime: &locked.runtime,
         client: &locked.client,
@@ -298,7 +304,9 @@ pub fn sync(settings: &SyncSettings) -> Result<InstallOutcome, OpsError> {
         pip_default_index(&interpreter, &settings.cache).as_deref(),
     )
     .map_err(|source| OpsError::IndexUrl { source })?;
-    let client = crate::lock::index_client(&runtime, &indexes, &settings.cache, settings.offline)?;
+    let pins = crate::lock::index_pins(&policy, &indexes)?;
+    let client =
+        crate::lock::index_client(&runtime, &indexes, &settings.cache, settings.offline, pins)?;
     let network = Network {
         runtime: &runtime,
         client: &client,

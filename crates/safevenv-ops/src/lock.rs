@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use safevenv_cache::Cache;
 use safevenv_index::{IndexClient, IndexClientOptions, IndexSource, IndexUrl, IndexUrls};
 use safevenv_lock::{Dependency, Lock, Package, Wheel};
+use safevenv_policy::{Policy, same_index};
 use safevenv_python::Interpreter;
 use safevenv_resolver::{Manifest, PrereleaseMode, Resolution, ResolveEnv, Upgrade, resolve};
 use tokio::runtime::Runtime;
@@ -112,15 +113,25 @@ pub fn lock(settings: &LockSettings) -> Result<LockOutcome, OpsError> {
         Some(output) if settings.format == LockFormat::Pylock => read_previous(output)?,
         _ => None,
     };
+    // Read before resolving: `[sources.packages]` pins route resolution, and attestation modes
+    // decide what is verified.
+    let policy = crate::install::load_policy(&settings.working_dir, None)?;
     let mut locked = resolve_lock(
         settings,
         interpreter,
         previous.as_ref(),
         &BTreeMap::new(),
         Vec::new(),
+        &policy,
     )?;
-    let attestations =
-        pin_attestations(settings, &mut locked, previous.as_ref(), output.as_deref())?;
+    refuse_names_on_two_indexes(&locked)?;
+    let attestations = pin_attestations(
+        settings,
+        &policy,
+        &mut locked,
+        previous.as_ref(),
+        output.as_deref(),
+    )?;
     let text = match settings.format {
         LockFormat::Pylock => locked.lock.to_toml_string(),
         LockFormat::RequirementsTxt => {
@@ -149,11 +160,11 @@ pub fn lock(settings: &LockSettings) -> Result<LockOutcome, OpsError> {
 /// publishers are pinned in the new lockfile.
 fn pin_attestations(
     settings: &LockSettings,
+    policy: &Policy,
     locked: &mut Locked,
     previous: Option<&Lock>,
     output: Option<&Path>,
 ) -> Result<AttestationCounts, OpsError> {
-    let policy = crate::install::load_policy(&settings.working_dir, None)?;
     let attestor = Attestor::new(&settings.attest, &locked.client, &settings.cache)?;
     let pinned = match (previous, output) {
         (Some(previous), Some(output)) => locked_publishers(previous, output)?,
@@ -164,7 +175,7 @@ fn pin_attestations(
         &locked.runtime,
         &locked.resolution,
         &locked.direct,
-        &policy,
+        policy,
     )?;
     judge_pins(&attestor, &checked, &pinned)?;
     pin_publishers(&mut locked.lock, &by_name(&checked), &pinned);
@@ -185,6 +196,34 @@ pub(crate) fn counts(checked: &[(Subject, Found)], lock: Option<&Lock>) -> Attes
     )
 }
 
+/// `lock` has no policy gate after it, but the index a lockfile records for each package is the
+/// very choice rule `sources.index` is about: once written, `sync` installs from it and no
+/// longer sees the other index. So a name that two configured indexes serve, unpinned and not
+/// declared one project (PEP 708), fails the lock here, as the gate would refuse it at install.
+fn refuse_names_on_two_indexes(locked: &Locked) -> Result<(), OpsError> {
+    let mut refused = locked
+        .also_on
+        .iter()
+        .filter(|(_, others)| !others.is_empty());
+    let Some((name, others)) = refused.next() else {
+        return Ok(());
+    };
+    let index = locked
+        .lock
+        .package(name)
+        .and_then(|package| package.index.clone())
+        .map_or_else(String::new, |index| index.to_string());
+    Err(OpsError::NameOnTwoIndexes {
+        name: name.clone(),
+        index,
+        others: others
+            .iter()
+            .map(|other| safevenv_index::DisplaySafeUrl::from_url(other.clone()).to_string())
+            .collect(),
+        more: refused.map(|(name, _)| name.clone()).collect(),
+    })
+}
+
 /// A resolution and the lockfile that records it, with what produced them (the install stages
 /// that follow reuse the client and runtime).
 pub(crate) struct Locked {
@@ -196,6 +235,9 @@ pub(crate) struct Locked {
     pub(crate) lock: Lock,
     /// The distributions from a direct wheel (a URL or a local file), not from the index.
     pub(crate) direct: BTreeMap<PackageName, DirectWheel>,
+    /// For each distribution from an index, the other configured indexes that also serve its
+    /// name and are not declared the same project (PEP 708); the fact `sources.index` judges.
+    pub(crate) also_on: BTreeMap<PackageName, Vec<url::Url>>,
 }
 
 /// Resolves `settings`' requirements for `interpreter`, preferring the versions of `previous`
@@ -208,6 +250,7 @@ pub(crate) fn resolve_lock(
     previous: Option<&Lock>,
     installed: &BTreeMap<PackageName, Version>,
     earlier: Vec<Requirement>,
+    policy: &Policy,
 ) -> Result<Locked, OpsError> {
     let started = Instant::now();
     let inputs = Inputs::read(
@@ -246,7 +289,8 @@ pub(crate) fn resolve_lock(
         .tags()
         .map_err(|source| OpsError::Tags { source })?;
     let runtime = network_runtime()?;
-    let client = index_client(&runtime, &indexes, &settings.cache, settings.offline)?;
+    let pins = index_pins(policy, &indexes)?;
+    let client = index_client(&runtime, &indexes, &settings.cache, settings.offline, pins)?;
     let direct_wheels = fetch_direct(
         &direct_requests,
         interpreter.markers(),
@@ -293,7 +337,7 @@ pub(crate) fn resolve_lock(
         started.elapsed()
     );
     check_pinned_hashes(&resolution, &inputs)?;
-    let index_of = runtime.block_on(index_of_each(&client, &resolution, &direct))?;
+    let (index_of, also_on) = runtime.block_on(index_of_each(&client, &resolution, &direct))?;
     let lock = build_lock(
         &resolution,
         &interpreter,
@@ -310,6 +354,7 @@ pub(crate) fn resolve_lock(
         resolution,
         lock,
         direct,
+        also_on,
     })
 }
 
@@ -319,6 +364,7 @@ pub(crate) fn index_client(
     indexes: &IndexUrls,
     cache: &Cache,
     offline: bool,
+    pins: BTreeMap<PackageName, IndexUrl>,
 ) -> Result<IndexClient, OpsError> {
     let mut options = IndexClientOptions::new(indexes.clone())
         .with_process_env()
@@ -327,10 +373,37 @@ pub(crate) fn index_client(
         })?;
     options.cache = Some(cache.clone());
     options.offline = offline;
+    options.pins = pins;
     let _guard = runtime.enter();
     IndexClient::new(options).map_err(|source| OpsError::Index {
         source: Box::new(source),
     })
+}
+
+/// The policy's `[sources.packages]` pins as the index client follows them: a pin naming a
+/// configured index takes that index's URL (and so its credentials); another is used as written
+/// (credentials from netrc).
+pub(crate) fn index_pins(
+    policy: &Policy,
+    indexes: &IndexUrls,
+) -> Result<BTreeMap<PackageName, IndexUrl>, OpsError> {
+    policy
+        .index_pins()
+        .into_iter()
+        .map(|(name, pin)| {
+            let configured = indexes
+                .iter()
+                .find(|index| same_index(index.url(), &pin))
+                .cloned();
+            let index = match configured {
+                Some(index) => index,
+                None => {
+                    IndexUrl::parse(pin.as_str()).map_err(|source| OpsError::IndexUrl { source })?
+                }
+            };
+            Ok((name, index))
+        })
+        .collect()
 }
 
 /// The index configuration, and the `--index-url`/`--extra-index-url` lines of requirements files
@@ -430,15 +503,19 @@ fn check_pinned_hashes(resolution: &Resolution, inputs: &Inputs) -> Result<(), O
     Ok(())
 }
 
-/// Which index each distribution came from (the first index that has the project: pages are
-/// memoised, so this makes no request). Direct wheels came from none, and their names are not
-/// asked about.
+/// Which index each distribution came from (the one whose page resolution read: pages are
+/// memoised, so this makes no request), and which other configured indexes also serve its name.
+/// Direct wheels came from none, and their names are not asked about.
 async fn index_of_each(
     client: &IndexClient,
     resolution: &Resolution,
     direct: &BTreeMap<PackageName, DirectWheel>,
-) -> Result<BTreeMap<PackageName, url::Url>, OpsError> {
+) -> Result<IndexesOf, OpsError> {
     let mut found = BTreeMap::new();
+    let mut also_on = BTreeMap::new();
+    let index_error = |source| OpsError::Index {
+        source: Box::new(source),
+    };
     for dist in &resolution.distributions {
         if direct.contains_key(&dist.name) {
             continue;
@@ -446,13 +523,29 @@ async fn index_of_each(
         let page = client
             .require_project(&dist.name)
             .await
-            .map_err(|source| OpsError::Index {
-                source: Box::new(source),
-            })?;
+            .map_err(index_error)?;
         found.insert(dist.name.clone(), page.index.url_for_lockfile());
+        let others = client
+            .also_served_by(&dist.name)
+            .await
+            .map_err(index_error)?;
+        also_on.insert(
+            dist.name.clone(),
+            others
+                .iter()
+                .map(|other| url::Url::clone(other.url()))
+                .collect(),
+        );
     }
-    Ok(found)
+    Ok((found, also_on))
 }
+
+/// Per distribution: the index it comes from (as the lockfile records it), and the other
+/// indexes serving its name (with credentials, as the policy facts carry URLs).
+type IndexesOf = (
+    BTreeMap<PackageName, url::Url>,
+    BTreeMap<PackageName, Vec<url::Url>>,
+);
 
 fn build_lock(
     resolution: &Resolution,

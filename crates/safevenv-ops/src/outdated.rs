@@ -96,7 +96,9 @@ pub fn outdated(settings: &OutdatedSettings) -> Result<OutdatedOutcome, OpsError
         IndexUrls::from_settings(settings.index_url.as_deref(), &[], pip_default.as_deref())
             .map_err(|source| OpsError::IndexUrl { source })?;
     let runtime = network_runtime()?;
-    let client = crate::lock::index_client(&runtime, &indexes, &settings.cache, settings.offline)?;
+    let pins = crate::lock::index_pins(&policy, &indexes)?;
+    let client =
+        crate::lock::index_client(&runtime, &indexes, &settings.cache, settings.offline, pins)?;
     let names: Vec<PackageName> = {
         let mut names: Vec<PackageName> = listed
             .distributions

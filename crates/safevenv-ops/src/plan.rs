@@ -39,6 +39,9 @@ pub(crate) struct Wanted {
     /// For an index artifact: what its index page says of [`Wanted::url`]. `None` until a
     /// lockfile's artifact is compared with the page ([`crate::sources::check_locked_urls`]).
     pub(crate) listing: Option<Listing>,
+    /// The other configured indexes that serve this name, not declared one project with the
+    /// index it comes from (PEP 708); checked at resolution, so empty for a lockfile's package.
+    pub(crate) also_on_indexes: Vec<Url>,
 }
 
 /// Where a wanted distribution comes from.
@@ -97,6 +100,7 @@ pub(crate) fn from_resolution(
     resolution: &Resolution,
     lock: &Lock,
     direct: &BTreeMap<PackageName, DirectWheel>,
+    also_on: &BTreeMap<PackageName, Vec<Url>>,
 ) -> Result<Vec<Wanted>, OpsError> {
     resolution
         .distributions
@@ -134,6 +138,7 @@ pub(crate) fn from_resolution(
                 requested: dist.requested,
                 // The resolver read this URL from the index page in this run.
                 listing: Some(Listing::FromIndexPage),
+                also_on_indexes: also_on.get(&dist.name).cloned().unwrap_or_default(),
             })
         })
         .collect()
@@ -163,6 +168,7 @@ fn direct_wanted(wheel: &DirectWheel, requested: bool) -> Wanted {
         source,
         requested,
         listing: None,
+        also_on_indexes: Vec::new(),
     }
 }
 
@@ -280,6 +286,7 @@ fn locked_wheel(
         source,
         requested: requested.contains(&package.name),
         listing: None,
+        also_on_indexes: Vec::new(),
     })
 }
 

@@ -195,6 +195,7 @@ mod tests {
             source: WantedSource::Index(Url::parse("https://index.example/simple/").unwrap()),
             requested: true,
             listing: None,
+            also_on_indexes: Vec::new(),
         }
     }
 

@@ -383,23 +383,32 @@ impl Judge<'_> {
         if self.rules.index_pins.contains_key(&name) {
             return;
         }
+        // Security (dependency confusion): the facts list the other configured indexes whose
+        // page of this name lists files and which PEP 708 (`tracks`, `alternate-locations`
+        // agreed by both pages) does not declare the same project. Which of them holds the
+        // real project is not for index order to decide: only a pin says.
         if !self.package.also_on_indexes.is_empty() {
             let others: Vec<String> = self
                 .package
                 .also_on_indexes
                 .iter()
-                .map(|other| format!("`{}`", redact_url(other)))
+                .map(redact_url)
+                .collect();
+            let choices: Vec<String> = std::iter::once(shown.clone())
+                .chain(others.iter().cloned())
+                .map(|index| format!("`{name} = \"{index}\"`"))
                 .collect();
             let fix = format!(
-                "pin `{name} = \"<the index it must come from>\"` in `[sources.packages]` in {}",
+                "pin it to the index it must come from, {}, in `[sources.packages]` in {}",
+                choices.join(" or "),
                 self.place()
             );
             self.refuse(
                 RuleId::SourcesIndex,
                 Some(shown.clone()),
                 format!(
-                    "`{name}` is served by `{shown}` and by {}: a name on two indexes is how dependency confusion works",
-                    others.join(", ")
+                    "`{name}` is served by `{shown}` and by `{}`, and neither declares the other the same project (PEP 708): a name on two indexes is how dependency confusion works",
+                    others.join("`, `")
                 ),
                 fix,
             );

@@ -25,10 +25,11 @@ mod report;
 mod rules;
 mod stdlib;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use url::Url;
 use uv_normalize::PackageName;
 use uv_pep440::Version;
 
@@ -44,6 +45,7 @@ pub use load::{
     Discovery, Found, ORG_POLICY_DEFAULT_PATH, ORG_POLICY_ENV, POLICY_FILE_NAME, PolicyText,
     discover,
 };
+pub use matcher::same_index;
 pub use report::{Refusal, Refusals};
 
 pub use rules::{RuleId, UnknownRule, explain};
@@ -318,6 +320,21 @@ impl Policy {
         } else {
             Err(Refusals::new(refusals))
         }
+    }
+
+    /// The index each project is pinned to by `[sources.packages]`, which resolution follows
+    /// (the project is looked up on that index only). A pin of the organisation's layer comes
+    /// first; a project layer can only agree with it (see the loosening check), or pin a name
+    /// the organisation leaves open.
+    pub fn index_pins(&self) -> BTreeMap<PackageName, Url> {
+        let mut pins = BTreeMap::new();
+        for layer in &self.layers {
+            for (name, pin) in &layer.rules.index_pins {
+                pins.entry(name.clone())
+                    .or_insert_with(|| pin.url().clone());
+            }
+        }
+        pins
     }
 
     /// Judge a resolved set against every layer. Pure: reads only `set`.

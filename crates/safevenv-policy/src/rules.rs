@@ -121,8 +121,11 @@ Allowed: the run's default index (unless a requirements file set it), the URLs i
 [sources] indexes, and per package the URL pinned in [sources.packages].\n\
 Why: with several indexes, an attacker who registers your private project's name on a public \
 index wins any resolver that takes \"the highest version across indexes\" (dependency \
-confusion). A name served by two indexes is refused unless [sources.packages] pins it to one; \
-an index named inside a requirements file must be listed in [sources] indexes.\n\
+confusion). Every configured index is asked for every name; a name served by two indexes is \
+refused unless [sources.packages] pins it to one (then only that index is asked) or PEP 708 \
+declares them one project (`tracks`, or `alternate-locations` listed by both); an index that \
+cannot answer fails the run. An index named inside a requirements file must be listed in \
+[sources] indexes.\n\
 Keys: [sources] indexes, [sources.packages]."
             }
             Self::SourcesArtifactUrl => {

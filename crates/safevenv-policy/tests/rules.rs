@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use common::*;
 use safevenv_policy::{
     Advisory, ArchiveProblem, ArchiveProblemKind, ArtifactKind, ArtifactUrl, AttestationStatus,
-    ConfiguredIndex, EnvironmentFile, HashOrigin, InstalledDistribution, Listing, Origin,
+    ConfiguredIndex, EnvironmentFile, HashOrigin, InstalledDistribution, Listing, Origin, Policy,
     PthCodeLine, PthFile, Publisher, ResolvedSet, RuleId, Severity, Source,
 };
 
@@ -75,14 +75,59 @@ fn name_on_two_indexes_is_refused_unless_pinned() {
     dist.also_on_indexes = vec![url("https://private.example/simple/")];
     let facts = set(vec![dist]);
     let refusals = assert_refused(judge("", &facts), RuleId::SourcesIndex);
-    assert!(
-        refusals.to_string().contains("dependency confusion"),
-        "{refusals}"
-    );
+    let shown = refusals.to_string();
+    assert!(shown.contains("dependency confusion"), "{shown}");
+    // Both indexes are named, and the fix offers a pin to either.
+    for index in [INDEX, "https://private.example/simple/"] {
+        assert!(
+            shown.contains(&format!("internal-lib = \"{index}\"")),
+            "{shown}"
+        );
+    }
+    assert!(shown.contains("[sources.packages]"), "{shown}");
     assert_approved(judge(
         &format!("[sources.packages]\ninternal-lib = \"{INDEX}\"\n"),
         &facts,
     ));
+    // A pin to another index does not excuse it either: it is refused as not from its pin.
+    assert_refused(
+        judge(
+            "[sources]\nindexes = [\"https://private.example/simple/\"]\n[sources.packages]\ninternal-lib = \"https://private.example/simple/\"\n",
+            &facts,
+        ),
+        RuleId::SourcesIndex,
+    );
+}
+
+#[test]
+fn index_pins_are_what_resolution_follows_the_organisation_first() {
+    let pins = |org: Option<&str>, project: &str| {
+        Policy::from_texts(
+            org.map(|org| text("/etc/safevenv/policy.toml", org))
+                .as_ref(),
+            Some(&text("/proj/safevenv.toml", project)),
+        )
+        .unwrap()
+        .index_pins()
+        .into_iter()
+        .map(|(name, url)| (name.to_string(), url.to_string()))
+        .collect::<Vec<_>>()
+    };
+    let pin = |name: &str, index: &str| format!("[sources.packages]\n{name} = \"{index}\"\n");
+    let private = "https://private.example/simple/";
+    assert!(pins(None, "").is_empty());
+    assert_eq!(
+        pins(None, &pin("internal-lib", private)),
+        [("internal-lib".to_string(), private.to_string())]
+    );
+    // The organisation's pin holds for a project file that says nothing of it.
+    assert_eq!(
+        pins(
+            Some(&pin("internal-lib", private)),
+            "extends = \"default\"\n"
+        ),
+        [("internal-lib".to_string(), private.to_string())]
+    );
 }
 
 #[test]

@@ -42,4 +42,5 @@ pub use artifact::{
     sha256_hex,
 };
 pub use files::IndexFile;
+pub use render::ProjectMeta;
 pub use server::{Fault, FaultRule, RequestRecord, TestIndex, TestIndexBuilder, TestIndexError};

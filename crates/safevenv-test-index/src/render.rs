@@ -117,6 +117,21 @@ fn escape_html(text: &str) -> String {
     out
 }
 
+/// PEP 708 metadata of one project page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectMeta {
+    /// `meta.tracks` (HTML `pypi:tracks`): the project pages this index's project extends.
+    pub tracks: Vec<String>,
+    /// `alternate-locations` (HTML `pypi:alternate-locations`): where the project's owner says
+    /// it is also served.
+    pub alternate_locations: Vec<String>,
+}
+
+/// The API version a page announces: 1.2 (PEP 708) when it carries PEP 708 metadata.
+fn api_version(meta: Option<&ProjectMeta>) -> &'static str {
+    if meta.is_some() { "1.2" } else { API_VERSION }
+}
+
 /// What a page needs to know about the index around it.
 pub(crate) struct PageContext<'a> {
     /// `http://127.0.0.1:PORT`, without a trailing slash.
@@ -172,14 +187,20 @@ pub(crate) fn project_page(
     context: &PageContext<'_>,
     project: &str,
     files: &[&Entry],
+    meta: Option<&ProjectMeta>,
 ) -> String {
     match format {
-        Format::Json => project_json(context, project, files),
-        Format::Html { .. } => project_html(context, project, files),
+        Format::Json => project_json(context, project, files, meta),
+        Format::Html { .. } => project_html(context, project, files, meta),
     }
 }
 
-fn project_json(context: &PageContext<'_>, project: &str, files: &[&Entry]) -> String {
+fn project_json(
+    context: &PageContext<'_>,
+    project: &str,
+    files: &[&Entry],
+    meta: Option<&ProjectMeta>,
+) -> String {
     let mut versions: Vec<&str> = Vec::new();
     let files: Vec<Value> = files
         .iter()
@@ -223,17 +244,42 @@ fn project_json(context: &PageContext<'_>, project: &str, files: &[&Entry]) -> S
             file
         })
         .collect();
-    json!({
-        "meta": { "api-version": API_VERSION },
+    let mut page = json!({
+        "meta": { "api-version": api_version(meta) },
         "name": project,
         "files": files,
         "versions": versions,
-    })
-    .to_string()
+    });
+    if let Some(meta) = meta {
+        page["meta"]["tracks"] = json!(meta.tracks);
+        page["alternate-locations"] = json!(meta.alternate_locations);
+    }
+    page.to_string()
 }
 
-fn project_html(context: &PageContext<'_>, project: &str, files: &[&Entry]) -> String {
-    let mut html = html_head(&format!("Links for {project}"));
+fn project_html(
+    context: &PageContext<'_>,
+    project: &str,
+    files: &[&Entry],
+    meta: Option<&ProjectMeta>,
+) -> String {
+    let mut html = html_head_versioned(&format!("Links for {project}"), api_version(meta));
+    if let Some(meta) = meta {
+        let mut tags = String::new();
+        for (name, links) in [
+            ("pypi:tracks", &meta.tracks),
+            ("pypi:alternate-locations", &meta.alternate_locations),
+        ] {
+            for link in links {
+                tags.push_str(&format!(
+                    "    <meta name=\"{name}\" content=\"{}\">\n",
+                    escape_html(link)
+                ));
+            }
+        }
+        // The head ends where the body begins.
+        html = html.replacen("  </head>", &format!("{tags}  </head>"), 1);
+    }
     html.push_str(&format!(
         "    <h1>Links for {}</h1>\n",
         escape_html(project)
@@ -277,9 +323,13 @@ fn project_html(context: &PageContext<'_>, project: &str, files: &[&Entry]) -> S
 }
 
 fn html_head(title: &str) -> String {
+    html_head_versioned(title, API_VERSION)
+}
+
+fn html_head_versioned(title: &str, version: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html>\n  <head>\n    \
-         <meta name=\"pypi:repository-version\" content=\"{API_VERSION}\">\n    \
+         <meta name=\"pypi:repository-version\" content=\"{version}\">\n    \
          <title>{}</title>\n  </head>\n  <body>\n",
         escape_html(title)
     )

@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 
 use crate::artifact::{BuildError, BuiltWheel, RawArtifact, SdistSpec, WheelSpec, normalize_name};
 use crate::files::{Entry, IndexFile};
-use crate::render::{self, Format, PageContext, encode_segment};
+use crate::render::{self, Format, PageContext, ProjectMeta, encode_segment};
 
 /// The test index could not start.
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +117,8 @@ struct State {
     faults: Vec<FaultRule>,
     requests: Vec<RequestRecord>,
     serve_metadata: bool,
+    /// PEP 708 metadata by normalized project name.
+    meta: BTreeMap<String, ProjectMeta>,
 }
 
 impl State {
@@ -156,6 +158,7 @@ impl Shared {
 #[derive(Debug)]
 pub struct TestIndexBuilder {
     files: Vec<IndexFile>,
+    meta: BTreeMap<String, ProjectMeta>,
     serve_metadata: bool,
     serve_json: bool,
 }
@@ -184,6 +187,12 @@ impl TestIndexBuilder {
     /// Serves a file with per-file options (yanked, upload time, provenance, ...).
     pub fn file(mut self, file: IndexFile) -> Self {
         self.files.push(file);
+        self
+    }
+
+    /// Serves `meta` (PEP 708 `tracks`, `alternate-locations`) on `project`'s page.
+    pub fn project_meta(mut self, project: &str, meta: ProjectMeta) -> Self {
+        self.meta.insert(normalize_name(project), meta);
         self
     }
 
@@ -228,6 +237,7 @@ impl TestIndexBuilder {
                 faults: Vec::new(),
                 requests: Vec::new(),
                 serve_metadata: self.serve_metadata,
+                meta: self.meta,
             }),
             base: format!("http://{address}"),
             serve_json: self.serve_json,
@@ -270,6 +280,7 @@ impl TestIndex {
     pub fn builder() -> TestIndexBuilder {
         TestIndexBuilder {
             files: Vec::new(),
+            meta: BTreeMap::new(),
             serve_metadata: false,
             serve_json: true,
         }
@@ -312,6 +323,14 @@ impl TestIndex {
     /// Stops serving `filename`; says whether it was served.
     pub fn remove(&self, filename: &str) -> bool {
         self.shared.lock().files.remove(filename).is_some()
+    }
+
+    /// Serves `meta` (PEP 708) on `project`'s page from now on, replacing what it served.
+    pub fn set_project_meta(&self, project: &str, meta: ProjectMeta) {
+        self.shared
+            .lock()
+            .meta
+            .insert(normalize_name(project), meta);
     }
 
     /// Turns PEP 658 `.metadata` files on or off while running.
@@ -491,7 +510,13 @@ fn route(
         }
         return Reply::page(
             format,
-            render::project_page(format, &context, &normalized, &files),
+            render::project_page(
+                format,
+                &context,
+                &normalized,
+                &files,
+                state.meta.get(&normalized),
+            ),
         );
     }
     if let Some(filename) = path.strip_prefix("/files/") {
@@ -759,6 +784,7 @@ mod tests {
             ],
             requests: Vec::new(),
             serve_metadata: false,
+            meta: BTreeMap::new(),
         };
         assert_eq!(state.take_fault("/files/a.whl"), Some(Fault::Status(503)));
         assert_eq!(
