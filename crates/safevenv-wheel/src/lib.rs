@@ -17,6 +17,7 @@
 
 mod block;
 mod dist_info;
+mod entry_points;
 mod error;
 mod inflate;
 mod layout;
@@ -35,7 +36,8 @@ use uv_distribution_filename::WheelFilename;
 use zip::ZipArchive;
 
 pub use block::{BlockReader, SharedFile};
-pub use dist_info::{EntryPoint, EntryPoints, PthFile, PthLine, PthLineKind};
+pub use dist_info::{PthFile, PthLine, PthLineKind};
+pub use entry_points::{EntryPoint, EntryPoints};
 pub use error::WheelError;
 pub use unpack::UnpackedWheel;
 
@@ -497,7 +499,7 @@ impl Wheel {
         let metadata = text(metadata_file);
         dist_info::check_metadata(&metadata, filename, wheel)?;
         let entry_points = match entry_points_file {
-            Some(i) => dist_info::parse_entry_points(&text(i), wheel)?,
+            Some(i) => entry_points::parse_entry_points(&text(i), wheel)?,
             None => EntryPoints::default(),
         };
         let pth_files = files
