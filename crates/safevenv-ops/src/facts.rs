@@ -111,17 +111,13 @@ pub(crate) fn add_wheel_facts(
             &layout.prefix,
         ));
     }
-    let entry_points = wheel.entry_points();
-    for entry in entry_points
-        .console_scripts
-        .iter()
-        .chain(&entry_points.gui_scripts)
-    {
-        scripts.push(entry.name.clone());
+    // The scripts the installer writes and every name Python lists (`safevenv_wheel::EntryPoints`).
+    for name in wheel.entry_points().script_names(layout.python_version.1) {
         files.push(relative_to_prefix(
-            &layout.scheme.scripts.join(&entry.name),
+            &layout.scheme.scripts.join(&name),
             &layout.prefix,
         ));
+        scripts.push(name);
     }
     facts.license = license_facts(wheel.metadata());
     facts.contents = Some(ContentsFacts {

@@ -98,7 +98,10 @@ pub(crate) fn parse_entry_points(text: &str, wheel: &str) -> Result<EntryPoints,
         // `x/../pip`, `./pip` or `pip/` write `bin/pip` while the policy would judge the
         // literal name. A script name must be one plain file name; then `bin/{name}` is the
         // file written and the name judged is its name.
-        if let Some(script) = scripts.iter().find(|script| !is_plain_file_name(&script.name)) {
+        if let Some(script) = scripts
+            .iter()
+            .find(|script| !is_plain_file_name(&script.name))
+        {
             return Err(WheelError::EntryPointName {
                 wheel: wheel.to_string(),
                 section,
@@ -190,7 +193,9 @@ fn universal_newlines(text: &str) -> String {
 /// `str.splitlines` (without ends): `\n`, `\r`, `\v`, `\f`, U+001C–U+001E, U+0085, U+2028, U+2029.
 fn py_splitlines(text: &str) -> Vec<&str> {
     let mut lines: Vec<&str> = text
-        .split(['\n', '\u{b}', '\u{c}', '\u{1c}', '\u{1d}', '\u{1e}', '\u{85}', '\u{2028}', '\u{2029}'])
+        .split([
+            '\n', '\u{b}', '\u{c}', '\u{1c}', '\u{1d}', '\u{1e}', '\u{85}', '\u{2028}', '\u{2029}',
+        ])
         .collect();
     // A final line break ends the last line rather than starting an empty one.
     if lines.last() == Some(&"") {
@@ -354,8 +359,12 @@ mod tests {
             [("tool", true), ("pip", false)]
         );
         // uv: `pip` is a key; Python 3.8/3.9: a continuation of `tool`'s value.
-        let parsed = parse_entry_points("[console_scripts]\ntool = a:b\n  pip = c:d\n", "w").unwrap();
-        assert_eq!(names(&parsed.console_scripts), [("pip", true), ("tool", true)]);
+        let parsed =
+            parse_entry_points("[console_scripts]\ntool = a:b\n  pip = c:d\n", "w").unwrap();
+        assert_eq!(
+            names(&parsed.console_scripts),
+            [("pip", true), ("tool", true)]
+        );
     }
 
     #[test]
