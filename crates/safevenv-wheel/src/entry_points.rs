@@ -75,21 +75,21 @@ const SCRIPT_SECTIONS: [&str; 2] = ["console_scripts", "gui_scripts"];
 /// lists. Other groups are plugin registrations the installer does not act on.
 pub(crate) fn parse_entry_points(text: &str, wheel: &str) -> Result<EntryPoints, WheelError> {
     let installed = installer_scripts(text, wheel)?;
+    let python: Vec<(String, String, String)> = python_sectioned(text)
+        .into_iter()
+        .chain(python_config_parser(text))
+        .collect();
     let mut entry_points = EntryPoints::default();
     for (section, scripts) in SCRIPT_SECTIONS.into_iter().zip([
         &mut entry_points.console_scripts,
         &mut entry_points.gui_scripts,
     ]) {
         scripts.extend(installed.get(section).into_iter().flatten().cloned());
-        let python = python_sectioned(text)
-            .into_iter()
-            .chain(python_config_parser(text))
-            .filter(|(group, _, _)| group == section);
-        for (_, name, target) in python {
-            if !scripts.iter().any(|script| script.name == name) {
+        for (_, name, target) in python.iter().filter(|(group, _, _)| group == section) {
+            if !scripts.iter().any(|script| &script.name == name) {
                 scripts.push(EntryPoint {
-                    name,
-                    target,
+                    name: name.clone(),
+                    target: target.clone(),
                     installed: false,
                 });
             }
