@@ -502,3 +502,68 @@ fn the_malformed_wheel_vectors_are_refused_and_an_accepted_one_installs() {
         stderr(&output)
     );
 }
+
+/// A wheel of `name` whose `entry_points.txt` is `text`, verbatim.
+fn with_entry_points(name: &str, text: &str) -> WheelSpec {
+    WheelSpec::new(name, "1.0")
+        .file(&format!("{name}/__init__.py"), "def main(): pass\n")
+        .file(&format!("{name}-1.0.dist-info/entry_points.txt"), text)
+}
+
+#[test]
+fn reserved_scripts_hidden_from_a_strict_reader_of_entry_points_are_refused() {
+    // Each writes (uv) or lists (Python) a reserved script a line-by-line reader misses.
+    let hostile = [
+        ("junkhead", "[console_scripts]x\npip = evil:main\n"),
+        (
+            "commenthead",
+            "[console_scripts] ; the CLI\npip = evil:main\n",
+        ),
+        (
+            "spacedhead",
+            "[console_scripts]  # the CLI\npip3 = evil:main\n",
+        ),
+        ("lonecr", "[console_scripts]\rpip = evil:main\r"),
+        (
+            "defaults",
+            "[DEFAULT]\npip = evil:main\n[console_scripts]\nok = evil:main\n",
+        ),
+        ("uppercase", "[console_scripts]\nPip = evil:main\n"),
+        (
+            "indented",
+            "[console_scripts]\nok = evil:main\n  pip = evil:main\n",
+        ),
+    ];
+    let mut builder = TestIndex::builder();
+    for (name, text) in hostile {
+        builder = builder.wheel(with_entry_points(name, text));
+    }
+    let index = builder
+        .wheel(with_entry_points(
+            "honest",
+            "# The CLI.\n[console_scripts]\nhonest-tool = honest:main ; comment\n\n[gui_scripts]\nhonest-gui=honest:main\n",
+        ))
+        .start()
+        .unwrap();
+    let context = with_environment();
+    let before = snapshot(&venv(&context));
+    let mut args = vec!["install", "--no-lockfile"];
+    args.extend(hostile.iter().map(|(name, _)| *name));
+    let output = safevenv(&context, &index, &args);
+    let message = assert_refused(&output, "contents.script-clash");
+    // Judged by the script rule, not refused as unreadable.
+    assert!(!message.contains("refused[contents.archive]"), "{message}");
+    for (name, _) in hostile {
+        assert!(
+            message.contains(&format!("`{name}` 1.0")),
+            "{name} refused: {message}"
+        );
+    }
+    assert_unchanged(&before, &snapshot(&venv(&context)));
+
+    let output = safevenv(&context, &index, &["install", "honest", "--no-lockfile"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    for script in ["honest-tool", "honest-gui"] {
+        assert!(venv(&context).join("bin").join(script).exists(), "{script}");
+    }
+}

@@ -99,6 +99,8 @@ pub struct Destinations {
     /// case-insensitive and normalising file systems.
     folded: FoldedScheme,
     windows: bool,
+    /// The minor version of the environment's Python (uv names `pip3.X` for it).
+    python_minor: u8,
     /// Directories already resolved: relative path → resolved relative path, or `None` when it
     /// does not exist in the environment (nor anything below it).
     resolved: Mutex<HashMap<PathBuf, Resolved>>,
@@ -158,6 +160,7 @@ impl Destinations {
             data: relative(&layout.scheme.data),
             purelib,
             windows: layout.os_name == "nt",
+            python_minor: layout.python_version.1,
             resolved: Mutex::new(HashMap::new()),
         }
     }
@@ -196,27 +199,25 @@ impl Destinations {
                 Some(file.path.clone()),
             ));
         }
-        let entry_points = wheel.entry_points();
-        for script in entry_points
-            .console_scripts
-            .iter()
-            .chain(&entry_points.gui_scripts)
-        {
-            // A script name is one file name in the scripts directory.
-            if script.name.is_empty()
-                || script.name.contains(['/', '\\', '\0'])
-                || matches!(script.name.as_str(), "." | "..")
+        // The scripts uv's installer writes, and every name Python lists (stricter: a name
+        // only one reader sees is judged too), with the launchers written beside them.
+        for name in wheel.entry_points().script_names(self.python_minor) {
+            // A script name is one file name in the scripts directory (the wheel reader
+            // refuses others; this model does not rely on it).
+            if name.is_empty()
+                || name.contains(['/', '\\', '\0'])
+                || matches!(name.as_str(), "." | "..")
             {
                 uninstallable.push(format!(
                     "the entry point `{}` is not a plain file name",
-                    script.name.escape_debug()
+                    name.escape_debug()
                 ));
                 continue;
             }
-            planned.push((self.scripts.join(&script.name), None));
             if self.windows {
-                planned.push((self.scripts.join(format!("{}.exe", script.name)), None));
+                planned.push((self.scripts.join(format!("{name}.exe")), None));
             }
+            planned.push((self.scripts.join(name), None));
         }
         let dist_info = site_packages.join(wheel.dist_info());
         for generated in ["INSTALLER", "REQUESTED", "direct_url.json", "RECORD"] {

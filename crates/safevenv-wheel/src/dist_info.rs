@@ -1,4 +1,5 @@
-//! The `.dist-info` text files: WHEEL (6), METADATA (7) and `entry_points.txt`.
+//! The `.dist-info` text files: WHEEL (6) and METADATA (7) (`entry_points.txt`:
+//! [`crate::entry_points`]; `.pth` files: [`crate::pth`]).
 
 use std::str::FromStr;
 
@@ -110,88 +111,9 @@ pub(crate) fn stem_matches(stem: &str, filename: &WheelFilename) -> bool {
         && Version::from_str(version).ok().as_ref() == Some(&filename.version)
 }
 
-/// One entry point: `name = target` (`module:attribute [extras]`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EntryPoint {
-    /// The script name, as installed in the environment's `bin` (or `Scripts`).
-    pub name: String,
-    /// The object reference, verbatim.
-    pub target: String,
-}
-
-/// The script entry points of `entry_points.txt`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EntryPoints {
-    /// `[console_scripts]`.
-    pub console_scripts: Vec<EntryPoint>,
-    /// `[gui_scripts]`.
-    pub gui_scripts: Vec<EntryPoint>,
-}
-
-/// Parses the INI-style `entry_points.txt`; only the two script sections are kept (and
-/// checked), other groups are plugin registrations the installer does not act on.
-pub(crate) fn parse_entry_points(text: &str, wheel: &str) -> Result<EntryPoints, WheelError> {
-    let mut entry_points = EntryPoints::default();
-    let mut section: Option<&mut Vec<EntryPoint>> = None;
-    for (number, line) in text.lines().enumerate() {
-        let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.starts_with(['#', ';']) {
-            continue;
-        }
-        if let Some(name) = trimmed
-            .strip_prefix('[')
-            .and_then(|rest| rest.strip_suffix(']'))
-        {
-            section = match name.trim() {
-                "console_scripts" => Some(&mut entry_points.console_scripts),
-                "gui_scripts" => Some(&mut entry_points.gui_scripts),
-                _ => None,
-            };
-            continue;
-        }
-        let Some(scripts) = section.as_deref_mut() else {
-            continue;
-        };
-        let parsed = trimmed
-            .split_once('=')
-            .map(|(name, target)| (name.trim(), target.trim()))
-            .filter(|(name, target)| !name.is_empty() && !target.is_empty());
-        let Some((name, target)) = parsed else {
-            return Err(WheelError::EntryPointSyntax {
-                wheel: wheel.to_string(),
-                line: number + 1,
-                text: line.to_string(),
-            });
-        };
-        scripts.push(EntryPoint {
-            name: name.to_string(),
-            target: target.to_string(),
-        });
-    }
-    Ok(entry_points)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn entry_points_keep_script_sections() {
-        let text = "[console_scripts]\ntool = pkg.cli:main\n\n[pytest11]\nplug = x\n[gui_scripts]\ng=pkg:gui [extra]\n";
-        let parsed = parse_entry_points(text, "w").unwrap();
-        assert_eq!(
-            parsed.console_scripts,
-            vec![EntryPoint {
-                name: "tool".into(),
-                target: "pkg.cli:main".into()
-            }]
-        );
-        assert_eq!(parsed.gui_scripts[0].target, "pkg:gui [extra]");
-        assert!(matches!(
-            parse_entry_points("[console_scripts]\nbroken\n", "w"),
-            Err(WheelError::EntryPointSyntax { line: 2, .. })
-        ));
-    }
 
     #[test]
     fn wheel_versions() {

@@ -563,16 +563,52 @@ pub enum WheelError {
         filename: String,
     },
 
-    // Entry points.
-    /// A line of `entry_points.txt` in `console_scripts` or `gui_scripts` is not `name = target`.
-    #[error("`entry_points.txt` of wheel `{wheel}` has a malformed line {line}: `{text}`")]
+    // Entry points: what uv-install-wheel refuses (`crate::entry_points`).
+    /// `entry_points.txt` is not an INI file the installer's `configparser` reads (a `[` with
+    /// no `]`, an empty key).
+    #[error("`entry_points.txt` of wheel `{wheel}` is malformed: {reason}")]
     EntryPointSyntax {
         /// The wheel.
         wheel: String,
-        /// 1-based line number.
-        line: usize,
-        /// The line.
-        text: String,
+        /// The parser's message, naming the line.
+        reason: String,
+    },
+    /// A key of `console_scripts` or `gui_scripts` has no `=`.
+    #[error("`entry_points.txt` of wheel `{wheel}` has `{name}` in `[{section}]` without a value")]
+    EntryPointWithoutValue {
+        /// The wheel.
+        wheel: String,
+        /// `console_scripts` or `gui_scripts`.
+        section: &'static str,
+        /// The key.
+        name: String,
+    },
+    /// A script's value is not `module:function [extras]`.
+    #[error(
+        "`entry_points.txt` of wheel `{wheel}` has a script `{name}` in `[{section}]` whose target `{target}` is not `module:function`"
+    )]
+    EntryPointTarget {
+        /// The wheel.
+        wheel: String,
+        /// `console_scripts` or `gui_scripts`.
+        section: &'static str,
+        /// The script name.
+        name: String,
+        /// The value.
+        target: String,
+    },
+    /// A script name is not one plain file name (`/`, `\\`, `.`, `..`): the installer would
+    /// write a file whose name is not the one judged.
+    #[error(
+        "`entry_points.txt` of wheel `{wheel}` has a script `{name}` in `[{section}]` that is not a plain file name"
+    )]
+    EntryPointName {
+        /// The wheel.
+        wheel: String,
+        /// `console_scripts` or `gui_scripts`.
+        section: &'static str,
+        /// The script name.
+        name: String,
     },
 
     // (8): RECORD.

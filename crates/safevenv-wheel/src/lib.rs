@@ -17,6 +17,7 @@
 
 mod block;
 mod dist_info;
+mod entry_points;
 mod error;
 mod inflate;
 mod layout;
@@ -36,7 +37,7 @@ use uv_distribution_filename::WheelFilename;
 use zip::ZipArchive;
 
 pub use block::{BlockReader, SharedFile};
-pub use dist_info::{EntryPoint, EntryPoints};
+pub use entry_points::{EntryPoint, EntryPoints};
 pub use error::WheelError;
 pub use pth::{PthFile, PthLine, PthLineKind};
 pub use unpack::UnpackedWheel;
@@ -515,7 +516,7 @@ impl Wheel {
         let metadata = text(metadata_file)?;
         dist_info::check_metadata(&metadata, filename, wheel)?;
         let entry_points = match entry_points_file {
-            Some(i) => dist_info::parse_entry_points(&text(i)?, wheel)?,
+            Some(i) => entry_points::parse_entry_points(&text(i)?, wheel)?,
             None => EntryPoints::default(),
         };
         let pth_files = files
