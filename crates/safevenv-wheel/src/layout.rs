@@ -723,31 +723,18 @@ fn read_local_header<R: Read + Seek>(
         .iter()
         .find(|(id, _)| *id == ZIP64_EXTRA)
         .map(|(_, data)| *data);
-    let (mut size, mut compressed_size) = (u64::from(size32), u64::from(compressed32));
-    if let Some(data) = zip64 {
-        // As in the central directory, the record holds exactly the marked sizes, in order
-        // (the malo corpus and uv agree; a longer record is read differently by readers).
-        let needs_size = size32 == u32::MAX;
-        let needs_compressed = compressed32 == u32::MAX;
-        if data.len() != 8 * (usize::from(needs_size) + usize::from(needs_compressed)) {
-            return Err(WheelError::MalformedExtraField {
-                wheel,
-                entry: entry.name.clone(),
-                reason: "the local ZIP64 record does not hold exactly the sizes marked as ZIP64",
-            });
+    let readings = local_size_readings(size32, compressed32, zip64).map_err(|reason| {
+        WheelError::MalformedExtraField {
+            wheel: wheel.clone(),
+            entry: entry.name.clone(),
+            reason,
         }
-        let mut values = Fields::new(data);
-        if needs_size && let Some(wide) = values.u64() {
-            size = wide;
-        }
-        if needs_compressed && let Some(wide) = values.u64() {
-            compressed_size = wide;
-        }
-    }
+    })?;
 
     let uses_descriptor = flags & FLAG_DATA_DESCRIPTOR != 0;
     // With a data descriptor the local fields may be zero (written before the data was);
-    // any other value must still agree.
+    // every reader that honours bit 3 then takes the descriptor's values, which must equal
+    // the directory's below. Any other value must agree.
     let agrees = |local: u64, central: u64| local == central || (uses_descriptor && local == 0);
     if !agrees(u64::from(crc32), u64::from(entry.crc32)) {
         return Err(mismatch(
@@ -756,15 +743,23 @@ fn read_local_header<R: Read + Seek>(
             format!("{:#010x}", entry.crc32),
         ));
     }
-    if !agrees(compressed_size, entry.compressed_size) {
-        return Err(mismatch(
-            "compressed size",
-            compressed_size.to_string(),
-            entry.compressed_size.to_string(),
-        ));
-    }
-    if !agrees(size, entry.size) {
-        return Err(mismatch("size", size.to_string(), entry.size.to_string()));
+    // Invariant: every size any reader can take for this entry (the 32-bit local fields,
+    // the local ZIP64 record read either way APPNOTE allows, the central directory, the
+    // data descriptor) is the same number. Threat: a streaming reader that trusts the
+    // local header and an installer that trusts the directory extracting different bytes
+    // (malo `short_usize_zip64`: a ZIP64 record that silently lengthens a file).
+    for reading in &readings {
+        let central = match reading.size {
+            SizeField::Uncompressed => entry.size,
+            SizeField::Compressed => entry.compressed_size,
+        };
+        if !agrees(reading.value, central) {
+            return Err(mismatch(
+                reading.field,
+                reading.value.to_string(),
+                central.to_string(),
+            ));
+        }
     }
 
     let data_start = offset + 30 + u64::from(name_len) + u64::from(extra_len);
@@ -823,4 +818,98 @@ fn read_local_header<R: Read + Seek>(
         }
     }
     Ok(data_end + len)
+}
+
+/// Which of an entry's two sizes a local reading gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SizeField {
+    Uncompressed,
+    Compressed,
+}
+
+/// One size a reader could take for an entry from its local header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SizeReading {
+    /// How the reader got it, as named in [`WheelError::LocalHeaderMismatch`].
+    field: &'static str,
+    size: SizeField,
+    value: u64,
+}
+
+/// Every size a reader could take from a local header, or why its ZIP64 record is malformed.
+///
+/// APPNOTE 4.5.3 allows two readings of a local ZIP64 record, and readers exist for each:
+/// "fields only appear if the corresponding field is set to 0xFFFFFFFF", in order (Python's
+/// `zipfile`, the `zip` crate, uv), and "this entry in the Local header MUST include BOTH
+/// original and compressed file size fields" (Commons Compress and Ant read the two sizes
+/// at fixed places). A reader without ZIP64 takes the 32-bit fields. So the readings are:
+/// the 32-bit fields not set to the 0xFFFFFFFF marker; the marked sizes, in order, from the
+/// record; and, for a 16-byte record, its two sizes at their fixed places. The caller
+/// requires all of them to equal the central directory's: then no two readers disagree.
+/// That accepts each layout real writers produce (Python's `zipfile` before 3.11 and
+/// protobuf's wheels: real 32-bit sizes and a record holding the same two; 3.11 and later:
+/// markers and a record holding both; the malo corpus: a record holding just the marked
+/// one) and refuses a record whose values differ from the 32-bit fields or the directory.
+///
+/// Malformed, because readers would part ways on where its values are: a record of any
+/// other length (too short for the marked sizes, one size only when none is marked, or
+/// longer than both sizes: the local header has no offset or disk field to extend), and a
+/// marked size with no record at all.
+fn local_size_readings(
+    size32: u32,
+    compressed32: u32,
+    zip64: Option<&[u8]>,
+) -> Result<Vec<SizeReading>, &'static str> {
+    let reading = |field, size, value| SizeReading { field, size, value };
+    let mut readings = Vec::new();
+    let mut marked = Vec::new();
+    for (value, size, field) in [
+        (size32, SizeField::Uncompressed, "size"),
+        (compressed32, SizeField::Compressed, "compressed size"),
+    ] {
+        if value == u32::MAX {
+            marked.push(size);
+        } else {
+            readings.push(reading(field, size, u64::from(value)));
+        }
+    }
+    let Some(data) = zip64 else {
+        return if marked.is_empty() {
+            Ok(readings)
+        } else {
+            Err("a size is marked as ZIP64 but there is no local ZIP64 record")
+        };
+    };
+    const BOTH_SIZES: usize = 16;
+    if data.len() != 8 * marked.len() && data.len() != BOTH_SIZES {
+        return Err(
+            "the local ZIP64 record holds neither exactly the sizes marked as ZIP64 nor both sizes",
+        );
+    }
+    let mut values = Fields::new(data);
+    for size in &marked {
+        let field = match size {
+            SizeField::Uncompressed => "ZIP64 size",
+            SizeField::Compressed => "ZIP64 compressed size",
+        };
+        if let Some(value) = values.u64() {
+            readings.push(reading(field, *size, value));
+        }
+    }
+    if data.len() == BOTH_SIZES && marked.len() < 2 {
+        let mut fixed = Fields::new(data);
+        if let (Some(size), Some(compressed)) = (fixed.u64(), fixed.u64()) {
+            readings.push(reading(
+                "ZIP64 size (read as both sizes)",
+                SizeField::Uncompressed,
+                size,
+            ));
+            readings.push(reading(
+                "ZIP64 compressed size (read as both sizes)",
+                SizeField::Compressed,
+                compressed,
+            ));
+        }
+    }
+    Ok(readings)
 }
