@@ -1,7 +1,10 @@
-//! The local header's ZIP64 record (APPNOTE 4.5.3): every size a reader could take for an
-//! entry must be the same number. Wheels written by the real writer, Python's `zipfile` (each
-//! pyenv CPython 3.8+, seekable and streaming), are accepted and verified; generated variants
-//! whose readings differ, or whose record is malformed, are refused.
+//! Local headers read as a streaming reader and a directory reader would: they must agree.
+//!
+//! The ZIP64 record (APPNOTE 4.5.3): every size a reader could take for an entry must be the
+//! same number. Wheels written by the real writer, Python's `zipfile` (each pyenv CPython
+//! 3.8+, seekable and streaming), are accepted and verified; generated variants whose
+//! readings differ, or whose record is malformed, are refused. The UTF-8 flag must agree
+//! only where it changes a name.
 
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
@@ -12,6 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use flate2::Compression;
 use flate2::write::DeflateEncoder;
+use safevenv_test_index::WheelSpec;
 use safevenv_wheel::{Limits, Wheel, WheelError};
 use sha2::{Digest, Sha256};
 use uv_distribution_filename::WheelFilename;
@@ -596,5 +600,59 @@ fn wheels_pythons_zipfile_writes_with_zip64_locals_install() {
         markers_seen,
         minors.iter().any(|&minor| minor >= 11),
         "{minors:?}"
+    );
+}
+
+/// Sets or clears the UTF-8 flag (bit 11) of `name`'s local header or central record.
+fn set_utf8_flag(bytes: &mut [u8], name: &str, central: bool, on: bool) {
+    let (signature, name_at): (&[u8], usize) = if central {
+        (b"PK\x01\x02", 46)
+    } else {
+        (b"PK\x03\x04", 30)
+    };
+    let at = (0..bytes.len())
+        .find(|&at| {
+            bytes[at..].starts_with(signature) && bytes[at + name_at..].starts_with(name.as_bytes())
+        })
+        .unwrap();
+    let flags_at = at + if central { 8 } else { 6 };
+    let mut flags = u16::from_le_bytes([bytes[flags_at], bytes[flags_at + 1]]);
+    if on {
+        flags |= 1 << 11;
+    } else {
+        flags &= !(1 << 11);
+    }
+    bytes[flags_at..flags_at + 2].copy_from_slice(&flags.to_le_bytes());
+}
+
+#[test]
+fn the_utf8_flag_must_agree_only_where_it_changes_the_name() {
+    let non_ascii = "demo/caf\u{e9}.py";
+    let built = WheelSpec::new("demo", "1.0")
+        .file(TARGET, "x = 1\n")
+        .file(non_ascii, "y = 2\n")
+        .build()
+        .unwrap();
+    assert!(open(built.bytes.clone()).is_ok());
+    // An ASCII name reads the same under CP437 and UTF-8: a flag on one side only is harmless.
+    for central in [false, true] {
+        let mut bytes = built.bytes.clone();
+        set_utf8_flag(&mut bytes, TARGET, central, true);
+        let result = open(bytes);
+        assert!(
+            result.is_ok(),
+            "ASCII, flag set in central {central}: {result:?}"
+        );
+    }
+    // A non-ASCII name flagged on one side only is two names.
+    let mut bytes = built.bytes.clone();
+    set_utf8_flag(&mut bytes, non_ascii, false, false);
+    let result = open(bytes);
+    assert!(
+        matches!(
+            result,
+            Err(WheelError::LocalHeaderMismatch { field: "flags", .. })
+        ),
+        "{result:?}"
     );
 }
