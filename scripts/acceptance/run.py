@@ -14,7 +14,8 @@ Run by hand; it needs the network and is not part of CI:
                                       [--python PATH] [--json FILE] [--timeout S]
 
 `SAFEVENV_BENCH_BINARY=path` runs an already built binary instead of building the release one.
-A full run of the list downloads several GB and takes hours; `--limit 40` checks the first 40.
+A full run of the list downloads some GB and took about half an hour here; `--limit 40` checks
+the first 40.
 """
 
 import argparse
