@@ -96,7 +96,9 @@ def try_other(tools: Path, python: str, name: str, scratch: Path, timeout: float
     """Whether pip and uv install `name` for the same interpreter, each into a fresh environment."""
     verdicts = {}
     pip_venv = scratch / "pip-venv"
-    subprocess.run([python, "-m", "venv", str(pip_venv)], check=True, capture_output=True)
+    made = run([python, "-m", "venv", str(pip_venv)], timeout)
+    if made.returncode != 0:
+        return {"pip": f"not tried: {last_lines(made.stderr, 1)}", "uv": "not tried"}
     pip = run(
         [str(pip_venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
          "--no-cache-dir", "--only-binary", ":all:", name],
@@ -104,7 +106,10 @@ def try_other(tools: Path, python: str, name: str, scratch: Path, timeout: float
     )
     verdicts["pip"] = "ok" if pip.returncode == 0 else f"failed: {last_lines(pip.stderr, 1)}"
     uv_venv = scratch / "uv-venv"
-    subprocess.run([python, "-m", "venv", "--without-pip", str(uv_venv)], check=True, capture_output=True)
+    made = run([python, "-m", "venv", "--without-pip", str(uv_venv)], timeout)
+    if made.returncode != 0:
+        verdicts["uv"] = f"not tried: {last_lines(made.stderr, 1)}"
+        return verdicts
     env = dict(os.environ, UV_CACHE_DIR=str(scratch / "uv-cache"))
     uv = run(
         [str(tools / "uv"), "pip", "install", "-q", "--python", str(uv_venv / "bin" / "python"),
