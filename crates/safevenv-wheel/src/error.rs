@@ -115,7 +115,9 @@ pub enum WheelError {
         wheel: String,
         /// The entry (central directory name).
         entry: String,
-        /// The field (`name`, `flags`, `method`, `crc32`, `compressed size`, `size`).
+        /// The field (`name`, `flags`, `method`, `crc32`, `compressed size`, `size`), or the
+        /// reading of the ZIP64 record that disagrees (`ZIP64 size`, `ZIP64 compressed size`,
+        /// and either `(read as both sizes)`).
         field: &'static str,
         /// The local header's value.
         local: String,

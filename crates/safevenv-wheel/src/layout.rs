@@ -5,6 +5,13 @@
 //! (a prefix, a hidden entry between two listed ones, a second archive after the first), and
 //! collapses duplicate names. Each of those lets two zip readers see two different wheels —
 //! the "parser differential" the malo corpus is about — so we refuse all of them.
+//!
+//! Every rule here says, where it is enforced, which two readers it keeps from disagreeing
+//! (a reader that walks local headers from the start, as streaming installers do; one that
+//! trusts the central directory, as Python's `zipfile` and pip do; one that searches for the
+//! end record from the back or from the front; ...). A layout that is merely unusual but
+//! that every reader reads the same way is accepted: refusing it would protect nothing.
+//! The few rules that guard something else (limits, encryption, methods) say so.
 
 use std::io::{Read, Seek, SeekFrom};
 
@@ -167,7 +174,8 @@ pub(crate) fn read_layout<R: Read + Seek>(
     let mut reader = Reader { inner, wheel, len };
     let end = read_end(&mut reader)?;
 
-    // (4): refuse a huge directory before allocating for it.
+    // (4): refuse a huge directory before allocating for it. A resource limit, not a
+    // differential.
     if end.entries > limits.max_entries {
         return Err(WheelError::TooManyEntries {
             wheel: wheel.to_string(),
@@ -175,6 +183,9 @@ pub(crate) fn read_layout<R: Read + Seek>(
             limit: limits.max_entries,
         });
     }
+    // The central directory ends exactly where the end record starts. Prevents: a reader
+    // that finds the directory by its offset and one that finds it by its size back from the
+    // end record (as readers that correct for a prefix do) reading different directories.
     match end.cd_offset.checked_add(end.cd_size) {
         Some(cd_stop) if cd_stop == end.cd_end => {}
         Some(cd_stop) if cd_stop < end.cd_end => {
@@ -217,6 +228,9 @@ fn read_end<R: Read + Seek>(reader: &mut Reader<'_, R>) -> Result<End, WheelErro
 
     // An end record is only genuine if its comment reaches exactly the end of the file; a
     // second record that also fits means a zip was appended to (or hidden in) another.
+    // Prevents: readers that search from the back and stop at the first signature, and
+    // readers that check the comment length, taking different end records and so different
+    // archives (malo `zipinzip`, `dupe_eocd`; a signature hidden in the comment).
     let mut candidates = (0..=tail.len() - END_LEN as usize).rev().filter(|&at| {
         let mut fields = Fields::new(&tail[at..]);
         fields.u32() == Some(END_RECORD)
@@ -250,6 +264,8 @@ fn read_end<R: Read + Seek>(reader: &mut Reader<'_, R>) -> Result<End, WheelErro
     else {
         return Err(not_a_zip());
     };
+    // Prevents: readers that ignore disk numbers and readers that look for the other disks
+    // (or refuse) reading different entries. A wheel is always one file.
     if disk != 0 || cd_disk != 0 || disk_entries != entries {
         return Err(WheelError::MultiDisk { wheel });
     }
@@ -277,7 +293,9 @@ fn read_end<R: Read + Seek>(reader: &mut Reader<'_, R>) -> Result<End, WheelErro
         return Err(WheelError::MultiDisk { wheel });
     }
     // The ZIP64 end record is 56 bytes when it carries no extensible data; we refuse that
-    // data because readers that do and do not honour it would see different archives.
+    // data because readers that do and do not honour it would see different archives, and
+    // bytes between the record and its locator, which no reader accounts for (malo
+    // `zip64_eocd_confusion` hides a second directory there).
     const ZIP64_END_LEN: u64 = 56;
     match record_offset.checked_add(ZIP64_END_LEN) {
         Some(stop) if stop == locator_offset => {}
@@ -334,6 +352,8 @@ fn read_end<R: Read + Seek>(reader: &mut Reader<'_, R>) -> Result<End, WheelErro
         return Err(WheelError::MultiDisk { wheel });
     }
     // A classic field either holds its all-ones marker or the same value as the ZIP64 field.
+    // Prevents: a reader without ZIP64 (classic fields) and one with it (ZIP64 fields)
+    // finding different directories.
     if entries != u16::MAX && u64::from(entries) != entries64 {
         return Err(inconsistent("entries"));
     }
@@ -352,6 +372,10 @@ fn read_end<R: Read + Seek>(reader: &mut Reader<'_, R>) -> Result<End, WheelErro
 }
 
 /// Splits an extra field into `(id, data)` records, refusing truncated and repeated ones.
+///
+/// Prevents: readers that stop at a truncated record, skip it or read past it taking
+/// different records; and, for a repeated id, readers that take the first and readers that
+/// take the last (malo `second_unicode_extra`, `unicode_extra_chain`).
 fn parse_extra<'a>(
     extra: &'a [u8],
     wheel: &str,
@@ -388,12 +412,15 @@ fn decode_name(raw: &[u8], flags: u16, wheel: &str) -> Result<String, WheelError
     let lossy = || String::from_utf8_lossy(raw).into_owned();
     if flags & FLAG_UTF8 == 0 && !raw.is_ascii() {
         // Without the flag the name is CP437 by the letter of APPNOTE, but many readers
-        // decode it as UTF-8: the same bytes would name two different files.
+        // decode it as UTF-8: the same bytes would name two different files. (ASCII reads
+        // the same either way.)
         return Err(WheelError::AmbiguousNameEncoding {
             wheel: wheel.to_string(),
             entry: lossy(),
         });
     }
+    // Prevents: readers that replace invalid UTF-8, that fall back to CP437 and that refuse
+    // naming the file three ways.
     String::from_utf8(raw.to_vec()).map_err(|_| WheelError::NonUtf8Name {
         wheel: wheel.to_string(),
         entry: lossy(),
@@ -414,6 +441,8 @@ fn read_central_directory(
             structure: "central directory record",
             offset,
         };
+        // Prevents: readers that stop at the first bad record and readers that trust the end
+        // record's count seeing different entry lists (with the count check below).
         if fields.u32() != Some(CENTRAL_HEADER) {
             return Err(WheelError::BadSignature {
                 wheel: wheel.to_string(),
@@ -467,6 +496,7 @@ fn read_central_directory(
         let name = decode_name(raw_name, flags, wheel)?;
 
         // (1): encrypted entries cannot be verified; other methods are not allowed in wheels.
+        // Not a differential: content we cannot inflate is content no hash vouches for.
         if flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION | FLAG_MASKED_HEADERS) != 0 {
             return Err(WheelError::Encrypted {
                 wheel: wheel.to_string(),
@@ -485,6 +515,10 @@ fn read_central_directory(
         check_unicode_path(&records, &name, wheel)?;
         // APPNOTE 4.5.3: the ZIP64 record holds exactly the fields whose classic value is
         // all ones, in this order; any other length lets readers pick different values.
+        // Prevents: a reader that takes the marked fields in order and one that reads the
+        // record's fields at fixed places (as some readers did) taking different sizes or
+        // offsets. (The local header's record has a second reading APPNOTE itself gives, both
+        // sizes always; see `local_size_readings`.)
         let needs_size = size32 == u32::MAX;
         let needs_compressed = compressed32 == u32::MAX;
         let needs_offset = offset32 == u32::MAX;
@@ -529,6 +563,7 @@ fn read_central_directory(
             }
             None => {}
         }
+        // Prevents: as the end record's disk numbers.
         if needs_disk {
             return Err(WheelError::MultiDisk {
                 wheel: wheel.to_string(),
@@ -547,6 +582,8 @@ fn read_central_directory(
             flags,
         });
     }
+    // Prevents: readers that trust the end record's count and readers that walk the
+    // directory seeing different numbers of entries.
     if entries.len() as u64 != end.entries {
         return Err(WheelError::EntryCountMismatch {
             wheel: wheel.to_string(),
@@ -558,6 +595,9 @@ fn read_central_directory(
 }
 
 /// The Info-ZIP Unicode path field (0x7075) overrides the name in some readers only.
+///
+/// Prevents: readers that honour the field and readers that ignore it writing the entry
+/// under two names; so the field may only repeat the name.
 fn check_unicode_path(records: &[(u16, &[u8])], name: &str, wheel: &str) -> Result<(), WheelError> {
     let Some((_, data)) = records.iter().find(|(id, _)| *id == UNICODE_PATH_EXTRA) else {
         return Ok(());
@@ -578,6 +618,11 @@ fn check_unicode_path(records: &[(u16, &[u8])], name: &str, wheel: &str) -> Resu
 /// Walks the entries in file order: each local header must start where the previous entry
 /// ended, agree with its central record, and the last must end where the directory starts.
 /// Returns the sum of compressed sizes.
+///
+/// Prevents: a streaming reader, which walks local headers from the first byte, finding
+/// entries (in a prefix, a gap, or after the last entry) that a directory reader never
+/// sees (malo `cd_missing_entry`), and both reading the same bytes as two entries
+/// (overlapping entries, as in overlapping-file zip bombs).
 fn read_local_headers<R: Read + Seek>(
     reader: &mut Reader<'_, R>,
     entries: &mut [Entry],
@@ -693,6 +738,8 @@ fn read_local_header<R: Read + Seek>(
         local,
         central,
     };
+    // Prevents: a streaming reader (local name) and a directory reader (central name)
+    // writing the entry under two names.
     if raw_name != entry.name.as_bytes() {
         return Err(mismatch(
             "name",
@@ -702,7 +749,11 @@ fn read_local_header<R: Read + Seek>(
     }
     // The flags that change how the entry is read must agree. Bit 3 (data descriptor) is
     // a property of the local record only: writers commonly leave it clear in the directory.
-    let significant = FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION | FLAG_UTF8;
+    // Prevents: a streaming and a directory reader decrypting one and not the other, or
+    // decoding the name differently. The UTF-8 flag can change nothing in an ASCII name
+    // (CP437 and UTF-8 agree on ASCII), so it must only agree when the name is not ASCII.
+    let significant =
+        FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION | if entry.name.is_ascii() { 0 } else { FLAG_UTF8 };
     if flags & significant != entry.flags & significant {
         return Err(mismatch(
             "flags",
@@ -710,6 +761,7 @@ fn read_local_header<R: Read + Seek>(
             format!("{:#06x}", entry.flags),
         ));
     }
+    // Prevents: a streaming reader inflating what a directory reader copies, or the reverse.
     if method != entry.method {
         return Err(mismatch(
             "method",
@@ -719,36 +771,28 @@ fn read_local_header<R: Read + Seek>(
     }
     let records = parse_extra(extra, &wheel, &entry.name)?;
     check_unicode_path(&records, &entry.name, &wheel)?;
+    // Prevents: readers that take sizes from the 32-bit fields, from the ZIP64 record read
+    // as the marked sizes, or from it read as both sizes, taking different sizes and so
+    // different bytes. A record that cannot be read both ways the same is refused.
     let zip64 = records
         .iter()
         .find(|(id, _)| *id == ZIP64_EXTRA)
         .map(|(_, data)| *data);
-    let (mut size, mut compressed_size) = (u64::from(size32), u64::from(compressed32));
-    if let Some(data) = zip64 {
-        // As in the central directory, the record holds exactly the marked sizes, in order
-        // (the malo corpus and uv agree; a longer record is read differently by readers).
-        let needs_size = size32 == u32::MAX;
-        let needs_compressed = compressed32 == u32::MAX;
-        if data.len() != 8 * (usize::from(needs_size) + usize::from(needs_compressed)) {
-            return Err(WheelError::MalformedExtraField {
-                wheel,
-                entry: entry.name.clone(),
-                reason: "the local ZIP64 record does not hold exactly the sizes marked as ZIP64",
-            });
+    let readings = local_size_readings(size32, compressed32, zip64).map_err(|reason| {
+        WheelError::MalformedExtraField {
+            wheel: wheel.clone(),
+            entry: entry.name.clone(),
+            reason,
         }
-        let mut values = Fields::new(data);
-        if needs_size && let Some(wide) = values.u64() {
-            size = wide;
-        }
-        if needs_compressed && let Some(wide) = values.u64() {
-            compressed_size = wide;
-        }
-    }
+    })?;
 
     let uses_descriptor = flags & FLAG_DATA_DESCRIPTOR != 0;
     // With a data descriptor the local fields may be zero (written before the data was);
-    // any other value must still agree.
+    // every reader that honours bit 3 then takes the descriptor's values, which must equal
+    // the directory's below. Any other value must agree.
     let agrees = |local: u64, central: u64| local == central || (uses_descriptor && local == 0);
+    // Prevents: a streaming reader checking the data against one CRC and a directory reader
+    // against another (content that passes one reader's check only).
     if !agrees(u64::from(crc32), u64::from(entry.crc32)) {
         return Err(mismatch(
             "crc32",
@@ -756,19 +800,28 @@ fn read_local_header<R: Read + Seek>(
             format!("{:#010x}", entry.crc32),
         ));
     }
-    if !agrees(compressed_size, entry.compressed_size) {
-        return Err(mismatch(
-            "compressed size",
-            compressed_size.to_string(),
-            entry.compressed_size.to_string(),
-        ));
-    }
-    if !agrees(size, entry.size) {
-        return Err(mismatch("size", size.to_string(), entry.size.to_string()));
+    // Invariant: every size any reader can take for this entry (the 32-bit local fields,
+    // the local ZIP64 record read either way APPNOTE allows, the central directory, the
+    // data descriptor) is the same number. Threat: a streaming reader that trusts the
+    // local header and an installer that trusts the directory extracting different bytes
+    // (malo `short_usize_zip64`: a ZIP64 record that silently lengthens a file).
+    for reading in &readings {
+        let central = match reading.size {
+            SizeField::Uncompressed => entry.size,
+            SizeField::Compressed => entry.compressed_size,
+        };
+        if !agrees(reading.value, central) {
+            return Err(mismatch(
+                reading.field,
+                reading.value.to_string(),
+                central.to_string(),
+            ));
+        }
     }
 
     let data_start = offset + 30 + u64::from(name_len) + u64::from(extra_len);
     entry.data_start = data_start;
+    // Not a differential: data running past the file is a truncated archive.
     let data_end = data_start
         .checked_add(entry.compressed_size)
         .filter(|&end| end <= reader.len)
@@ -782,7 +835,10 @@ fn read_local_header<R: Read + Seek>(
     }
 
     // APPNOTE 4.3.9: optional signature, CRC-32, then both sizes, 8 bytes each when the
-    // local header has a ZIP64 record.
+    // local header has a ZIP64 record. Prevents: a streaming reader, which takes the sizes
+    // and CRC from the descriptor, and a directory reader disagreeing on them (malo
+    // `data_descriptor_bad_*`); and, with the walk's contiguity, readers that disagree on
+    // the descriptor's width or its optional signature ending the entry at different places.
     let width: u64 = if zip64.is_some() { 8 } else { 4 };
     let available = (reader.len - data_end).min(4 + 4 + 2 * width);
     let descriptor = reader.read_at(data_end, available, "data descriptor")?;
@@ -823,4 +879,98 @@ fn read_local_header<R: Read + Seek>(
         }
     }
     Ok(data_end + len)
+}
+
+/// Which of an entry's two sizes a local reading gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SizeField {
+    Uncompressed,
+    Compressed,
+}
+
+/// One size a reader could take for an entry from its local header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SizeReading {
+    /// How the reader got it, as named in [`WheelError::LocalHeaderMismatch`].
+    field: &'static str,
+    size: SizeField,
+    value: u64,
+}
+
+/// Every size a reader could take from a local header, or why its ZIP64 record is malformed.
+///
+/// APPNOTE 4.5.3 allows two readings of a local ZIP64 record, and readers exist for each:
+/// "fields only appear if the corresponding field is set to 0xFFFFFFFF", in order (Python's
+/// `zipfile`, the `zip` crate, uv), and "this entry in the Local header MUST include BOTH
+/// original and compressed file size fields" (Commons Compress and Ant read the two sizes
+/// at fixed places). A reader without ZIP64 takes the 32-bit fields. So the readings are:
+/// the 32-bit fields not set to the 0xFFFFFFFF marker; the marked sizes, in order, from the
+/// record; and, for a 16-byte record, its two sizes at their fixed places. The caller
+/// requires all of them to equal the central directory's: then no two readers disagree.
+/// That accepts each layout real writers produce (Python's `zipfile` before 3.11 and
+/// protobuf's wheels: real 32-bit sizes and a record holding the same two; 3.11 and later:
+/// markers and a record holding both; the malo corpus: a record holding just the marked
+/// one) and refuses a record whose values differ from the 32-bit fields or the directory.
+///
+/// Malformed, because readers would part ways on where its values are: a record of any
+/// other length (too short for the marked sizes, one size only when none is marked, or
+/// longer than both sizes: the local header has no offset or disk field to extend), and a
+/// marked size with no record at all.
+fn local_size_readings(
+    size32: u32,
+    compressed32: u32,
+    zip64: Option<&[u8]>,
+) -> Result<Vec<SizeReading>, &'static str> {
+    let reading = |field, size, value| SizeReading { field, size, value };
+    let mut readings = Vec::new();
+    let mut marked = Vec::new();
+    for (value, size, field) in [
+        (size32, SizeField::Uncompressed, "size"),
+        (compressed32, SizeField::Compressed, "compressed size"),
+    ] {
+        if value == u32::MAX {
+            marked.push(size);
+        } else {
+            readings.push(reading(field, size, u64::from(value)));
+        }
+    }
+    let Some(data) = zip64 else {
+        return if marked.is_empty() {
+            Ok(readings)
+        } else {
+            Err("a size is marked as ZIP64 but there is no local ZIP64 record")
+        };
+    };
+    const BOTH_SIZES: usize = 16;
+    if data.len() != 8 * marked.len() && data.len() != BOTH_SIZES {
+        return Err(
+            "the local ZIP64 record holds neither exactly the sizes marked as ZIP64 nor both sizes",
+        );
+    }
+    let mut values = Fields::new(data);
+    for size in &marked {
+        let field = match size {
+            SizeField::Uncompressed => "ZIP64 size",
+            SizeField::Compressed => "ZIP64 compressed size",
+        };
+        if let Some(value) = values.u64() {
+            readings.push(reading(field, *size, value));
+        }
+    }
+    if data.len() == BOTH_SIZES && marked.len() < 2 {
+        let mut fixed = Fields::new(data);
+        if let (Some(size), Some(compressed)) = (fixed.u64(), fixed.u64()) {
+            readings.push(reading(
+                "ZIP64 size (read as both sizes)",
+                SizeField::Uncompressed,
+                size,
+            ));
+            readings.push(reading(
+                "ZIP64 compressed size (read as both sizes)",
+                SizeField::Compressed,
+                compressed,
+            ));
+        }
+    }
+    Ok(readings)
 }
