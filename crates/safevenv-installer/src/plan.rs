@@ -19,6 +19,10 @@ pub struct Install {
     pub requested: bool,
     /// Where it came from, when not from an index (PEP 610 `direct_url.json`).
     pub direct_url: Option<DirectUrl>,
+    /// The SHA-256 of the archive it is installed from (the lockfile's pin), which its receipt
+    /// records: an installed copy is kept only when its receipt names this archive. `None`
+    /// when not known (any archive safevenv installed it from then does).
+    pub artifact_sha256: Option<[u8; 32]>,
 }
 
 /// The difference between what is installed and what is wanted.
@@ -34,10 +38,13 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// `intact` says whether an installed distribution of a wanted name and version is still
+    /// what safevenv installed for it (its receipt); one that is not is reinstalled.
     pub(crate) fn new(
         installed: Vec<InstalledDist>,
         wanted: &[Install],
         remove_extraneous: bool,
+        intact: &dyn Fn(&InstalledDist, &Install) -> bool,
     ) -> Self {
         let mut plan = Self::default();
         let mut copies: BTreeMap<PackageName, usize> = BTreeMap::new();
@@ -49,10 +56,11 @@ impl Plan {
             let wants_name = wanted.iter().any(|want| want.name == dist.name);
             let wants_exactly = wanted
                 .iter()
-                .any(|want| want.name == dist.name && want.version == dist.version);
+                .find(|want| want.name == dist.name && want.version == dist.version)
+                .is_some_and(|want| count == 1 && intact(&dist, want));
             // Two `.dist-info` of one name (a broken environment) may share files: both go and
             // the wanted one is installed afresh, so removing one cannot break the other.
-            if wants_exactly && count == 1 || !wants_name && !remove_extraneous {
+            if wants_exactly || !wants_name && !remove_extraneous {
                 plan.keep.push(dist);
             } else {
                 plan.remove.push(dist);
@@ -101,7 +109,12 @@ mod tests {
             version: Version::from_str(version).unwrap(),
             requested: true,
             direct_url: None,
+            artifact_sha256: None,
         }
+    }
+
+    fn intact(_: &InstalledDist, _: &Install) -> bool {
+        true
     }
 
     fn names(dists: &[InstalledDist]) -> Vec<String> {
@@ -117,6 +130,7 @@ mod tests {
             vec![dist("a", "1"), dist("b", "2")],
             &[want("a", "1"), want("b", "2")],
             true,
+            &intact,
         );
         assert!(plan.is_empty());
         assert_eq!(names(&plan.keep), ["a==1", "b==2"]);
@@ -124,7 +138,7 @@ mod tests {
 
     #[test]
     fn upgrade_removes_the_old_version() {
-        let plan = Plan::new(vec![dist("a", "1")], &[want("a", "2")], false);
+        let plan = Plan::new(vec![dist("a", "1")], &[want("a", "2")], false, &intact);
         assert_eq!(names(&plan.remove), ["a==1"]);
         assert_eq!(plan.install, [want("a", "2")]);
     }
@@ -132,11 +146,25 @@ mod tests {
     #[test]
     fn extraneous_are_removed_only_when_asked() {
         let installed = vec![dist("a", "1"), dist("extra", "1")];
-        let keep = Plan::new(installed.clone(), &[want("a", "1")], false);
+        let keep = Plan::new(installed.clone(), &[want("a", "1")], false, &intact);
         assert!(keep.is_empty());
-        let sync = Plan::new(installed, &[want("a", "1")], true);
+        let sync = Plan::new(installed, &[want("a", "1")], true, &intact);
         assert_eq!(names(&sync.remove), ["extra==1"]);
         assert!(sync.install.is_empty());
+    }
+
+    #[test]
+    fn a_wanted_version_that_is_not_intact_is_reinstalled() {
+        let not_b = |dist: &InstalledDist, _: &Install| dist.name.as_ref() != "b";
+        let plan = Plan::new(
+            vec![dist("a", "1"), dist("b", "2")],
+            &[want("a", "1"), want("b", "2")],
+            true,
+            &not_b,
+        );
+        assert_eq!(names(&plan.keep), ["a==1"]);
+        assert_eq!(names(&plan.remove), ["b==2"]);
+        assert_eq!(plan.install, [want("b", "2")]);
     }
 
     #[test]
@@ -145,6 +173,7 @@ mod tests {
             vec![dist("a", "1"), dist("a", "2")],
             &[want("a", "2")],
             false,
+            &intact,
         );
         assert!(plan.keep.is_empty());
         assert_eq!(names(&plan.remove), ["a==1", "a==2"]);
