@@ -180,16 +180,10 @@ impl Environment {
         remove_extraneous: bool,
         key: &SealKey,
     ) -> Result<Plan, InstallError> {
-        let intact = |dist: &InstalledDist, want: &Install| match receipt::check(
-            key,
-            &dist.dist_info,
-            want.artifact_sha256.as_ref(),
-        ) {
-            Ok(()) => true,
-            Err(unkept) => {
-                warn!("reinstalling {} {}: {unkept}", dist.name, dist.version);
-                false
-            }
+        let intact = |dist: &InstalledDist, want: &Install| {
+            receipt::check(key, &dist.dist_info, want.artifact_sha256.as_ref()).inspect_err(
+                |unkept| warn!("reinstalling {} {}: {unkept}", dist.name, dist.version),
+            )
         };
         Ok(Plan::new(
             self.installed()?,

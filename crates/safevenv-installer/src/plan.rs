@@ -6,7 +6,7 @@ use uv_normalize::PackageName;
 use uv_pep440::Version;
 use uv_pypi_types::DirectUrl;
 
-use crate::InstalledDist;
+use crate::{InstalledDist, Unkept};
 
 /// A distribution the environment should hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +35,9 @@ pub struct Plan {
     pub remove: Vec<InstalledDist>,
     /// Installed distributions left as they are.
     pub keep: Vec<InstalledDist>,
+    /// Installed distributions of a wanted name and version that are reinstalled (also in
+    /// `remove` and `install`), and why they were not kept.
+    pub not_intact: Vec<(PackageName, Unkept)>,
 }
 
 impl Plan {
@@ -44,7 +47,7 @@ impl Plan {
         installed: Vec<InstalledDist>,
         wanted: &[Install],
         remove_extraneous: bool,
-        intact: &dyn Fn(&InstalledDist, &Install) -> bool,
+        intact: &dyn Fn(&InstalledDist, &Install) -> Result<(), Unkept>,
     ) -> Self {
         let mut plan = Self::default();
         let mut copies: BTreeMap<PackageName, usize> = BTreeMap::new();
@@ -54,10 +57,19 @@ impl Plan {
         for dist in installed {
             let count = copies.get(&dist.name).copied().unwrap_or_default();
             let wants_name = wanted.iter().any(|want| want.name == dist.name);
-            let wants_exactly = wanted
+            let exact = wanted
                 .iter()
-                .find(|want| want.name == dist.name && want.version == dist.version)
-                .is_some_and(|want| count == 1 && intact(&dist, want));
+                .find(|want| want.name == dist.name && want.version == dist.version);
+            let wants_exactly = match exact {
+                Some(want) if count == 1 => match intact(&dist, want) {
+                    Ok(()) => true,
+                    Err(unkept) => {
+                        plan.not_intact.push((dist.name.clone(), unkept));
+                        false
+                    }
+                },
+                _ => false,
+            };
             // Two `.dist-info` of one name (a broken environment) may share files: both go and
             // the wanted one is installed afresh, so removing one cannot break the other.
             if wants_exactly || !wants_name && !remove_extraneous {
@@ -113,8 +125,8 @@ mod tests {
         }
     }
 
-    fn intact(_: &InstalledDist, _: &Install) -> bool {
-        true
+    fn intact(_: &InstalledDist, _: &Install) -> Result<(), Unkept> {
+        Ok(())
     }
 
     fn names(dists: &[InstalledDist]) -> Vec<String> {
@@ -155,7 +167,13 @@ mod tests {
 
     #[test]
     fn a_wanted_version_that_is_not_intact_is_reinstalled() {
-        let not_b = |dist: &InstalledDist, _: &Install| dist.name.as_ref() != "b";
+        let not_b = |dist: &InstalledDist, _: &Install| {
+            if dist.name.as_ref() == "b" {
+                Err(Unkept::Changed)
+            } else {
+                Ok(())
+            }
+        };
         let plan = Plan::new(
             vec![dist("a", "1"), dist("b", "2")],
             &[want("a", "1"), want("b", "2")],
@@ -165,6 +183,7 @@ mod tests {
         assert_eq!(names(&plan.keep), ["a==1"]);
         assert_eq!(names(&plan.remove), ["b==2"]);
         assert_eq!(plan.install, [want("b", "2")]);
+        assert_eq!(plan.not_intact, [(want("b", "2").name, Unkept::Changed)]);
     }
 
     #[test]
