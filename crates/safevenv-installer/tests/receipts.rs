@@ -106,7 +106,7 @@ fn assert_reinstalled(case: &Case) {
 /// `pip` from the machine's `python3`, installing `wheel` into the environment as `pip
 /// install --prefix` does: over our `.dist-info` and files, same name and version.
 fn pip_install_over(layout: &EnvironmentLayout, wheel: &Path) {
-    let output = Command::new(&common::interpreter().sys_executable())
+    let output = Command::new(common::interpreter().sys_executable())
         .args([
             "-m",
             "pip",
