@@ -55,19 +55,31 @@ pub(crate) fn recheck(
         txn: txn.dir().to_path_buf(),
         source,
     };
-    // (1):
-    let mut linked: BTreeSet<FileId> = BTreeSet::new();
-    for wheel in staged_from {
-        let files = wheel
-            .recheck()
-            .map_err(|mismatch| InstallError::EntryChangedWhileStaging {
-                wheel: wheel.filename().to_string(),
-                entry: wheel.entry().to_path_buf(),
-                mismatch: Box::new(mismatch),
-            })?;
-        linked.extend(files);
+    // (1) on this thread and, meanwhile, the walk of (2) on another: both wait on the file
+    // system, one `stat` per path.
+    let (linked, staged) = std::thread::scope(|scope| {
+        let walk = scope.spawn(|| staged_files(&txn.staged()));
+        let linked = recheck_entries(staged_from);
+        let staged = walk
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (linked, staged)
+    });
+    let linked = linked?;
+    // (2): the staged files that are not links to a checked file.
+    let unlinked: Vec<PathBuf> = staged
+        .map_err(|err| match err {
+            Walked::NotRegular(path) => InstallError::StagedLinkUnknown { path },
+            Walked::Io(source) => prepare(source),
+        })?
+        .into_iter()
+        .filter(|(_, id)| !linked.contains(id))
+        .map(|(path, _)| path)
+        .collect();
+    if unlinked.is_empty() {
+        return Ok(());
     }
-    // The staged `RECORD`s: what each staged path's content must be when it is not linked.
+    // The staged `RECORD`s: what each of those files must be.
     let staging = layout.staging_layout(&txn.staged());
     let mut listed: HashMap<PathBuf, Listed> = HashMap::new();
     let mut own: BTreeSet<PathBuf> = BTreeSet::new();
@@ -82,33 +94,63 @@ pub(crate) fn recheck(
         own.insert(record);
         own.insert(dist_info.join(RECEIPT));
     }
-    // (2):
-    let mut pending = vec![txn.staged()];
-    while let Some(dir) = pending.pop() {
-        for child in fs_err::read_dir(&dir).map_err(prepare)? {
-            let child = child.map_err(prepare)?;
-            let path = child.path();
-            let metadata = fs_err::symlink_metadata(&path).map_err(prepare)?;
-            if metadata.is_dir() {
-                pending.push(path);
-                continue;
-            }
-            if !metadata.is_file() {
-                return Err(InstallError::StagedLinkUnknown { path });
-            }
-            if linked.contains(&identity(&metadata)) || own.contains(&path) {
-                continue;
-            }
-            let verified = match listed.get(&path) {
-                Some(digest) => content_matches(&path, digest).map_err(prepare)?,
-                None => false,
-            };
-            if !verified {
-                return Err(InstallError::StagedLinkUnknown { path });
-            }
+    for path in unlinked {
+        if own.contains(&path) {
+            continue;
+        }
+        let verified = match listed.get(&path) {
+            Some(digest) => content_matches(&path, digest).map_err(prepare)?,
+            None => false,
+        };
+        if !verified {
+            return Err(InstallError::StagedLinkUnknown { path });
         }
     }
     Ok(())
+}
+
+/// (1): every entry linked from, checked again; the device and inode of their files.
+fn recheck_entries(staged_from: &[&ReadyWheel]) -> Result<BTreeSet<FileId>, InstallError> {
+    let mut linked = BTreeSet::new();
+    for wheel in staged_from {
+        let files = wheel
+            .recheck()
+            .map_err(|mismatch| InstallError::EntryChangedWhileStaging {
+                wheel: wheel.filename().to_string(),
+                entry: wheel.entry().to_path_buf(),
+                mismatch: Box::new(mismatch),
+            })?;
+        linked.extend(files);
+    }
+    Ok(linked)
+}
+
+/// Why the walk of the staged tree stopped.
+enum Walked {
+    /// Something that is neither a regular file nor a directory.
+    NotRegular(PathBuf),
+    Io(io::Error),
+}
+
+/// Every regular file below `root`, with its device and inode, looked at through its
+/// directory's listing.
+fn staged_files(root: &Path) -> Result<Vec<(PathBuf, FileId)>, Walked> {
+    let mut files = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for child in fs_err::read_dir(&dir).map_err(Walked::Io)? {
+            let child = child.map_err(Walked::Io)?;
+            let metadata = child.metadata().map_err(Walked::Io)?;
+            if metadata.is_dir() {
+                pending.push(child.path());
+            } else if metadata.is_file() {
+                files.push((child.path(), identity(&metadata)));
+            } else {
+                return Err(Walked::NotRegular(child.path()));
+            }
+        }
+    }
+    Ok(files)
 }
 
 /// Add the rows of the staged `RECORD` at `record` to `listed`, by absolute staged path.
