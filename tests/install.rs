@@ -488,3 +488,68 @@ fn a_lockfile_that_cannot_be_written_after_commit_is_reported_with_the_way_out()
     // It was: both distributions are there, and importable.
     assert!(python(&context, "import app").status.success());
 }
+
+#[test]
+fn sync_reinstalls_a_same_version_that_pip_put_there_from_another_wheel() {
+    let context = with_environment();
+    let index = demo_index();
+    assert!(
+        safevenv(&context, &index, &["install", "app"])
+            .status
+            .success()
+    );
+    // `pip install --target --upgrade` of another `lib` 1.0 (as another index, or a local
+    // build, has it) replaces safevenv's files and `.dist-info` with its own.
+    let built = WheelSpec::new("lib", "1.0")
+        .file("lib/__init__.py", b"VALUE = 666\n".to_vec())
+        .build()
+        .unwrap();
+    let wheel = context.work().join(&built.filename);
+    fs_err::write(&wheel, &built.bytes).unwrap();
+    let site = stdout(&python(
+        &context,
+        "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+    ));
+    let pip = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--no-compile",
+            "--upgrade",
+            "--disable-pip-version-check",
+            "--target",
+            site.trim(),
+        ])
+        .arg(&wheel)
+        .env("PIP_CONFIG_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(pip.status.success(), "{}", stderr(&pip));
+    assert_eq!(
+        stdout(&python(&context, "import app; print(app.VALUE)")).trim(),
+        "666"
+    );
+
+    let output = safevenv(&context, &index, &["sync"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("Reinstalled lib 1.0"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        stdout(&python(&context, "import app; print(app.VALUE)")).trim(),
+        "1"
+    );
+    // Reinstalled with a receipt of its own: the next sync keeps everything.
+    let output = safevenv(&context, &index, &["sync"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("already holds all 2 distributions"),
+        "{}",
+        stderr(&output)
+    );
+}

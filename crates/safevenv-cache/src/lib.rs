@@ -50,6 +50,17 @@ pub enum CacheError {
         /// The entry's path.
         path: PathBuf,
     },
+    /// The seal key's file would be inside the cache, which a restored CI cache brings whole.
+    #[error(
+        "the seal key `{}` would be inside the cache `{}`; set `XDG_STATE_HOME` to a directory outside it",
+        key.display(), root.display()
+    )]
+    SealKeyInCache {
+        /// The key file.
+        key: PathBuf,
+        /// The cache's root.
+        root: PathBuf,
+    },
     /// A cache entry could not be written.
     #[error("cannot write the cache entry `{}`", path.display())]
     Write {
@@ -135,6 +146,31 @@ impl Cache {
     /// The cache's root directory.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Where the key that seals the cache of unpacked wheels (and the receipts of installed
+    /// distributions) is kept: `seal-key` in the user's state directory (`$XDG_STATE_HOME/safevenv`,
+    /// by default `~/.local/state/safevenv`; the data directory where a platform has no state
+    /// directory), never inside the cache. Threat: a CI cache is restored whole from what other
+    /// jobs saved; a key inside it would be the key of whoever poisoned it, who could then seal
+    /// any tree. A key outside it stays this machine's, so a restored entry is unpacked afresh
+    /// from its hash-checked archive. A cache root that would hold the key is refused.
+    pub fn seal_key_file(&self) -> Result<PathBuf, CacheError> {
+        let strategy = etcetera::choose_base_strategy().map_err(|_| CacheError::NoHome)?;
+        let dir = strategy.state_dir().unwrap_or_else(|| strategy.data_dir());
+        let key = std::path::absolute(dir.join("safevenv").join("seal-key")).map_err(|source| {
+            CacheError::Absolute {
+                path: dir.clone(),
+                source,
+            }
+        })?;
+        if key.starts_with(&self.root) {
+            return Err(CacheError::SealKeyInCache {
+                key,
+                root: self.root.clone(),
+            });
+        }
+        Ok(key)
     }
 
     /// The directory of `bucket`, created (with the root's `CACHEDIR.TAG`) if missing.
@@ -250,6 +286,24 @@ mod tests {
         }
         let unique: std::collections::HashSet<_> = names.iter().collect();
         assert_eq!(unique.len(), names.len());
+    }
+
+    #[test]
+    fn the_seal_key_is_never_inside_the_cache() {
+        // The platform's directories come from HOME and XDG_STATE_HOME; tests of this crate
+        // run in one process, so the root is chosen relative to the key instead.
+        let key = Cache::new("/nonexistent-cache-root")
+            .seal_key_file()
+            .unwrap();
+        assert!(key.ends_with("safevenv/seal-key"), "{}", key.display());
+        assert!(!key.starts_with("/nonexistent-cache-root"));
+        let holding = key.parent().unwrap().parent().unwrap();
+        let error = Cache::new(holding).seal_key_file().unwrap_err();
+        assert!(
+            matches!(error, CacheError::SealKeyInCache { .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("XDG_STATE_HOME"));
     }
 
     #[test]

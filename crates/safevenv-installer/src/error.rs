@@ -167,6 +167,45 @@ pub enum InstallError {
         #[source]
         source: io::Error,
     },
+    /// The seal key's directory is not the user's own, or others can write it: whoever can
+    /// write it could replace the key and forge seals and receipts.
+    #[error("the seal key's directory `{path}` cannot be trusted: {reason}")]
+    SealKeyDirectory {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The seal key could not be read or made.
+    #[error("could not read or make the seal key `{path}`")]
+    SealKey {
+        /// The key file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: io::Error,
+    },
+    /// A cache entry the transaction linked from changed between its check and the commit
+    /// (what is staged may not be the wheel's); nothing was changed in the environment.
+    #[error(
+        "the cached unpacked wheel `{entry}` changed while `{wheel}` was being installed: {mismatch}"
+    )]
+    EntryChangedWhileStaging {
+        /// The wheel's file name.
+        wheel: String,
+        /// The cache entry.
+        entry: PathBuf,
+        /// What differs now.
+        #[source]
+        mismatch: Box<crate::EntryMismatch>,
+    },
+    /// A staged file is a hard link to something that is not a checked file of a cache entry
+    /// (it was swapped while staging); nothing was changed in the environment.
+    #[error("the staged file `{path}` is linked to a file that is not a checked cached one")]
+    StagedLinkUnknown {
+        /// The staged file.
+        path: PathBuf,
+    },
     /// uv's wheel installer refused or failed while staging a wheel.
     #[error("could not stage `{wheel}`")]
     Stage {

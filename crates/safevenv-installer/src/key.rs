@@ -15,7 +15,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::InstallError;
-use crate::unpacked::hex;
+use crate::seal::hex;
 
 const KEY_FILE: &str = "journal-key";
 const KEY_LEN: usize = 32;
@@ -89,7 +89,8 @@ impl JournalKey {
             reason: source.to_string(),
         };
         let mut bytes = [0u8; KEY_LEN];
-        getrandom::fill(&mut bytes).map_err(|err| failed(io::Error::other(err.to_string())))?;
+        getrandom::getrandom(&mut bytes)
+            .map_err(|err| failed(io::Error::other(err.to_string())))?;
         let mut builder = tempfile::Builder::new();
         builder.prefix(".journal-key-");
         #[cfg(unix)]

@@ -16,6 +16,9 @@ mod key;
 mod layout;
 mod parallel;
 mod plan;
+mod receipt;
+mod seal;
+mod staged;
 mod txn;
 mod unpacked;
 
@@ -23,7 +26,7 @@ use std::collections::BTreeSet;
 use std::fs::TryLockError;
 use std::path::{Path, PathBuf};
 
-use tracing::debug;
+use tracing::{debug, warn};
 use uv_install_wheel::{InstallState, LinkMode};
 use uv_normalize::PackageName;
 use uv_pep440::Version;
@@ -33,10 +36,12 @@ pub use error::InstallError;
 pub use installed::InstalledDist;
 pub use layout::EnvironmentLayout;
 pub use plan::{Install, Plan};
+pub use receipt::Unkept;
 pub use safevenv_policy::PolicyApproved;
 pub use safevenv_wheel::{InspectedWheel, VerifiedWheel};
+pub use seal::SealKey;
 pub use txn::Recovered;
-pub use unpacked::{EntryMismatch, ReadyWheel, UnpackedCache, check_entry};
+pub use unpacked::{EntryMismatch, ReadyWheel, UnpackedCache};
 
 use crate::txn::Transaction;
 
@@ -179,9 +184,27 @@ impl Environment {
 
     /// What to do so that the environment holds `wanted` (and, with `remove_extraneous`,
     /// nothing else). An installed distribution with the wanted name and version is kept as it
-    /// is; when everything is kept the plan is empty and applying it touches nothing.
-    pub fn plan(&self, wanted: &[Install], remove_extraneous: bool) -> Result<Plan, InstallError> {
-        Ok(Plan::new(self.installed()?, wanted, remove_extraneous))
+    /// is only when its receipt, checked with `key`, shows that safevenv installed it from the
+    /// wanted archive and that its `RECORD` and files are as installed (see `receipt`); else it
+    /// is reinstalled. When everything is kept the plan is empty and applying it touches
+    /// nothing.
+    pub fn plan(
+        &self,
+        wanted: &[Install],
+        remove_extraneous: bool,
+        key: &SealKey,
+    ) -> Result<Plan, InstallError> {
+        let intact = |dist: &InstalledDist, want: &Install| {
+            receipt::check(key, &dist.dist_info, want.artifact_sha256.as_ref()).inspect_err(
+                |unkept| warn!("reinstalling {} {}: {unkept}", dist.name, dist.version),
+            )
+        };
+        Ok(Plan::new(
+            self.installed()?,
+            wanted,
+            remove_extraneous,
+            &intact,
+        ))
     }
 
     /// Carry `plan` out as one transaction.
@@ -192,8 +215,10 @@ impl Environment {
     ///    outside the environment;
     /// 3. each wheel is installed from its cache entry by uv's installer into the transaction's
     ///    staging tree, which mirrors the environment (`REQUESTED`, `INSTALLER`,
-    ///    `direct_url.json`), by hard links to the entry;
-    /// 4. the file operations are worked out, journaled, run and committed (`txn`).
+    ///    `direct_url.json`), by hard links to the entry, and given its receipt;
+    /// 4. the file operations are worked out; just before they are journaled, what was staged
+    ///    is checked again against the entries (`staged::recheck`); then they are journaled, run
+    ///    and committed (`txn`).
     ///
     /// On any error the environment is left, or put back, as it was.
     pub fn apply(
@@ -265,6 +290,12 @@ impl Environment {
             txn.discard();
             return Err(err);
         }
+        if let Err(err) = self.write_receipts(&txn, &chosen, wheels) {
+            txn.discard();
+            return Err(err);
+        }
+        let staged_from: Vec<&ReadyWheel> =
+            chosen.iter().map(|&(_, index)| &wheels[index]).collect();
         // (4):
         let applied = Applied {
             installed: plan
@@ -279,7 +310,7 @@ impl Environment {
                 .collect(),
             operations: 0,
         };
-        self.commit(txn, &removed, applied, progress)
+        self.commit(txn, &removed, applied, &staged_from, progress)
     }
 
     /// Remove one installed distribution, as a transaction of its own.
@@ -309,7 +340,7 @@ impl Environment {
                 .collect(),
             operations: 0,
         };
-        self.commit(txn, &removed, applied, progress)
+        self.commit(txn, &removed, applied, &[], progress)
     }
 
     fn owned_files(&self, dists: &[InstalledDist]) -> Result<BTreeSet<PathBuf>, InstallError> {
@@ -399,11 +430,40 @@ impl Environment {
         staged.into_iter().collect()
     }
 
+    /// Each staged distribution's receipt (see `receipt`), once every wheel is staged (a later
+    /// wheel may overwrite an earlier one's file), with the archive it comes from.
+    fn write_receipts(
+        &self,
+        txn: &Transaction,
+        chosen: &[(&Install, usize)],
+        wheels: &[ReadyWheel],
+    ) -> Result<(), InstallError> {
+        let layout = self.layout.staging_layout(&txn.staged());
+        for &(install, index) in chosen {
+            let wheel = &wheels[index];
+            let receipt_error = |source| InstallError::Prepare {
+                txn: txn.dir().to_path_buf(),
+                source,
+            };
+            let dist_info = uv_install_wheel::installed_dist_info_path(&layout, wheel.entry())
+                .map_err(|err| InstallError::Stage {
+                    wheel: wheel.filename().to_string(),
+                    source: Box::new(err),
+                })?;
+            receipt::write(wheel.key(), &dist_info, install.artifact_sha256.as_ref())
+                .map_err(receipt_error)?;
+        }
+        Ok(())
+    }
+
+    /// `staged_from`: the wheels whose entries the staged tree was linked from, checked again
+    /// just before the journal is written.
     fn commit(
         &self,
         txn: Transaction,
         removed: &BTreeSet<PathBuf>,
         mut applied: Applied,
+        staged_from: &[&ReadyWheel],
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Applied, InstallError> {
         let ops = match txn.plan_ops(removed, &self.stop_dirs()) {
@@ -416,6 +476,10 @@ impl Environment {
         let total = ops.len();
         debug!("transaction `{}`: {total} operations", txn.dir().display());
         progress(Progress::Applying { done: 0, total });
+        if let Err(err) = staged::recheck(&self.layout, &txn, staged_from) {
+            txn.discard();
+            return Err(err);
+        }
         txn.run(
             &ops,
             &self.key,

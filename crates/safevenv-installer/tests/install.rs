@@ -56,7 +56,7 @@ fn install_makes_importable_modules_and_runnable_scripts() {
         verified(dir.path(), &demo_v1()),
         verified(dir.path(), &WheelSpec::new("helper", "1.0")),
     ];
-    let plan = env.plan(&want, false).unwrap();
+    let plan = env.plan(&want, false, &common::key(env.layout())).unwrap();
     assert_eq!(plan.install.len(), 2);
     let mut staged = Vec::new();
     let applied = apply(
@@ -191,7 +191,7 @@ fn upgrade_removes_old_files_and_adds_new_ones() {
 
     let env = open(&layout);
     let want = wanted(&[("demo", "2.0", true)]);
-    let plan = env.plan(&want, false).unwrap();
+    let plan = env.plan(&want, false, &common::key(env.layout())).unwrap();
     assert_eq!(plan.remove.len(), 1);
     let wheels = vec![verified(dir.path(), &demo_v2())];
     let applied = apply(
@@ -246,10 +246,14 @@ fn sync_removes_extraneous_distributions_only_when_asked() {
     common::python(&layout, &["-c", "import demo.old, other"]);
     let env = open(&layout);
     let want = wanted(&[("demo", "1.0", true)]);
-    assert!(env.plan(&want, false).unwrap().is_empty());
+    assert!(
+        env.plan(&want, false, &common::key(env.layout()))
+            .unwrap()
+            .is_empty()
+    );
 
     let before = snapshot(&layout.prefix);
-    let plan = env.plan(&want, true).unwrap();
+    let plan = env.plan(&want, true, &common::key(env.layout())).unwrap();
     assert_eq!(plan.remove.len(), 1);
     assert!(plan.install.is_empty());
     let applied = apply(
@@ -410,7 +414,7 @@ fn a_failed_operation_rolls_back_and_names_the_path() {
     // Removing `other` (site-packages) runs first; placing `bin/demo` then fails.
     let env = open(&layout);
     let want = wanted(&[("demo", "1.0", true)]);
-    let plan = env.plan(&want, true).unwrap();
+    let plan = env.plan(&want, true, &common::key(env.layout())).unwrap();
     let wheels = vec![verified(dir.path(), &demo_v1())];
     let mut applied_ops = 0;
     let err = apply(
@@ -491,7 +495,7 @@ fn unapproved_or_missing_wheels_change_nothing() {
     let before = snapshot(&layout.prefix);
     let env = open(&layout);
     let want = wanted(&[("demo", "1.0", true), ("other", "1.0", true)]);
-    let plan = env.plan(&want, false).unwrap();
+    let plan = env.plan(&want, false, &common::key(env.layout())).unwrap();
     let wheels = vec![
         verified(dir.path(), &demo_v1()),
         verified(dir.path(), &other()),
@@ -550,7 +554,7 @@ fn an_approval_covers_only_the_content_and_files_it_judged() {
     let before = snapshot(&layout.prefix);
     let env = open(&layout);
     let want = wanted(&[("demo", "1.0", true)]);
-    let plan = env.plan(&want, false).unwrap();
+    let plan = env.plan(&want, false, &common::key(env.layout())).unwrap();
     let cache = unpacked(&layout);
     for sub in ["judged", "swapped"] {
         fs_err::create_dir(dir.path().join(sub)).unwrap();
@@ -626,7 +630,7 @@ fn lock_serialises_concurrent_transactions() {
             })
             .unwrap();
             let want = wanted(&[("other", "1.0", true)]);
-            let plan = env.plan(&want, false).unwrap();
+            let plan = env.plan(&want, false, &common::key(env.layout())).unwrap();
             let wheels = vec![verified(&wheels_dir, &other())];
             apply(
                 &env,
@@ -643,7 +647,9 @@ fn lock_serialises_concurrent_transactions() {
     assert_eq!(lock, layout.prefix.join(".safevenv/lock"));
     // The second process waits while the first installs.
     let want = wanted(&[("demo", "1.0", true)]);
-    let plan = first.plan(&want, false).unwrap();
+    let plan = first
+        .plan(&want, false, &common::key(first.layout()))
+        .unwrap();
     let wheels = vec![verified(dir.path(), &demo_v1())];
     apply(
         &first,
@@ -692,7 +698,7 @@ fn no_op_sync_is_near_instant() {
     );
     let start = Instant::now();
     let env = open(&layout);
-    let plan = env.plan(&want, true).unwrap();
+    let plan = env.plan(&want, true, &common::key(env.layout())).unwrap();
     let applied = apply(
         &env,
         &plan,
@@ -827,7 +833,7 @@ fn a_new_file_over_a_directory_that_stays_is_refused() {
     let clash = WheelSpec::new("clash", "1.0").file("thing", "not a package\n");
     let env = open(&layout);
     let want = wanted(&[("thing", "1.0", true), ("clash", "1.0", true)]);
-    let plan = env.plan(&want, false).unwrap();
+    let plan = env.plan(&want, false, &common::key(env.layout())).unwrap();
     let wheels = vec![verified(dir.path(), &clash)];
     let err = apply(
         &env,
@@ -887,7 +893,7 @@ fn wheels_writing_the_same_path_are_staged_in_plan_order() {
         let layout = make_env(&dir.path().join("env"));
         let env = open(&layout);
         let want = wanted(&[("first", "1.0", true), ("second", "1.0", true)]);
-        let plan = env.plan(&want, false).unwrap();
+        let plan = env.plan(&want, false, &common::key(env.layout())).unwrap();
         let wheels = vec![
             verified(
                 dir.path(),

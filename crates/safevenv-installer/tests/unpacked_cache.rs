@@ -8,9 +8,7 @@ mod common;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use safevenv_installer::{
-    EntryMismatch, EnvironmentLayout, InstallError, UnpackedCache, check_entry,
-};
+use safevenv_installer::{EntryMismatch, EnvironmentLayout, InstallError, UnpackedCache};
 use safevenv_test_index::WheelSpec;
 use sha2::{Digest, Sha256};
 use uv_pypi_types::{DirInfo, DirectUrl};
@@ -44,7 +42,7 @@ fn install_rich(root: &Path, name: &str) -> EnvironmentLayout {
         subdirectory: None,
     });
     let wheels = vec![verified(root, &rich())];
-    let plan = env.plan(&want, false).unwrap();
+    let plan = env.plan(&want, false, &common::key(env.layout())).unwrap();
     apply(
         &env,
         &plan,
@@ -57,8 +55,8 @@ fn install_rich(root: &Path, name: &str) -> EnvironmentLayout {
     layout
 }
 
-/// The cache's entries and any other name left in it, but for the entries' seal records, of
-/// which each entry must have exactly one.
+/// The cache's entries and any other name left in it, but for the entries' seals, of which
+/// each entry must have exactly one (named for its inode, holding a tag).
 fn entries(cache: &UnpackedCache) -> Vec<PathBuf> {
     let mut names: Vec<PathBuf> = fs_err::read_dir(cache.dir())
         .unwrap()
@@ -67,14 +65,16 @@ fn entries(cache: &UnpackedCache) -> Vec<PathBuf> {
     names.sort();
     let (records, entries): (Vec<PathBuf>, Vec<PathBuf>) = names
         .into_iter()
-        .partition(|path| path.to_string_lossy().contains(".sealed-"));
+        .partition(|path| path.to_string_lossy().contains(".seal-"));
     for entry in &entries {
         let inode = fs_err::symlink_metadata(entry).unwrap().ino();
-        let record = PathBuf::from(format!("{}.sealed-{inode}", entry.display()));
+        let record = PathBuf::from(format!("{}.seal-{inode}", entry.display()));
         assert!(
             records.contains(&record),
-            "no record {record:?} in {records:?}"
+            "no seal {record:?} in {records:?}"
         );
+        let seal = fs_err::read_to_string(&record).unwrap();
+        assert!(seal.starts_with("safevenv-seal-v1 "), "{seal}");
     }
     assert_eq!(records.len(), entries.len(), "{records:?}");
     entries
@@ -107,7 +107,7 @@ fn a_miss_fills_the_cache_and_a_hit_links_from_it_without_changing_it() {
     let first = install_rich(dir.path(), "first");
     let cache = unpacked(&first);
     let entry = only_entry(&cache);
-    check_entry(&entry, &wheel_files(dir.path())).unwrap();
+    cache.check_entry(&entry, &wheel_files(dir.path())).unwrap();
     let before = snapshot(&entry);
 
     let second = install_rich(dir.path(), "second");
@@ -153,7 +153,7 @@ fn a_miss_fills_the_cache_and_a_hit_links_from_it_without_changing_it() {
             .unwrap()
             .contains("direct_url.json")
     );
-    check_entry(&entry, &wheel_files(dir.path())).unwrap();
+    cache.check_entry(&entry, &wheel_files(dir.path())).unwrap();
 }
 
 /// Fill the cache through a first environment, apply `tamper` to the entry (or through the
@@ -169,7 +169,9 @@ fn assert_tampering_is_caught(
     let entry = only_entry(&cache);
     let clean = snapshot(&entry);
     let tampered = tamper(&entry, &first);
-    let mismatch = check_entry(&entry, &wheel_files(dir.path())).unwrap_err();
+    let mismatch = cache
+        .check_entry(&entry, &wheel_files(dir.path()))
+        .unwrap_err();
     assert!(expected(&mismatch), "{mismatch:?}");
     let tampered_inode = fs_err::symlink_metadata(&tampered).map(|m| m.ino()).ok();
     if tampered_inode.is_some() {
@@ -181,7 +183,7 @@ fn assert_tampering_is_caught(
     // The refused entry was replaced by a fresh one under the same key, and nothing was left.
     assert_eq!(only_entry(&cache), entry);
     assert_eq!(snapshot(&entry), clean);
-    check_entry(&entry, &wheel_files(dir.path())).unwrap();
+    cache.check_entry(&entry, &wheel_files(dir.path())).unwrap();
     assert_eq!(
         fs_err::read_to_string(module(&second)).unwrap(),
         "VALUE = 1\n"
@@ -341,7 +343,7 @@ fn a_cached_file_made_executable_is_refused() {
             matches!(
                 mismatch,
                 EntryMismatch::Mode {
-                    expected: 0o644,
+                    expected: 0o444,
                     actual: 0o755,
                     ..
                 }
@@ -377,7 +379,7 @@ fn concurrent_fills_of_one_entry_leave_one_whole_entry() {
                     let env = open(&layout);
                     let want = wanted(&[("rich", "1.0", true)]);
                     let wheels = vec![verified(&wheels, &rich())];
-                    let plan = env.plan(&want, false).unwrap();
+                    let plan = env.plan(&want, false, &common::key(env.layout())).unwrap();
                     apply(
                         &env,
                         &plan,
@@ -394,9 +396,12 @@ fn concurrent_fills_of_one_entry_leave_one_whole_entry() {
         for thread in threads {
             assert_eq!(thread.join().unwrap(), "VALUE = 1\n", "round {round}");
         }
-        let cache = UnpackedCache::new(dir.path().join("unpacked-cache"));
+        let cache = UnpackedCache::new(
+            dir.path().join("unpacked-cache"),
+            common::key_beside(&dir.path().join("unpacked-cache")),
+        );
         let entry = only_entry(&cache);
-        check_entry(&entry, &wheel_files(dir.path())).unwrap();
+        cache.check_entry(&entry, &wheel_files(dir.path())).unwrap();
     }
 }
 
@@ -417,8 +422,11 @@ fn a_cache_on_another_file_system_is_copied_from() {
     let env = open(&layout);
     let want = wanted(&[("rich", "1.0", true)]);
     let wheels = vec![verified(dir.path(), &rich())];
-    let plan = env.plan(&want, false).unwrap();
-    let cache = UnpackedCache::new(other.path().join("cache"));
+    let plan = env.plan(&want, false, &common::key(env.layout())).unwrap();
+    let cache = UnpackedCache::new(
+        other.path().join("cache"),
+        common::key_beside(&other.path().join("cache")),
+    );
     apply(&env, &plan, &approve(&want), &wheels, &cache, &mut |_| {}).unwrap();
     let installed = fs_err::metadata(module(&layout)).unwrap();
     assert_eq!(installed.nlink(), 1, "a copy, not a link");
@@ -426,7 +434,9 @@ fn a_cache_on_another_file_system_is_copied_from() {
         fs_err::read_to_string(module(&layout)).unwrap(),
         "VALUE = 1\n"
     );
-    check_entry(&only_entry(&cache), &wheel_files(dir.path())).unwrap();
+    cache
+        .check_entry(&only_entry(&cache), &wheel_files(dir.path()))
+        .unwrap();
 }
 
 #[test]
@@ -445,14 +455,14 @@ fn wheels_with_other_content_get_other_entries() {
         &other,
         &rich().file("rich/extra.py", "EXTRA = 1\n"),
     )];
-    let plan = env.plan(&want, false).unwrap();
+    let plan = env.plan(&want, false, &common::key(env.layout())).unwrap();
     apply(&env, &plan, &approve(&want), &wheels, &cache, &mut |_| {}).unwrap();
     let all = entries(&cache);
     assert_eq!(all.len(), 2, "{all:?}");
     assert!(all.contains(&entry));
     assert!(layout.scheme.purelib.join("rich/extra.py").is_file());
     assert!(!first.scheme.purelib.join("rich/extra.py").exists());
-    check_entry(&entry, &wheel_files(dir.path())).unwrap();
+    cache.check_entry(&entry, &wheel_files(dir.path())).unwrap();
 }
 
 #[test]
@@ -487,7 +497,7 @@ fn a_fill_larger_than_the_space_left_is_refused_before_anything_is_written() {
     let wheel = verified(root.path(), &rich());
     let dir = root.path().join("unpacked-cache");
     // Every file and directory takes at least a 4 KiB block: one block is not enough.
-    let cache = UnpackedCache::with_space(&dir, 4096);
+    let cache = UnpackedCache::with_space(&dir, common::key_beside(&dir), 4096);
     let refused = cache.prepare(wheel.inspect()).unwrap_err();
     assert!(
         matches!(
@@ -505,7 +515,7 @@ fn a_fill_larger_than_the_space_left_is_refused_before_anything_is_written() {
     let InstallError::NoSpaceToUnpack { needed, .. } = refused else {
         unreachable!()
     };
-    let cache = UnpackedCache::with_space(&dir, needed);
+    let cache = UnpackedCache::with_space(&dir, common::key_beside(&dir), needed);
     let ready = cache.prepare(wheel.inspect()).unwrap();
     assert_eq!(ready.entry(), only_entry(&cache));
     let other = verified(
@@ -518,7 +528,7 @@ fn a_fill_larger_than_the_space_left_is_refused_before_anything_is_written() {
     ));
 
     // A hit writes nothing, and so takes no space.
-    let full = UnpackedCache::with_space(&dir, 0);
+    let full = UnpackedCache::with_space(&dir, common::key_beside(&dir), 0);
     assert_eq!(
         full.prepare(wheel.inspect()).unwrap().entry(),
         ready.entry()
@@ -527,7 +537,7 @@ fn a_fill_larger_than_the_space_left_is_refused_before_anything_is_written() {
 
 /// What filling `wheel` takes, as the refusal of a cache with no space left states it.
 fn space_needed(dir: &Path, wheel: &common::BuiltWheel) -> u64 {
-    match UnpackedCache::with_space(dir, 0).prepare(wheel.inspect()) {
+    match UnpackedCache::with_space(dir, common::key_beside(dir), 0).prepare(wheel.inspect()) {
         Err(InstallError::NoSpaceToUnpack { needed, .. }) => needed,
         other => panic!("{other:?}"),
     }
@@ -553,7 +563,7 @@ fn a_fill_that_fails_verification_gives_its_space_back() {
     let needed = space_needed(&dir, &good);
     assert_eq!(space_needed(&dir, &hostile), needed);
 
-    let cache = UnpackedCache::with_space(&dir, needed);
+    let cache = UnpackedCache::with_space(&dir, common::key_beside(&dir), needed);
     assert!(matches!(
         cache.prepare(hostile.inspect()),
         Err(InstallError::Unpack { .. })
@@ -576,31 +586,43 @@ fn a_large_entry_is_checked_whole_by_several_threads() {
     let root = tempfile::tempdir().unwrap();
     let wheel = verified(root.path(), &large());
     let info = wheel_info(root.path(), &large());
-    let cache = UnpackedCache::new(root.path().join("unpacked-cache"));
+    let cache = UnpackedCache::new(
+        root.path().join("unpacked-cache"),
+        common::key_beside(&root.path().join("unpacked-cache")),
+    );
     let entry = cache
         .prepare(wheel.inspect())
         .unwrap()
         .entry()
         .to_path_buf();
-    check_entry(&entry, &info).unwrap();
+    cache.check_entry(&entry, &info).unwrap();
+    let mut times: Vec<_> = (0..21)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            cache.check_entry(&entry, &info).unwrap();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    eprintln!("warm check of 2100 files: median {:?}", times[10]);
 
     // Each kind of tampering, in a directory that may be any thread's, with the directory's
     // seal put back so that what is found is the tampered name itself.
     let planted = entry.join("large/d69/planted.py");
     fs_err::write(&planted, "import os\n").unwrap();
     restore_seal(&entry, &entry.join("large/d69"));
-    let mismatch = check_entry(&entry, &info).unwrap_err();
+    let mismatch = cache.check_entry(&entry, &info).unwrap_err();
     assert!(
         matches!(&mismatch, EntryMismatch::Extra(path) if *path == planted),
         "{mismatch:?}"
     );
     fs_err::remove_file(&planted).unwrap();
     restore_seal(&entry, &entry.join("large/d69"));
-    check_entry(&entry, &info).unwrap();
+    cache.check_entry(&entry, &info).unwrap();
 
     let file = entry.join("large/d37/f1717.py");
     fs_err::write(&file, "N = 9999\n").unwrap();
-    let mismatch = check_entry(&entry, &info).unwrap_err();
+    let mismatch = cache.check_entry(&entry, &info).unwrap_err();
     assert!(
         matches!(&mismatch, EntryMismatch::Modified(path) if *path == file),
         "{mismatch:?}"
@@ -608,7 +630,7 @@ fn a_large_entry_is_checked_whole_by_several_threads() {
 
     fs_err::remove_file(&file).unwrap();
     restore_seal(&entry, &entry.join("large/d37"));
-    let mismatch = check_entry(&entry, &info).unwrap_err();
+    let mismatch = cache.check_entry(&entry, &info).unwrap_err();
     assert!(
         matches!(&mismatch, EntryMismatch::Missing(path) if *path == file),
         "{mismatch:?}"

@@ -27,7 +27,7 @@ use crate::audit::AuditGate;
 use crate::error::OpsError;
 use crate::install::{
     Inspected, Network, check_lock_environment, fetch_and_inspect, installs_of, kept_facts,
-    load_policy, open_environment, resolved_set,
+    load_policy, open_environment, resolved_set, seal_key,
 };
 use crate::lock::{
     LockFormat, LockSettings, index_client, index_pins, recorded_requirements, resolve_lock,
@@ -247,7 +247,11 @@ pub fn check(settings: &CheckSettings) -> Result<CheckOutcome, OpsError> {
     // What would stay installed beside the set: with a lockfile, `sync` removes what it does
     // not list, so only the distributions it keeps count.
     let plan = match &environment {
-        Some(environment) => environment.plan(&installs_of(&wanted)?, remove_extraneous)?,
+        Some(environment) => environment.plan(
+            &installs_of(&wanted)?,
+            remove_extraneous,
+            &seal_key(&settings.cache)?,
+        )?,
         None => Plan::default(),
     };
     if let Some(audit) = &audit {

@@ -204,6 +204,9 @@ pub enum OpsError {
     /// The environment could not be changed (it was left as it was).
     #[error(transparent)]
     Install(#[from] InstallError),
+    /// The seal key's place could not be chosen.
+    #[error(transparent)]
+    SealKeyLocation(#[from] safevenv_cache::CacheError),
     /// The provenance of an artifact could not be fetched from the index.
     #[error("cannot fetch the provenance of `{filename}` ({name})")]
     Provenance {

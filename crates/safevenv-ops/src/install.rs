@@ -22,7 +22,7 @@ use safevenv_fetch::{DEFAULT_MAX_SIZE, FetchOptions, FetchedArtifact, Fetcher};
 use safevenv_index::{IndexClient, IndexUrls};
 use safevenv_installer::{
     Destinations, Environment, EnvironmentLayout, Install, InstallError, LockMode, Plan, Progress,
-    ReadyWheel, UnpackedCache,
+    ReadyWheel, SealKey, UnpackedCache,
 };
 use safevenv_lock::Lock;
 use safevenv_policy::{Discovery, InstalledDistribution, PackageFacts, Policy, ResolvedSet};
@@ -438,7 +438,11 @@ fn apply_wanted(
     attestations: &RunAttestations<'_>,
     audit: Option<&AuditGate>,
 ) -> Result<(safevenv_installer::Applied, usize, AttestationCounts), OpsError> {
-    let plan = environment.plan(&installs_of(wanted)?, remove_extraneous)?;
+    let plan = environment.plan(
+        &installs_of(wanted)?,
+        remove_extraneous,
+        &seal_key(network.cache)?,
+    )?;
     let unchanged = plan.keep.len();
     if plan.is_empty() {
         debug!("the environment already holds what is wanted");
@@ -502,9 +506,16 @@ pub(crate) fn installs_of(wanted: &[Wanted]) -> Result<Vec<Install>, OpsError> {
                 version: wanted.version.clone(),
                 requested: wanted.requested,
                 direct_url: wanted.direct_url()?,
+                artifact_sha256: Some(*wanted.sha256.as_bytes()),
             })
         })
         .collect()
+}
+
+/// The key the cache of unpacked wheels and the receipts of installed distributions are
+/// sealed with, kept outside the cache (`Cache::seal_key_file`).
+pub(crate) fn seal_key(cache: &Cache) -> Result<SealKey, OpsError> {
+    Ok(SealKey::open(cache.seal_key_file()?)?)
 }
 
 /// The files and scripts of the distributions `plan` keeps, for the overwrite and script-clash
@@ -558,7 +569,10 @@ pub(crate) fn fetch_and_inspect(
             max_size: DEFAULT_MAX_SIZE,
         },
     );
-    let unpacked = UnpackedCache::new(network.cache.root().join(CacheBucket::Wheels.dir_name()));
+    let unpacked = UnpackedCache::new(
+        network.cache.root().join(CacheBucket::Wheels.dir_name()),
+        seal_key(network.cache)?,
+    );
     let workers = std::thread::available_parallelism().map_or(2, usize::from);
     let (sender, receiver) = mpsc::channel::<(usize, FetchedArtifact)>();
     let receiver = Mutex::new(receiver);

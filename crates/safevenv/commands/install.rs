@@ -90,6 +90,11 @@ fn report(outcome: &InstallOutcome, printer: &Printer, format: OutputFormat) {
     }
     for (name, version) in &outcome.installed {
         match outcome.removed.iter().find(|(removed, _)| removed == name) {
+            // The same version replaced: what was installed was not what safevenv installed
+            // from the lockfile's archive (its receipt did not hold).
+            Some((_, old)) if old == version => {
+                printer.status("Reinstalled", &format!("{name} {version}"));
+            }
             Some((_, old)) => printer.status("Updated", &format!("{name} {old} -> {version}")),
             None => printer.status("Installed", &format!("{name} {version}")),
         }

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use safevenv_cache::Cache;
 use safevenv_installer::{
     Applied, Destinations, Environment, EnvironmentLayout, Install, InstallError, LockMode,
-    PolicyApproved, Progress, ReadyWheel, UnpackedCache,
+    PolicyApproved, Progress, ReadyWheel, SealKey, UnpackedCache,
 };
 use safevenv_policy::{
     Artifact, ArtifactKind, ArtifactUrl, AttestationFacts, ConfiguredIndex, HashOrigin, HashPin,
@@ -90,7 +90,19 @@ pub fn open(layout: &EnvironmentLayout) -> Environment {
 /// The cache of unpacked wheels the tests of an environment share: beside its prefix, on the
 /// same file system, outside every snapshot of the prefix.
 pub fn unpacked(layout: &EnvironmentLayout) -> UnpackedCache {
-    UnpackedCache::new(layout.prefix.with_file_name("unpacked-cache"))
+    let dir = layout.prefix.with_file_name("unpacked-cache");
+    UnpackedCache::new(&dir, key_beside(&dir))
+}
+
+/// The seal key of the tests under one temporary directory: `seal-key.d/seal-key` beside
+/// `path` (a cache or an environment there), never the user's.
+pub fn key_beside(path: &Path) -> SealKey {
+    SealKey::open(path.with_file_name("seal-key.d").join("seal-key")).unwrap()
+}
+
+/// The key the environment's distributions were installed with (see [`key_beside`]).
+pub fn key(layout: &EnvironmentLayout) -> SealKey {
+    key_beside(&layout.prefix)
 }
 
 /// A wheel built from `spec`, written under `dir`: opened, checked and unpacked by [`apply`].
@@ -147,6 +159,7 @@ pub fn wanted(items: &[(&str, &str, bool)]) -> Vec<Install> {
             version: Version::from_str(version).unwrap(),
             requested: *requested,
             direct_url: None,
+            artifact_sha256: None,
         })
         .collect()
 }
@@ -274,7 +287,7 @@ pub fn install(layout: &EnvironmentLayout, wheels_dir: &Path, specs: &[(WheelSpe
         .iter()
         .map(|(spec, _, _)| verified(wheels_dir, spec))
         .collect();
-    let plan = env.plan(&want, true).unwrap();
+    let plan = env.plan(&want, true, &key(layout)).unwrap();
     apply(
         &env,
         &plan,
@@ -312,6 +325,9 @@ fn walk(root: &Path, dir: &Path, out: &mut Snapshot) {
         } else if metadata.is_dir() {
             out.insert(relative.clone(), ('d', mode, String::new()));
             walk(root, &relative, out);
+        } else if relative.ends_with("SAFEVENV-RECEIPT") {
+            // A receipt tags its environment's inodes: two installs of the same files differ.
+            out.insert(relative, ('f', mode, "receipt".to_string()));
         } else {
             let hash = format!("{:x}", Sha256::digest(fs_err::read(&path).unwrap()));
             out.insert(relative, ('f', mode, hash));
