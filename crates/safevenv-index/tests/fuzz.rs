@@ -93,3 +93,17 @@ proptest! {
         check(ProjectPage::from_json(&body, &url, &name, &index))?;
     }
 }
+
+/// The targets reach the parsers' depths: the hand-written seeds parse to their files.
+#[test]
+fn the_hand_written_pages_parse() {
+    let (url, name, index) = context();
+    let html = html_corpus().pop().unwrap();
+    let page =
+        ProjectPage::from_html(&String::from_utf8(html).unwrap(), &url, &name, &index).unwrap();
+    assert_eq!(page.files.len(), 3, "{page:?}");
+    let json = json_corpus().pop().unwrap();
+    let page =
+        ProjectPage::from_json(&String::from_utf8(json).unwrap(), &url, &name, &index).unwrap();
+    assert_eq!(page.files.len(), 2, "{page:?}");
+}

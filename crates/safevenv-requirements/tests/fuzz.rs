@@ -46,7 +46,6 @@ proptest! {
 
     #[test]
     fn redaction_never_panics_nor_leaks(text in mutated_text(corpus()), at in any::<usize>()) {
-        prop_assert!(!text.contains("://") || !redact_text(&text).is_empty() || text.is_empty());
         if !text.contains("://") {
             prop_assert_eq!(redact_text(&text), text.as_str());
         }

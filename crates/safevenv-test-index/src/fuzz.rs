@@ -16,7 +16,7 @@ use proptest::test_runner::Config;
 pub const CASES_ENV: &str = "SAFEVENV_FUZZ_CASES";
 
 /// Cases per target in the default test run: a second or two each on a small machine.
-pub const DEFAULT_CASES: u32 = 256;
+pub const DEFAULT_CASES: u32 = 1024;
 
 /// Longest seed kept whole: longer ones are cut so that a case stays cheap.
 const MAX_SEED: usize = 1 << 20;
