@@ -1,4 +1,5 @@
-//! Fuzz target: index project pages, PEP 503 HTML and PEP 691 JSON (issue #12 §9). Runs in the
+//! Fuzz targets: index project pages, PEP 503 HTML and PEP 691 JSON, and a wheel's METADATA as
+//! the resolver reads it (issue #12 §9). Runs in the
 //! default test run; `SAFEVENV_FUZZ_CASES=N` for a longer hand run (see the README).
 //!
 //! Invariants: no page panics; every entry a page yields is a file of the project asked for, and
@@ -7,9 +8,12 @@
 use std::str::FromStr;
 
 use proptest::prelude::*;
-use safevenv_index::{IndexUrl, ProjectPage};
-use safevenv_test_index::fuzz::{config, mutated_text, seeds, vectors};
+use std::io::{Cursor, Write};
+
+use safevenv_index::{DisplaySafeUrl, IndexUrl, ProjectPage, wheel_dist_metadata};
+use safevenv_test_index::fuzz::{config, mutated, mutated_text, seeds, vectors};
 use url::Url;
+use uv_distribution_filename::WheelFilename;
 use uv_normalize::PackageName;
 
 const DIGEST: &str = "aa11bb22cc33dd44ee55ff6600112233445566778899aabbccddeeff00112233";
@@ -78,8 +82,39 @@ fn context() -> (Url, PackageName, IndexUrl) {
     )
 }
 
+/// A wheel holding only `METADATA`: what the resolver reads of a wheel it has whole.
+fn wheel_with_metadata(metadata: &[u8]) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    zip.start_file(
+        "demo-1.0.dist-info/METADATA",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
+    zip.write_all(metadata).unwrap();
+    zip.finish().unwrap().into_inner()
+}
+
+fn metadata_corpus() -> Vec<Vec<u8>> {
+    [
+        "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nRequires-Dist: lib>=1 ; extra == 'x'\nProvides-Extra: x\nRequires-Python: >=3.8\n\nbody\n",
+        "Metadata-Version: 2.4\nName: Demo\nVersion: 1.0\nRequires-Dist: a[b,c] (>=1,<2) ; python_version < '3.10' and sys_platform == 'linux'\nDynamic: Requires-Dist\n",
+        "Metadata-Version: 1.0\nName: demo\nVersion: 1.0\nSummary: =?utf-8?q?x?=\n  continued\n",
+    ]
+    .map(|text| text.as_bytes().to_vec())
+    .to_vec()
+}
+
 proptest! {
     #![proptest_config(config())]
+
+    #[test]
+    fn wheel_metadata_never_panics(metadata in mutated(metadata_corpus())) {
+        let url = DisplaySafeUrl::parse("https://files.example/demo-1.0-py3-none-any.whl").unwrap();
+        let filename = WheelFilename::from_str("demo-1.0-py3-none-any.whl").unwrap();
+        if let Err(error) = wheel_dist_metadata(Cursor::new(wheel_with_metadata(&metadata)), &url, &filename) {
+            let _ = error.to_string();
+        }
+    }
 
     #[test]
     fn html_pages_never_panic(body in mutated_text(html_corpus())) {
@@ -106,4 +141,9 @@ fn the_hand_written_pages_parse() {
     let page =
         ProjectPage::from_json(&String::from_utf8(json).unwrap(), &url, &name, &index).unwrap();
     assert_eq!(page.files.len(), 2, "{page:?}");
+    let url = DisplaySafeUrl::parse("https://files.example/demo-1.0-py3-none-any.whl").unwrap();
+    let filename = WheelFilename::from_str("demo-1.0-py3-none-any.whl").unwrap();
+    for metadata in metadata_corpus() {
+        wheel_dist_metadata(Cursor::new(wheel_with_metadata(&metadata)), &url, &filename).unwrap();
+    }
 }
