@@ -308,3 +308,35 @@ fn a_repository_requirement_is_refused_as_needing_a_build() {
     assert!(message.contains("needs building from source"), "{message}");
     assert!(message.contains("artifacts.sdist"), "{message}");
 }
+
+/// Issue #12 §8: a direct URL whose query carries a token (a signed link) installs, but the
+/// token reaches neither `direct_url.json`, nor the lockfile, nor any message.
+#[test]
+fn a_token_in_a_direct_urls_query_is_masked_in_direct_url_json_the_lockfile_and_messages() {
+    for (key, secret) in [
+        ("token", "s3cretQueryValue"),
+        ("X-Amz-Signature", "f00dfeedSignature"),
+    ] {
+        let setup = setup();
+        allow_url(&setup, &setup.files);
+        let url = format!("{}?{key}={secret}&v=1", setup.url);
+        let requirement = format!("app @ {url}#sha256={}", setup.sha256);
+        let output = safevenv(&setup, &["install", &requirement]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(!stderr(&output).contains(secret), "{}", stderr(&output));
+        let site = site_packages(&setup);
+        let direct_url =
+            fs_err::read_to_string(site.join("app-1.0.dist-info/direct_url.json")).unwrap();
+        assert!(!direct_url.contains(secret), "{direct_url}");
+        assert!(direct_url.contains(&format!("{key}=****")), "{direct_url}");
+        let lock = fs_err::read_to_string(setup.context.work().join("pylock.toml")).unwrap();
+        assert!(!lock.contains(secret), "{lock}");
+        assert!(lock.contains(&format!("{key}=****")), "{lock}");
+
+        // A refusal naming the URL masks it too.
+        let wrong = format!("app @ {url}#sha256={}", "1".repeat(64));
+        let output = safevenv(&setup, &["install", &wrong]);
+        assert!(!output.status.success());
+        assert!(!stderr(&output).contains(secret), "{}", stderr(&output));
+    }
+}

@@ -5,6 +5,7 @@ use std::io::Write;
 use anstream::ColorChoice;
 use owo_colors::OwoColorize;
 use safevenv_cli::GlobalArgs;
+use safevenv_redact::redact_text;
 
 use crate::diagnostic::Diagnostic;
 
@@ -54,6 +55,7 @@ impl Printer {
     }
 
     pub fn warn(&self, message: &str) {
+        let message = redact_text(message);
         let _ = writeln!(
             anstream::stderr(),
             "{}: {message}",
@@ -61,14 +63,22 @@ impl Printer {
         );
     }
 
+    /// Security: every line goes through [`redact_text`] here, the one place errors are printed,
+    /// so a secret in any URL an error names (a signed query, a token in a path, which the
+    /// libraries' own redaction of credentials does not cover) never reaches a terminal or a CI log.
     pub fn error(&self, diagnostic: &Diagnostic) {
         let mut out = anstream::stderr().lock();
-        let _ = writeln!(out, "{}: {}", "error".red().bold(), diagnostic.message);
+        let _ = writeln!(
+            out,
+            "{}: {}",
+            "error".red().bold(),
+            redact_text(&diagnostic.message)
+        );
         for cause in &diagnostic.causes {
-            let _ = writeln!(out, "  {}: {cause}", "caused by".bold());
+            let _ = writeln!(out, "  {}: {}", "caused by".bold(), redact_text(cause));
         }
         for hint in &diagnostic.hints {
-            let _ = writeln!(out, "{}: {hint}", "hint".cyan().bold());
+            let _ = writeln!(out, "{}: {}", "hint".cyan().bold(), redact_text(hint));
         }
     }
 }

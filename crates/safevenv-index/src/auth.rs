@@ -33,6 +33,9 @@ type Origin = (String, String, Option<u16>);
 pub(crate) struct Authenticator {
     /// `(scheme, host, port)` of each index with userinfo, and its credentials.
     from_urls: Vec<(Origin, Credentials)>,
+    /// `(scheme, host, port)` of every index named: the only origins a netrc `default` entry
+    /// may go to.
+    index_origins: Vec<Origin>,
     netrc: Option<netrc::Netrc>,
 }
 
@@ -53,7 +56,10 @@ impl Authenticator {
         indexes: impl Iterator<Item = &'a IndexUrl>,
         netrc: Option<PathBuf>,
     ) -> Self {
+        let indexes: Vec<&IndexUrl> = indexes.collect();
+        let index_origins = indexes.iter().map(|index| origin(index.url())).collect();
         let from_urls = indexes
+            .into_iter()
             .filter(|index| !index.url().username().is_empty())
             .map(|index| {
                 let url = index.url();
@@ -86,14 +92,23 @@ impl Authenticator {
                 None
             }
         });
-        Self { from_urls, netrc }
+        Self {
+            from_urls,
+            index_origins,
+            netrc,
+        }
     }
 
     /// The credentials for a request to `url` (whose own userinfo, if any, was already removed).
     ///
     /// Security: an index's URL credentials go only to the same origin (scheme, host and port), so an
-    /// index page that links artifacts on another host never leaks them there; netrc entries are
-    /// per host by design.
+    /// index page that links artifacts on another host never leaks them there; netrc `machine`
+    /// entries are per host by design.
+    ///
+    /// Security: a netrc `default` entry matches every host, so sent as netrc's format intends it
+    /// would go to whatever host an index page links (an attacker's) and over plain `http` (to
+    /// anyone on the path). It is sent only over `https`, and only to the origin of an index the
+    /// user named.
     pub(crate) fn for_url(&self, url: &Url) -> Option<Credentials> {
         let request_origin = origin(url);
         if let Some((_, credentials)) = self
@@ -105,10 +120,11 @@ impl Authenticator {
         }
         let netrc = self.netrc.as_ref()?;
         let host = url.host_str()?;
-        let entry = netrc
-            .hosts
-            .get(host)
-            .or_else(|| netrc.hosts.get("default"))?;
+        let entry = netrc.hosts.get(host).or_else(|| {
+            (request_origin.0 == "https" && self.index_origins.contains(&request_origin))
+                .then(|| netrc.hosts.get("default"))
+                .flatten()
+        })?;
         Some(Credentials {
             username: entry.login.clone(),
             password: Some(entry.password.clone()),
@@ -161,6 +177,66 @@ mod tests {
             auth.for_url(&Url::parse("https://other.example/").unwrap()),
             None
         );
+    }
+
+    fn netrc_with_default(dir: &tempfile::TempDir) -> PathBuf {
+        let path = dir.path().join("netrc");
+        fs_err::write(
+            &path,
+            "machine named.example login alice password wonder\ndefault login bob password fallback\n",
+        )
+        .unwrap();
+        path
+    }
+
+    #[test]
+    fn netrc_default_goes_nowhere_but_an_index_over_https() {
+        let dir = tempfile::tempdir().unwrap();
+        let indexes = [
+            IndexUrl::parse("https://index.example/simple/").unwrap(),
+            IndexUrl::parse("http://plain.example/simple/").unwrap(),
+            IndexUrl::parse("https://ported.example:8443/simple/").unwrap(),
+        ];
+        let auth = Authenticator::new(indexes.iter(), Some(netrc_with_default(&dir)));
+        for refused in [
+            // A host an index page links: possibly the attacker's.
+            "https://files.example/a.whl",
+            "https://evil.example/simple/a/",
+            // Plain http, even to a named index.
+            "http://plain.example/simple/a/",
+            "http://index.example/simple/a/",
+            // Same host, another port or scheme than the index named.
+            "https://index.example:8443/simple/a/",
+            "https://ported.example/simple/a/",
+        ] {
+            let url = Url::parse(refused).unwrap();
+            assert_eq!(auth.for_url(&url), None, "{refused}");
+        }
+        for allowed in [
+            "https://index.example/simple/a/",
+            "https://index.example/files/a.whl",
+            "https://ported.example:8443/simple/a/",
+        ] {
+            let credentials = auth.for_url(&Url::parse(allowed).unwrap()).unwrap();
+            assert_eq!(credentials.username, "bob", "{allowed}");
+        }
+    }
+
+    #[test]
+    fn netrc_machine_entry_still_wins_over_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = IndexUrl::parse("https://named.example/simple/").unwrap();
+        let auth = Authenticator::new(std::iter::once(&index), Some(netrc_with_default(&dir)));
+        let credentials = auth
+            .for_url(&Url::parse("https://named.example/simple/a/").unwrap())
+            .unwrap();
+        assert_eq!(credentials.username, "alice");
+        // A `machine` entry is the user naming that host: it is used for it, index or not.
+        let auth = Authenticator::new(std::iter::empty(), Some(netrc_with_default(&dir)));
+        let credentials = auth
+            .for_url(&Url::parse("https://named.example/x.whl").unwrap())
+            .unwrap();
+        assert_eq!(credentials.username, "alice");
     }
 
     #[test]

@@ -45,9 +45,10 @@ impl IndexUrl {
         &self.0
     }
 
-    /// The URL without credentials: the only form that may be written to a lockfile or a log.
+    /// The URL without credentials and with any other secret (a token in its path or query)
+    /// masked: the only form that may be written to a lockfile or a log.
     pub fn url_for_lockfile(&self) -> Url {
-        self.0.without_credentials().into_owned()
+        safevenv_redact::shareable(&self.0)
     }
 
     /// The project page URL: `<index>/<normalized-name>/` (PEP 503).

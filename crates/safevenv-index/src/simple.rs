@@ -42,6 +42,27 @@ pub struct ProjectPage {
 }
 
 impl ProjectPage {
+    /// Parse a PEP 503 HTML project page fetched from `url` (by the client, or by a caller that
+    /// fetched it elsewhere), with every check the client applies.
+    pub fn from_html(
+        body: &str,
+        url: &Url,
+        name: &PackageName,
+        index: &IndexUrl,
+    ) -> Result<Self, IndexError> {
+        parse_html(body, url, name, index)
+    }
+
+    /// Parse a PEP 691 JSON project page fetched from `url`, with every check the client applies.
+    pub fn from_json(
+        body: &str,
+        url: &Url,
+        name: &PackageName,
+        index: &IndexUrl,
+    ) -> Result<Self, IndexError> {
+        parse_json(body, url, name, index)
+    }
+
     /// Every version with at least one artifact (yanked ones too), ascending.
     pub fn versions(&self) -> Vec<Version> {
         let mut versions: Vec<Version> = self

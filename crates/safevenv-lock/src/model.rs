@@ -239,10 +239,13 @@ impl Lock {
         pairs
     }
 
-    /// The fields whose URL carries credentials (a user name or password), by field path.
+    /// The fields whose URL carries credentials (a user name or password) or another secret (a
+    /// signed query parameter, a token in the path: `safevenv_redact::has_secrets`), by field
+    /// path.
     ///
     /// PEP 751 says nothing about secrets, but a lockfile is committed and shared: a writer
-    /// must refuse a lock for which this is not empty rather than publish a token.
+    /// must refuse a lock for which this is not empty rather than publish a token (make its URLs
+    /// with `safevenv_redact::shareable`).
     pub fn credential_fields(&self) -> Vec<String> {
         let mut fields = Vec::new();
         for (i, package) in self.packages.iter().enumerate() {
@@ -288,7 +291,7 @@ impl<'a> IntoIterator for &'a Lock {
 }
 
 fn has_credentials(url: &Url) -> bool {
-    !url.username().is_empty() || url.password().is_some()
+    safevenv_redact::has_secrets(url)
 }
 
 impl Package {

@@ -257,6 +257,32 @@ fn credentials_in_urls_are_found() {
     assert_eq!(password_only.credential_fields(), ["packages[0].sdist.url"]);
 }
 
+/// A signed query or a token in the path is as much a secret as a password: found the same way.
+#[test]
+fn query_and_path_tokens_in_urls_are_found() {
+    let clean = resolved_lock().to_toml_string();
+    for (from, to) in [
+        (".whl\", size", ".whl?X-Amz-Signature=s3cret\", size"),
+        (".whl\", size", ".whl?sig=s3cret&se=2030\", size"),
+        (".whl\", size", ".whl?access_token=s3cret\", size"),
+        (
+            "https://files.index.example/",
+            "https://files.index.example/glpat-A1b2C3d4E5f6G7h8I9j0/",
+        ),
+        (".whl\", size", ".whl?v=ghp_A1b2C3d4E5f6G7h8I9j0K1\", size"),
+    ] {
+        let text = clean.replacen(from, to, 1);
+        assert_ne!(text, clean, "{from}");
+        let hostile = Lock::from_toml_str(&text, "hostile").expect("PEP 751 allows it");
+        assert_eq!(hostile.credential_fields().len(), 1, "{to}");
+    }
+    // Honest queries and the shared `git@` of SSH are not secrets.
+    let honest = clean.replacen(".whl\", size", ".whl?format=wheel&v=2\", size", 1);
+    assert_ne!(honest, clean);
+    let honest = Lock::from_toml_str(&honest, "honest").expect("valid");
+    assert!(!honest.contains_credentials());
+}
+
 #[test]
 fn an_always_true_environment_means_no_environments() {
     let mut lock = resolved_lock();

@@ -97,7 +97,7 @@ impl DirectWheel {
             let extras: Vec<String> = self.extras.iter().map(ToString::to_string).collect();
             text.push_str(&format!("[{}]", extras.join(",")));
         }
-        text.push_str(&format!(" @ {}", self.url.without_credentials()));
+        text.push_str(&format!(" @ {}", safevenv_redact::shareable(&self.url)));
         if let Some(marker) = self.marker.try_to_string() {
             text.push_str(&format!(" ; {marker}"));
         }
@@ -328,7 +328,7 @@ pub(crate) fn lock_package(
     lock_dir: Option<&Path>,
 ) -> Package {
     let (url, path) = match &wheel.location {
-        DirectLocation::Url(url) => (Some(url::Url::clone(&url.without_credentials())), None),
+        DirectLocation::Url(url) => (Some(safevenv_redact::shareable(url)), None),
         DirectLocation::Path(path) => {
             let shown = lock_dir
                 .and_then(|dir| path.strip_prefix(dir).ok())

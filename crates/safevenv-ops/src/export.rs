@@ -34,7 +34,12 @@ pub(crate) fn requirements_txt(
     for dist in &resolution.distributions {
         match direct.get(&dist.name) {
             Some(wheel) => {
-                let _ = write!(out, "{} @ {}", dist.name, wheel.url.without_credentials());
+                let _ = write!(
+                    out,
+                    "{} @ {}",
+                    dist.name,
+                    safevenv_redact::shareable(&wheel.url)
+                );
             }
             None => {
                 let _ = write!(out, "{}=={}", dist.name, dist.version);

@@ -116,6 +116,7 @@ fn archive_problem_kind(error: &WheelError) -> ArchiveProblemKind {
         WheelError::Symlink { .. } => ArchiveProblemKind::Symlink,
         WheelError::SpecialFile { .. } => ArchiveProblemKind::Device,
         WheelError::TooManyEntries { .. }
+        | WheelError::CentralDirectoryTooLarge { .. }
         | WheelError::TooLarge { .. }
         | WheelError::CompressionRatio { .. }
         | WheelError::TextFileTooLarge { .. } => ArchiveProblemKind::Bomb,

@@ -595,8 +595,10 @@ fn build_lock(
             .and_then(|time| toml::value::Datetime::from_str(time).ok());
         let mut package = Package::from_index(dist.name.clone(), dist.version.clone(), index);
         package.requires_python = dist.file.requires_python.clone();
+        // Security: an index page may link a signed URL (`?X-Amz-Signature=...`); the lockfile
+        // is shared, so the signature is masked there (the run itself fetches the page's URL).
         package.push_wheel(Wheel::from_url(
-            url,
+            safevenv_redact::shareable(&url),
             dist.file.size,
             upload_time,
             sha256.clone(),
@@ -608,7 +610,7 @@ fn build_lock(
         .map_err(|err| OpsError::Internal(format!("the lockfile built is invalid: {err}")))?;
     if lock.contains_credentials() {
         return Err(OpsError::Internal(
-            "a URL with credentials reached the lockfile".to_string(),
+            "a URL with credentials or another secret reached the lockfile".to_string(),
         ));
     }
     Ok(lock)

@@ -70,7 +70,8 @@ impl Wanted {
         if matches!(self.source, WantedSource::Index(_)) {
             return Ok(None);
         }
-        let url = self.url.without_credentials().to_string();
+        // Security: `direct_url.json` is readable by every user of the environment.
+        let url = safevenv_redact::shareable(&self.url).to_string();
         let hash = format!("sha256={}", self.sha256);
         // `ArchiveInfo`'s fields are private to uv: it is made through its serde form, which
         // PEP 610 defines.

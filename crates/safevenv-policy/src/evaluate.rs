@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use icu_normalizer::ComposingNormalizerBorrowed;
 use jiff::SignedDuration;
 use uv_normalize::PackageName;
 
@@ -118,13 +119,27 @@ fn is_loopback(url: &url::Url) -> bool {
 /// Who installs each file and each script: the set's distributions, and the installed ones that
 /// the set does not replace (an upgrade does not clash with its own old files).
 struct Owners<'a> {
-    files: BTreeMap<&'a str, BTreeSet<&'a PackageName>>,
+    /// By [`file_key`]: each owner, and the file's name as that owner spells it.
+    files: BTreeMap<String, BTreeMap<&'a PackageName, &'a str>>,
     scripts: BTreeMap<String, BTreeSet<&'a PackageName>>,
+}
+
+/// The one file that `path` is on some file system: Unicode NFC, then case folded.
+///
+/// Security: macOS's file systems store names normalised and ignore case, Windows' ignore case;
+/// compared as exact strings, `Foo/x.py` and `foo/x.py`, or `é` precomposed (U+00E9) and
+/// decomposed (`e` U+0301), would pass as two files and the second wheel would silently replace
+/// the first one's file (`contents.overwrite`). The within-wheel check is the wheel crate's.
+fn file_key(path: &str) -> String {
+    let nfc = ComposingNormalizerBorrowed::new_nfc();
+    // Lowercasing can undo NFC (`İ` becomes `i` + U+0307): normalise again.
+    nfc.normalize(&nfc.normalize(path).to_lowercase())
+        .into_owned()
 }
 
 impl<'a> Owners<'a> {
     fn new(set: &'a ResolvedSet) -> Self {
-        let mut files: BTreeMap<&str, BTreeSet<&PackageName>> = BTreeMap::new();
+        let mut files: BTreeMap<String, BTreeMap<&PackageName, &str>> = BTreeMap::new();
         let mut scripts: BTreeMap<String, BTreeSet<&PackageName>> = BTreeMap::new();
         let replaced: BTreeSet<&PackageName> =
             set.packages.iter().map(|package| &package.name).collect();
@@ -132,9 +147,9 @@ impl<'a> Owners<'a> {
             if let Some(contents) = &package.contents {
                 for file in &contents.files {
                     files
-                        .entry(file.as_str())
+                        .entry(file_key(file))
                         .or_default()
-                        .insert(&package.name);
+                        .insert(&package.name, file.as_str());
                 }
                 for script in &contents.scripts {
                     scripts
@@ -151,9 +166,9 @@ impl<'a> Owners<'a> {
         {
             for file in &installed.files {
                 files
-                    .entry(file.as_str())
+                    .entry(file_key(file))
                     .or_default()
-                    .insert(&installed.name);
+                    .insert(&installed.name, file.as_str());
             }
             for script in &installed.scripts {
                 scripts
@@ -878,7 +893,7 @@ impl Judge<'_> {
         }
         if self.rules.overwrite == AllowDeny::Deny {
             // One refusal per other owner, naming the first shared file, to keep reports short.
-            let mut shared: BTreeMap<&PackageName, (&str, usize)> = BTreeMap::new();
+            let mut shared: BTreeMap<&PackageName, (&str, &str, usize)> = BTreeMap::new();
             for file in &contents.files {
                 let exempt = self
                     .rules
@@ -888,13 +903,13 @@ impl Judge<'_> {
                 if exempt {
                     continue;
                 }
-                for other in owners.files.get(file.as_str()).into_iter().flatten() {
+                for (other, spelled) in owners.files.get(&file_key(file)).into_iter().flatten() {
                     if *other != &name {
-                        shared.entry(other).or_insert((file.as_str(), 0)).1 += 1;
+                        shared.entry(other).or_insert((file.as_str(), spelled, 0)).2 += 1;
                     }
                 }
             }
-            for (other, (file, count)) in shared {
+            for (other, (file, spelled, count)) in shared {
                 let more = if count > 1 {
                     format!(" and {} more files", count - 1)
                 } else {
@@ -907,7 +922,13 @@ impl Judge<'_> {
                 self.refuse(
                     RuleId::ContentsOverwrite,
                     Some(file.to_string()),
-                    format!("`{name}` and `{other}` both install `{file}`{more}"),
+                    if file == spelled {
+                        format!("`{name}` and `{other}` both install `{file}`{more}")
+                    } else {
+                        format!(
+                            "`{name}` installs `{file}` and `{other}` installs `{spelled}`, one file where names ignore case or Unicode normalisation{more}"
+                        )
+                    },
                     fix,
                 );
             }

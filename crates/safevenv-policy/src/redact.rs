@@ -20,7 +20,8 @@ pub fn redact_url(url: &Url) -> String {
     if url.query().is_some() {
         url.set_query(Some("****"));
     }
-    url.to_string()
+    // A token in a path segment (`/glpat-.../simple/`) is masked too.
+    safevenv_redact::mask_secrets(&url).to_string()
 }
 
 #[cfg(test)]
@@ -41,6 +42,9 @@ mod tests {
             assert!(!shown.contains("abc"), "{shown}");
             assert_eq!(shown, "https://files.example/a.whl?****");
         }
+        let token = "https://index.example/glpat-A1b2C3d4E5f6G7h8I9j0/simple/";
+        let shown = redact_url(&Url::parse(token).unwrap());
+        assert_eq!(shown, "https://index.example/****/simple/");
         let ssh = Url::parse("git+ssh://git@git.example/org/repo").unwrap();
         assert_eq!(redact_url(&ssh), "git+ssh://git@git.example/org/repo");
     }

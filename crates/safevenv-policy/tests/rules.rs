@@ -733,6 +733,77 @@ fn shared_files_are_refused() {
     assert_approved(judge("", &upgrade));
 }
 
+/// Issue #12 §8: names that differ only by case or Unicode normalisation are one file on macOS
+/// (and by case on Windows): two wheels writing them clash as surely as with one spelling.
+#[test]
+fn files_one_by_case_or_normalisation_are_shared_files() {
+    let site = "lib/python3.12/site-packages";
+    let clashing = [
+        ("Foo/x.py", "foo/x.py"),
+        ("requests/__init__.py", "REQUESTS/__init__.py"),
+        // `é` precomposed (NFC) and decomposed (NFD).
+        ("caf\u{e9}/x.py", "cafe\u{301}/x.py"),
+        ("Caf\u{e9}/x.py", "cafe\u{301}/X.py"),
+        // Å as one letter, as the Ångström sign (NFC maps it to the letter), decomposed.
+        ("\u{c5}/x.py", "\u{212b}/x.py"),
+        ("\u{c5}/x.py", "a\u{30a}/x.py"),
+        // The Kelvin sign is `K` once normalised.
+        ("\u{212a}elvin.py", "kelvin.py"),
+    ];
+    for (first, second) in clashing {
+        let mut a = package("alpha", "1.0");
+        let mut b = package("beta", "1.0");
+        a.contents
+            .as_mut()
+            .unwrap()
+            .files
+            .push(format!("{site}/{first}"));
+        b.contents
+            .as_mut()
+            .unwrap()
+            .files
+            .push(format!("{site}/{second}"));
+        let refusals = assert_refused(
+            judge("", &set(vec![a.clone(), b.clone()])),
+            RuleId::ContentsOverwrite,
+        );
+        let shown = refusals.to_string();
+        assert!(shown.contains(first) && shown.contains(second), "{shown}");
+
+        // The same against an installed distribution's file.
+        let mut facts = set(vec![a]);
+        facts.installed.push(InstalledDistribution {
+            name: name("gamma"),
+            files: vec![format!("{site}/{second}")],
+            scripts: Vec::new(),
+        });
+        assert_refused(judge("", &facts), RuleId::ContentsOverwrite);
+    }
+
+    // Honest neighbours: different letters stay different files.
+    let distinct = [
+        ("foo/x.py", "foo/y.py"),
+        ("caf\u{e9}/x.py", "cafe/x.py"),
+        ("a\u{30a}/x.py", "a/x.py"),
+        ("foo/x.py", "foo_/x.py"),
+    ];
+    for (first, second) in distinct {
+        let mut a = package("alpha", "1.0");
+        let mut b = package("beta", "1.0");
+        a.contents
+            .as_mut()
+            .unwrap()
+            .files
+            .push(format!("{site}/{first}"));
+        b.contents
+            .as_mut()
+            .unwrap()
+            .files
+            .push(format!("{site}/{second}"));
+        assert_approved(judge("", &set(vec![a, b])));
+    }
+}
+
 // contents.stdlib-shadow
 
 #[test]

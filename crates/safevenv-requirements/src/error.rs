@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::Origin;
-use crate::redact::redact_text;
+use safevenv_redact::redact_text;
 
 /// Why requirements could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -16,7 +16,6 @@ mod error;
 mod lines;
 mod options;
 mod parser;
-mod redact;
 mod requirement;
 
 use std::collections::BTreeMap;
@@ -29,7 +28,7 @@ use uv_pep508::MarkerTree;
 use uv_redacted::DisplaySafeUrl;
 
 pub use crate::error::{LineError, LineErrorKind, RequirementsError};
-pub use crate::redact::redact_text;
+pub use safevenv_redact::redact_text;
 
 /// The largest requirements file read, in bytes: a larger one is refused rather than read whole.
 pub const MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;

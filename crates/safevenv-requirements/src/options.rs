@@ -1,7 +1,7 @@
 //! The options of a requirements line, read as pip's `optparse` parser reads them.
 
 use crate::error::LineErrorKind;
-use crate::redact::redact_text;
+use safevenv_redact::redact_text;
 
 /// One option given on a line, with its value.
 #[derive(Debug, Clone, PartialEq, Eq)]

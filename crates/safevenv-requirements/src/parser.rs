@@ -11,12 +11,12 @@ use uv_redacted::DisplaySafeUrl;
 use crate::error::{Failure, LineErrorKind, RequirementsError};
 use crate::lines::{LogicalLine, logical_lines};
 use crate::options::{LineOption, parse_options, split_requirement_and_options};
-use crate::redact::redact_text;
 use crate::requirement::{parse_editable, parse_hash, parse_requirement};
 use crate::{
     BinarySelector, Entry, FindLinks, Located, MAX_FILE_SIZE, MAX_INCLUDE_DEPTH, Origin,
     ParseOptions, RequirementsTxt,
 };
+use safevenv_redact::redact_text;
 
 /// A `-r`/`-c` line, to be followed once the line is done.
 struct Include {

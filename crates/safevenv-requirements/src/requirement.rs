@@ -13,8 +13,8 @@ use uv_pep508::{MarkerTree, Pep508Error, Pep508Url, VersionOrUrl};
 use uv_redacted::DisplaySafeUrl;
 
 use crate::error::{Failure, LineErrorKind};
-use crate::redact::redact_text;
 use crate::{Hash, HashAlgorithm, ParseOptions, Requirement, RequirementSource, VcsKind};
+use safevenv_redact::redact_text;
 
 /// The VCS URL schemes pip knows (`vcs.all_schemes`).
 const VCS_SCHEMES: &[(&str, VcsKind)] = &[

@@ -33,6 +33,7 @@
 
 mod artifact;
 mod files;
+pub mod fuzz;
 pub mod packse;
 mod render;
 mod server;

@@ -405,6 +405,18 @@ pub enum WheelError {
         /// The limit.
         limit: u64,
     },
+    /// A central directory larger than [`crate::Limits::max_central_directory`].
+    #[error(
+        "wheel `{wheel}` declares a central directory of {size} bytes, more than the limit of {limit}"
+    )]
+    CentralDirectoryTooLarge {
+        /// The wheel.
+        wheel: String,
+        /// Declared size of the central directory.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// More inflated bytes than [`crate::Limits::max_total_uncompressed`].
     #[error("wheel `{wheel}` inflates past the limit of {limit} bytes (at entry `{entry}`)")]
     TooLarge {

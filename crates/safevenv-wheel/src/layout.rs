@@ -175,12 +175,22 @@ pub(crate) fn read_layout<R: Read + Seek>(
     let end = read_end(&mut reader)?;
 
     // (4): refuse a huge directory before allocating for it. A resource limit, not a
-    // differential.
+    // differential. Threat: the end record's entry count and directory size are the archive's
+    // own word; read as they are, a forged size makes us allocate as much as the file (or the
+    // ZIP64 field's 2^64) says, before any other limit has looked at a byte. Both are bounded
+    // here, before the read below.
     if end.entries > limits.max_entries {
         return Err(WheelError::TooManyEntries {
             wheel: wheel.to_string(),
             count: end.entries,
             limit: limits.max_entries,
+        });
+    }
+    if end.cd_size > limits.max_central_directory {
+        return Err(WheelError::CentralDirectoryTooLarge {
+            wheel: wheel.to_string(),
+            size: end.cd_size,
+            limit: limits.max_central_directory,
         });
     }
     // The central directory ends exactly where the end record starts. Prevents: a reader

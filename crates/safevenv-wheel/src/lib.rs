@@ -56,6 +56,9 @@ pub type WheelReader = BlockReader<SharedFile>;
 pub struct Limits {
     /// Most entries an archive may declare.
     pub max_entries: u64,
+    /// Largest central directory an archive may declare, in bytes (it is read into memory
+    /// whole, so this bounds that allocation).
+    pub max_central_directory: u64,
     /// Most bytes all entries together may inflate to.
     pub max_total_uncompressed: u64,
     /// Most an entry may inflate per compressed byte, once it is past `ratio_threshold`.
@@ -71,6 +74,8 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_entries: 100_000,
+            // 100,000 entries with 300-byte names and a little extra data stay well below this.
+            max_central_directory: 64 << 20,
             max_total_uncompressed: 4 << 30,
             // Deflate cannot exceed ~1032:1; 250:1 on multi-megabyte files is already a run of
             // nearly identical bytes, which no real package ships at that size.

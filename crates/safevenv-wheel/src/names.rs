@@ -73,7 +73,8 @@ const MAX_COMPONENT: usize = 255;
 const MAX_NAME: usize = 1024;
 
 /// Refuses duplicate names, files that are also directories, and paths that differ only
-/// by case (they overwrite each other on the default file systems of macOS and Windows).
+/// by case or Unicode normalisation (they overwrite each other on the default file systems of
+/// macOS and Windows).
 pub(crate) fn check_collisions(entries: &[Entry], wheel: &str) -> Result<(), WheelError> {
     let mut names = BTreeSet::new();
     let mut files = BTreeSet::new();
@@ -103,9 +104,18 @@ pub(crate) fn check_collisions(entries: &[Entry], wheel: &str) -> Result<(), Whe
             entry: (*both).to_string(),
         });
     }
+    // Security: macOS stores names NFC-normalised and ignoring case, Windows ignoring case, so
+    // `é` precomposed and decomposed, or `Foo` and `foo`, are one file there: the second entry
+    // would silently replace the first. (Across wheels, the policy's `contents.overwrite`
+    // compares the same key.)
+    let nfc = icu_normalizer::ComposingNormalizerBorrowed::new_nfc();
     let mut folded: HashMap<String, &str> = HashMap::new();
     for path in files.iter().chain(&directories) {
-        if let Some(other) = folded.insert(path.to_lowercase(), path) {
+        // Lowercasing can undo NFC (`İ` becomes `i` + U+0307): normalise again.
+        let key = nfc
+            .normalize(&nfc.normalize(path).to_lowercase())
+            .into_owned();
+        if let Some(other) = folded.insert(key, path) {
             return Err(WheelError::CaseCollision {
                 wheel: wheel.to_string(),
                 entry: (*path).to_string(),

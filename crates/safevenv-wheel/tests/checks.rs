@@ -423,6 +423,33 @@ fn refuses_unsafe_names() {
     }
 }
 
+/// Issue #12 §8: within one wheel, names one by Unicode normalisation (and case) collide.
+#[test]
+fn refuses_names_that_differ_only_by_normalisation() {
+    for (first, second) in [
+        ("demo/caf\u{e9}.py", "demo/cafe\u{301}.py"),
+        ("demo/Caf\u{e9}.py", "demo/cafe\u{301}.py"),
+        ("demo/\u{c5}/x.py", "demo/\u{212b}/x.py"),
+        ("demo/\u{212a}.py", "demo/k.py"),
+    ] {
+        let spec = demo()
+            .file("demo/__init__.py", "")
+            .file(first, "")
+            .file(second, "");
+        let error = open_spec(&spec).unwrap_err();
+        assert!(
+            matches!(error, WheelError::CaseCollision { .. }),
+            "{first:?} {second:?}: {error:?}"
+        );
+    }
+    // Different letters are different files.
+    let spec = demo()
+        .file("demo/__init__.py", "")
+        .file("demo/caf\u{e9}.py", "")
+        .file("demo/cafe.py", "");
+    assert!(open_spec(&spec).is_ok());
+}
+
 #[test]
 fn refuses_names_too_long_for_the_file_system() {
     let long_component = format!("demo/{}.py", "a".repeat(253));
@@ -562,6 +589,53 @@ fn enforces_entry_and_size_limits() {
         Err(WheelError::TextFileTooLarge { .. })
     ));
     assert!(open_as(built.bytes, &built.filename, &Limits::default()).is_ok());
+}
+
+/// The central directory's size as the end record (the archive's last 22 bytes, no comment)
+/// declares it.
+fn declared_central_directory_size(bytes: &[u8]) -> u64 {
+    let end = &bytes[bytes.len() - 22..];
+    assert_eq!(&end[..4], b"PK\x05\x06", "an end record without a comment");
+    u64::from(u32::from_le_bytes([end[12], end[13], end[14], end[15]]))
+}
+
+/// Issue #12 §8: the central directory is read into memory whole, so its declared size is
+/// bounded by `Limits` before that read, for honest sizes just past the limit and forged ones.
+#[test]
+fn a_central_directory_past_the_limit_is_refused_before_it_is_read() {
+    for files in [1, 7, 60] {
+        let mut spec = demo().file("demo/__init__.py", "");
+        for index in 0..files {
+            spec = spec.file(&format!("demo/module_{index}.py"), "x = 1\n");
+        }
+        let built = spec.build().unwrap();
+        let size = declared_central_directory_size(&built.bytes);
+        let just_below = Limits {
+            max_central_directory: size - 1,
+            ..Limits::default()
+        };
+        assert!(
+            matches!(
+                open_as(built.bytes.clone(), &built.filename, &just_below),
+                Err(WheelError::CentralDirectoryTooLarge { size: declared, .. }) if declared == size
+            ),
+            "{files} files"
+        );
+        let exact = Limits {
+            max_central_directory: size,
+            ..Limits::default()
+        };
+        assert!(open_as(built.bytes.clone(), &built.filename, &exact).is_ok());
+
+        // A forged size, far past the file itself, is refused by the limit, not read.
+        let mut forged = built.bytes.clone();
+        let at = forged.len() - 22 + 12;
+        forged[at..at + 4].copy_from_slice(&0xFFFF_FF00_u32.to_le_bytes());
+        assert!(matches!(
+            open_as(forged, &built.filename, &Limits::default()),
+            Err(WheelError::CentralDirectoryTooLarge { .. })
+        ));
+    }
 }
 
 #[test]
