@@ -269,6 +269,18 @@ fn files_are_judged_where_they_land_and_every_bypass_is_refused() {
             "data/BIN/Python3".to_string(),
         ),
         (
+            "a free-threaded interpreter",
+            "scripts/python3.13t".to_string(),
+        ),
+        (
+            "another implementation's interpreter",
+            "scripts/pypy3".to_string(),
+        ),
+        (
+            "an interpreter named as a script",
+            "scripts/graalpy.py".to_string(),
+        ),
+        (
             "pyvenv.cfg replaced by a directory",
             "data/pyvenv.cfg/x".to_string(),
         ),

@@ -490,13 +490,18 @@ impl Destinations {
             return Some("the environment's own configuration");
         }
         let name = name.strip_suffix(".exe").unwrap_or(name);
+        let interpreter = name.strip_suffix(".py").unwrap_or(name);
         let versioned = |stem: &str| {
-            name.strip_prefix(stem).is_some_and(|rest| {
+            interpreter.strip_prefix(stem).is_some_and(|rest| {
                 rest.chars()
                     .all(|c| c.is_ascii_digit() || c == '.' || c == 't')
             })
         };
-        if versioned("python") || versioned("pythonw") {
+        // Every interpreter name uv's installer itself refuses to write, and their versions.
+        if ["python", "pythonw", "pypy", "graalpy"]
+            .into_iter()
+            .any(versioned)
+        {
             return Some("the environment's interpreter");
         }
         if name == "activate"

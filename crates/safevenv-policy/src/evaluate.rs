@@ -137,6 +137,34 @@ fn file_key(path: &str) -> String {
         .into_owned()
 }
 
+/// The module a file provides, if it is one Python imports: `dir/name` for `dir/name.py`,
+/// `dir/name.cpython-312-x86_64-linux-gnu.so`, `dir/name.pyc`, and the bytecode
+/// `dir/__pycache__/name.cpython-312.pyc`, keyed as [`file_key`] keys files.
+///
+/// Security: Python imports one module per name and directory, preferring an extension module,
+/// then source, then sourceless bytecode, and it runs `__pycache__` bytecode compiled with
+/// "unchecked hash" without looking at the source. So a wheel that ships
+/// `victim/__pycache__/__init__.cpython-312.pyc`, or `victim/mod.abi3.so` beside another
+/// distribution's `victim/mod.py`, replaces that distribution's code without sharing a single
+/// path with it: the overlap is the module, not the file.
+fn module_key(path: &str) -> Option<String> {
+    let (dir, file) = path.rsplit_once('/').unwrap_or(("", path));
+    let lower = file.to_ascii_lowercase();
+    let is_module = [".py", ".pyc", ".so", ".pyd"]
+        .iter()
+        .any(|suffix| lower.ends_with(suffix));
+    if !is_module {
+        return None;
+    }
+    let stem = file.split('.').next().filter(|stem| !stem.is_empty())?;
+    let dir = match dir.rsplit_once('/') {
+        Some((parent, "__pycache__")) if lower.ends_with(".pyc") => parent,
+        None if dir == "__pycache__" && lower.ends_with(".pyc") => "",
+        _ => dir,
+    };
+    Some(format!("\0module\0{}", file_key(&format!("{dir}/{stem}"))))
+}
+
 impl<'a> Owners<'a> {
     fn new(set: &'a ResolvedSet) -> Self {
         let mut files: BTreeMap<String, BTreeMap<&PackageName, &str>> = BTreeMap::new();
@@ -146,10 +174,12 @@ impl<'a> Owners<'a> {
         for package in &set.packages {
             if let Some(contents) = &package.contents {
                 for file in &contents.files {
-                    files
-                        .entry(file_key(file))
-                        .or_default()
-                        .insert(&package.name, file.as_str());
+                    for key in std::iter::once(file_key(file)).chain(module_key(file)) {
+                        files
+                            .entry(key)
+                            .or_default()
+                            .insert(&package.name, file.as_str());
+                    }
                 }
                 for script in &contents.scripts {
                     scripts
@@ -165,10 +195,12 @@ impl<'a> Owners<'a> {
             .filter(|installed| !replaced.contains(&installed.name))
         {
             for file in &installed.files {
-                files
-                    .entry(file_key(file))
-                    .or_default()
-                    .insert(&installed.name, file.as_str());
+                for key in std::iter::once(file_key(file)).chain(module_key(file)) {
+                    files
+                        .entry(key)
+                        .or_default()
+                        .insert(&installed.name, file.as_str());
+                }
             }
             for script in &installed.scripts {
                 scripts
@@ -893,7 +925,7 @@ impl Judge<'_> {
         }
         if self.rules.overwrite == AllowDeny::Deny {
             // One refusal per other owner, naming the first shared file, to keep reports short.
-            let mut shared: BTreeMap<&PackageName, (&str, &str, usize)> = BTreeMap::new();
+            let mut shared: BTreeMap<&PackageName, (&str, &str, bool, usize)> = BTreeMap::new();
             for file in &contents.files {
                 let exempt = self
                     .rules
@@ -903,13 +935,25 @@ impl Judge<'_> {
                 if exempt {
                     continue;
                 }
-                for (other, spelled) in owners.files.get(&file_key(file)).into_iter().flatten() {
-                    if *other != &name {
-                        shared.entry(other).or_insert((file.as_str(), spelled, 0)).2 += 1;
+                let by_file = owners.files.get(&file_key(file)).into_iter().flatten();
+                let by_module = module_key(file)
+                    .and_then(|key| owners.files.get(&key))
+                    .into_iter()
+                    .flatten();
+                let mut counted = BTreeSet::new();
+                for (via_module, (other, spelled)) in by_file
+                    .map(|owner| (false, owner))
+                    .chain(by_module.map(|owner| (true, owner)))
+                {
+                    if *other != &name && counted.insert(*other) {
+                        shared
+                            .entry(other)
+                            .or_insert((file.as_str(), spelled, via_module, 0))
+                            .3 += 1;
                     }
                 }
             }
-            for (other, (file, spelled, count)) in shared {
+            for (other, (file, spelled, via_module, count)) in shared {
                 let more = if count > 1 {
                     format!(" and {} more files", count - 1)
                 } else {
@@ -924,6 +968,10 @@ impl Judge<'_> {
                     Some(file.to_string()),
                     if file == spelled {
                         format!("`{name}` and `{other}` both install `{file}`{more}")
+                    } else if via_module {
+                        format!(
+                            "`{name}` installs `{file}` and `{other}` installs `{spelled}`: the same module, of which Python imports only one{more}"
+                        )
                     } else {
                         format!(
                             "`{name}` installs `{file}` and `{other}` installs `{spelled}`, one file where names ignore case or Unicode normalisation{more}"

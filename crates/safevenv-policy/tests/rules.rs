@@ -1012,3 +1012,87 @@ fn vulnerabilities_by_severity_and_ignore() {
         &with(Some(Severity::Critical)),
     ));
 }
+
+/// Python imports one module per name and directory: bytecode in `__pycache__` (run without a
+/// look at the source when compiled with an unchecked hash), an extension module or a
+/// sourceless `.pyc` from one distribution replaces another's module without sharing a path.
+#[test]
+fn another_distributions_module_replaced_by_bytecode_or_an_extension_is_a_shared_file() {
+    let site = "lib/python3.12/site-packages";
+    let with_file = |project: &str, path: &str| {
+        let mut facts = package(project, "1.0");
+        facts
+            .contents
+            .as_mut()
+            .unwrap()
+            .files
+            .push(format!("{site}/{path}"));
+        facts
+    };
+    let clashing = [
+        (
+            "victim/__init__.py",
+            "victim/__pycache__/__init__.cpython-312.pyc",
+        ),
+        (
+            "victim/mod.py",
+            "victim/mod.cpython-312-x86_64-linux-gnu.so",
+        ),
+        ("victim/mod.py", "victim/mod.abi3.so"),
+        (
+            "victim/mod.py",
+            "Victim/__pycache__/MOD.cpython-313.opt-1.pyc",
+        ),
+        ("top.py", "__pycache__/top.cpython-312.pyc"),
+        (
+            "victim/mod.cpython-312-x86_64-linux-gnu.so",
+            "victim/mod.py",
+        ),
+    ];
+    for (own, planted) in clashing {
+        let refusals = assert_refused(
+            judge(
+                "",
+                &set(vec![
+                    with_file("victim", own),
+                    with_file("planter", planted),
+                ]),
+            ),
+            RuleId::ContentsOverwrite,
+        );
+        assert!(
+            refusals.to_string().contains("the same module"),
+            "{refusals}"
+        );
+        // Against the installed distribution too.
+        let mut facts = set(vec![with_file("planter", planted)]);
+        facts.installed.push(InstalledDistribution {
+            name: name("victim"),
+            files: vec![format!("{site}/{own}")],
+            scripts: Vec::new(),
+        });
+        assert_refused(judge("", &facts), RuleId::ContentsOverwrite);
+    }
+    // A distribution's own bytecode, other modules, and files that are not modules pass.
+    let mut own = with_file("victim", "victim/mod.py");
+    own.contents
+        .as_mut()
+        .unwrap()
+        .files
+        .push(format!("{site}/victim/__pycache__/mod.cpython-312.pyc"));
+    for (first, second) in [
+        (
+            "victim/mod.py",
+            "victim/other.cpython-312-x86_64-linux-gnu.so",
+        ),
+        ("victim/mod.py", "victim/mod.pyi"),
+        ("victim/data.txt", "victim/__pycache__/data.txt"),
+        ("victim/mod.py", "elsewhere/__pycache__/mod.cpython-312.pyc"),
+    ] {
+        assert_approved(judge(
+            "",
+            &set(vec![with_file("alpha", first), with_file("beta", second)]),
+        ));
+    }
+    assert_approved(judge("", &set(vec![own])));
+}
