@@ -547,6 +547,26 @@ fn install_counts_the_artifacts_the_index_offered_no_provenance_for() {
         serde_json::json!({"verified": 1, "publishers_pinned": 1, "none_offered": 0, "not_checked": 0}),
         "{json}"
     );
+    // `lock` reports the same counts, as JSON when asked.
+    let output = safevenv(
+        &context,
+        &index,
+        &["lock", "rfc8785", "-o", "again.toml", "--report", "json"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(&common::stdout(&output)).unwrap();
+    assert_eq!(
+        json["attestations"],
+        serde_json::json!({"verified": 1, "publishers_pinned": 1, "none_offered": 0, "not_checked": 0}),
+        "{json}"
+    );
+    assert_eq!(json["packages"], 1, "{json}");
+    let output = safevenv(
+        &context,
+        &index,
+        &["lock", "rfc8785", "-o", "-", "--report", "json"],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     // Without a lockfile nothing is pinned, and the summary says so.
     run_ok(context.safevenv().args(["create", "-q", "--clear"]));
     let output = safevenv(&context, &index, &["install", "rfc8785", "--no-lockfile"]);

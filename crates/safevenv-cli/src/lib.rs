@@ -476,6 +476,12 @@ pub struct LockArgs {
     /// The format to write.
     #[arg(long, value_enum, default_value_t = LockFormat::Pylock)]
     pub format: LockFormat,
+
+    /// How to report what the run did: `json` also writes a summary (packages, lockfile,
+    /// attestations verified and absent) to standard output, which then cannot take the
+    /// lockfile itself (`-o -`).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub report: OutputFormat,
 }
 
 /// How `lock`, `install` and `sync` verify PEP 740 attestations (see `docs/attestations.md`).

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use safevenv_cache::Cache;
-use safevenv_cli::{GlobalArgs, LockArgs, LockFormat, ResolveArgs};
+use safevenv_cli::{GlobalArgs, LockArgs, LockFormat, OutputFormat, ResolveArgs};
 use safevenv_ops::{LockSettings, lock};
 use safevenv_resolver::Upgrade;
 use uv_normalize::PackageName;
@@ -26,6 +26,16 @@ pub fn run(args: &LockArgs, global: &GlobalArgs, printer: &Printer) -> Result<()
         (None, safevenv_ops::LockFormat::Pylock) => Some(PathBuf::from("pylock.toml")),
         (None, safevenv_ops::LockFormat::RequirementsTxt) => None,
     };
+    if args.report == OutputFormat::Json && output.is_none() {
+        return Err(Diagnostic {
+            message:
+                "`--report json` writes to standard output, which would also take the lockfile"
+                    .to_string(),
+            causes: Vec::new(),
+            hints: vec!["write the lockfile to a file with `-o FILE`".to_string()],
+            failure: Failure::Input,
+        });
+    }
     let settings = LockSettings {
         output,
         format,
@@ -56,6 +66,16 @@ pub fn run(args: &LockArgs, global: &GlobalArgs, printer: &Printer) -> Result<()
             "Unchanged"
         };
         printer.status(verb, &format!("`{}`", path.display()));
+    }
+    if args.report == OutputFormat::Json {
+        let summary = serde_json::json!({
+            "packages": outcome.packages,
+            "python": outcome.python.to_string(),
+            "lockfile": outcome.output.as_ref().map(|path| path.display().to_string()),
+            "changed": outcome.changed,
+            "attestations": crate::commands::attest::counts_json(&outcome.attestations),
+        });
+        let _ = writeln!(std::io::stdout().lock(), "{summary:#}");
     }
     Ok(())
 }
