@@ -356,16 +356,7 @@ impl Transaction {
                     path: self.prefix.join(op.path()),
                     source,
                 };
-                return Err(match rollback(&self.prefix, &self.dir, ops) {
-                    Ok(()) => {
-                        self.discard();
-                        cause
-                    }
-                    Err(rollback) => InstallError::RollbackFailed {
-                        cause: Box::new(cause),
-                        rollback,
-                    },
-                });
+                return Err(self.undo_all(ops, cause));
             }
             if let Some(parent) = Path::new(op.path()).parent() {
                 touched.insert(self.prefix.join(parent));
@@ -400,16 +391,7 @@ impl Transaction {
                         path: dir.clone(),
                         source,
                     };
-                    return Err(match rollback(&self.prefix, &self.dir, ops) {
-                        Ok(()) => {
-                            self.discard();
-                            cause
-                        }
-                        Err(rollback) => InstallError::RollbackFailed {
-                            cause: Box::new(cause),
-                            rollback,
-                        },
-                    });
+                    return Err(self.undo_all(ops, cause));
                 }
             }
         }
@@ -430,6 +412,21 @@ impl Transaction {
         });
         outstanding.clear();
         finished
+    }
+
+    /// Undo every operation after `cause` stopped the transaction, and return what to report:
+    /// `cause` once the environment is back as it was, or both failures.
+    fn undo_all(self, ops: &[Op], cause: InstallError) -> InstallError {
+        match rollback(&self.prefix, &self.dir, ops) {
+            Ok(()) => {
+                self.discard();
+                cause
+            }
+            Err(rollback) => InstallError::RollbackFailed {
+                cause: Box::new(cause),
+                rollback,
+            },
+        }
     }
 
     /// Write the journal atomically: a reader sees all of it or none of it.
