@@ -678,6 +678,19 @@ fn default_preset_knows_the_legitimate_pth_files() {
     // Another project may not borrow setuptools' exemption.
     let impostor = with_pth("setuptool", "distutils-precedence.pth", &["import os"]);
     assert_refused(judge("", &set(vec![impostor])), RuleId::ContentsPthExec);
+    // coverage's subprocess hook, and only coverage's.
+    let hook = "import sys; exec('import os\\nif os.getenv(\"COVERAGE_PROCESS_START\"): ...')";
+    assert_approved(judge(
+        "",
+        &set(vec![with_pth("coverage", "a1_coverage.pth", &[hook])]),
+    ));
+    assert_refused(
+        judge(
+            "",
+            &set(vec![with_pth("coverage-tools", "a1_coverage.pth", &[hook])]),
+        ),
+        RuleId::ContentsPthExec,
+    );
 
     let finder = "import __editable___mylib_finder; __editable___mylib_finder.install()";
     let mut local = with_pth("mylib", "__editable__.mylib-0.1.pth", &[finder]);
