@@ -756,6 +756,11 @@ pub(crate) fn fold_path(path: &str) -> String {
 /// ASCII), then only the ASCII characters, lower-cased. Dropping what is left of other scripts
 /// and combining marks makes more names equal than any file system does: stricter, never looser.
 pub(crate) fn fold(name: &str) -> String {
+    // ASCII decomposes to itself: the common case needs no normaliser (every path of a wheel
+    // is folded, twice per install).
+    if name.is_ascii() {
+        return name.to_ascii_lowercase();
+    }
     icu_normalizer::DecomposingNormalizerBorrowed::new_nfkd()
         .normalize(name)
         .chars()

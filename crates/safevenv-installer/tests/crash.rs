@@ -280,6 +280,24 @@ fn replaying_a_rollback_changes_nothing() {
     );
 }
 
+/// Opening the environment refuses the journal left in its state directory, and keeps it.
+#[track_caller]
+fn assert_journal_refused(layout: &safevenv_installer::EnvironmentLayout) {
+    let err = safevenv_installer::Environment::open(
+        layout.clone(),
+        safevenv_installer::LockMode::FailFast,
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            safevenv_installer::InstallError::JournalUnauthenticated { .. }
+        ),
+        "{err:?}"
+    );
+}
+
 /// A journal is replayed only in the environment and the transaction it was written for: the
 /// MAC covers the transaction's name under the environment's own key. A genuine journal moved
 /// to another transaction's name, or into another environment, is refused and left in place;
@@ -313,19 +331,7 @@ fn a_journal_replays_only_in_its_own_environment_and_transaction() {
     // Under another transaction's name in the same environment.
     let renamed = state.join("txn-1-1");
     fs_err::rename(&txn, &renamed).unwrap();
-    let err = safevenv_installer::Environment::open(
-        layout.clone(),
-        safevenv_installer::LockMode::FailFast,
-        &mut |_| {},
-    )
-    .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            safevenv_installer::InstallError::JournalUnauthenticated { .. }
-        ),
-        "{err:?}"
-    );
+    assert_journal_refused(&layout);
     assert!(renamed.join("journal.json").is_file());
 
     // In another environment, with its own key.
@@ -337,19 +343,7 @@ fn a_journal_replays_only_in_its_own_environment_and_transaction() {
         .join(txn.file_name().unwrap());
     common::copy_tree(&renamed, &planted);
     let other_before = snapshot(&other_prefix);
-    let err = safevenv_installer::Environment::open(
-        other.clone(),
-        safevenv_installer::LockMode::FailFast,
-        &mut |_| {},
-    )
-    .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            safevenv_installer::InstallError::JournalUnauthenticated { .. }
-        ),
-        "{err:?}"
-    );
+    assert_journal_refused(&other);
     assert_eq!(snapshot(&other_prefix), other_before);
 
     // Back under its own name, in its own environment: rolled back.
@@ -364,19 +358,7 @@ fn a_journal_replays_only_in_its_own_environment_and_transaction() {
     // is no longer the outstanding transaction's: refused, not replayed.
     common::copy_tree(&kept, &txn);
     fs_err::write(txn.join("backup/0"), "planted\n").unwrap();
-    let err = safevenv_installer::Environment::open(
-        layout.clone(),
-        safevenv_installer::LockMode::FailFast,
-        &mut |_| {},
-    )
-    .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            safevenv_installer::InstallError::JournalUnauthenticated { .. }
-        ),
-        "{err:?}"
-    );
+    assert_journal_refused(&layout);
     fs_err::remove_dir_all(&txn).unwrap();
     assert_eq!(
         common::diff(&before, &snapshot(&prefix)),

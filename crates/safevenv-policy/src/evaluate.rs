@@ -131,6 +131,10 @@ struct Owners<'a> {
 /// decomposed (`e` U+0301), would pass as two files and the second wheel would silently replace
 /// the first one's file (`contents.overwrite`). The within-wheel check is the wheel crate's.
 fn file_key(path: &str) -> String {
+    // ASCII is its own NFC, and its lower case is ASCII's: no normaliser for the common case.
+    if path.is_ascii() {
+        return path.to_ascii_lowercase();
+    }
     let nfc = ComposingNormalizerBorrowed::new_nfc();
     // Lowercasing can undo NFC (`İ` becomes `i` + U+0307): normalise again.
     nfc.normalize(&nfc.normalize(path).to_lowercase())

@@ -35,6 +35,7 @@ mod artifact;
 mod files;
 pub mod fuzz;
 pub mod packse;
+mod pythons;
 mod render;
 mod server;
 
@@ -43,5 +44,6 @@ pub use artifact::{
     sha256_hex,
 };
 pub use files::IndexFile;
+pub use pythons::{PyenvPython, pyenv_pythons};
 pub use render::ProjectMeta;
 pub use server::{Fault, FaultRule, RequestRecord, TestIndex, TestIndexBuilder, TestIndexError};

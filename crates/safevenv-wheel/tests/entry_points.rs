@@ -239,25 +239,9 @@ print(json.dumps(out))
 
 /// Every pyenv interpreter 3.8+ on this machine.
 fn interpreters() -> Vec<PathBuf> {
-    let home = std::env::var_os("HOME").unwrap();
-    let versions = Path::new(&home).join(".pyenv/versions");
-    let mut found: Vec<PathBuf> = fs_err::read_dir(&versions)
-        .map(|entries| entries.map(|entry| entry.unwrap().path()).collect())
-        .unwrap_or_default();
-    found.retain(|dir| {
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let mut parts = name.split('.');
-        parts.next() == Some("3")
-            && parts
-                .next()
-                .and_then(|minor| minor.parse::<u32>().ok())
-                .is_some_and(|minor| minor >= 8)
-            && dir.join("bin/python").is_file()
-    });
-    found.sort();
-    found
+    safevenv_test_index::pyenv_pythons()
         .into_iter()
-        .map(|dir| dir.join("bin/python"))
+        .map(|found| found.python)
         .collect()
 }
 

@@ -262,32 +262,11 @@ fn fuzzed(breaks: &[Vec<u8>], count: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// The pyenv CPython interpreters 3.8 and later, with their versions.
+/// Every pyenv CPython 3.8+: `(version, python)`.
 fn pyenv_interpreters() -> Vec<(String, PathBuf)> {
-    let root = std::env::var_os("PYENV_ROOT").map_or_else(
-        || PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".pyenv"),
-        PathBuf::from,
-    );
-    let Ok(entries) = fs_err::read_dir(root.join("versions")) else {
-        return Vec::new();
-    };
-    let mut found: Vec<(u32, String, PathBuf)> = entries
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let version = entry.file_name().to_string_lossy().into_owned();
-            let mut parts = version.split('.');
-            let minor: u32 = match (parts.next(), parts.next()) {
-                (Some("3"), Some(minor)) => minor.parse().ok()?,
-                _ => return None,
-            };
-            let python = entry.path().join("bin").join("python3");
-            (minor >= 8 && python.is_file()).then_some((minor, version, python))
-        })
-        .collect();
-    found.sort();
-    found
+    safevenv_test_index::pyenv_pythons()
         .into_iter()
-        .map(|(_, version, python)| (version, python))
+        .map(|found| (found.version, found.python))
         .collect()
 }
 
