@@ -37,23 +37,11 @@ fn python_dir(context: &TestContext) -> String {
 /// which the first run makes.
 fn state(context: &TestContext) -> Vec<PathBuf> {
     let root = venv(context).join(".safevenv");
-    let mut found = Vec::new();
-    let mut stack = vec![root.clone()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = fs_err::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path.clone());
-            }
-            let relative = path.strip_prefix(&root).unwrap().to_path_buf();
-            if relative != Path::new("lock") && relative != Path::new("journal-key") {
-                found.push(relative);
-            }
-        }
-    }
+    let mut found: Vec<PathBuf> = walk(&root)
+        .into_iter()
+        .map(|path| path.strip_prefix(&root).unwrap().to_path_buf())
+        .filter(|relative| relative != Path::new("lock") && relative != Path::new("journal-key"))
+        .collect();
     found.sort();
     found
 }
@@ -431,6 +419,7 @@ fn honest_files_outside_site_packages_install_where_the_scheme_puts_them() {
     assert_eq!(headers.len(), 1, "the header lands once, below include/");
 }
 
+/// Every path below `root` (none when it does not exist).
 fn walk(root: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![root.to_path_buf()];
