@@ -117,8 +117,8 @@ async fn try_download<S: DownloadSink>(
     if let Some(credentials) = credentials {
         request = request.basic_auth(&credentials.username, credentials.password.as_ref());
     }
-    let mut response = request
-        .send()
+    let mut response = http
+        .send(url, request)
         .await
         .map_err(|error| transport_error(url, error))?;
     let status = response.status();

@@ -1,6 +1,8 @@
 //! The HTTP layer: one `reqwest` client, bounded concurrency, retries with backoff, size caps.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
@@ -70,6 +72,38 @@ pub(crate) struct Http {
     pub(crate) semaphore: Semaphore,
     pub(crate) options: HttpOptions,
     pub(crate) auth: Authenticator,
+    first_contact: FirstContact,
+}
+
+/// The first request to each origin goes alone; the others to that origin wait for its answer.
+///
+/// The pool shares an HTTP/2 connection only once it knows the server speaks HTTP/2, which it
+/// learns when the first connection's TLS handshake ends. Until then every request opens a
+/// connection of its own: a cold sync asking a dozen pages and provenance objects at once
+/// opened a dozen connections to one host, each with its own lookup and handshake, and often
+/// waited for the slowest. Waiting for the first answer costs the others one round trip and
+/// lets them all share its connection. An HTTP/1.1 server gets the same concurrency as before,
+/// after that first answer.
+#[derive(Debug, Default)]
+struct FirstContact {
+    origins: Mutex<HashMap<String, Arc<OriginGate>>>,
+}
+
+/// One origin's gate: held by the first request until its answer's head is in.
+#[derive(Debug, Default)]
+struct OriginGate {
+    /// Set once a first request was answered (or failed): later requests go straight through.
+    open: AtomicBool,
+    first: tokio::sync::Mutex<()>,
+}
+
+impl FirstContact {
+    /// The gate of `url`'s origin, made on first use.
+    fn gate(&self, url: &Url) -> Arc<OriginGate> {
+        let origin = url.origin().ascii_serialization();
+        let mut origins = self.origins.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(origins.entry(origin).or_default())
+    }
 }
 
 impl Http {
@@ -79,7 +113,32 @@ impl Http {
             semaphore: Semaphore::new(options.max_concurrency.max(1)),
             options,
             auth,
+            first_contact: FirstContact::default(),
         })
+    }
+
+    /// Send `request` for `url`, the first to its origin alone (see [`FirstContact`]).
+    ///
+    /// Resolves once the response's head is in, as `send` does; the body is read after the gate
+    /// is open, so a large first download does not hold the others back.
+    pub(crate) async fn send(
+        &self,
+        url: &Url,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let gate = self.first_contact.gate(url);
+        if !gate.open.load(Ordering::Acquire) {
+            // The first to take the lock sends alone; a first request dropped before its answer
+            // releases the lock with the gate still closed, and the next one goes first.
+            let _first = gate.first.lock().await;
+            if !gate.open.load(Ordering::Acquire) {
+                let answer = request.send().await;
+                // Answered or failed, the gate opens: the others then try for themselves.
+                gate.open.store(true, Ordering::Release);
+                return answer;
+            }
+        }
+        request.send().await
     }
 
     /// The HTTP client, built now if no request was made yet.
@@ -152,8 +211,8 @@ impl Http {
         if let Some(credentials) = credentials {
             request = request.basic_auth(&credentials.username, credentials.password.as_ref());
         }
-        let mut response = request
-            .send()
+        let mut response = self
+            .send(url, request)
             .await
             .map_err(|error| transport_error(url, error))?;
         let status = response.status();
@@ -295,5 +354,79 @@ mod tests {
             );
             assert!(delay <= Duration::from_millis(full), "{attempt}: {delay:?}");
         }
+    }
+
+    /// A server on 127.0.0.1 that answers each request after `delay`, counting the connections
+    /// it has accepted when it sends its first answer.
+    async fn slow_server(
+        delay: Duration,
+    ) -> (
+        Url,
+        Arc<std::sync::atomic::AtomicUsize>,
+        Arc<Mutex<Option<usize>>>,
+    ) {
+        use std::sync::atomic::AtomicUsize;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/page", listener.local_addr().unwrap())).unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let at_first_answer = Arc::new(Mutex::new(None));
+        let (count, first) = (Arc::clone(&accepted), Arc::clone(&at_first_answer));
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                count.fetch_add(1, Ordering::SeqCst);
+                let (count, first) = (Arc::clone(&count), Arc::clone(&first));
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    while stream.read(&mut request).await.is_ok_and(|read| read > 0) {
+                        tokio::time::sleep(delay).await;
+                        first
+                            .lock()
+                            .unwrap()
+                            .get_or_insert(count.load(Ordering::SeqCst));
+                        let answer = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if stream.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, accepted, at_first_answer)
+    }
+
+    async fn get_page(http: &Http, url: &Url) -> Result<Response, IndexError> {
+        let url = DisplaySafeUrl::from_url(url.clone());
+        http.get(&url, HeaderMap::new(), 1024).await
+    }
+
+    #[tokio::test]
+    async fn the_first_request_to_an_origin_goes_alone_and_the_rest_follow() {
+        let (url, accepted, at_first_answer) = slow_server(Duration::from_millis(200)).await;
+        let http = Http::new(HttpOptions::default(), Authenticator::default());
+        let answers = futures::future::join_all((0..6).map(|_| get_page(&http, &url))).await;
+        for answer in answers {
+            assert_eq!(answer.unwrap().body, b"ok");
+        }
+        // Without the gate, all six connect before the first answer.
+        assert_eq!(*at_first_answer.lock().unwrap(), Some(1));
+        assert!(accepted.load(Ordering::SeqCst) >= 1);
+    }
+
+    #[tokio::test]
+    async fn a_first_request_dropped_before_its_answer_lets_the_next_one_go_first() {
+        let (url, _, _) = slow_server(Duration::from_millis(300)).await;
+        let http = Http::new(HttpOptions::default(), Authenticator::default());
+        let dropped = tokio::time::timeout(Duration::from_millis(50), get_page(&http, &url)).await;
+        assert!(
+            dropped.is_err(),
+            "the first request should still be waiting"
+        );
+        let answer = tokio::time::timeout(Duration::from_secs(5), get_page(&http, &url))
+            .await
+            .expect("the next request is not held by the dropped one");
+        assert_eq!(answer.unwrap().body, b"ok");
     }
 }

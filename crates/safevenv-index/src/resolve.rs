@@ -7,12 +7,17 @@
 //! the first answer wins; a lost packet then costs half a second, not five. Lookups still go through
 //! the system resolver (hosts file, search domains, the configured servers): written here
 //! rather than taken from a DNS crate, which would replace that configuration with its own.
+//!
+//! A run asks each host once: the first answer is kept for the client's life (one command, a
+//! few seconds, well inside any record's time to live), so the connections that follow the
+//! first (HTTP/1.1 servers, a second host's redirects) do not each wait for a lookup.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -30,6 +35,8 @@ pub(crate) type Lookup = dyn Fn(&str) -> io::Result<Vec<SocketAddr>> + Send + Sy
 pub(crate) struct HedgedResolver {
     lookup: Arc<Lookup>,
     hedge_after: Duration,
+    /// Answers already given, by host (failures are not kept: the next connection asks again).
+    answers: Arc<Mutex<HashMap<String, Vec<SocketAddr>>>>,
 }
 
 impl HedgedResolver {
@@ -38,11 +45,32 @@ impl HedgedResolver {
         Self {
             lookup: Arc::new(|host: &str| (host, 0).to_socket_addrs().map(Iterator::collect)),
             hedge_after: HEDGE_AFTER,
+            answers: Arc::default(),
         }
     }
 
-    /// The addresses of `host`: the first of at most two lookups to answer.
+    /// The addresses of `host`: the answer given before, or the first of at most two lookups
+    /// to answer.
     pub(crate) async fn resolve_host(&self, host: &str) -> io::Result<Vec<SocketAddr>> {
+        let known = self
+            .answers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(host)
+            .cloned();
+        if let Some(addresses) = known {
+            return Ok(addresses);
+        }
+        let addresses = self.look_up(host).await?;
+        self.answers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(host.to_string(), addresses.clone());
+        Ok(addresses)
+    }
+
+    /// The first of at most two lookups of `host` to answer.
+    async fn look_up(&self, host: &str) -> io::Result<Vec<SocketAddr>> {
         let start = |host: String| {
             let lookup = Arc::clone(&self.lookup);
             tokio::task::spawn_blocking(move || lookup(&host))
@@ -87,6 +115,7 @@ mod tests {
         HedgedResolver {
             lookup: Arc::new(lookup),
             hedge_after: Duration::from_millis(100),
+            answers: Arc::default(),
         }
     }
 
@@ -132,6 +161,31 @@ mod tests {
             started.elapsed()
         );
         assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_host_is_looked_up_once_per_run_but_a_failure_is_asked_again() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&calls);
+        let resolver = resolver(move |host| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            if host == "down.test" {
+                Err(io::Error::new(io::ErrorKind::NotFound, "no answer"))
+            } else {
+                Ok(vec![address()])
+            }
+        });
+        for _ in 0..3 {
+            assert_eq!(
+                resolver.resolve_host("index.test").await.unwrap(),
+                vec![address()]
+            );
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        for _ in 0..2 {
+            resolver.resolve_host("down.test").await.unwrap_err();
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test]
