@@ -54,6 +54,11 @@ pub(super) fn derive(path: &Path, cache: &Cache) -> Option<ProbeInfo> {
     {
         return None;
     }
+    // An environment made with pip (`python -m venv`) is never derived: seen before the base is
+    // asked, so that its one probe is not preceded by the base's.
+    if holds_its_own_pip(root) {
+        return None;
+    }
     // The base itself is probed (and cached) as usual, never derived.
     let base = Interpreter::query_probed(&executable, cache).ok()?;
     let info = &base.info;
@@ -138,6 +143,18 @@ fn quiet_site_packages(dir: &Path) -> bool {
         }
     }
     true
+}
+
+/// Whether `root/lib/python*/site-packages` holds a `pip` (where `venv` puts it on POSIX). Only
+/// a shortcut: `quiet_site_packages` still checks the exact directories the base reports.
+fn holds_its_own_pip(root: &Path) -> bool {
+    let Ok(entries) = fs_err::read_dir(root.join("lib")) else {
+        return false;
+    };
+    entries.filter_map(Result::ok).any(|entry| {
+        entry.file_name().to_string_lossy().starts_with("python")
+            && entry.path().join("site-packages").join("pip").exists()
+    })
 }
 
 /// `pyvenv.cfg`: `key = value` lines, read like CPython's `getpath` (keys compared in lower case).
@@ -225,6 +242,21 @@ mod tests {
         let info = derive(&python, &cache).unwrap();
         fs_err::write(info.install_paths.purelib.join("extra.pth"), "/elsewhere\n").unwrap();
         assert!(derive(&python, &cache).is_none());
+    }
+
+    #[test]
+    fn an_environment_with_its_own_pip_is_probed_without_asking_the_base() {
+        let (_temp, _, python, cache) = fresh_environment();
+        let purelib = derive(&python, &cache).unwrap().install_paths.purelib;
+        fs_err::create_dir(purelib.join("pip")).unwrap();
+        // A fresh cache: had the base been probed on the way, its report would be cached there.
+        let fresh = tempfile::tempdir().unwrap();
+        let fresh_cache = Cache::new(fresh.path().join("cache"));
+        assert!(derive(&python, &fresh_cache).is_none());
+        assert!(
+            !fresh.path().join("cache").exists(),
+            "the base interpreter was probed for an environment that has pip"
+        );
     }
 
     #[test]
