@@ -75,6 +75,10 @@ pub(crate) struct Http {
     first_contact: FirstContact,
 }
 
+/// How long the requests behind an origin's first one wait for its answer: above a first
+/// connection's handshake and answer from a distant index (a few hundred milliseconds).
+const FIRST_CONTACT_PATIENCE: Duration = Duration::from_millis(750);
+
 /// The first request to each origin goes alone; the others to that origin wait for its answer.
 ///
 /// The pool shares an HTTP/2 connection only once it knows the server speaks HTTP/2, which it
@@ -129,13 +133,18 @@ impl Http {
         let gate = self.first_contact.gate(url);
         if !gate.open.load(Ordering::Acquire) {
             // The first to take the lock sends alone; a first request dropped before its answer
-            // releases the lock with the gate still closed, and the next one goes first.
-            let _first = gate.first.lock().await;
-            if !gate.open.load(Ordering::Acquire) {
-                let answer = request.send().await;
-                // Answered or failed, the gate opens: the others then try for themselves.
-                gate.open.store(true, Ordering::Release);
-                return answer;
+            // releases the lock with the gate still closed, and the next one goes first. A first
+            // answer slower than `FIRST_CONTACT_PATIENCE` (a stalled server, a large slow page)
+            // holds nobody back for longer: the others then go as they would without the gate.
+            match tokio::time::timeout(FIRST_CONTACT_PATIENCE, gate.first.lock()).await {
+                Ok(_first) if !gate.open.load(Ordering::Acquire) => {
+                    let answer = request.send().await;
+                    // Answered or failed, the gate opens: the others then try for themselves.
+                    gate.open.store(true, Ordering::Release);
+                    return answer;
+                }
+                Ok(_) => {}
+                Err(_) => gate.open.store(true, Ordering::Release),
             }
         }
         request.send().await
@@ -428,5 +437,22 @@ mod tests {
             .await
             .expect("the next request is not held by the dropped one");
         assert_eq!(answer.unwrap().body, b"ok");
+    }
+
+    #[tokio::test]
+    async fn a_slow_first_answer_holds_the_others_back_no_longer_than_the_patience() {
+        let (url, _, _) = slow_server(FIRST_CONTACT_PATIENCE * 4).await;
+        let http = Http::new(HttpOptions::default(), Authenticator::default());
+        let started = std::time::Instant::now();
+        let answers = futures::future::join_all((0..3).map(|_| get_page(&http, &url))).await;
+        for answer in answers {
+            assert_eq!(answer.unwrap().body, b"ok");
+        }
+        // Serialised behind the first, the last would answer after two of its delays.
+        assert!(
+            started.elapsed() < FIRST_CONTACT_PATIENCE * 7,
+            "{:?}",
+            started.elapsed()
+        );
     }
 }
