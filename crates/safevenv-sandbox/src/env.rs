@@ -2,7 +2,7 @@
 //! caller's additions, with every name that can carry a credential removed from both.
 
 use std::collections::BTreeMap;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 
 /// The `PATH` when the caller gives none: the inherited one may name directories in the user's home.
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -58,9 +58,34 @@ const SECRET_PARTS: &[&str] = &[
 /// Prefixes of cloud, CI and index-client variables: their tokens, their configured index URLs with
 /// credentials in them, their agent sockets.
 const SECRET_PREFIXES: &[&str] = &[
-    "AWS_", "AZURE_", "GOOGLE_", "GCP_", "GCLOUD_", "GITHUB_", "GH_", "GITLAB_", "CI_", "ACTIONS_",
-    "BUILDKITE_", "CIRCLE_", "TRAVIS_", "JENKINS_", "PIP_", "UV_", "SAFEVENV_", "TWINE_", "POETRY_",
-    "PDM_", "HATCH_", "CONDA_", "NPM_", "DOCKER_", "SSH_", "GPG_", "VAULT_", "KUBE",
+    "AWS_",
+    "AZURE_",
+    "GOOGLE_",
+    "GCP_",
+    "GCLOUD_",
+    "GITHUB_",
+    "GH_",
+    "GITLAB_",
+    "CI_",
+    "ACTIONS_",
+    "BUILDKITE_",
+    "CIRCLE_",
+    "TRAVIS_",
+    "JENKINS_",
+    "PIP_",
+    "UV_",
+    "SAFEVENV_",
+    "TWINE_",
+    "POETRY_",
+    "PDM_",
+    "HATCH_",
+    "CONDA_",
+    "NPM_",
+    "DOCKER_",
+    "SSH_",
+    "GPG_",
+    "VAULT_",
+    "KUBE",
 ];
 
 /// Whole names that point at credentials or at ways out of the sandbox.
@@ -79,7 +104,9 @@ const SECRET_NAMES: &[&str] = &[
 fn is_secret(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     SECRET_PARTS.iter().any(|part| upper.contains(part))
-        || SECRET_PREFIXES.iter().any(|prefix| upper.starts_with(prefix))
+        || SECRET_PREFIXES
+            .iter()
+            .any(|prefix| upper.starts_with(prefix))
         || SECRET_NAMES.contains(&upper.as_str())
 }
 
@@ -113,28 +140,38 @@ pub fn scrubbed_env(
         }
     }
     for (name, value) in extra {
-        if name.to_str().is_some_and(|text| !is_secret(text) && !text.is_empty() && !text.contains('=')) {
+        if name
+            .to_str()
+            .is_some_and(|text| !is_secret(text) && !text.is_empty() && !text.contains('='))
+        {
             env.insert(name, value);
         }
     }
     env.into_iter().collect()
 }
 
-/// The value of `name` in an environment built by [`scrubbed_env`].
-pub(crate) fn lookup<'a>(env: &'a [(OsString, OsString)], name: &str) -> Option<&'a OsStr> {
-    env.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_os_str())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::OsStr;
+
+    /// The value of `name` in an environment built by [`scrubbed_env`].
+    fn lookup<'a>(env: &'a [(OsString, OsString)], name: &str) -> Option<&'a OsStr> {
+        env.iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_os_str())
+    }
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
-        list.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))).collect()
+        list.iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .collect()
     }
 
     fn names(env: &[(OsString, OsString)]) -> Vec<String> {
-        env.iter().map(|(k, _)| k.to_string_lossy().into_owned()).collect()
+        env.iter()
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect()
     }
 
     #[test]
@@ -150,7 +187,10 @@ mod tests {
             ("AWS_PROFILE", "prod"),
             ("GITHUB_ACTIONS", "true"),
             ("PIP_INDEX_URL", "https://user:pw@index.example/simple"),
-            ("PIP_EXTRA_INDEX_URL", "https://user:pw@index.example/simple"),
+            (
+                "PIP_EXTRA_INDEX_URL",
+                "https://user:pw@index.example/simple",
+            ),
             ("UV_INDEX_URL", "https://user:pw@index.example/simple"),
             ("TWINE_PASSWORD", "x"),
             ("SAFEVENV_INDEX_URL", "https://user:pw@index.example/simple"),
@@ -161,7 +201,10 @@ mod tests {
             ("HOME", "/root"),
             ("PATH", "/root/.local/bin:/usr/bin"),
         ]);
-        let env = scrubbed_env(inherited, pairs(&[("GITHUB_TOKEN", "x"), ("PIP_INDEX_URL", "x")]));
+        let env = scrubbed_env(
+            inherited,
+            pairs(&[("GITHUB_TOKEN", "x"), ("PIP_INDEX_URL", "x")]),
+        );
         assert_eq!(names(&env), ["PATH"], "{env:?}");
         assert_eq!(lookup(&env, "PATH"), Some(OsStr::new(DEFAULT_PATH)));
     }
@@ -178,7 +221,11 @@ mod tests {
             ("PYTHONDONTWRITEBYTECODE", "1"),
             ("CFLAGS", "-O2"),
         ]);
-        let extra = pairs(&[("HOME", "/scratch/home"), ("TMPDIR", "/scratch/tmp"), ("PATH", "/env/bin:/usr/bin")]);
+        let extra = pairs(&[
+            ("HOME", "/scratch/home"),
+            ("TMPDIR", "/scratch/tmp"),
+            ("PATH", "/env/bin:/usr/bin"),
+        ]);
         let env = scrubbed_env(inherited, extra);
         assert_eq!(
             names(&env),

@@ -135,7 +135,11 @@ pub enum SandboxError {
     #[error("cannot contain the build: this machine lacks {missing}")]
     Unsupported { missing: String, detail: String },
     #[error("the build ran longer than its wall-time limit of {limit:?} and was killed")]
-    WallTimeExceeded { limit: Duration, stdout: Vec<u8>, stderr: Vec<u8> },
+    WallTimeExceeded {
+        limit: Duration,
+        stdout: Vec<u8>,
+        stderr: Vec<u8>,
+    },
     #[error("could not start `{program}` in the sandbox")]
     Spawn {
         program: PathBuf,

@@ -171,8 +171,15 @@ impl Step {
 enum Op {
     Dir(CString),
     File(CString),
-    Symlink { target: CString, link: CString },
-    Bind { src: CString, dst: CString, read_only: Option<MsFlags> },
+    Symlink {
+        target: CString,
+        link: CString,
+    },
+    Bind {
+        src: CString,
+        dst: CString,
+        read_only: Option<MsFlags>,
+    },
     /// An empty read-only tmpfs over a secret directory.
     Mask(CString),
     Proc(CString),
@@ -196,7 +203,11 @@ struct Plan {
 /// What a path becomes in the new root.
 #[derive(Debug, Clone)]
 enum Entry {
-    Bind { src: PathBuf, writable: bool, device: bool },
+    Bind {
+        src: PathBuf,
+        writable: bool,
+        device: bool,
+    },
     Symlink(PathBuf),
     Mask,
     Proc,
@@ -204,7 +215,9 @@ enum Entry {
 
 /// System directories every program needs; each is a directory bound read-only or, on merged-`/usr`
 /// systems, a symlink recreated as it is.
-const SYSTEM: &[&str] = &["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"];
+const SYSTEM: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
+];
 
 /// Files and directories under /etc that hold secrets or index credentials. Invariant: a build does
 /// not read the machine's password hashes, host keys, TLS private keys or pip/uv configuration
@@ -226,7 +239,13 @@ const ETC_SECRETS: &[&str] = &[
     "/etc/security/opasswd",
 ];
 
-const DEVICES: &[&str] = &["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"];
+const DEVICES: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+];
 const DEV_LINKS: &[(&str, &str)] = &[
     ("/dev/fd", "/proc/self/fd"),
     ("/dev/stdin", "/proc/self/fd/0"),
@@ -236,7 +255,9 @@ const DEV_LINKS: &[(&str, &str)] = &[
 
 /// Directories of the old tree on which the new root's tmpfs may be mounted (in the sandbox's mount
 /// namespace only): the first that exists and holds no path to bind.
-const ROOT_CANDIDATES: &[&str] = &["/mnt", "/media", "/srv", "/opt", "/sys", "/boot", "/run", "/var", "/home"];
+const ROOT_CANDIDATES: &[&str] = &[
+    "/mnt", "/media", "/srv", "/opt", "/sys", "/boot", "/run", "/var", "/home",
+];
 
 const OLD_ROOT: &CStr = c"/.oldroot";
 
@@ -248,31 +269,50 @@ fn cstring(path: &Path) -> Result<CString, SandboxError> {
 }
 
 fn under(root: &Path, path: &Path) -> PathBuf {
-    let relative: PathBuf = path.components().filter(|c| !matches!(c, Component::RootDir)).collect();
+    let relative: PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, Component::RootDir))
+        .collect();
     root.join(relative)
 }
 
 fn canonical(path: &Path) -> Result<PathBuf, SandboxError> {
     if !path.is_absolute() {
-        return Err(SandboxError::PathRefused { path: path.to_owned(), reason: "the path is not absolute" });
+        return Err(SandboxError::PathRefused {
+            path: path.to_owned(),
+            reason: "the path is not absolute",
+        });
     }
-    fs_err::canonicalize(path).map_err(|source| SandboxError::Path { path: path.to_owned(), source })
+    fs_err::canonicalize(path).map_err(|source| SandboxError::Path {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Checks a `readable` or `writable` path. Invariant: sharing a path never shares the whole file
 /// system, the user's home (where credentials, keyrings, agent sockets and other projects live), or
 /// the kernel's views of other processes.
 fn check_shared(path: &Path, home: Option<&Path>) -> Result<(), SandboxError> {
-    let refuse = |reason| Err(SandboxError::PathRefused { path: path.to_owned(), reason });
+    let refuse = |reason| {
+        Err(SandboxError::PathRefused {
+            path: path.to_owned(),
+            reason,
+        })
+    };
     if path == Path::new("/") {
         return refuse("the root directory would share the whole file system");
     }
     if let Some(home) = home
         && home.starts_with(path)
     {
-        return refuse("it holds the user's home directory (credentials, keyrings, other projects)");
+        return refuse(
+            "it holds the user's home directory (credentials, keyrings, other projects)",
+        );
     }
-    if ["/proc", "/sys", "/dev"].iter().any(|kernel| path.starts_with(kernel)) {
+    if ["/proc", "/sys", "/dev"]
+        .iter()
+        .any(|kernel| path.starts_with(kernel))
+    {
         return refuse("kernel interfaces (/proc, /sys, /dev) are not shared");
     }
     Ok(())
@@ -281,10 +321,13 @@ fn check_shared(path: &Path, home: Option<&Path>) -> Result<(), SandboxError> {
 /// The flags a read-only remount of a bind of `src` needs. Flags the kernel locked on the source
 /// mount (nosuid, nodev, noexec) must be kept, or a remount in a user namespace fails with EPERM.
 fn read_only_flags(src: &Path, device: bool) -> Result<MsFlags, SandboxError> {
-    let stat = nix::sys::statvfs::statvfs(src)
-        .map_err(|errno| SandboxError::Path { path: src.to_owned(), source: errno.into() })?;
+    let stat = nix::sys::statvfs::statvfs(src).map_err(|errno| SandboxError::Path {
+        path: src.to_owned(),
+        source: errno.into(),
+    })?;
     let source = stat.flags();
-    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID;
+    let mut flags =
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID;
     if !device || source.contains(FsFlags::ST_NODEV) {
         flags |= MsFlags::MS_NODEV;
     }
@@ -304,14 +347,20 @@ impl Plan {
             let path = Path::new(system);
             match fs_err::symlink_metadata(path) {
                 Ok(meta) if meta.file_type().is_symlink() => {
-                    let target = fs_err::read_link(path)
-                        .map_err(|source| SandboxError::Path { path: path.to_owned(), source })?;
+                    let target = fs_err::read_link(path).map_err(|source| SandboxError::Path {
+                        path: path.to_owned(),
+                        source,
+                    })?;
                     entries.insert(path.to_owned(), Entry::Symlink(target));
                 }
                 Ok(meta) if meta.is_dir() => {
                     entries.insert(
                         path.to_owned(),
-                        Entry::Bind { src: path.to_owned(), writable: false, device: false },
+                        Entry::Bind {
+                            src: path.to_owned(),
+                            writable: false,
+                            device: false,
+                        },
                     );
                 }
                 _ => {}
@@ -320,7 +369,14 @@ impl Plan {
         for device in DEVICES {
             let path = Path::new(device);
             if path.exists() {
-                entries.insert(path.to_owned(), Entry::Bind { src: path.to_owned(), writable: false, device: true });
+                entries.insert(
+                    path.to_owned(),
+                    Entry::Bind {
+                        src: path.to_owned(),
+                        writable: false,
+                        device: true,
+                    },
+                );
             }
         }
         for (link, target) in DEV_LINKS {
@@ -333,7 +389,14 @@ impl Plan {
             for path in paths {
                 let real = canonical(path)?;
                 check_shared(&real, home.as_deref())?;
-                entries.insert(real.clone(), Entry::Bind { src: real.clone(), writable, device: false });
+                entries.insert(
+                    real.clone(),
+                    Entry::Bind {
+                        src: real.clone(),
+                        writable,
+                        device: false,
+                    },
+                );
                 shared.push(real);
             }
         }
@@ -351,14 +414,23 @@ impl Plan {
         };
         // Masks come last so that they win over any shared path that holds them.
         for secret in ETC_SECRETS {
-            let Ok(real) = fs_err::canonicalize(secret) else { continue };
+            let Ok(real) = fs_err::canonicalize(secret) else {
+                continue;
+            };
             if !real.starts_with("/etc") && !real.starts_with("/usr") {
                 continue;
             }
             if real.is_dir() {
                 entries.insert(real, Entry::Mask);
             } else {
-                entries.insert(real, Entry::Bind { src: PathBuf::from("/dev/null"), writable: false, device: false });
+                entries.insert(
+                    real,
+                    Entry::Bind {
+                        src: PathBuf::from("/dev/null"),
+                        writable: false,
+                        device: false,
+                    },
+                );
             }
         }
 
@@ -378,7 +450,9 @@ impl Plan {
             })
             .ok_or(SandboxError::Unsupported {
                 missing: "a directory to mount the sandbox's root on".to_owned(),
-                detail: format!("none of {ROOT_CANDIDATES:?} exists without a shared path inside it"),
+                detail: format!(
+                    "none of {ROOT_CANDIDATES:?} exists without a shared path inside it"
+                ),
             })?
             .to_owned();
 
@@ -386,7 +460,11 @@ impl Plan {
         let mut created: BTreeSet<PathBuf> = BTreeSet::new();
         ops.push(Op::Dir(cstring(&root.join(".oldroot"))?));
         for (dst, entry) in &entries {
-            let mut ancestors: Vec<&Path> = dst.ancestors().skip(1).filter(|a| a.parent().is_some()).collect();
+            let mut ancestors: Vec<&Path> = dst
+                .ancestors()
+                .skip(1)
+                .filter(|a| a.parent().is_some())
+                .collect();
             ancestors.reverse();
             for ancestor in ancestors {
                 if created.insert(ancestor.to_owned()) {
@@ -396,13 +474,35 @@ impl Plan {
             created.insert(dst.clone());
             let inside = cstring(&under(&root, dst))?;
             match entry {
-                Entry::Bind { src, writable, device } => {
-                    let meta = fs_err::metadata(src).map_err(|source| SandboxError::Path { path: src.clone(), source })?;
-                    ops.push(if meta.is_dir() { Op::Dir(inside.clone()) } else { Op::File(inside.clone()) });
-                    let read_only = if *writable { None } else { Some(read_only_flags(src, *device)?) };
-                    ops.push(Op::Bind { src: cstring(src)?, dst: inside, read_only });
+                Entry::Bind {
+                    src,
+                    writable,
+                    device,
+                } => {
+                    let meta = fs_err::metadata(src).map_err(|source| SandboxError::Path {
+                        path: src.clone(),
+                        source,
+                    })?;
+                    ops.push(if meta.is_dir() {
+                        Op::Dir(inside.clone())
+                    } else {
+                        Op::File(inside.clone())
+                    });
+                    let read_only = if *writable {
+                        None
+                    } else {
+                        Some(read_only_flags(src, *device)?)
+                    };
+                    ops.push(Op::Bind {
+                        src: cstring(src)?,
+                        dst: inside,
+                        read_only,
+                    });
                 }
-                Entry::Symlink(target) => ops.push(Op::Symlink { target: cstring(target)?, link: inside }),
+                Entry::Symlink(target) => ops.push(Op::Symlink {
+                    target: cstring(target)?,
+                    link: inside,
+                }),
                 Entry::Mask => {
                     ops.push(Op::Dir(inside.clone()));
                     ops.push(Op::Mask(inside));
@@ -452,7 +552,11 @@ fn exit(code: i32) -> ! {
 fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
     let fd = nix::fcntl::open(path, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())?;
     let written = nix::unistd::write(&fd, data)?;
-    if written == data.len() { Ok(()) } else { Err(Errno::EIO) }
+    if written == data.len() {
+        Ok(())
+    } else {
+        Err(Errno::EIO)
+    }
 }
 
 /// Closes every descriptor from 3 up except `keep` (sorted in place); std's exec-error pipe is
@@ -462,7 +566,14 @@ fn close_except(keep: &mut [RawFd]) {
     let mut low: RawFd = 3;
     let close_range = |low: RawFd, high: RawFd| {
         // SAFETY: close_range only closes descriptors; none of them is used by this process later.
-        let done = unsafe { libc::syscall(libc::SYS_close_range, low as libc::c_uint, high as libc::c_uint, 0) };
+        let done = unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                low as libc::c_uint,
+                high as libc::c_uint,
+                0,
+            )
+        };
         if done != 0 {
             for fd in low..=high.min(65535) {
                 // SAFETY: as above, for kernels before 5.9.
@@ -494,7 +605,8 @@ fn enter(plan: &Plan, report_fd: RawFd) -> io::Result<()> {
     if nix::unistd::getppid() != plan.parent_pid {
         return Err(fail(Step::ParentDeath, Errno::ESRCH));
     }
-    nix::sys::resource::setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(|e| fail(Step::ResourceLimits, e))?;
+    nix::sys::resource::setrlimit(Resource::RLIMIT_CORE, 0, 0)
+        .map_err(|e| fail(Step::ResourceLimits, e))?;
     nix::sched::unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| fail(Step::UserNamespace, e))?;
     match write_file(c"/proc/self/setgroups", b"deny") {
         Ok(()) | Err(Errno::ENOENT) => {}
@@ -508,8 +620,10 @@ fn enter(plan: &Plan, report_fd: RawFd) -> io::Result<()> {
     nix::sched::unshare(CloneFlags::CLONE_NEWNS).map_err(|e| fail(Step::MountNamespace, e))?;
     nix::sched::unshare(CloneFlags::CLONE_NEWPID).map_err(|e| fail(Step::PidNamespace, e))?;
     nix::sched::unshare(CloneFlags::CLONE_NEWIPC).map_err(|e| fail(Step::IpcNamespace, e))?;
-    let (status_read, status_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| fail(Step::Pipes, e))?;
-    let (life_read, life_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| fail(Step::Pipes, e))?;
+    let (status_read, status_write) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| fail(Step::Pipes, e))?;
+    let (life_read, life_write) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| fail(Step::Pipes, e))?;
     // SAFETY: this process is single-threaded (a child of fork), so fork is sound; both sides only
     // make async-signal-safe calls until they exec or exit.
     match unsafe { nix::unistd::fork() } {
@@ -572,7 +686,11 @@ fn init(plan: &Plan, report_fd: RawFd, status: OwnedFd, life: OwnedFd) -> io::Re
     };
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).unwrap_or_else(|e| die(Step::ParentDeath, e));
     // P may have died before the line above: then the write end of `life` is closed.
-    let mut poll = libc::pollfd { fd: life.as_raw_fd(), events: 0, revents: 0 };
+    let mut poll = libc::pollfd {
+        fd: life.as_raw_fd(),
+        events: 0,
+        revents: 0,
+    };
     // SAFETY: poll on one local pollfd, no timeout.
     if unsafe { libc::poll(&mut poll, 1, 0) } != 0 {
         exit(1);
@@ -613,47 +731,86 @@ fn reap(build: Pid, status: &OwnedFd) -> ! {
 fn build_root(plan: &Plan) -> Result<(), (Step, Errno)> {
     use nix::mount::mount;
     // Invariant: nothing mounted here propagates back to the parent's mount namespace.
-    mount(none(), c"/", none(), MsFlags::MS_REC | MsFlags::MS_PRIVATE, none())
-        .map_err(|e| (Step::PrivatePropagation, e))?;
-    mount(Some(c"tmpfs"), plan.root.as_c_str(), Some(c"tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(c"mode=0755"))
-        .map_err(|e| (Step::RootTmpfs, e))?;
+    mount(
+        none(),
+        c"/",
+        none(),
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        none(),
+    )
+    .map_err(|e| (Step::PrivatePropagation, e))?;
+    mount(
+        Some(c"tmpfs"),
+        plan.root.as_c_str(),
+        Some(c"tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(c"mode=0755"),
+    )
+    .map_err(|e| (Step::RootTmpfs, e))?;
     for op in &plan.ops {
         match op {
-            Op::Dir(path) => match nix::unistd::mkdir(path.as_c_str(), Mode::from_bits_truncate(0o755)) {
-                Ok(()) | Err(Errno::EEXIST) => {}
-                Err(e) => return Err((Step::MountPoint, e)),
-            },
+            Op::Dir(path) => {
+                match nix::unistd::mkdir(path.as_c_str(), Mode::from_bits_truncate(0o755)) {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => return Err((Step::MountPoint, e)),
+                }
+            }
             Op::File(path) => {
-                nix::fcntl::open(path.as_c_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-                    .or_else(|_| {
-                        nix::fcntl::open(
-                            path.as_c_str(),
-                            OFlag::O_RDONLY | OFlag::O_CREAT | OFlag::O_CLOEXEC,
-                            Mode::from_bits_truncate(0o644),
-                        )
-                    })
-                    .map_err(|e| (Step::MountPoint, e))?;
+                nix::fcntl::open(
+                    path.as_c_str(),
+                    OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .or_else(|_| {
+                    nix::fcntl::open(
+                        path.as_c_str(),
+                        OFlag::O_RDONLY | OFlag::O_CREAT | OFlag::O_CLOEXEC,
+                        Mode::from_bits_truncate(0o644),
+                    )
+                })
+                .map_err(|e| (Step::MountPoint, e))?;
             }
             Op::Symlink { target, link } => {
                 nix::unistd::symlinkat(target.as_c_str(), nix::fcntl::AT_FDCWD, link.as_c_str())
                     .map_err(|e| (Step::MountPoint, e))?;
             }
-            Op::Bind { src, dst, read_only } => {
-                mount(Some(src.as_c_str()), dst.as_c_str(), none(), MsFlags::MS_BIND, none())
-                    .map_err(|e| (Step::BindMount, e))?;
+            Op::Bind {
+                src,
+                dst,
+                read_only,
+            } => {
+                mount(
+                    Some(src.as_c_str()),
+                    dst.as_c_str(),
+                    none(),
+                    MsFlags::MS_BIND,
+                    none(),
+                )
+                .map_err(|e| (Step::BindMount, e))?;
                 if let Some(flags) = read_only {
-                    mount(none(), dst.as_c_str(), none(), *flags, none()).map_err(|e| (Step::ReadOnlyRemount, e))?;
+                    mount(none(), dst.as_c_str(), none(), *flags, none())
+                        .map_err(|e| (Step::ReadOnlyRemount, e))?;
                 }
             }
             Op::Mask(path) => {
-                let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-                mount(Some(c"tmpfs"), path.as_c_str(), Some(c"tmpfs"), flags, Some(c"mode=0755"))
-                    .map_err(|e| (Step::Mask, e))?;
+                let flags = MsFlags::MS_RDONLY
+                    | MsFlags::MS_NOSUID
+                    | MsFlags::MS_NODEV
+                    | MsFlags::MS_NOEXEC;
+                mount(
+                    Some(c"tmpfs"),
+                    path.as_c_str(),
+                    Some(c"tmpfs"),
+                    flags,
+                    Some(c"mode=0755"),
+                )
+                .map_err(|e| (Step::Mask, e))?;
             }
             Op::Proc(path) => {
                 // Mounted by A, the PID namespace's init: it shows only the sandbox's processes.
                 let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-                mount(Some(c"proc"), path.as_c_str(), Some(c"proc"), flags, none()).map_err(|e| (Step::Proc, e))?;
+                mount(Some(c"proc"), path.as_c_str(), Some(c"proc"), flags, none())
+                    .map_err(|e| (Step::Proc, e))?;
             }
         }
     }
@@ -667,7 +824,11 @@ fn build_root(plan: &Plan) -> Result<(), (Step, Errno)> {
     if unsafe { libc::rmdir(OLD_ROOT.as_ptr()) } != 0 {
         return Err((Step::DetachOldRoot, Errno::last()));
     }
-    let flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    let flags = MsFlags::MS_REMOUNT
+        | MsFlags::MS_BIND
+        | MsFlags::MS_RDONLY
+        | MsFlags::MS_NOSUID
+        | MsFlags::MS_NODEV;
     mount(none(), c"/", none(), flags, none()).map_err(|e| (Step::ReadOnlyRoot, e))?;
     Ok(())
 }
@@ -719,12 +880,17 @@ fn build_process(plan: &Plan, report_fd: RawFd) -> io::Result<()> {
         exit(1)
     };
     let limits = [
-        (Resource::RLIMIT_CPU, plan.cpu_seconds, plan.cpu_seconds.saturating_add(1)),
+        (
+            Resource::RLIMIT_CPU,
+            plan.cpu_seconds,
+            plan.cpu_seconds.saturating_add(1),
+        ),
         (Resource::RLIMIT_AS, plan.memory_bytes, plan.memory_bytes),
         (Resource::RLIMIT_CORE, 0, 0),
     ];
     for (resource, soft, hard) in limits {
-        nix::sys::resource::setrlimit(resource, soft, hard).unwrap_or_else(|e| die(Step::ResourceLimits, e));
+        nix::sys::resource::setrlimit(resource, soft, hard)
+            .unwrap_or_else(|e| die(Step::ResourceLimits, e));
     }
     nix::unistd::chdir(plan.cwd.as_c_str()).unwrap_or_else(|e| die(Step::WorkingDirectory, e));
     // Invariant: the build holds no capability, in the sandbox's user namespace or any other. With
@@ -741,13 +907,28 @@ fn build_process(plan: &Plan, report_fd: RawFd) -> io::Result<()> {
         }
     }
     // SAFETY: as above. EINVAL means a kernel before ambient capabilities (4.3): nothing to clear.
-    if unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) } != 0
+    if unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    } != 0
         && Errno::last() != Errno::EINVAL
     {
         die(Step::Capabilities, Errno::last());
     }
-    let header = CapHeader { version: CAPABILITY_VERSION_3, pid: 0 };
-    let data = [CapData { effective: 0, permitted: 0, inheritable: 0 }; 2];
+    let header = CapHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let data = [CapData {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
     // SAFETY: capset reads one header and two data structs, laid out as the kernel's v3 ABI.
     if unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) } != 0 {
         die(Step::Capabilities, Errno::last());
@@ -802,10 +983,15 @@ enum Started {
 }
 
 fn start(command: &SandboxCommand, plan: Plan) -> Result<Started, SandboxError> {
-    let (report_read, report_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
-        .map_err(|e| SandboxError::Setup { step: Step::Pipes.name(), source: e.into() })?;
+    let (report_read, report_write) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| SandboxError::Setup {
+            step: Step::Pipes.name(),
+            source: e.into(),
+        })?;
     let mut cmd = Command::new(&command.program);
-    cmd.args(&command.args).env_clear().envs(command.env.iter().map(|(k, v)| (k, v)));
+    cmd.args(&command.args)
+        .env_clear()
+        .envs(command.env.iter().map(|(k, v)| (k, v)));
     supervise::pipe_stdio(&mut cmd);
     let report_fd = report_write.as_raw_fd();
     // SAFETY: the closure runs between fork and exec in the child; `enter` and what it calls only
@@ -824,7 +1010,10 @@ fn start(command: &SandboxCommand, plan: Plan) -> Result<Started, SandboxError> 
             Ok(Started::Failed(step, errno))
         }
         (Err(_), Some((step, errno))) => Ok(Started::Failed(step, errno)),
-        (Err(source), None) => Err(SandboxError::Spawn { program: command.program.clone(), source }),
+        (Err(source), None) => Err(SandboxError::Spawn {
+            program: command.program.clone(),
+            source,
+        }),
         (Ok(child), None) => Ok(Started::Running(child, started)),
     }
 }
@@ -832,9 +1021,22 @@ fn start(command: &SandboxCommand, plan: Plan) -> Result<Started, SandboxError> 
 pub(crate) fn run(command: &SandboxCommand) -> Result<SandboxOutput, SandboxError> {
     let plan = Plan::new(command, false)?;
     match start(command, plan)? {
-        Started::Failed(step, errno) => Err(SandboxError::Setup { step: step.name(), source: errno.into() }),
-        Started::Running(child, started) => supervise::supervise(child, command, started, &Namespace),
+        Started::Failed(step, errno) => Err(SandboxError::Setup {
+            step: step.name(),
+            source: errno.into(),
+        }),
+        Started::Running(child, started) => {
+            supervise::supervise(child, command, started, &Namespace)
+        }
     }
+}
+
+/// The refusal for a failed setup step: the missing feature, then the step and the kernel's error.
+fn failed_step(step: Step, errno: Errno) -> (String, String) {
+    (
+        step.missing().to_owned(),
+        format!("{}: {}", step.name(), errno.desc()),
+    )
 }
 
 /// Sets up a whole sandbox once, in a child that ends instead of running a program.
@@ -852,17 +1054,67 @@ pub(crate) fn probe() -> Result<(), SandboxError> {
             stdin: Vec::new(),
         };
         let unsupported = |missing: &str, detail: String| Err((missing.to_owned(), detail));
-        let plan = Plan::new(&command, true).map_err(|e| ("a sandbox setup plan".to_owned(), e.to_string()))?;
+        let plan = Plan::new(&command, true)
+            .map_err(|e| ("a sandbox setup plan".to_owned(), e.to_string()))?;
         match start(&command, plan) {
-            Ok(Started::Failed(step, errno)) => unsupported(step.missing(), format!("{}: {}", step.name(), errno.desc())),
+            Ok(Started::Failed(step, errno)) => Err(failed_step(step, errno)),
             Ok(Started::Running(mut child, _)) => match child.wait() {
                 Ok(status) if status.success() => Ok(()),
-                Ok(status) => unsupported("a working sandbox setup", format!("the probe ended with {status}")),
-                Err(e) => unsupported("a working sandbox setup", format!("waiting for the probe: {e}")),
+                Ok(status) => unsupported(
+                    "a working sandbox setup",
+                    format!("the probe ended with {status}"),
+                ),
+                Err(e) => unsupported(
+                    "a working sandbox setup",
+                    format!("waiting for the probe: {e}"),
+                ),
             },
             Err(e) => unsupported("process creation", e.to_string()),
         }
     });
-    result.clone().map_err(|(missing, detail)| SandboxError::Unsupported { missing, detail })
+    result
+        .clone()
+        .map_err(|(missing, detail)| SandboxError::Unsupported { missing, detail })
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_are_numbered_in_order() {
+        for (index, step) in STEPS.iter().enumerate() {
+            assert_eq!(usize::from(*step as u8), index, "{step:?}");
+        }
+    }
+
+    #[test]
+    fn a_reported_failure_names_the_step_and_the_missing_feature() {
+        let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
+        report(write.as_raw_fd(), Step::UserNamespace, Errno::ENOSPC);
+        drop(write);
+        let (step, errno) = read_report(read).expect("a report");
+        assert_eq!((step, errno), (Step::UserNamespace, Errno::ENOSPC));
+        let (missing, detail) = failed_step(step, errno);
+        let error = SandboxError::Unsupported {
+            missing,
+            detail: detail.clone(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "cannot contain the build: this machine lacks user namespaces"
+        );
+        assert!(
+            detail.starts_with("creating a user namespace: "),
+            "{detail}"
+        );
+
+        let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
+        drop(write);
+        assert_eq!(
+            read_report(read),
+            None,
+            "no report means the setup succeeded"
+        );
+    }
+}

@@ -50,7 +50,9 @@ fn reader(mut source: impl Read + Send + 'static) -> (Arc<Mutex<Vec<u8>>>, mpsc:
             if n == 0 {
                 break;
             }
-            sink.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(&chunk[..n]);
+            sink.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(&chunk[..n]);
         }
         let _ = done.send(());
     });
@@ -64,7 +66,9 @@ fn collect(buffer: &Arc<Mutex<Vec<u8>>>, finished: &mpsc::Receiver<()>, until: I
 
 /// The pipes a started program needs; set before `spawn`.
 pub(crate) fn pipe_stdio(cmd: &mut Command) {
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
 }
 
 /// Feed standard input, read both outputs, wait with the wall-time limit, kill the tree.
@@ -74,7 +78,11 @@ pub(crate) fn supervise(
     started: Instant,
     tree: &impl Tree,
 ) -> Result<SandboxOutput, SandboxError> {
-    let mut guard = Guard { tree, pid: child.id(), reaped: false };
+    let mut guard = Guard {
+        tree,
+        pid: child.id(),
+        reaped: false,
+    };
     if let Some(mut stdin) = child.stdin.take() {
         let bytes = command.stdin.clone();
         // A program that never reads its input must not block the supervisor: write from a thread.
@@ -82,8 +90,18 @@ pub(crate) fn supervise(
             let _ = stdin.write_all(&bytes);
         });
     }
-    let (stdout, stdout_done) = reader(child.stdout.take().map_or_else(empty, |s| Box::new(s) as Box<dyn Read + Send>));
-    let (stderr, stderr_done) = reader(child.stderr.take().map_or_else(empty, |s| Box::new(s) as Box<dyn Read + Send>));
+    let (stdout, stdout_done) = reader(
+        child
+            .stdout
+            .take()
+            .map_or_else(empty, |s| Box::new(s) as Box<dyn Read + Send>),
+    );
+    let (stderr, stderr_done) = reader(
+        child
+            .stderr
+            .take()
+            .map_or_else(empty, |s| Box::new(s) as Box<dyn Read + Send>),
+    );
 
     let (status_tx, status_rx) = mpsc::channel::<std::io::Result<ExitStatus>>();
     thread::spawn(move || {
@@ -105,9 +123,20 @@ pub(crate) fn supervise(
     let stdout = collect(&stdout, &stdout_done, until);
     let stderr = collect(&stderr, &stderr_done, until);
     match waited {
-        None => Err(SandboxError::WallTimeExceeded { limit: command.limits.wall_time, stdout, stderr }),
-        Some(Ok(status)) => Ok(SandboxOutput { status, stdout, stderr }),
-        Some(Err(source)) => Err(SandboxError::Setup { step: "waiting for the build", source }),
+        None => Err(SandboxError::WallTimeExceeded {
+            limit: command.limits.wall_time,
+            stdout,
+            stderr,
+        }),
+        Some(Ok(status)) => Ok(SandboxOutput {
+            status,
+            stdout,
+            stderr,
+        }),
+        Some(Err(source)) => Err(SandboxError::Setup {
+            step: "waiting for the build",
+            source,
+        }),
     }
 }
 

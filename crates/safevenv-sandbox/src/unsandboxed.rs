@@ -27,7 +27,10 @@ impl Tree for ProcessGroup {
 #[cfg(unix)]
 fn kill_group(pid: u32) {
     if let Ok(pid) = i32::try_from(pid) {
-        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
     }
 }
 
@@ -64,8 +67,9 @@ pub(crate) fn run(command: &SandboxCommand) -> Result<SandboxOutput, SandboxErro
         }
     }
     let started = Instant::now();
-    let child = cmd
-        .spawn()
-        .map_err(|source| SandboxError::Spawn { program: command.program.clone(), source })?;
+    let child = cmd.spawn().map_err(|source| SandboxError::Spawn {
+        program: command.program.clone(),
+        source,
+    })?;
     supervise::supervise(child, command, started, &ProcessGroup)
 }

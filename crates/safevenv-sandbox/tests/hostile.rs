@@ -11,7 +11,9 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use safevenv_sandbox::{Limits, Sandbox, SandboxCommand, SandboxError, SandboxOutput, scrubbed_env};
+use safevenv_sandbox::{
+    Limits, Sandbox, SandboxCommand, SandboxError, SandboxOutput, scrubbed_env,
+};
 
 fn sandbox() -> Option<Sandbox> {
     match Sandbox::probe() {
@@ -20,7 +22,9 @@ fn sandbox() -> Option<Sandbox> {
             Some(sandbox)
         }
         Err(error @ SandboxError::Unsupported { .. }) => {
-            let SandboxError::Unsupported { detail, .. } = &error else { unreachable!() };
+            let SandboxError::Unsupported { detail, .. } = &error else {
+                unreachable!()
+            };
             assert!(
                 std::env::var_os("SAFEVENV_REQUIRE_SANDBOX").is_none(),
                 "SAFEVENV_REQUIRE_SANDBOX is set but {error} ({detail})"
@@ -43,7 +47,10 @@ fn python() -> PathBuf {
 /// The interpreter's installation prefix (`.../bin/python3` → `...`), to share read-only.
 fn prefix(python: &Path) -> PathBuf {
     let real = fs_err::canonicalize(python).expect("the interpreter exists");
-    real.parent().and_then(Path::parent).expect("an interpreter lives in a bin directory").to_owned()
+    real.parent()
+        .and_then(Path::parent)
+        .expect("an interpreter lives in a bin directory")
+        .to_owned()
 }
 
 struct Fixture {
@@ -69,7 +76,13 @@ impl Fixture {
         }
         fs_err::write(home.join(".pypirc"), "[pypi]\npassword = pypi-TOPSECRET\n").expect("token");
         fs_err::write(source.join("setup.py"), "print('hello')\n").expect("source");
-        Fixture { _dir: dir, home, scratch, source, outside }
+        Fixture {
+            _dir: dir,
+            home,
+            scratch,
+            source,
+            outside,
+        }
     }
 
     fn command(&self, script: &str, args: &[&Path]) -> SandboxCommand {
@@ -86,21 +99,34 @@ impl Fixture {
                 [
                     ("GITHUB_TOKEN".into(), "ghp_TOPSECRET".into()),
                     ("AWS_SECRET_ACCESS_KEY".into(), "aws-TOPSECRET".into()),
-                    ("PIP_INDEX_URL".into(), "https://user:TOPSECRET@index.example/simple".into()),
+                    (
+                        "PIP_INDEX_URL".into(),
+                        "https://user:TOPSECRET@index.example/simple".into(),
+                    ),
                     ("LANG".into(), "C.UTF-8".into()),
                 ],
                 [("HOME".into(), self.home.clone().into_os_string())],
             ),
-            limits: Limits { wall_time: Duration::from_secs(30), ..Limits::default() },
+            limits: Limits {
+                wall_time: Duration::from_secs(30),
+                ..Limits::default()
+            },
             stdin: Vec::new(),
         }
     }
 }
 
 fn run(sandbox: &Sandbox, command: &SandboxCommand) -> (SandboxOutput, String) {
-    let output = sandbox.run(command).unwrap_or_else(|e| panic!("run failed: {e}: {e:?}"));
+    let output = sandbox
+        .run(command)
+        .unwrap_or_else(|e| panic!("run failed: {e}: {e:?}"));
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "{:?}\nstdout: {stdout}\nstderr: {}", output.status, String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{:?}\nstdout: {stdout}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
     (output, stdout)
 }
 
@@ -169,7 +195,10 @@ fn the_build_cannot_read_the_home_or_credentials_but_reads_its_source() {
 
     let (_, stdout) = run(&sandbox, &command);
     assert!(!stdout.contains("TOPSECRET"), "{stdout}");
-    assert!(stdout.contains(&format!("denied {} FileNotFoundError", token.display())), "{stdout}");
+    assert!(
+        stdout.contains(&format!("denied {} FileNotFoundError", token.display())),
+        "{stdout}"
+    );
     assert!(!stdout.contains("read /etc/shadow"), "{stdout}");
     assert!(stdout.contains("source print('hello')"), "{stdout}");
     // The real home shows at most the directories on the way to a shared interpreter.
@@ -180,15 +209,25 @@ fn the_build_cannot_read_the_home_or_credentials_but_reads_its_source() {
         .and_then(|rest| rest.components().next())
         .map(|first| vec![first.as_os_str().to_string_lossy().into_owned()])
         .unwrap_or_default();
-    let listed = stdout.lines().find(|line| line.starts_with("home ")).expect("home line");
+    let listed = stdout
+        .lines()
+        .find(|line| line.starts_with("home "))
+        .expect("home line");
     if visible.is_empty() {
         assert!(listed.starts_with("home denied"), "{listed}");
     } else {
-        assert_eq!(listed, format!("home lists {visible:?}").replace('"', "'"), "{stdout}");
+        assert_eq!(
+            listed,
+            format!("home lists {visible:?}").replace('"', "'"),
+            "{stdout}"
+        );
     }
 
     let (_, stdout) = run(&Sandbox::unsandboxed_unsafe(), &command);
-    assert!(stdout.contains("pypi-TOPSECRET"), "the attack works without the sandbox: {stdout}");
+    assert!(
+        stdout.contains("pypi-TOPSECRET"),
+        "the attack works without the sandbox: {stdout}"
+    );
 }
 
 const ENVIRONMENT: &str = r#"
@@ -206,7 +245,10 @@ fn the_build_sees_no_secret_variables_but_keeps_the_locale() {
         let (_, stdout) = run(&sandbox, &command);
         assert!(!stdout.contains("TOPSECRET"), "{stdout}");
         assert!(stdout.contains("LANG C.UTF-8"), "{stdout}");
-        assert!(stdout.contains(&format!("HOME {}", fixture.home.display())), "{stdout}");
+        assert!(
+            stdout.contains(&format!("HOME {}", fixture.home.display())),
+            "{stdout}"
+        );
     }
 }
 
@@ -244,15 +286,24 @@ fn the_build_writes_only_its_scratch_directory() {
     assert!(stdout.contains("scratch ok"), "{stdout}");
     assert!(!fixture.outside.join("pwned").exists());
     assert!(!fixture.source.join("pwned").exists());
-    assert_eq!(fs_err::read_to_string(fixture.scratch.join("scratch-file")).expect("scratch"), "built");
+    assert_eq!(
+        fs_err::read_to_string(fixture.scratch.join("scratch-file")).expect("scratch"),
+        "built"
+    );
 
     // Without the sandbox the same build writes outside its scratch (only to the fixture's
     // directories: the script's other targets are refused to a non-root user or are harmless).
-    let script = WRITES.replace(r#", "/pwned", "/usr/pwned", "/etc/pwned", "/tmp/pwned""#, "");
+    let script = WRITES.replace(
+        r#", "/pwned", "/usr/pwned", "/etc/pwned", "/tmp/pwned""#,
+        "",
+    );
     let mut command = command;
     command.args[1] = script.into();
     let (_, stdout) = run(&Sandbox::unsandboxed_unsafe(), &command);
-    assert!(stdout.contains(&format!("wrote {}/pwned", fixture.outside.display())), "{stdout}");
+    assert!(
+        stdout.contains(&format!("wrote {}/pwned", fixture.outside.display())),
+        "{stdout}"
+    );
     assert!(fixture.outside.join("pwned").exists());
 }
 
@@ -293,7 +344,10 @@ fn a_daemon_does_not_outlive_the_build() {
     while !marker.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(marker.exists(), "the daemon test cannot see a surviving daemon");
+    assert!(
+        marker.exists(),
+        "the daemon test cannot see a surviving daemon"
+    );
 }
 
 #[test]
@@ -306,7 +360,9 @@ fn a_build_that_spins_forever_is_killed_at_its_wall_time() {
         let started = Instant::now();
         let error = sandbox.run(&command).expect_err("the spin must be killed");
         let elapsed = started.elapsed();
-        let SandboxError::WallTimeExceeded { limit, stdout, .. } = error else { panic!("{error:?}") };
+        let SandboxError::WallTimeExceeded { limit, stdout, .. } = error else {
+            panic!("{error:?}")
+        };
         assert_eq!(limit, Duration::from_secs(1));
         assert_eq!(String::from_utf8_lossy(&stdout), "spinning\n");
         assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
@@ -328,18 +384,22 @@ fn a_build_past_its_cpu_time_is_killed_by_a_signal() {
     command.limits.cpu_time = Duration::from_secs(1);
     let started = Instant::now();
     let output = sandbox.run(&command).expect("the build ends by itself");
-    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
     let signal = output.status.signal();
     assert!(
-        signal == Some(libc_sigxcpu()) || signal == Some(9),
+        signal == Some(SIGXCPU) || signal == Some(SIGKILL),
         "expected SIGXCPU or SIGKILL, got {:?}",
         output.status
     );
 }
 
-fn libc_sigxcpu() -> i32 {
-    24
-}
+/// Linux's signal numbers (x86, arm and most others).
+const SIGXCPU: i32 = 24;
+const SIGKILL: i32 = 9;
 
 const ALLOCATE: &str = r#"
 import sys
@@ -357,7 +417,10 @@ fn a_build_past_its_memory_limit_fails_to_allocate() {
     command.args.push("1024".into());
     let output = sandbox.run(&command).expect("runs");
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("MemoryError"), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("MemoryError"),
+        "{output:?}"
+    );
 
     command.args.pop();
     command.args.push("64".into());
@@ -365,22 +428,40 @@ fn a_build_past_its_memory_limit_fails_to_allocate() {
     assert_eq!(stdout, "allocated 64 MiB\n");
 }
 
+/// One way to spoil a good command.
+type Change = Box<dyn Fn(&mut SandboxCommand)>;
+
 #[test]
 fn paths_that_would_share_the_home_or_the_root_are_refused() {
     let fixture = Fixture::new();
     let home = PathBuf::from(std::env::var_os("HOME").expect("HOME is set"));
-    let cases: [(Box<dyn Fn(&mut SandboxCommand)>, &str); 4] = [
-        (Box::new(|c| c.readable.push("/".into())), "the root directory"),
-        (Box::new(move |c| c.readable.push(home.clone())), "the user's home"),
-        (Box::new(|c| c.writable.push("/proc".into())), "kernel interfaces"),
-        (Box::new(|c| c.cwd = std::env::temp_dir()), "working directory"),
+    let cases: [(Change, &str); 4] = [
+        (
+            Box::new(|c| c.readable.push("/".into())),
+            "the root directory",
+        ),
+        (
+            Box::new(move |c| c.readable.push(home.clone())),
+            "the user's home",
+        ),
+        (
+            Box::new(|c| c.writable.push("/proc".into())),
+            "kernel interfaces",
+        ),
+        (
+            Box::new(|c| c.cwd = std::env::temp_dir()),
+            "working directory",
+        ),
     ];
     let Some(sandbox) = sandbox() else { return };
     for (change, reason) in cases {
         let mut command = fixture.command("print('hello')", &[]);
         change(&mut command);
         let error = sandbox.run(&command).expect_err("refused");
-        assert!(matches!(error, SandboxError::PathRefused { .. }), "{error:?}");
+        assert!(
+            matches!(error, SandboxError::PathRefused { .. }),
+            "{error:?}"
+        );
         assert!(error.to_string().contains(reason), "{error}");
     }
     let mut command = fixture.command("print(open('setup.py').read())", &[]);
@@ -397,4 +478,48 @@ fn standard_input_reaches_the_build() {
     command.stdin = b"hooks\n".to_vec();
     let (_, stdout) = run(&sandbox, &command);
     assert_eq!(stdout, "HOOKS\n\n");
+}
+
+/// The probe in a user namespace that may create no further user namespace: the refusal must name
+/// the missing feature. The test re-runs itself inside `unshare` with that limit set to 0.
+#[test]
+fn a_kernel_without_user_namespaces_is_refused_by_name() {
+    const CHILD: &str = "SAFEVENV_SANDBOX_PROBE_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let error = Sandbox::probe().expect_err("no user namespaces are left");
+        assert!(
+            matches!(error, SandboxError::Unsupported { .. }),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "cannot contain the build: this machine lacks user namespaces"
+        );
+        println!("probe refused: {error}");
+        return;
+    }
+    let Some(_) = sandbox() else { return };
+    let test = std::env::current_exe().expect("test binary");
+    let output = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "sh", "-c"])
+        .arg(r#"echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" --exact a_kernel_without_user_namespaces_is_refused_by_name --nocapture"#)
+        .arg(&test)
+        .env(CHILD, "1")
+        .output();
+    let output = match output {
+        Ok(output) => output,
+        Err(error) => {
+            return eprintln!("SKIPPED: cannot run `unshare` to limit user namespaces: {error}");
+        }
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success()
+            && stdout.contains(
+                "probe refused: cannot contain the build: this machine lacks user namespaces"
+            ),
+        "{:?}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
