@@ -7,9 +7,24 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Create Python virtual environments and install into them safely.
+/// safevenv creates Python virtual environments and installs into them safely.
+///
+/// Every package is resolved, pinned, hash-checked, provenance-checked and judged by a policy
+/// before anything lands in the environment; a refusal leaves the environment as it was.
 #[derive(Debug, Parser)]
-#[command(name = "safevenv", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "safevenv",
+    version,
+    about = "Create Python virtual environments and install into them safely",
+    long_about = "safevenv creates Python virtual environments and installs into them safely: \
+        requirements are resolved, locked (PEP 751 `pylock.toml`), fetched hash-pinned, their \
+        attestations verified (PEP 740) and judged by a policy before anything lands in the \
+        environment; a refusal (exit code 3) leaves the environment as it was.",
+    after_help = "Start with `safevenv create`, then `safevenv install -r requirements.txt`; \
+        `safevenv doctor` checks a project against the practices. Exit codes: 0 success, \
+        1 safevenv failed, 2 bad input, 3 refused by the policy or a check.",
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -74,6 +89,48 @@ pub enum Command {
     /// Verify PEP 740 attestations offline.
     #[command(subcommand)]
     Attest(AttestCommand),
+    /// Check the project and its environment against the practices (exit 3 on an error).
+    Doctor(DoctorArgs),
+}
+
+/// How `doctor` writes its findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DoctorFormat {
+    /// For people: each finding with its rule, why it matters and the fix.
+    Text,
+    /// JSON, for tools.
+    Json,
+    /// SARIF 2.1.0, for code-scanning services.
+    Sarif,
+}
+
+/// Arguments of `safevenv doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The environment (default: the active environment, then `.venv` here).
+    #[arg(long, value_name = "PATH")]
+    pub env: Option<PathBuf>,
+
+    /// The lockfile the requirements and the environment are checked against.
+    #[arg(long, default_value = "pylock.toml", value_name = "FILE")]
+    pub lockfile: PathBuf,
+
+    /// The requirements files (repeatable; default: `requirements.txt` here, if there is one).
+    #[arg(short = 'r', long = "requirement", value_name = "FILE")]
+    pub requirements: Vec<PathBuf>,
+
+    /// The policy file (default: as for `install`).
+    #[arg(long, env = "SAFEVENV_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Check known vulnerabilities against this offline advisory database (as for `audit
+    /// --db`); without it they are not checked: `doctor` does not reach the network.
+    #[arg(long, env = "SAFEVENV_AUDIT_DB", value_name = "PATH")]
+    pub audit_db: Option<PathBuf>,
+
+    /// The report's format (JSON and SARIF on standard output).
+    #[arg(long, value_enum, default_value_t = DoctorFormat::Text)]
+    pub format: DoctorFormat,
 }
 
 /// Arguments of `safevenv install`.
