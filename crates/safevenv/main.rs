@@ -39,6 +39,10 @@ fn main() -> ExitCode {
         Command::Policy(args) => commands::policy::run(args, &cli.global, &printer),
         Command::Attest(command) => commands::attest::run(command, &printer),
         Command::Doctor(args) => commands::doctor::run(args, &cli.global, &printer),
+        Command::Completions(args) => {
+            commands::audit::print_stdout(&safevenv_cli::completions(args.shell));
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,6 +7,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod reference;
+
+pub use reference::reference_markdown;
+
 /// safevenv creates Python virtual environments and installs into them safely.
 ///
 /// Every package is resolved, pinned, hash-checked, provenance-checked and judged by a policy
@@ -91,6 +95,24 @@ pub enum Command {
     Attest(AttestCommand),
     /// Check the project and its environment against the practices (exit 3 on an error).
     Doctor(DoctorArgs),
+    /// Print a shell completion script (`safevenv completions bash > ~/.local/share/bash-completion/completions/safevenv`).
+    Completions(CompletionsArgs),
+}
+
+/// The completion script for `shell`, generated from the definitions here (so it cannot drift).
+pub fn completions(shell: clap_complete::Shell) -> String {
+    use clap::CommandFactory;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "safevenv", &mut script);
+    String::from_utf8_lossy(&script).into_owned()
+}
+
+/// Arguments of `safevenv completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// How `doctor` writes its findings.
@@ -625,5 +647,20 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// The completion scripts come from the same definitions: they name the commands and options.
+    #[test]
+    fn completions_name_every_command() {
+        for shell in [
+            clap_complete::Shell::Bash,
+            clap_complete::Shell::Zsh,
+            clap_complete::Shell::Fish,
+        ] {
+            let script = super::completions(shell);
+            for word in ["doctor", "install", "completions", "requirement"] {
+                assert!(script.contains(word), "{shell}: no `{word}`");
+            }
+        }
     }
 }
