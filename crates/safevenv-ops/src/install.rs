@@ -117,6 +117,8 @@ pub struct InstallOutcome {
     pub recovered: usize,
     /// Notes from the policy loader (e.g. a shadowed `pyproject.toml`).
     pub policy_warnings: Vec<String>,
+    /// The policy layers in force, the organisation's first (`the \`default\` preset`, a file).
+    pub policy_layers: Vec<String>,
     /// How long it took.
     pub elapsed: Duration,
     /// What the attestations came to: of the whole resolution for `install`, of the artifacts
@@ -257,6 +259,7 @@ pub fn install(settings: &InstallSettings) -> Result<InstallOutcome, OpsError> {
         lockfile,
         recovered: environment.recovered().len(),
         policy_warnings: policy.warnings().iter().map(ToString::to_string).collect(),
+        policy_layers: policy.origins().map(ToString::to_string).collect(),
         elapsed: started.elapsed(),
         attestations: counts,
     })
@@ -342,6 +345,7 @@ pub fn sync(settings: &SyncSettings) -> Result<InstallOutcome, OpsError> {
         lockfile: None,
         recovered: environment.recovered().len(),
         policy_warnings: policy.warnings().iter().map(ToString::to_string).collect(),
+        policy_layers: policy.origins().map(ToString::to_string).collect(),
         elapsed: started.elapsed(),
         attestations: counts,
     })

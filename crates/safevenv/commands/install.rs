@@ -124,6 +124,7 @@ fn report(outcome: &InstallOutcome, printer: &Printer, format: OutputFormat) {
         "Attestations",
         &crate::commands::attest::counts_line(&outcome.attestations),
     );
+    printer.status("Policy", &outcome.policy_layers.join(", then "));
     if let Some((path, changed)) = &outcome.lockfile {
         printer.status(
             if *changed { "Wrote" } else { "Unchanged" },
@@ -152,5 +153,7 @@ fn outcome_json(outcome: &InstallOutcome) -> serde_json::Value {
         "unchanged": outcome.unchanged,
         "lockfile": outcome.lockfile.as_ref().map(|(path, _)| path.display().to_string()),
         "attestations": crate::commands::attest::counts_json(&outcome.attestations),
+        "policy": outcome.policy_layers,
+        "elapsed_seconds": outcome.elapsed.as_secs_f64(),
     })
 }
