@@ -32,4 +32,28 @@ fn an_install_summary_names_the_policy_in_force() {
     assert!(json["elapsed_seconds"].as_f64().is_some());
     assert!(json["attestations"].is_object());
     assert!(stderr(&output).contains("Policy"), "{}", stderr(&output));
+    assert!(json["bytes_downloaded"].as_u64().unwrap() > 0, "{json}");
+
+    // A second environment gets the same wheel from the cache: nothing downloaded.
+    let output = context
+        .safevenv()
+        .args(["create", "-q", "second"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = context.run_with_index(
+        &index,
+        &[
+            "install",
+            "lib",
+            "--python",
+            "second/bin/python",
+            "--no-lockfile",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["bytes_downloaded"], 0, "{json}");
 }
