@@ -158,3 +158,27 @@ fn the_top_level_help_describes_safevenv() {
     );
     assert!(!help.contains("Command-line argument types"));
 }
+
+/// A requirement `install` refuses (a VCS source) is judged, not a reason to stop the checks.
+#[test]
+fn a_vcs_requirement_is_reported_as_unpinned() {
+    let context = TestContext::new();
+    git_init(&context);
+    fs_err::write(
+        context.work().join("requirements.txt"),
+        "mylib @ git+https://git.example/org/mylib@v1\n",
+    )
+    .unwrap();
+    let output = context
+        .safevenv()
+        .args(["doctor", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let found = rules(&json);
+    assert!(
+        found.iter().any(|rule| rule == "requirements.unpinned"),
+        "{found:?}"
+    );
+}

@@ -14,13 +14,13 @@ use jiff::civil::Date;
 use safevenv_cache::Cache;
 use safevenv_policy::{Allowance, Discovery, Looser, Policy, Preset};
 use safevenv_redact::redact_text;
-use safevenv_requirements::{Entry, Origin, RequirementSource};
+use safevenv_requirements::{Entry, Origin, ParseOptions, RequirementSource, RequirementsTxt};
 use safevenv_wheel::PthFile;
 use serde_json::{Value, json};
 use uv_pep440::{Operator, Version};
 
 use crate::error::OpsError;
-use crate::input::Inputs;
+use crate::input::{InputError, Inputs};
 use crate::subject::{open_environment, read_lockfile};
 use crate::verify::{VerifySettings, verify};
 use crate::{AuditSettings, Subject, audit};
@@ -661,12 +661,22 @@ pub fn probe(settings: &DoctorSettings) -> Result<Facts, OpsError> {
             .map(|path| project_dir.join(path))
             .collect()
     };
-    let inputs = Inputs::read(&requirement_files, &[], &[], &project_dir)?;
-    let requirements = inputs
-        .requirements
-        .iter()
-        .filter_map(requirement_fact)
-        .collect();
+    // Each file is read as pip reads it, so requirements `install` refuses (a VCS or URL
+    // source) are judged here too rather than stopping the checks; a file that cannot be read
+    // at all is an error.
+    let options = ParseOptions {
+        working_dir: Some(project_dir.clone()),
+        ..ParseOptions::default()
+    };
+    let mut requirements = Vec::new();
+    for path in &requirement_files {
+        let parsed = RequirementsTxt::parse_file(path, &options)
+            .map_err(|source| OpsError::Input(InputError::from(source)))?;
+        requirements.extend(parsed.requirements.iter().filter_map(requirement_fact));
+    }
+    // The frozen check takes the requirements as `sync --frozen` does; what it refuses, it
+    // reports as the reason the lockfile cannot satisfy them.
+    let inputs = Inputs::read(&requirement_files, &[], &[], &project_dir);
 
     let lockfile_path = project_dir.join(&settings.lockfile);
     let lock = lockfile_path
@@ -701,7 +711,10 @@ pub fn probe(settings: &DoctorSettings) -> Result<Facts, OpsError> {
             stale: if requirement_files.is_empty() {
                 Vec::new()
             } else {
-                crate::frozen::stale(lock, &lockfile_path, &inputs, interpreter)?
+                match &inputs {
+                    Ok(inputs) => crate::frozen::stale(lock, &lockfile_path, inputs, interpreter)?,
+                    Err(err) => vec![format!("the requirements cannot be locked: {err}")],
+                }
             },
         }),
         (Some(_), None) => Some(LockfileFact::Present {
