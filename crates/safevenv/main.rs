@@ -38,6 +38,11 @@ fn main() -> ExitCode {
         Command::Sbom(args) => commands::sbom::run(args, &cli.global, &printer),
         Command::Policy(args) => commands::policy::run(args, &cli.global, &printer),
         Command::Attest(command) => commands::attest::run(command, &printer),
+        Command::Doctor(args) => commands::doctor::run(args, &cli.global, &printer),
+        Command::Completions(args) => {
+            commands::audit::print_stdout(&safevenv_cli::completions(args.shell));
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

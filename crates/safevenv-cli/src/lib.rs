@@ -7,9 +7,28 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Create Python virtual environments and install into them safely.
+mod reference;
+
+pub use reference::reference_markdown;
+
+/// safevenv creates Python virtual environments and installs into them safely.
+///
+/// Every package is resolved, pinned, hash-checked, provenance-checked and judged by a policy
+/// before anything lands in the environment; a refusal leaves the environment as it was.
 #[derive(Debug, Parser)]
-#[command(name = "safevenv", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "safevenv",
+    version,
+    about = "Create Python virtual environments and install into them safely",
+    long_about = "safevenv creates Python virtual environments and installs into them safely: \
+        requirements are resolved, locked (PEP 751 `pylock.toml`), fetched hash-pinned, their \
+        attestations verified (PEP 740) and judged by a policy before anything lands in the \
+        environment; a refusal (exit code 3) leaves the environment as it was.",
+    after_help = "Start with `safevenv create`, then `safevenv install -r requirements.txt`; \
+        `safevenv doctor` checks a project against the practices. Exit codes: 0 success, \
+        1 safevenv failed, 2 bad input, 3 refused by the policy or a check.",
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -74,6 +93,66 @@ pub enum Command {
     /// Verify PEP 740 attestations offline.
     #[command(subcommand)]
     Attest(AttestCommand),
+    /// Check the project and its environment against the practices (exit 3 on an error).
+    Doctor(DoctorArgs),
+    /// Print a shell completion script (`safevenv completions bash > ~/.local/share/bash-completion/completions/safevenv`).
+    Completions(CompletionsArgs),
+}
+
+/// The completion script for `shell`, generated from the definitions here (so it cannot drift).
+pub fn completions(shell: clap_complete::Shell) -> String {
+    use clap::CommandFactory;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "safevenv", &mut script);
+    String::from_utf8_lossy(&script).into_owned()
+}
+
+/// Arguments of `safevenv completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// How `doctor` writes its findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DoctorFormat {
+    /// For people: each finding with its rule, why it matters and the fix.
+    Text,
+    /// JSON, for tools.
+    Json,
+    /// SARIF 2.1.0, for code-scanning services.
+    Sarif,
+}
+
+/// Arguments of `safevenv doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The environment (default: the active environment, then `.venv` here).
+    #[arg(long, value_name = "PATH")]
+    pub env: Option<PathBuf>,
+
+    /// The lockfile the requirements and the environment are checked against.
+    #[arg(long, default_value = "pylock.toml", value_name = "FILE")]
+    pub lockfile: PathBuf,
+
+    /// The requirements files (repeatable; default: `requirements.txt` here, if there is one).
+    #[arg(short = 'r', long = "requirement", value_name = "FILE")]
+    pub requirements: Vec<PathBuf>,
+
+    /// The policy file (default: as for `install`).
+    #[arg(long, env = "SAFEVENV_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Check known vulnerabilities against this offline advisory database (as for `audit
+    /// --db`); without it they are not checked: `doctor` does not reach the network.
+    #[arg(long, env = "SAFEVENV_AUDIT_DB", value_name = "PATH")]
+    pub audit_db: Option<PathBuf>,
+
+    /// The report's format (JSON and SARIF on standard output).
+    #[arg(long, value_enum, default_value_t = DoctorFormat::Text)]
+    pub format: DoctorFormat,
 }
 
 /// Arguments of `safevenv install`.
@@ -568,5 +647,20 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// The completion scripts come from the same definitions: they name the commands and options.
+    #[test]
+    fn completions_name_every_command() {
+        for shell in [
+            clap_complete::Shell::Bash,
+            clap_complete::Shell::Zsh,
+            clap_complete::Shell::Fish,
+        ] {
+            let script = super::completions(shell);
+            for word in ["doctor", "install", "completions", "requirement"] {
+                assert!(script.contains(word), "{shell}: no `{word}`");
+            }
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::{StreamExt, TryStreamExt, stream};
@@ -122,6 +123,9 @@ pub struct Fetcher {
     client: IndexClient,
     cache: Cache,
     options: FetchOptions,
+    /// Bytes taken from the network (not from the cache, not copied from a local file), for the
+    /// summary a run ends with; shared by clones.
+    downloaded: Arc<AtomicU64>,
 }
 
 impl Fetcher {
@@ -131,7 +135,14 @@ impl Fetcher {
             client,
             cache,
             options,
+            downloaded: Arc::default(),
         }
+    }
+
+    /// How many bytes this fetcher (and its clones) downloaded from the network so far: cache
+    /// hits and local files count nothing.
+    pub fn downloaded_bytes(&self) -> u64 {
+        self.downloaded.load(Ordering::Relaxed)
     }
 
     /// Fetch every artifact of `requests`, in the same order, each checked against its pinned
@@ -277,7 +288,10 @@ impl Fetcher {
             }
             Err(DownloadError::Sink(error)) => return Err(error),
         }
-        self.commit(request, &entry, sink)
+        let verified = self.commit(request, &entry, sink)?;
+        self.downloaded
+            .fetch_add(verified.size(), Ordering::Relaxed);
+        Ok(verified)
     }
 
     /// Steps 5 and 6 of [`Fetcher::fetch_entry`]: the bytes written must have the pinned digest

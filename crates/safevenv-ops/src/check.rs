@@ -211,6 +211,7 @@ pub fn check(settings: &CheckSettings) -> Result<CheckOutcome, OpsError> {
         cache: &settings.cache,
         offline: settings.offline,
         progress: settings.progress,
+        downloaded: Default::default(),
     };
     // Sources first, before anything is fetched: a lockfile's artifacts are compared with the
     // pages of their indexes, and a refused source is reported without downloading from it.

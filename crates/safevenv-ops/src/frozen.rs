@@ -29,6 +29,25 @@ pub(crate) fn check(
         &settings.specifiers,
         &settings.working_dir,
     )?;
+    let stale = stale(lock, lockfile, &inputs, interpreter)?;
+    if stale.is_empty() {
+        Ok(())
+    } else {
+        Err(OpsError::Frozen {
+            lockfile: lockfile.to_path_buf(),
+            stale,
+        })
+    }
+}
+
+/// The requirements of `inputs` (for this interpreter) that `lock` does not satisfy, each as a
+/// line for people; empty when the lockfile is up to date. `doctor` reports the same list.
+pub(crate) fn stale(
+    lock: &Lock,
+    lockfile: &Path,
+    inputs: &Inputs,
+    interpreter: &Interpreter,
+) -> Result<Vec<String>, OpsError> {
     let mut stale = Vec::new();
     for requirement in inputs.requirements()? {
         if !requirement.marker.evaluate(interpreter.markers(), &[]) {
@@ -77,12 +96,5 @@ pub(crate) fn check(
             ));
         }
     }
-    if stale.is_empty() {
-        Ok(())
-    } else {
-        Err(OpsError::Frozen {
-            lockfile: lockfile.to_path_buf(),
-            stale,
-        })
-    }
+    Ok(stale)
 }

@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
@@ -117,6 +118,10 @@ pub struct InstallOutcome {
     pub recovered: usize,
     /// Notes from the policy loader (e.g. a shadowed `pyproject.toml`).
     pub policy_warnings: Vec<String>,
+    /// Bytes downloaded from the network (artifacts already cached count nothing).
+    pub bytes_downloaded: u64,
+    /// The policy layers in force, the organisation's first (`the \`default\` preset`, a file).
+    pub policy_layers: Vec<String>,
     /// How long it took.
     pub elapsed: Duration,
     /// What the attestations came to: of the whole resolution for `install`, of the artifacts
@@ -219,6 +224,7 @@ pub fn install(settings: &InstallSettings) -> Result<InstallOutcome, OpsError> {
         cache: &lock_settings.cache,
         offline: lock_settings.offline,
         progress: settings.progress,
+        downloaded: Default::default(),
     };
     let (applied, unchanged, _) = apply_wanted(
         &environment,
@@ -257,6 +263,8 @@ pub fn install(settings: &InstallSettings) -> Result<InstallOutcome, OpsError> {
         lockfile,
         recovered: environment.recovered().len(),
         policy_warnings: policy.warnings().iter().map(ToString::to_string).collect(),
+        policy_layers: policy.origins().map(ToString::to_string).collect(),
+        bytes_downloaded: network.downloaded.load(Ordering::Relaxed),
         elapsed: started.elapsed(),
         attestations: counts,
     })
@@ -314,6 +322,7 @@ pub fn sync(settings: &SyncSettings) -> Result<InstallOutcome, OpsError> {
         cache: &settings.cache,
         offline: settings.offline,
         progress: settings.progress,
+        downloaded: Default::default(),
     };
     // The lockfile being installed is the pin: PEP 751 records no provenance URL, so the
     // attestation stage looks it up on the project's index page (only for projects whose
@@ -342,6 +351,8 @@ pub fn sync(settings: &SyncSettings) -> Result<InstallOutcome, OpsError> {
         lockfile: None,
         recovered: environment.recovered().len(),
         policy_warnings: policy.warnings().iter().map(ToString::to_string).collect(),
+        policy_layers: policy.origins().map(ToString::to_string).collect(),
+        bytes_downloaded: network.downloaded.load(Ordering::Relaxed),
         elapsed: started.elapsed(),
         attestations: counts,
     })
@@ -355,6 +366,8 @@ pub(crate) struct Network<'a> {
     pub(crate) cache: &'a Cache,
     pub(crate) offline: bool,
     pub(crate) progress: bool,
+    /// Bytes the fetch stage downloaded from the network, for the run's summary.
+    pub(crate) downloaded: AtomicU64,
 }
 
 pub(crate) fn load_policy(
@@ -617,6 +630,9 @@ pub(crate) fn fetch_and_inspect(
         Ok::<_, OpsError>((fetched, prepared))
     })?;
     fetched.map_err(|source| OpsError::Fetch(Box::new(source)))?;
+    network
+        .downloaded
+        .fetch_add(fetcher.downloaded_bytes(), Ordering::Relaxed);
 
     let mut wheels = Vec::with_capacity(wanted.len());
     let mut packages = Vec::with_capacity(wanted.len());

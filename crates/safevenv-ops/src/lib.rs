@@ -11,6 +11,7 @@ mod attest;
 mod audit;
 mod check;
 mod direct;
+mod doctor;
 mod error;
 mod export;
 mod facts;
@@ -34,6 +35,11 @@ pub use attest::{
 pub use audit::{AuditOutcome, AuditSettings, audit};
 pub use check::{CheckInput, CheckOutcome, CheckSettings, check, policy_init};
 pub use direct::DirectError;
+pub use doctor::{
+    DoctorOutcome, DoctorSettings, EOL_TABLE_DATE, Facts, Finding, Ignored, Location, LockfileFact,
+    PYTHON_RELEASES, PythonRelease, RULES, RequirementFact, Rule, RuntimeFact, Severity, diagnose,
+    doctor, probe,
+};
 pub use error::OpsError;
 pub use input::{InputError, Inputs};
 pub use install::{InstallOutcome, InstallSettings, SyncSettings, install, sync};

@@ -20,6 +20,7 @@ mod facts;
 mod license;
 mod load;
 mod matcher;
+mod posture;
 mod redact;
 mod report;
 mod rules;
@@ -46,6 +47,7 @@ pub use load::{
     discover,
 };
 pub use matcher::same_index;
+pub use posture::{Allowance, Looser};
 pub use report::{Refusal, Refusals};
 
 pub use rules::{RuleId, UnknownRule, explain};

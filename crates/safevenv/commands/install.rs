@@ -124,6 +124,11 @@ fn report(outcome: &InstallOutcome, printer: &Printer, format: OutputFormat) {
         "Attestations",
         &crate::commands::attest::counts_line(&outcome.attestations),
     );
+    printer.status("Policy", &outcome.policy_layers.join(", then "));
+    printer.status(
+        "Downloaded",
+        &format!("{:.1} MiB", outcome.bytes_downloaded as f64 / 1_048_576.0),
+    );
     if let Some((path, changed)) = &outcome.lockfile {
         printer.status(
             if *changed { "Wrote" } else { "Unchanged" },
@@ -152,5 +157,8 @@ fn outcome_json(outcome: &InstallOutcome) -> serde_json::Value {
         "unchanged": outcome.unchanged,
         "lockfile": outcome.lockfile.as_ref().map(|(path, _)| path.display().to_string()),
         "attestations": crate::commands::attest::counts_json(&outcome.attestations),
+        "policy": outcome.policy_layers,
+        "elapsed_seconds": outcome.elapsed.as_secs_f64(),
+        "bytes_downloaded": outcome.bytes_downloaded,
     })
 }

@@ -3,6 +3,7 @@
 pub mod attest;
 pub mod audit;
 pub mod create;
+pub mod doctor;
 pub mod install;
 pub mod lock;
 pub mod outdated;
