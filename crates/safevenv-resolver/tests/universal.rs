@@ -231,3 +231,43 @@ fn forks_agree_on_the_first_forks_versions_where_they_can() {
         vec!["2.0".to_string()]
     );
 }
+
+/// What a universal resolution says, as text: name, version, marker and wheels of each entry.
+fn rendered(resolution: &UniversalResolution) -> Vec<String> {
+    resolution
+        .distributions
+        .iter()
+        .map(|dist| {
+            let wheels: Vec<&str> = dist.wheels.iter().map(|f| f.filename.as_str()).collect();
+            format!(
+                "{} {} {:?} {wheels:?}",
+                dist.name,
+                dist.version,
+                dist.marker.try_to_string()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_same_inputs_give_the_same_universal_resolution() {
+    let mut source = InMemorySource::new(common::INDEX);
+    Dist {
+        requires: vec![
+            "lib<2; python_version < '3.12'".to_string(),
+            "lib>=2; python_version >= '3.12'".to_string(),
+            "winonly; sys_platform == 'win32'".to_string(),
+        ],
+        ..Dist::new("app", "1.0")
+    }
+    .add_to(&mut source);
+    Dist::new("lib", "1.5").add_to(&mut source);
+    Dist::new("lib", "2.0").add_to(&mut source);
+    Dist::new("winonly", "1.0").add_to(&mut source);
+    let first = universal(&source, &["app"], ">=3.9").expect("resolves");
+    for _ in 0..5 {
+        let again = universal(&source, &["app"], ">=3.9").expect("resolves");
+        assert_eq!(rendered(&first), rendered(&again));
+    }
+    assert_eq!(rendered(&first).len(), 4, "{:?}", rendered(&first));
+}
