@@ -21,6 +21,7 @@ mod provider;
 mod ranges;
 mod report;
 mod source;
+mod universal;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,6 +35,11 @@ pub use crate::overlay::OverlaySource;
 pub use crate::ranges::VersionRange;
 pub use crate::source::{
     DistMetadata, FileEntry, InMemorySource, PackageSource, ProjectVersions, SourceError, Yanked,
+};
+pub use crate::universal::{
+    Fork, LINUX_GLIBC, MACHINES, MACOS, Machine, NEWEST_PYTHON_MINOR, OLDEST_PYTHON_MINOR,
+    OsFamily, TABLE_DATE, UniversalDist, UniversalError, UniversalResolution, covered_environments,
+    forks, resolve_universal,
 };
 
 /// How many PubGrub steps [`resolve`] takes before giving up: far more than any real resolution
