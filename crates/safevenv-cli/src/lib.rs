@@ -509,7 +509,8 @@ pub struct ResolveArgs {
     #[arg(long, value_name = "URL")]
     pub extra_index_url: Vec<String>,
 
-    /// Allow pre-release versions of every project.
+    /// Take the newest version of every project, pre-release or not (without it, a pre-release
+    /// is chosen only when no stable release fits).
     #[arg(long)]
     pub pre: bool,
 

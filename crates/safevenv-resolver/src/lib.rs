@@ -8,9 +8,10 @@
 //! - markers are evaluated for the target environment; an extra `a[x]` is a package of its own
 //!   that depends on `a` at the same version, so `extra == 'x'` markers apply only when some
 //!   requirement names `a[x]`;
-//! - pre-releases are candidates for a project only when a requirement or constraint of the
-//!   manifest names a pre-release for it, when all its versions are pre-releases, or in
-//!   [`PrereleaseMode::Allow`];
+//! - a pre-release is chosen only when no stable release of its project fits the range asked
+//!   for (uv's default since 0.12, and pip's rule), so a stable release wins even over a newer
+//!   pre-release that a requirement names; [`PrereleaseMode::Allow`] (`--pre`) takes the
+//!   newest version, pre-release or not;
 //! - a yanked artifact is used only when a requirement or constraint of the manifest pins its
 //!   version with `==` or `===` (PEP 592);
 //! - a version is a candidate only if it has a wheel for the target: safevenv installs wheels
@@ -86,11 +87,12 @@ impl Upgrade {
 /// When pre-release versions are candidates.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum PrereleaseMode {
-    /// For a project only when a requirement or constraint of the manifest names a pre-release
-    /// for it, or when every version of it is a pre-release (uv's default).
+    /// The newest stable release in the range; the newest pre-release only when the range
+    /// holds no stable release (`a>0.1.0` where only `1.0a1` is newer, `a==2.0b1`, a range
+    /// from which backtracking has removed every stable release). uv's default since 0.12.
     #[default]
     IfNecessaryOrExplicit,
-    /// Always.
+    /// The newest version in the range, pre-release or not (`--pre`).
     Allow,
 }
 

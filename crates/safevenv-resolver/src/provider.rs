@@ -123,8 +123,6 @@ pub(crate) struct Candidates {
     usable: Vec<Candidate>,
     /// Newest first.
     skipped: Vec<(Version, Skipped)>,
-    /// Every usable version is a pre-release: pre-releases are then necessary.
-    all_prerelease: bool,
 }
 
 /// Requires-Python compares the target's release only, as pip and uv do, so that a `3.13.0rc1`
@@ -182,15 +180,7 @@ impl Candidates {
                 }
             }
         }
-        let all_prerelease = !usable.is_empty()
-            && usable
-                .iter()
-                .all(|candidate| candidate.version.any_prerelease());
-        Self {
-            usable,
-            skipped,
-            all_prerelease,
-        }
+        Self { usable, skipped }
     }
 
     fn get(&self, version: &Version) -> Option<&Candidate> {
@@ -207,8 +197,6 @@ pub(crate) struct Provider<'a> {
     manifest: &'a Manifest,
     /// The constraints that apply to the target, merged per project.
     constraints: HashMap<PackageName, VersionRange>,
-    /// Projects whose pre-releases the manifest names.
-    explicit_prereleases: HashSet<PackageName>,
     /// `==` and `===` pins of the manifest, which make yanked versions usable.
     pins: HashMap<PackageName, Vec<VersionRange>>,
     step_limit: usize,
@@ -236,7 +224,6 @@ impl<'a> Provider<'a> {
         step_limit: usize,
     ) -> Result<Self, ResolveError> {
         let mut constraints: HashMap<PackageName, VersionRange> = HashMap::new();
-        let mut explicit_prereleases = HashSet::new();
         let mut pins: HashMap<PackageName, Vec<VersionRange>> = HashMap::new();
         for (requirement, is_constraint) in manifest
             .requirements
@@ -269,9 +256,6 @@ impl<'a> Provider<'a> {
                     .or_insert(range);
             }
             for specifier in specifiers.iter() {
-                if specifier.version().any_prerelease() {
-                    explicit_prereleases.insert(requirement.name.clone());
-                }
                 if matches!(specifier.operator(), Operator::Equal | Operator::ExactEqual) {
                     pins.entry(requirement.name.clone()).or_default().push(
                         VersionRange::from_specifiers(&VersionSpecifiers::from(specifier.clone())),
@@ -284,7 +268,6 @@ impl<'a> Provider<'a> {
             env,
             manifest,
             constraints,
-            explicit_prereleases,
             pins,
             step_limit,
             steps: Cell::new(0),
@@ -414,12 +397,6 @@ impl<'a> Provider<'a> {
         Ok(metadata)
     }
 
-    fn prereleases_allowed(&self, name: &PackageName, candidates: &Candidates) -> bool {
-        self.manifest.prereleases == PrereleaseMode::Allow
-            || candidates.all_prerelease
-            || self.explicit_prereleases.contains(name)
-    }
-
     /// PEP 592: "a yanked file ... should be ignored, unless it is the only file that matches a
     /// version specifier that "pins" to an exact version using either == or ===". Only the
     /// manifest's pins count, so that a dependency cannot pull in a version its authors withdrew.
@@ -429,25 +406,45 @@ impl<'a> Provider<'a> {
             .is_some_and(|pins| pins.iter().any(|pin| pin.contains(version)))
     }
 
-    fn allowed(&self, name: &PackageName, candidates: &Candidates, candidate: &Candidate) -> bool {
-        (!candidate.is_yanked() || self.yank_allowed(name, &candidate.version))
-            && (!candidate.version.any_prerelease() || self.prereleases_allowed(name, candidates))
+    fn allowed(&self, name: &PackageName, candidate: &Candidate) -> bool {
+        !candidate.is_yanked() || self.yank_allowed(name, &candidate.version)
     }
 
     /// The version `choose_version` would pick for `name` in `range`, ignoring preferences.
+    ///
+    /// In [`PrereleaseMode::IfNecessaryOrExplicit`] (uv's default since 0.12) selection makes two
+    /// passes: the newest stable release in `range`, and only when the range holds none, the
+    /// newest pre-release. A requirement that names a pre-release (`a>=1.0a1`) widens the range
+    /// by PEP 440's rules but does not make a pre-release win over a stable release that fits;
+    /// a pre-release is taken when the range leaves nothing else (`a>0.1.0` where only `1.0a1`
+    /// is newer, or `a==2.0b1`), also after PubGrub has ruled out every stable release by
+    /// backtracking, since the range it asks about then excludes them.
     fn best(
         &self,
         name: &PackageName,
         candidates: &Candidates,
         range: &VersionRange,
     ) -> Option<Version> {
-        candidates
-            .usable
-            .iter()
-            .find(|candidate| {
-                range.contains(&candidate.version) && self.allowed(name, candidates, candidate)
-            })
-            .map(|candidate| candidate.version.clone())
+        let fits = |candidate: &&Candidate| {
+            range.contains(&candidate.version) && self.allowed(name, candidate)
+        };
+        let mut fitting = candidates.usable.iter().filter(fits);
+        let chosen = match self.manifest.prereleases {
+            PrereleaseMode::Allow => fitting.next(),
+            PrereleaseMode::IfNecessaryOrExplicit => {
+                let mut newest_prerelease = None;
+                let stable = fitting.find(|candidate| {
+                    if candidate.version.any_prerelease() {
+                        newest_prerelease.get_or_insert(*candidate);
+                        false
+                    } else {
+                        true
+                    }
+                });
+                stable.or(newest_prerelease)
+            }
+        };
+        chosen.map(|candidate| candidate.version.clone())
     }
 
     /// Why versions of `name` in `range` were not candidates, for the failure report.
@@ -470,10 +467,6 @@ impl<'a> Provider<'a> {
                     }
                     _ => format!("{name} {version} is yanked"),
                 });
-            } else if version.any_prerelease() && !self.prereleases_allowed(name, &candidates) {
-                reasons.push(format!(
-                    "{name} {version} is a pre-release, used only when a requirement names one"
-                ));
             }
         }
         for (version, skipped) in &candidates.skipped {
@@ -658,7 +651,7 @@ impl DependencyProvider for Provider<'_> {
             range.contains(version)
                 && candidates
                     .get(version)
-                    .is_some_and(|candidate| self.allowed(name, &candidates, candidate))
+                    .is_some_and(|candidate| self.allowed(name, candidate))
         };
         // An extra follows the version chosen for its project; a project keeps its preference.
         let preferred = match package {

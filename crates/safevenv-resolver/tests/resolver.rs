@@ -224,23 +224,138 @@ fn yanked_versions_are_refused_unless_pinned() {
     assert_eq!(pins(&solve(&dists, &["e==2.0"]).unwrap()), ["e==2.0"]);
 }
 
-#[test]
-fn pre_releases_need_an_explicit_request_or_no_alternative() {
-    let dists = [Dist::new("g", "1.0"), Dist::new("g", "2.0b1")];
-    assert_eq!(pins(&solve(&dists, &["g"]).unwrap()), ["g==1.0"]);
-    assert_eq!(pins(&solve(&dists, &["g>=2.0b1"]).unwrap()), ["g==2.0b1"]);
-    let text = explanation(solve(&dists, &["g>1"]));
-    assert!(text.contains("g 2.0b1 is a pre-release"), "{text}");
-
+fn solve_allowing_prereleases(
+    dists: &[Dist<'_>],
+    requirements: &[&str],
+) -> Result<Resolution, ResolveError> {
     let all = Manifest {
         prereleases: PrereleaseMode::Allow,
-        ..manifest(&["g"])
+        ..manifest(requirements)
     };
-    let resolution = resolve(&all, &source(&dists), &linux_cpython("3.11", 28)).unwrap();
-    assert_eq!(pins(&resolution), ["g==2.0b1"]);
+    resolve(&all, &source(dists), &linux_cpython("3.11", 28))
+}
 
-    let only_pre = [Dist::new("h", "1.0a1")];
-    assert_eq!(pins(&solve(&only_pre, &["h"]).unwrap()), ["h==1.0a1"]);
+#[test]
+fn a_stable_release_beats_a_newer_pre_release() {
+    let dists = [Dist::new("g", "1.0"), Dist::new("g", "2.0b1")];
+    assert_eq!(pins(&solve(&dists, &["g"]).unwrap()), ["g==1.0"]);
+    // `--pre` takes the newest version.
+    assert_eq!(
+        pins(&solve_allowing_prereleases(&dists, &["g"]).unwrap()),
+        ["g==2.0b1"]
+    );
+    let only_pre = [Dist::new("h", "1.0a1"), Dist::new("h", "1.0a2")];
+    assert_eq!(pins(&solve(&only_pre, &["h"]).unwrap()), ["h==1.0a2"]);
+}
+
+#[test]
+fn a_pre_release_is_taken_when_no_stable_release_fits_the_range() {
+    // `a>0.1.0` where only `1.0.0a1` is newer than 0.1.0 (as pip and uv choose).
+    let dists = [Dist::new("a", "0.1.0"), Dist::new("a", "1.0.0a1")];
+    assert_eq!(pins(&solve(&dists, &["a>0.1.0"]).unwrap()), ["a==1.0.0a1"]);
+    // An exact pin of a pre-release.
+    let pinned = [Dist::new("c", "1.0"), Dist::new("c", "2.0b1")];
+    assert_eq!(pins(&solve(&pinned, &["c==2.0b1"]).unwrap()), ["c==2.0b1"]);
+}
+
+#[test]
+fn a_transitive_range_only_a_pre_release_satisfies() {
+    let dists = [
+        with_requires(Dist::new("a", "0.1.0"), &["b>0.1.0"]),
+        Dist::new("b", "0.1.0"),
+        Dist::new("b", "1.0.0a1"),
+        with_requires(Dist::new("p", "1.0"), &["c==2.0b1"]),
+        with_requires(Dist::new("q", "1.0"), &["c>=1.0,<=3.0"]),
+        Dist::new("c", "1.0"),
+        Dist::new("c", "2.0b1"),
+    ];
+    assert_eq!(
+        pins(&solve(&dists, &["a"]).unwrap()),
+        ["a==0.1.0", "b==1.0.0a1"]
+    );
+    // A dependency's pin of a pre-release, joined with another's stable range.
+    assert_eq!(
+        pins(&solve(&dists, &["p", "q"]).unwrap()),
+        ["c==2.0b1", "p==1.0", "q==1.0"]
+    );
+}
+
+#[test]
+fn a_pre_release_is_taken_once_backtracking_rules_out_every_stable_release() {
+    let dists = [
+        with_requires(Dist::new("a", "1.0"), &["c<1"]),
+        with_requires(Dist::new("a", "1.5"), &["c<1"]),
+        Dist::new("a", "2.0a1"),
+        Dist::new("c", "1.0"),
+        Dist::new("d", "1.0"),
+        Dist::new("d", "1.1a1"),
+    ];
+    // The pre-release of `a` is needed; `d` keeps its stable release all the same.
+    assert_eq!(
+        pins(&solve(&dists, &["a", "c", "d"]).unwrap()),
+        ["a==2.0a1", "c==1.0", "d==1.0"]
+    );
+    // While one stable release still works, it wins over the pre-release.
+    let mut with_good_stable = dists.to_vec();
+    with_good_stable.push(Dist::new("a", "0.9"));
+    assert_eq!(
+        pins(&solve(&with_good_stable, &["a", "c"]).unwrap()),
+        ["a==0.9", "c==1.0"]
+    );
+}
+
+#[test]
+fn naming_a_pre_release_still_prefers_a_stable_release_that_fits() {
+    let dists = [
+        Dist::new("a", "0.5a1"),
+        Dist::new("a", "1.0"),
+        Dist::new("a", "1.1a1"),
+    ];
+    assert_eq!(
+        pins(&solve(&dists, &["a>=0.5a1", "a>=1.0"]).unwrap()),
+        ["a==1.0"]
+    );
+    assert_eq!(pins(&solve(&dists, &["a>=0.5a1"]).unwrap()), ["a==1.0"]);
+    // With no stable release in the named range, the newest pre-release.
+    assert_eq!(pins(&solve(&dists, &["a>=1.1a1"]).unwrap()), ["a==1.1a1"]);
+    assert_eq!(
+        pins(&solve_allowing_prereleases(&dists, &["a>=0.5a1"]).unwrap()),
+        ["a==1.1a1"]
+    );
+}
+
+#[test]
+fn a_locked_pre_release_is_kept_while_it_fits() {
+    let dists = [Dist::new("a", "1.0"), Dist::new("a", "1.1a1")];
+    let locked = Manifest {
+        preferences: BTreeMap::from([(name("a"), version("1.1a1"))]),
+        ..manifest(&["a"])
+    };
+    let resolution = resolve(&locked, &source(&dists), &linux_cpython("3.11", 28)).unwrap();
+    assert_eq!(pins(&resolution), ["a==1.1a1"]);
+}
+
+#[test]
+fn a_failure_among_pre_releases_explains_the_versions_there_are() {
+    // `>=2` excludes `2.0a1` (PEP 440: a pre-release of 2.0 sorts below 2.0).
+    let dists = [Dist::new("g", "1.0"), Dist::new("g", "2.0a1")];
+    let text = explanation(solve(&dists, &["g>=2"]));
+    assert!(text.contains("g"), "{text}");
+    assert!(text.contains(">=2"), "{text}");
+    assert!(
+        !text.contains("Dist(") && !text.contains("Ranges"),
+        "{text}"
+    );
+    // Pre-releases are no longer reported as refused: they are chosen where they fit.
+    assert!(!text.contains("is a pre-release"), "{text}");
+    let conflicting = [
+        with_requires(Dist::new("a", "1.0"), &["c<1"]),
+        Dist::new("a", "2.0a1"),
+        with_requires(Dist::new("b", "1.0"), &["a<2.0a1"]),
+        Dist::new("c", "1.0"),
+    ];
+    let text = explanation(solve(&conflicting, &["a", "b", "c"]));
+    assert!(text.contains("a") && text.contains("c<1"), "{text}");
 }
 
 #[test]
