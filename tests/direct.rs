@@ -1,7 +1,8 @@
 //! Direct wheels end to end: `name @ https://.../x.whl#sha256=...` and local wheel files reach the
 //! policy gate (`sources.direct-url`, `sources.path`) instead of being refused at input, install
 //! with PEP 610 `direct_url.json`, shadow the index for their name, and round-trip through the
-//! lockfile. What needs building (repositories, directories, sdists) is refused with a clear error.
+//! lockfile. A repository, which safevenv does not build yet, is refused with a clear error
+//! (sdists and source trees: `tests/build.rs`).
 
 mod common;
 
@@ -297,7 +298,7 @@ fn a_local_wheel_installs_only_with_a_path_allowlist() {
 }
 
 #[test]
-fn a_repository_requirement_is_refused_as_needing_a_build() {
+fn a_repository_requirement_is_refused_as_not_buildable_yet() {
     let setup = setup();
     let output = safevenv(
         &setup,
@@ -305,8 +306,8 @@ fn a_repository_requirement_is_refused_as_needing_a_build() {
     );
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let message = stderr(&output);
-    assert!(message.contains("needs building from source"), "{message}");
-    assert!(message.contains("artifacts.sdist"), "{message}");
+    assert!(message.contains("cannot build here"), "{message}");
+    assert!(message.contains("not supported yet"), "{message}");
 }
 
 /// Issue #12 §8: a direct URL whose query carries a token (a signed link) installs, but the

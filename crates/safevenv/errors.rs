@@ -1,6 +1,6 @@
 //! Library errors as diagnostics: the exit code they deserve and the hints that fix them.
 
-use safevenv_ops::{InputError, OpsError, SubjectError, TargetError};
+use safevenv_ops::{BuildError, InputError, OpsError, SubjectError, TargetError};
 use safevenv_resolver::ResolveError;
 
 use crate::diagnostic::{Diagnostic, Failure};
@@ -9,6 +9,7 @@ pub fn ops_diagnostic(err: OpsError) -> Diagnostic {
     let (failure, hints): (Failure, Vec<String>) = match &err {
         OpsError::Input(input) => (Failure::Input, input_hints(input)),
         OpsError::Direct(_) => (Failure::Input, Vec::new()),
+        OpsError::Build(build) => build_hints(build),
         OpsError::Target(TargetError::Discovery(discovery)) => {
             (Failure::Internal, vec![discovery.hint()])
         }
@@ -164,6 +165,34 @@ fn is_offline_miss(err: &OpsError) -> bool {
     false
 }
 
+fn build_hints(err: &BuildError) -> (Failure, Vec<String>) {
+    match err {
+        BuildError::SandboxUnavailable { name, .. } => (
+            Failure::Input,
+            vec![
+                "safevenv runs build backends only inside its sandbox (see docs/build.md for what it needs)".to_string(),
+                format!(
+                    "to build it anyway WITHOUT isolation (its backend then sees your files and the network), pass `--unsandboxed-build {name}`"
+                ),
+            ],
+        ),
+        BuildError::NestedBuild { .. } => (
+            Failure::Input,
+            vec!["build dependencies must be wheels from the index".to_string()],
+        ),
+        BuildError::MissingHook { .. } => (
+            Failure::Input,
+            vec!["install it without `-e`, or use a build backend that supports PEP 660".to_string()],
+        ),
+        BuildError::HookFailed { .. } | BuildError::BadResult { .. } => (
+            Failure::Input,
+            vec!["the project's build backend failed; its output is above".to_string()],
+        ),
+        BuildError::Io { .. } | BuildError::Sandbox { .. } => (Failure::Internal, Vec::new()),
+        _ => (Failure::Input, Vec::new()),
+    }
+}
+
 fn input_hints(err: &InputError) -> Vec<String> {
     match err {
         InputError::UnsupportedSource { .. } => vec![
@@ -171,7 +200,7 @@ fn input_hints(err: &InputError) -> Vec<String> {
                 .to_string(),
         ],
         InputError::NeedsBuild { .. } => vec![
-            "build a wheel yourself and name it (`./dist/name-1.0-py3-none-any.whl`), or require a published version (`name==1.2.3`)"
+            "build a wheel or an sdist from it and name that (`./dist/name-1.0.tar.gz`), or require a published version (`name==1.2.3`)"
                 .to_string(),
         ],
         InputError::DirectUrlUnpinned { .. } => vec![

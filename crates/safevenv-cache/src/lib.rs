@@ -85,6 +85,8 @@ pub enum CacheBucket {
     Archives,
     /// OSV API answers and advisory records (`safevenv audit` online).
     Osv,
+    /// Wheels built from sdists, keyed by the sdist's sha256 and the build environment.
+    Built,
 }
 
 impl CacheBucket {
@@ -98,6 +100,7 @@ impl CacheBucket {
             Self::Wheels => "wheels-v2",
             Self::Archives => "archives-v1",
             Self::Osv => "osv-v1",
+            Self::Built => "built-v1",
         }
     }
 }
@@ -275,6 +278,7 @@ mod tests {
             CacheBucket::Wheels,
             CacheBucket::Archives,
             CacheBucket::Osv,
+            CacheBucket::Built,
         ]
         .map(CacheBucket::dir_name);
         for name in names {

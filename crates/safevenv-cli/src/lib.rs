@@ -525,6 +525,16 @@ pub struct ResolveArgs {
     /// Use only what is cached; fail instead of reaching the network.
     #[arg(long)]
     pub offline: bool,
+
+    /// Build this local project and install it editable (PEP 660): edits to its sources are
+    /// seen without reinstalling (repeatable).
+    #[arg(short = 'e', long = "editable", value_name = "PATH")]
+    pub editable: Vec<PathBuf>,
+
+    /// Let this project be built WITHOUT isolation when this machine cannot contain a build
+    /// (repeatable). Unsafe: its build backend then runs with your files and network.
+    #[arg(long, value_name = "PACKAGE")]
+    pub unsandboxed_build: Vec<String>,
 }
 
 /// What `safevenv lock` writes.

@@ -144,6 +144,8 @@ pub fn check(settings: &CheckSettings) -> Result<CheckOutcome, OpsError> {
                 cache: settings.cache.clone(),
                 working_dir: settings.working_dir.clone(),
                 attest: settings.attest.clone(),
+                editables: Vec::new(),
+                unsandboxed_builds: Vec::new(),
             };
             // Keep installed versions where they fit, as `install` does.
             let installed = match &environment {

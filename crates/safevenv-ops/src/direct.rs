@@ -13,7 +13,9 @@ use std::str::FromStr;
 use safevenv_cache::Cache;
 use safevenv_fetch::{ArtifactRequest, DEFAULT_MAX_SIZE, FetchOptions, Fetcher, Sha256};
 use safevenv_index::{DisplaySafeUrl, IndexClient, IndexError, IndexSource, wheel_dist_metadata};
-use safevenv_lock::{Hashes, Lock, Package, Source as LockSource, Wheel as LockWheel};
+use safevenv_lock::{
+    Directory, Hashes, Lock, Package, Sdist as LockSdist, Source as LockSource, Wheel as LockWheel,
+};
 use safevenv_policy::{HashOrigin, Origin as PolicyOrigin};
 use safevenv_resolver::{DistMetadata, FileEntry, OverlaySource, Yanked};
 use sha2::Digest;
@@ -24,6 +26,7 @@ use uv_pep440::Version;
 use uv_pep508::{MarkerEnvironment, MarkerTree, Requirement};
 use uv_platform_tags::Tags;
 
+use crate::build::BuiltFrom;
 use crate::error::OpsError;
 use crate::input::{DirectLocation, DirectRequest};
 
@@ -86,6 +89,8 @@ pub(crate) struct DirectWheel {
     pub(crate) hash_origin: HashOrigin,
     pub(crate) origin: PolicyOrigin,
     pub(crate) size: u64,
+    /// For a wheel safevenv built: what it was built from (what the lockfile records).
+    pub(crate) built: Option<BuiltFrom>,
 }
 
 impl DirectWheel {
@@ -97,7 +102,11 @@ impl DirectWheel {
             let extras: Vec<String> = self.extras.iter().map(ToString::to_string).collect();
             text.push_str(&format!("[{}]", extras.join(",")));
         }
-        text.push_str(&format!(" @ {}", safevenv_redact::shareable(&self.url)));
+        let url = match &self.built {
+            Some(built) => built.location_url().unwrap_or_default(),
+            None => safevenv_redact::shareable(&self.url).to_string(),
+        };
+        text.push_str(&format!(" @ {url}"));
         if let Some(marker) = self.marker.try_to_string() {
             text.push_str(&format!(" ; {marker}"));
         }
@@ -213,6 +222,7 @@ pub(crate) fn fetch_direct(
                 hash_origin: request.hash_origin,
                 origin: request.origin.clone(),
                 size: fetched.verified().size(),
+                built: request.built.clone(),
             },
             metadata,
         ));
@@ -290,6 +300,7 @@ pub(crate) fn recorded_requests(
             sha256: Some(sha256),
             hash_origin: HashOrigin::Lockfile,
             origin: PolicyOrigin::Lockfile,
+            built: None,
         });
     }
     Ok(requests)
@@ -327,13 +338,51 @@ pub(crate) fn lock_package(
     requires_python: Option<uv_pep440::VersionSpecifiers>,
     lock_dir: Option<&Path>,
 ) -> Package {
-    let (url, path) = match &wheel.location {
+    let url_or_path = |location: &DirectLocation| match location {
         DirectLocation::Url(url) => (Some(safevenv_redact::shareable(url)), None),
-        DirectLocation::Path(path) => {
-            let shown = lock_dir
-                .and_then(|dir| path.strip_prefix(dir).ok())
-                .unwrap_or(path);
-            (None, Some(shown.to_string_lossy().replace('\\', "/")))
+        DirectLocation::Path(path) => (None, Some(lock_path(path, lock_dir))),
+    };
+    // A built wheel is not recorded: the lockfile records what it was built from (PEP 751
+    // `sdist` or `directory`), which a later run builds again (or finds in the built-wheel
+    // cache).
+    let source = match &wheel.built {
+        Some(BuiltFrom::Sdist {
+            location,
+            filename,
+            sha256,
+            size,
+        }) => {
+            let (url, path) = url_or_path(location);
+            LockSource::Distributions {
+                sdist: Some(LockSdist {
+                    name: Some(filename.clone()),
+                    upload_time: None,
+                    url,
+                    path,
+                    size: Some(*size),
+                    hashes: Hashes::sha256(sha256.to_string()),
+                }),
+                wheels: Vec::new(),
+            }
+        }
+        Some(BuiltFrom::Tree { path, editable }) => LockSource::Directory(Directory {
+            path: lock_path(path, lock_dir),
+            editable: Some(*editable),
+            subdirectory: None,
+        }),
+        None => {
+            let (url, path) = url_or_path(&wheel.location);
+            LockSource::Distributions {
+                sdist: None,
+                wheels: vec![LockWheel {
+                    name: Some(wheel.filename.clone()),
+                    upload_time: None,
+                    url,
+                    path,
+                    size: Some(wheel.size),
+                    hashes: Hashes::sha256(wheel.sha256.to_string()),
+                }],
+            }
         }
     };
     Package {
@@ -343,19 +392,22 @@ pub(crate) fn lock_package(
         requires_python,
         dependencies: Vec::new(),
         index: None,
-        source: LockSource::Distributions {
-            sdist: None,
-            wheels: vec![LockWheel {
-                name: Some(wheel.filename.clone()),
-                upload_time: None,
-                url,
-                path,
-                size: Some(wheel.size),
-                hashes: Hashes::sha256(wheel.sha256.to_string()),
-            }],
-        },
+        source,
         attestation_identities: Vec::new(),
         tool: None,
+    }
+}
+
+/// A path as a lockfile records it: relative to the lockfile's directory when inside it.
+fn lock_path(path: &Path, lock_dir: Option<&Path>) -> String {
+    let shown = lock_dir
+        .and_then(|dir| path.strip_prefix(dir).ok())
+        .unwrap_or(path);
+    let shown = shown.to_string_lossy().replace('\\', "/");
+    if shown.is_empty() {
+        ".".to_string()
+    } else {
+        shown
     }
 }
 
@@ -368,7 +420,7 @@ pub(crate) fn file_url(path: &Path) -> Result<DisplaySafeUrl, OpsError> {
 
 /// The sha256 of a local file, read once; the fetch stage copies it in and checks the digest
 /// again, so a file changed in between is refused.
-fn hash_local(path: &Path) -> Result<Sha256, OpsError> {
+pub(crate) fn hash_local(path: &Path) -> Result<Sha256, OpsError> {
     let read_error = |source| DirectError::ReadLocal {
         path: path.to_path_buf(),
         source,

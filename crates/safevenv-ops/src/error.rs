@@ -21,6 +21,9 @@ pub enum OpsError {
     /// The requirements were refused.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// An sdist or a source tree could not be built.
+    #[error(transparent)]
+    Build(Box<crate::build::BuildError>),
     /// A direct wheel (a URL or a local file) could not be used.
     #[error(transparent)]
     Direct(#[from] crate::direct::DirectError),
@@ -303,4 +306,10 @@ pub enum OpsError {
     /// A bug in safevenv: an invariant did not hold.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<crate::build::BuildError> for OpsError {
+    fn from(error: crate::build::BuildError) -> Self {
+        Self::Build(Box::new(error))
+    }
 }

@@ -14,6 +14,8 @@ use safevenv_policy::{
 use safevenv_wheel::{WheelError, WheelInfo};
 use url::Url;
 
+use crate::build::BuiltFrom;
+use crate::input::DirectLocation;
 use crate::plan::{Wanted, WantedSource};
 
 /// The configured indexes, as the policy names their origins.
@@ -41,16 +43,24 @@ pub(crate) fn package_facts(wanted: &Wanted) -> PackageFacts {
     PackageFacts {
         name: wanted.name.clone(),
         version: Some(wanted.version.clone()),
-        source: match &wanted.source {
-            WantedSource::Index(url) => Source::Index { url: url.clone() },
-            WantedSource::DirectUrl { origin } => Source::DirectUrl {
-                url: Url::clone(&wanted.url),
-                origin: origin.clone(),
-            },
-            WantedSource::Path { path, origin } => Source::Path {
-                path: path.clone(),
-                editable: false,
-                origin: origin.clone(),
+        source: match (&wanted.source, &wanted.built) {
+            // A built wheel is judged by the source it was built from, not by the scratch
+            // file it was read from.
+            (
+                WantedSource::DirectUrl { origin } | WantedSource::Path { origin, .. },
+                Some(built),
+            ) => built_source(built, origin),
+            (source, _) => match source {
+                WantedSource::Index(url) => Source::Index { url: url.clone() },
+                WantedSource::DirectUrl { origin } => Source::DirectUrl {
+                    url: Url::clone(&wanted.url),
+                    origin: origin.clone(),
+                },
+                WantedSource::Path { path, origin } => Source::Path {
+                    path: path.clone(),
+                    editable: false,
+                    origin: origin.clone(),
+                },
             },
         },
         artifact: Artifact {
@@ -80,6 +90,31 @@ pub(crate) fn package_facts(wanted: &Wanted) -> PackageFacts {
         attestation: AttestationFacts::default(),
         vulnerabilities: Vec::new(),
         fixes_known_vulnerability: false,
+    }
+}
+
+fn built_source(built: &BuiltFrom, origin: &Origin) -> Source {
+    match built {
+        BuiltFrom::Sdist {
+            location: DirectLocation::Url(url),
+            ..
+        } => Source::DirectUrl {
+            url: Url::clone(url),
+            origin: origin.clone(),
+        },
+        BuiltFrom::Sdist {
+            location: DirectLocation::Path(path),
+            ..
+        } => Source::Path {
+            path: path.clone(),
+            editable: false,
+            origin: origin.clone(),
+        },
+        BuiltFrom::Tree { path, editable } => Source::Path {
+            path: path.clone(),
+            editable: *editable,
+            origin: origin.clone(),
+        },
     }
 }
 

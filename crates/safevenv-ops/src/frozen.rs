@@ -27,6 +27,7 @@ pub(crate) fn check(
         &settings.requirement_files,
         &[],
         &settings.specifiers,
+        &[],
         &settings.working_dir,
     )?;
     let stale = stale(lock, lockfile, &inputs, interpreter)?;

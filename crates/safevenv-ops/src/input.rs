@@ -17,6 +17,8 @@ use uv_normalize::{ExtraName, PackageName};
 use uv_pep440::Operator;
 use uv_pep508::{MarkerTree, Requirement, VersionOrUrl};
 
+use crate::build::BuiltFrom;
+
 /// A requirement or option safevenv does not accept.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
@@ -33,11 +35,9 @@ pub enum InputError {
         /// Where it was given.
         origin: Origin,
     },
-    /// A repository, a local directory or an sdist: installing it means building it, which runs
-    /// the publisher's code before anything is checked.
-    #[error(
-        "{origin}: `{requirement}` is {kind}, which needs building from source; safevenv installs wheels only and does not build (policy rule `artifacts.sdist`)"
-    )]
+    /// Something that needs building where safevenv does not build it: a repository (not
+    /// supported yet), or any source among the build dependencies of another build.
+    #[error("{origin}: `{requirement}` is {kind}, which safevenv cannot build here")]
     NeedsBuild {
         /// The requirement as written.
         requirement: String,
@@ -152,6 +152,8 @@ pub struct Inputs {
     pub requirements: Vec<Entry>,
     /// What to install from one named wheel (a direct URL or a local file).
     pub(crate) direct: Vec<DirectRequest>,
+    /// What to build first: sdists and local source trees (see `crate::build`).
+    pub(crate) builds: Vec<BuildRequest>,
     /// What limits versions.
     pub constraints: Vec<Entry>,
     /// `--index-url` lines in requirements files, with where they were given.
@@ -165,12 +167,13 @@ pub struct Inputs {
 }
 
 impl Inputs {
-    /// Reads `requirement_files` (`-r`), `constraint_files` (`-c`) and command-line `specifiers`,
-    /// refusing what safevenv cannot honour.
+    /// Reads `requirement_files` (`-r`), `constraint_files` (`-c`), command-line `specifiers`
+    /// and `editables` (`-e PATH`), refusing what safevenv cannot honour.
     pub fn read(
         requirement_files: &[PathBuf],
         constraint_files: &[PathBuf],
         specifiers: &[String],
+        editables: &[PathBuf],
         working_dir: &Path,
     ) -> Result<Self, InputError> {
         let options = ParseOptions {
@@ -194,6 +197,23 @@ impl Inputs {
         inputs
             .requirements
             .extend(parse_cli_specifiers(specifiers, &options)?);
+        for (index, path) in editables.iter().enumerate() {
+            inputs.requirements.push(Entry {
+                requirement: safevenv_requirements::Requirement {
+                    name: None,
+                    extras: Vec::new(),
+                    marker: MarkerTree::TRUE,
+                    source: RequirementSource::Path {
+                        path: path.clone(),
+                        editable: true,
+                    },
+                },
+                hashes: Vec::new(),
+                origin: Origin::CommandLine {
+                    argument: specifiers.len() + index + 1,
+                },
+            });
+        }
         if inputs.requirements.is_empty() {
             return Err(InputError::Empty);
         }
@@ -203,8 +223,9 @@ impl Inputs {
         let mut index = Vec::with_capacity(inputs.requirements.len());
         for entry in std::mem::take(&mut inputs.requirements) {
             match direct_request(&entry, working_dir)? {
-                Some(request) => inputs.add_direct(request, &entry)?,
-                None => index.push(entry),
+                Requested::Direct(request) => inputs.add_direct(request, &entry)?,
+                Requested::Build(request) => inputs.builds.push(request),
+                Requested::Index => index.push(entry),
             }
         }
         inputs.requirements = index;
@@ -337,6 +358,41 @@ pub(crate) enum DirectLocation {
     Path(PathBuf),
 }
 
+/// What a requirement asks for.
+enum Requested {
+    /// A project from the index.
+    Index,
+    /// One wheel.
+    Direct(DirectRequest),
+    /// One sdist or source tree, to be built.
+    Build(BuildRequest),
+}
+
+/// What is built.
+#[derive(Debug, Clone)]
+pub(crate) enum BuildSource {
+    /// An sdist by URL (pinned) or local path.
+    Sdist {
+        location: DirectLocation,
+        filename: String,
+        sha256: Option<String>,
+    },
+    /// A local source tree, absolute.
+    Tree { path: PathBuf, editable: bool },
+}
+
+/// A requirement naming an sdist or a source tree.
+#[derive(Debug, Clone)]
+pub(crate) struct BuildRequest {
+    /// The name before `@`, if given (a tree's name is known once built).
+    pub(crate) name: Option<PackageName>,
+    pub(crate) extras: Vec<ExtraName>,
+    pub(crate) marker: MarkerTree,
+    pub(crate) source: BuildSource,
+    pub(crate) hash_origin: HashOrigin,
+    pub(crate) origin: PolicyOrigin,
+}
+
 /// A requirement naming one wheel, by URL or by local path.
 #[derive(Debug, Clone)]
 pub(crate) struct DirectRequest {
@@ -353,10 +409,12 @@ pub(crate) struct DirectRequest {
     pub(crate) hash_origin: HashOrigin,
     /// Where the requirement was named.
     pub(crate) origin: PolicyOrigin,
+    /// For a wheel safevenv built: what it was built from.
+    pub(crate) built: Option<BuiltFrom>,
 }
 
 /// The direct wheel `entry` names, `None` for an index requirement, or why it is refused.
-fn direct_request(entry: &Entry, working_dir: &Path) -> Result<Option<DirectRequest>, InputError> {
+fn direct_request(entry: &Entry, working_dir: &Path) -> Result<Requested, InputError> {
     let requirement = &entry.requirement;
     let needs_build = |kind| InputError::NeedsBuild {
         requirement: display_requirement(entry),
@@ -370,16 +428,35 @@ fn direct_request(entry: &Entry, working_dir: &Path) -> Result<Option<DirectRequ
                     origin: entry.origin.clone(),
                 });
             }
-            return Ok(None);
+            return Ok(Requested::Index);
         }
-        RequirementSource::Vcs { .. } => return Err(needs_build("a version control repository")),
-        RequirementSource::Path { editable: true, .. } => {
-            return Err(needs_build("an editable source tree"));
+        RequirementSource::Vcs { .. } => {
+            return Err(needs_build(
+                "a version control repository (not supported yet; build it into a wheel or an sdist first)",
+            ));
         }
-        RequirementSource::Path { path, .. } => {
-            let path = working_dir.join(path);
+        RequirementSource::Path { path, editable, .. } => {
+            let path = std::path::absolute(working_dir.join(path))
+                .unwrap_or_else(|_| working_dir.join(path));
             if path.is_dir() {
-                return Err(needs_build("a local directory"));
+                return Ok(Requested::Build(BuildRequest {
+                    name: requirement.name.clone(),
+                    extras: requirement.extras.clone(),
+                    marker: requirement.marker,
+                    source: BuildSource::Tree {
+                        path: normalize(&path),
+                        editable: *editable,
+                    },
+                    hash_origin: HashOrigin::Input,
+                    origin: policy_origin(&entry.origin),
+                }));
+            }
+            if *editable {
+                return Err(InputError::UnsupportedSource {
+                    requirement: display_requirement(entry),
+                    kind: "an editable requirement that is not a directory",
+                    origin: entry.origin.clone(),
+                });
             }
             let filename = path
                 .file_name()
@@ -410,8 +487,47 @@ fn direct_request(entry: &Entry, working_dir: &Path) -> Result<Option<DirectRequ
             (DirectLocation::Url(plain), filename, fragment)
         }
     };
+    let fragment_pin = fragment.as_deref().and_then(|fragment| {
+        fragment
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("sha256="))
+            .map(str::to_ascii_lowercase)
+    });
+    let hash_pin = entry
+        .hashes
+        .iter()
+        .find(|hash| hash.algorithm.to_string() == "sha256")
+        .map(|hash| hash.digest.to_ascii_lowercase());
+    let sha256 = fragment_pin.or(hash_pin);
+    // Security: a download without a pinned digest installs (or builds) whatever the server
+    // (or anyone on the way to it) sends; the policy's `artifacts.hashes` refuses it too, so
+    // refuse early with the fix. A local file is the user's own and is hashed as it is read.
+    if matches!(location, DirectLocation::Url(_)) && sha256.is_none() {
+        return Err(InputError::DirectUrlUnpinned {
+            requirement: display_requirement(entry),
+            origin: entry.origin.clone(),
+        });
+    }
     if !filename.to_ascii_lowercase().ends_with(".whl") {
-        return Err(needs_build("a source distribution"));
+        if !filename.ends_with(".tar.gz") {
+            return Err(InputError::UnsupportedSource {
+                requirement: display_requirement(entry),
+                kind: "an artifact that is neither a wheel nor a `.tar.gz` sdist",
+                origin: entry.origin.clone(),
+            });
+        }
+        return Ok(Requested::Build(BuildRequest {
+            name: requirement.name.clone(),
+            extras: requirement.extras.clone(),
+            marker: requirement.marker,
+            source: BuildSource::Sdist {
+                location,
+                filename,
+                sha256,
+            },
+            hash_origin: HashOrigin::Input,
+            origin: policy_origin(&entry.origin),
+        }));
     }
     // The requirements parser checked the wheel file name already when it took the name from
     // it; a `name @ url` line is checked here.
@@ -437,28 +553,7 @@ fn direct_request(entry: &Entry, working_dir: &Path) -> Result<Option<DirectRequ
             origin: entry.origin.clone(),
         });
     }
-    let fragment_pin = fragment.as_deref().and_then(|fragment| {
-        fragment
-            .split('&')
-            .find_map(|pair| pair.strip_prefix("sha256="))
-            .map(str::to_ascii_lowercase)
-    });
-    let hash_pin = entry
-        .hashes
-        .iter()
-        .find(|hash| hash.algorithm.to_string() == "sha256")
-        .map(|hash| hash.digest.to_ascii_lowercase());
-    let sha256 = fragment_pin.or(hash_pin);
-    // Security: a download without a pinned digest installs whatever the server (or anyone on
-    // the way to it) sends; the policy's `artifacts.hashes` refuses it too, so refuse early with
-    // the fix. A local file is the user's own and is hashed as it is read.
-    if matches!(location, DirectLocation::Url(_)) && sha256.is_none() {
-        return Err(InputError::DirectUrlUnpinned {
-            requirement: display_requirement(entry),
-            origin: entry.origin.clone(),
-        });
-    }
-    Ok(Some(DirectRequest {
+    Ok(Requested::Direct(DirectRequest {
         name,
         extras: requirement.extras.clone(),
         marker: requirement.marker,
@@ -468,7 +563,24 @@ fn direct_request(entry: &Entry, working_dir: &Path) -> Result<Option<DirectRequ
         sha256,
         hash_origin: HashOrigin::Input,
         origin: policy_origin(&entry.origin),
+        built: None,
     }))
+}
+
+/// `a/./b/../c` as `a/c`, without touching the file system (the path may be a link the user
+/// meant).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Where a requirement was given, as the policy names it.
@@ -544,13 +656,13 @@ fn display_requirement(entry: &Entry) -> String {
 mod tests {
     use std::path::Path;
 
-    use super::{DirectLocation, InputError, Inputs};
+    use super::{BuildSource, DirectLocation, InputError, Inputs};
 
     const HEX: &str = "ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01";
 
     fn read(specifiers: &[&str], dir: &Path) -> Result<Inputs, InputError> {
         let specifiers: Vec<String> = specifiers.iter().map(ToString::to_string).collect();
-        Inputs::read(&[], &[], &specifiers, dir)
+        Inputs::read(&[], &[], &specifiers, &[], dir)
     }
 
     #[test]
@@ -580,6 +692,7 @@ mod tests {
             &[Path::new("requirements.txt").to_path_buf()],
             &[],
             &[],
+            &[],
             dir.path(),
         )
         .unwrap();
@@ -602,20 +715,54 @@ mod tests {
     }
 
     #[test]
-    fn what_needs_building_is_refused() {
+    fn a_repository_is_refused_as_not_buildable_yet() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = read(
+            &["app @ git+https://git.example/org/app@0123456789012345678901234567890123456789"],
+            dir.path(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, InputError::NeedsBuild { .. }), "{err}");
+    }
+
+    #[test]
+    fn sdists_and_trees_are_kept_for_the_build_stage() {
         let dir = tempfile::tempdir().unwrap();
         fs_err::create_dir(dir.path().join("src")).unwrap();
-        for requirement in [
-            "app @ git+https://git.example/org/app@0123456789012345678901234567890123456789",
-            "app @ https://files.example/app-1.0.tar.gz",
-            "./src",
-        ] {
-            let err = read(&[requirement], dir.path()).unwrap_err();
-            assert!(
-                matches!(err, InputError::NeedsBuild { .. }),
-                "{requirement}: {err}"
-            );
-        }
+        let url = format!("app @ https://files.example/app-1.0.tar.gz#sha256={HEX}");
+        let specifiers: Vec<String> = [url.as_str(), "./src", "./dist/app-1.0.tar.gz"]
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let inputs = Inputs::read(
+            &[],
+            &[],
+            &specifiers,
+            &[Path::new("src").to_path_buf()],
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(inputs.builds.len(), 4);
+        assert!(inputs.direct.is_empty() && inputs.requirements.is_empty());
+        let editable: Vec<bool> = inputs
+            .builds
+            .iter()
+            .filter_map(|build| match &build.source {
+                BuildSource::Tree { path, editable } => {
+                    assert_eq!(path, &dir.path().join("src"));
+                    Some(*editable)
+                }
+                BuildSource::Sdist { .. } => None,
+            })
+            .collect();
+        assert_eq!(editable, vec![false, true], "`-e` comes last");
+    }
+
+    #[test]
+    fn an_sdist_url_without_a_pin_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = read(&["app @ https://files.example/app-1.0.tar.gz"], dir.path()).unwrap_err();
+        assert!(matches!(err, InputError::DirectUrlUnpinned { .. }), "{err}");
     }
 
     #[test]

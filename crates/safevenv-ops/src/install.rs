@@ -386,7 +386,7 @@ pub(crate) fn open_environment(
 }
 
 /// Open the environment `layout` describes, waiting for another run's lock.
-fn open_layout(layout: EnvironmentLayout) -> Result<Environment, OpsError> {
+pub(crate) fn open_layout(layout: EnvironmentLayout) -> Result<Environment, OpsError> {
     let environment = Environment::open(layout, LockMode::Wait, &mut |lock: &Path| {
         warn!(
             "waiting for another safevenv process to finish with this environment (lock `{}`)",
@@ -442,7 +442,7 @@ pub(crate) fn check_lock_environment(
 /// Plan, fetch, verify, judge, then apply: the environment is written only at the last step.
 /// Returns what was applied, how many distributions were already as wanted, and what the
 /// attestations of the fetched artifacts came to.
-fn apply_wanted(
+pub(crate) fn apply_wanted(
     environment: &Environment,
     wanted: &[Wanted],
     remove_extraneous: bool,

@@ -1,7 +1,7 @@
 //! The pipeline behind each command, one public function per operation (cargo's "ops").
 //!
 //! ```text
-//! requirements → resolve → lock → fetch → verify → policy gate → stage → install
+//! requirements → [build] → resolve → lock → fetch → verify → policy gate → stage → install
 //! ```
 //!
 //! The binary turns arguments into the settings structs here and calls one function; every
@@ -9,6 +9,7 @@
 
 mod attest;
 mod audit;
+mod build;
 mod check;
 mod direct;
 mod doctor;
@@ -33,6 +34,7 @@ pub use attest::{
     attest_verify,
 };
 pub use audit::{AuditOutcome, AuditSettings, audit};
+pub use build::BuildError;
 pub use check::{CheckInput, CheckOutcome, CheckSettings, check, policy_init};
 pub use direct::DirectError;
 pub use doctor::{

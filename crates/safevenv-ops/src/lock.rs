@@ -71,6 +71,11 @@ pub struct LockSettings {
     pub working_dir: PathBuf,
     /// `--trusted-root` and `--accept-publisher-change`.
     pub attest: AttestSettings,
+    /// `-e PATH`: source trees to build and install editable (PEP 660).
+    pub editables: Vec<PathBuf>,
+    /// `--unsandboxed-build PACKAGE`: projects that may be built without isolation when this
+    /// machine cannot contain a build. Never a default.
+    pub unsandboxed_builds: Vec<PackageName>,
 }
 
 /// What `safevenv lock` did.
@@ -252,13 +257,63 @@ pub(crate) fn resolve_lock(
     earlier: Vec<Requirement>,
     policy: &Policy,
 ) -> Result<Locked, OpsError> {
+    resolve_with_builds(
+        settings,
+        interpreter,
+        previous,
+        installed,
+        earlier,
+        policy,
+        None,
+    )
+}
+
+/// Resolves a build environment's requirements (`settings.specifiers`) for `interpreter`, by the
+/// same resolver as any run. A build requirement that itself needs building is refused: build
+/// dependencies are wheels.
+pub(crate) fn resolve_lock_for_build(
+    settings: &LockSettings,
+    interpreter: Interpreter,
+    policy: &Policy,
+    building: &str,
+) -> Result<Locked, OpsError> {
+    resolve_with_builds(
+        settings,
+        interpreter,
+        None,
+        &BTreeMap::new(),
+        Vec::new(),
+        policy,
+        Some(building),
+    )
+}
+
+/// [`resolve_lock`]; `building` names the project whose build environment this is (its
+/// requirements may not need building).
+fn resolve_with_builds(
+    settings: &LockSettings,
+    interpreter: Interpreter,
+    previous: Option<&Lock>,
+    installed: &BTreeMap<PackageName, Version>,
+    earlier: Vec<Requirement>,
+    policy: &Policy,
+    building: Option<&str>,
+) -> Result<Locked, OpsError> {
     let started = Instant::now();
     let inputs = Inputs::read(
         &settings.requirement_files,
         &settings.constraint_files,
         &settings.specifiers,
+        &settings.editables,
         &settings.working_dir,
     )?;
+    if let (Some(building), Some(nested)) = (building, inputs.builds.first()) {
+        return Err(crate::build::BuildError::NestedBuild {
+            name: building.to_string(),
+            requirement: crate::build::describe(&nested.source),
+        }
+        .into());
+    }
     let indexes = configured_indexes(settings, &inputs, &interpreter)?;
     let mut preferences = installed.clone();
     preferences.extend(previous.map(preferences_of).unwrap_or_default());
@@ -291,6 +346,23 @@ pub(crate) fn resolve_lock(
     let runtime = network_runtime()?;
     let pins = index_pins(policy, &indexes)?;
     let client = index_client(&runtime, &indexes, &settings.cache, settings.offline, pins)?;
+    if !inputs.builds.is_empty() {
+        let context = crate::build::BuildContext {
+            settings,
+            interpreter: &interpreter,
+            policy,
+            network: crate::install::Network {
+                runtime: &runtime,
+                client: &client,
+                indexes: &indexes,
+                cache: &settings.cache,
+                offline: settings.offline,
+                progress: false,
+            },
+            unsandboxed: &settings.unsandboxed_builds,
+        };
+        direct_requests.extend(crate::build::build_all(&inputs.builds, &context)?);
+    }
     let direct_wheels = fetch_direct(
         &direct_requests,
         interpreter.markers(),

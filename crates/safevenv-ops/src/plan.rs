@@ -17,6 +17,7 @@ use uv_pep440::Version;
 use uv_platform_tags::{TagCompatibility, Tags};
 use uv_pypi_types::DirectUrl;
 
+use crate::build::BuiltFrom;
 use crate::direct::{DirectWheel, file_url, locked_location};
 use crate::error::OpsError;
 use crate::input::DirectLocation;
@@ -42,6 +43,9 @@ pub(crate) struct Wanted {
     /// The other configured indexes that serve this name, not declared one project with the
     /// index it comes from (PEP 708); checked at resolution, so empty for a lockfile's package.
     pub(crate) also_on_indexes: Vec<Url>,
+    /// For a wheel safevenv built: what it was built from (the source the policy judges and
+    /// `direct_url.json` names).
+    pub(crate) built: Option<BuiltFrom>,
 }
 
 /// Where a wanted distribution comes from.
@@ -70,17 +74,34 @@ impl Wanted {
         if matches!(self.source, WantedSource::Index(_)) {
             return Ok(None);
         }
+        let json = match &self.built {
+            // PEP 610: a local directory is `dir_info` (with `editable` for PEP 660 installs).
+            Some(BuiltFrom::Tree { path, editable }) => serde_json::json!({
+                "url": file_url(path)?.to_string(),
+                "dir_info": if *editable { serde_json::json!({ "editable": true }) } else { serde_json::json!({}) },
+            }),
+            // An sdist is an archive: its URL and the sha256 it was fetched by.
+            Some(built @ BuiltFrom::Sdist { sha256, .. }) => serde_json::json!({
+                "url": built.location_url()?,
+                "archive_info": { "hash": format!("sha256={sha256}"), "hashes": { "sha256": sha256.to_string() } },
+            }),
+            None => self.archive_json(),
+        };
+        serde_json::from_value(json.clone())
+            .map(Some)
+            .map_err(|err| OpsError::Internal(format!("direct_url.json `{json}`: {err}")))
+    }
+
+    fn archive_json(&self) -> serde_json::Value {
         // Security: `direct_url.json` is readable by every user of the environment.
         let url = safevenv_redact::shareable(&self.url).to_string();
         let hash = format!("sha256={}", self.sha256);
         // `ArchiveInfo`'s fields are private to uv: it is made through its serde form, which
         // PEP 610 defines.
-        serde_json::from_value(serde_json::json!({
+        serde_json::json!({
             "url": url,
             "archive_info": { "hash": hash, "hashes": { "sha256": self.sha256.to_string() } },
-        }))
-        .map(Some)
-        .map_err(|err| OpsError::Internal(format!("direct_url.json for `{url}`: {err}")))
+        })
     }
 
     pub(crate) fn artifact_request(&self) -> ArtifactRequest {
@@ -140,6 +161,7 @@ pub(crate) fn from_resolution(
                 // The resolver read this URL from the index page in this run.
                 listing: Some(Listing::FromIndexPage),
                 also_on_indexes: also_on.get(&dist.name).cloned().unwrap_or_default(),
+                built: None,
             })
         })
         .collect()
@@ -170,6 +192,7 @@ fn direct_wanted(wheel: &DirectWheel, requested: bool) -> Wanted {
         requested,
         listing: None,
         also_on_indexes: Vec::new(),
+        built: wheel.built.clone(),
     }
 }
 
@@ -288,6 +311,7 @@ fn locked_wheel(
         requested: requested.contains(&package.name),
         listing: None,
         also_on_indexes: Vec::new(),
+        built: None,
     })
 }
 

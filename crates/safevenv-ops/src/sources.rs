@@ -196,6 +196,7 @@ mod tests {
             requested: true,
             listing: None,
             also_on_indexes: Vec::new(),
+            built: None,
         }
     }
 

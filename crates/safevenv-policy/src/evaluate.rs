@@ -60,6 +60,23 @@ pub(crate) fn evaluate_sources_layer(layer: &Layer, set: &ResolvedSet, out: &mut
     }
 }
 
+/// Judge steps (1) and (2), sources and artifacts, of every distribution of `set` against
+/// `layer`: what can be decided before an sdist or a source tree is built (building runs the
+/// publisher's code, so `artifacts.sdist` must have allowed it first).
+pub(crate) fn evaluate_build_layer(layer: &Layer, set: &ResolvedSet, out: &mut Vec<Refusal>) {
+    for package in &set.packages {
+        let mut judge = Judge {
+            rules: &layer.rules,
+            origin: &layer.origin,
+            set,
+            package,
+            out,
+        };
+        judge.sources();
+        judge.artifacts();
+    }
+}
+
 /// What one layer says of taking `name` from the index `url`.
 pub(crate) enum IndexVerdict<'a> {
     /// The index is allowed for the name (pinned to it, listed, or the run's default).

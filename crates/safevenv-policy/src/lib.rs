@@ -324,6 +324,21 @@ impl Policy {
         }
     }
 
+    /// Judge only where each distribution of `set` comes from and what its artifact is (the
+    /// `sources.*` and `artifacts.*` rules): what must be decided before an sdist or a source
+    /// tree is built. [`Policy::evaluate`] judges the built wheel with every rule afterwards.
+    pub fn evaluate_build(&self, set: &ResolvedSet) -> Result<(), Refusals> {
+        let mut refusals = Vec::new();
+        for layer in &self.layers {
+            evaluate::evaluate_build_layer(layer, set, &mut refusals);
+        }
+        if refusals.is_empty() {
+            Ok(())
+        } else {
+            Err(Refusals::new(refusals))
+        }
+    }
+
     /// The index each project is pinned to by `[sources.packages]`, which resolution follows
     /// (the project is looked up on that index only). A pin of the organisation's layer comes
     /// first; a project layer can only agree with it (see the loosening check), or pin a name

@@ -411,6 +411,25 @@ fn sdists_are_refused_unless_allowed() {
     );
 }
 
+#[test]
+fn the_pre_build_judgement_refuses_an_unallowed_sdist_and_ignores_contents_rules() {
+    let mut dist = package("foo", "1.0");
+    dist.artifact.kind = ArtifactKind::Sdist;
+    dist.artifact.filename = "foo-1.0.tar.gz".to_string();
+    dist.yanked = true;
+    let facts = set(vec![dist]);
+    let refused = policy("").evaluate_build(&facts).unwrap_err();
+    let rules: Vec<RuleId> = refused.refusals().iter().map(|r| r.rule).collect();
+    assert_eq!(
+        rules,
+        vec![RuleId::ArtifactsSdist],
+        "only sources and artifacts are judged"
+    );
+    policy("[artifacts]\nsdist-allow = [\"foo\"]\n")
+        .evaluate_build(&facts)
+        .unwrap();
+}
+
 // releases.yanked
 
 #[test]

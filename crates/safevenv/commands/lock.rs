@@ -100,6 +100,17 @@ pub fn resolve_settings(args: &ResolveArgs, cache: Cache) -> Result<LockSettings
             .collect::<Result<_, _>>()?;
         Upgrade::Packages(names)
     };
+    let unsandboxed_builds = args
+        .unsandboxed_build
+        .iter()
+        .map(|name| {
+            PackageName::from_owned(name.clone()).map_err(|err| {
+                Diagnostic::from_error(&err, Failure::Input).with_hints([format!(
+                    "`--unsandboxed-build` takes a project name, not `{name}`"
+                )])
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let working_dir = std::env::current_dir().map_err(|err| {
         Diagnostic::from_error(&err, Failure::Internal)
             .with_hints(["the current directory may have been removed".to_string()])
@@ -119,5 +130,7 @@ pub fn resolve_settings(args: &ResolveArgs, cache: Cache) -> Result<LockSettings
         cache,
         working_dir,
         attest: safevenv_ops::AttestSettings::default(),
+        editables: args.editable.clone(),
+        unsandboxed_builds,
     })
 }
