@@ -676,7 +676,7 @@ pub fn probe(settings: &DoctorSettings) -> Result<Facts, OpsError> {
     }
     // The frozen check takes the requirements as `sync --frozen` does; what it refuses, it
     // reports as the reason the lockfile cannot satisfy them.
-    let inputs = Inputs::read(&requirement_files, &[], &[], &project_dir);
+    let inputs = Inputs::read(&requirement_files, &[], &[], &[], &project_dir);
 
     let lockfile_path = project_dir.join(&settings.lockfile);
     let lock = lockfile_path

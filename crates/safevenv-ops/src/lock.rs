@@ -358,6 +358,7 @@ fn resolve_with_builds(
                 cache: &settings.cache,
                 offline: settings.offline,
                 progress: false,
+                downloaded: Default::default(),
             },
             unsandboxed: &settings.unsandboxed_builds,
         };
