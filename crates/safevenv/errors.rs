@@ -1,6 +1,8 @@
 //! Library errors as diagnostics: the exit code they deserve and the hints that fix them.
 
-use safevenv_ops::{BuildError, InputError, OpsError, SubjectError, TargetError};
+use safevenv_ops::{
+    BuildError, InputError, InstallError, OpsError, SubjectError, TargetError, UninstallError,
+};
 use safevenv_resolver::ResolveError;
 
 use crate::diagnostic::{Diagnostic, Failure};
@@ -120,6 +122,33 @@ pub fn ops_diagnostic(err: OpsError) -> Diagnostic {
         OpsError::Osv(_) => (
             Failure::Internal,
             vec!["audit offline with `--db PATH` (a copy of an advisory database)".to_string()],
+        ),
+        OpsError::Uninstall(UninstallError::Required { required }) => (
+            Failure::Input,
+            vec![
+                format!(
+                    "remove the requirers too (`safevenv uninstall {}`), or pass `--force` to remove anyway",
+                    required
+                        .iter()
+                        .flat_map(|(requirer, _, removed)| [removed.to_string(), requirer.to_string()])
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .into_iter()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+            ],
+        ),
+        OpsError::Install(InstallError::NotInstalled { .. }) => (
+            Failure::Input,
+            vec!["see what is installed with `safevenv list`".to_string()],
+        ),
+        OpsError::Install(
+            InstallError::RecordPathOutsideEnvironment { .. }
+            | InstallError::RecordPathInStateDir { .. }
+            | InstallError::RecordPathEnvironmentFile { .. },
+        ) => (
+            Failure::Refused,
+            vec!["nothing was removed; that `RECORD` was not written by an installer for this environment: inspect it, and recreate the environment if it was tampered with".to_string()],
         ),
         _ if is_offline_miss(&err) => (
             Failure::Internal,

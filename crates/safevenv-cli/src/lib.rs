@@ -79,6 +79,15 @@ pub enum Command {
     Install(InstallArgs),
     /// Make the environment hold exactly what a lockfile lists.
     Sync(SyncArgs),
+    /// Remove distributions from the environment (journaled), and from the lockfile.
+    Uninstall(UninstallArgs),
+    /// List the installed distributions and where each came from.
+    List(ListArgs),
+    /// Print the installed distributions as pinned requirements with hashes (pip's format).
+    Freeze(FreezeArgs),
+    /// One project's health: versions, release history, yanks, attestations, vulnerabilities,
+    /// dependencies, license and URLs.
+    Show(ShowArgs),
     /// Report known vulnerabilities of a lockfile's, an environment's or pinned requirements'
     /// distributions.
     Audit(AuditArgs),
@@ -621,6 +630,126 @@ pub struct AttestVerifyArgs {
     /// Verify against this Sigstore `trusted_root.json` instead of the embedded production root.
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+}
+
+/// Arguments of `safevenv uninstall`.
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// The distributions to remove, by name.
+    #[arg(value_name = "PACKAGE", required = true)]
+    pub packages: Vec<String>,
+
+    /// The environment (default: the active environment, then `.venv` here).
+    #[arg(long, value_name = "PATH")]
+    pub env: Option<PathBuf>,
+
+    /// Remove them even when other installed distributions require them (which are named).
+    #[arg(long)]
+    pub force: bool,
+
+    /// The lockfile to remove them from, when it exists.
+    #[arg(
+        long,
+        default_value = "pylock.toml",
+        value_name = "FILE",
+        conflicts_with = "no_lockfile"
+    )]
+    pub lockfile: PathBuf,
+
+    /// Leave the lockfile as it is.
+    #[arg(long)]
+    pub no_lockfile: bool,
+
+    /// `json`: what was removed, as one JSON document on standard output.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// How `safevenv list` writes its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// A table for people.
+    Table,
+    /// JSON, for tools.
+    Json,
+    /// Pinned requirements, as `safevenv freeze` prints them.
+    Freeze,
+}
+
+/// Arguments of `safevenv list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The environment (default: the active environment, then `.venv` here).
+    #[arg(long, value_name = "PATH")]
+    pub env: Option<PathBuf>,
+
+    /// The lockfile that names each distribution's index, read when it exists.
+    #[arg(long, default_value = "pylock.toml", value_name = "FILE")]
+    pub lockfile: PathBuf,
+
+    /// The report's format (on standard output).
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+/// Arguments of `safevenv freeze`.
+#[derive(Debug, Args)]
+pub struct FreezeArgs {
+    /// The environment (default: the active environment, then `.venv` here).
+    #[arg(long, value_name = "PATH")]
+    pub env: Option<PathBuf>,
+
+    /// `json`: the same facts as `safevenv list --format json`.
+    #[arg(long, value_enum, default_value_t = FreezeFormat::Requirements)]
+    pub format: FreezeFormat,
+}
+
+/// How `safevenv freeze` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FreezeFormat {
+    /// pip's requirements format with `--hash` lines.
+    Requirements,
+    /// JSON, for tools.
+    Json,
+}
+
+/// Arguments of `safevenv show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The project.
+    #[arg(value_name = "PACKAGE")]
+    pub package: String,
+
+    /// The environment whose installed version is shown (default: the active environment,
+    /// then `.venv` here; none is fine).
+    #[arg(long, value_name = "PATH")]
+    pub env: Option<PathBuf>,
+
+    /// The lockfile whose pinned version is shown, read when it exists.
+    #[arg(long, default_value = "pylock.toml", value_name = "FILE")]
+    pub lockfile: PathBuf,
+
+    /// The index to ask (default as for `lock`).
+    #[arg(long, short = 'i', value_name = "URL")]
+    pub index_url: Option<String>,
+
+    /// Report known vulnerabilities from this offline advisory database (OSV records: a
+    /// folder, a file, a zip or a tar.gz).
+    #[arg(long, env = "SAFEVENV_AUDIT_DB", value_name = "PATH")]
+    pub audit_db: Option<PathBuf>,
+
+    /// Verify attestations against this Sigstore `trusted_root.json` instead of the embedded
+    /// production root.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+
+    /// Use only what is cached; fail instead of reaching the network.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// The report's format (on standard output).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
 }
 
 /// Arguments of `safevenv create`.

@@ -472,6 +472,19 @@ impl Destinations {
         None
     }
 
+    /// What of the environment `relative` (a path below the root) is, if it is one of the
+    /// environment's own files or below one (see [`Self::environment_owner`]), after the
+    /// environment's links along its directories (`lib64/...` is `lib/...`). Uninstalling asks
+    /// this of every `RECORD` row it would remove; a path through a link leading outside is
+    /// [`LinkEscape`].
+    pub(crate) fn environment_file(
+        &self,
+        relative: &Path,
+    ) -> Result<Option<&'static str>, LinkEscape> {
+        let resolved = self.resolve(relative)?;
+        Ok(self.environment_owner(&fold_path(&portable(&resolved))))
+    }
+
     /// The files an environment is made with (by `safevenv create` or `python -m venv`),
     /// as folded paths.
     fn owned_file(&self, folded: &str) -> Option<&'static str> {

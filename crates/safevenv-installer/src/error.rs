@@ -92,6 +92,17 @@ pub enum InstallError {
         /// The entry as written.
         entry: String,
     },
+    /// A `RECORD` entry names one of the environment's own files (its interpreter, its
+    /// `pyvenv.cfg`, an activation script) or the interpreter's library outside site-packages.
+    #[error("the `RECORD` file `{record}` lists `{entry}`, which is {what}")]
+    RecordPathEnvironmentFile {
+        /// The `RECORD` file.
+        record: PathBuf,
+        /// The entry as written.
+        entry: String,
+        /// What of the environment it names.
+        what: &'static str,
+    },
     /// A distribution asked for removal is not installed.
     #[error("`{name}` is not installed in `{prefix}`")]
     NotInstalled {

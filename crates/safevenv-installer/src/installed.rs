@@ -11,7 +11,7 @@ use uv_pep440::Version;
 use uv_pypi_types::Metadata10;
 
 use crate::layout::EnvironmentLayout;
-use crate::{InstallError, STATE_DIR};
+use crate::{Destinations, InstallError, STATE_DIR};
 
 /// One distribution installed in the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +87,11 @@ fn read_dist_info(path: &Path) -> Result<InstalledDist, InstallError> {
 /// what it lists. An entry that resolves outside the prefix (`../../../../etc/passwd`, an absolute
 /// `/etc/passwd`, or a path through a symbolic link that leaves the environment) is refused,
 /// not skipped: a `RECORD` like that was tampered with, and the whole removal stops. Entries in
-/// safevenv's own `.safevenv/` state are refused too (they could delete the journal).
+/// safevenv's own `.safevenv/` state are refused too (they could delete the journal), and so are
+/// entries naming the environment's own files by the destination model ([`Destinations`]): its
+/// interpreter (`bin/python`), `pyvenv.cfg`, activation scripts, the interpreter's library
+/// outside site-packages. No wheel can install those (the same model refuses them at install),
+/// so a `RECORD` listing them was written to make an uninstall break the environment.
 pub(crate) fn owned_files(
     layout: &EnvironmentLayout,
     dist: &InstalledDist,
@@ -109,6 +113,7 @@ pub(crate) fn owned_files(
         .has_headers(false)
         .flexible(true)
         .from_reader(file);
+    let destinations = Destinations::new(layout);
     let mut owned = BTreeSet::new();
     for row in reader.records() {
         let row = row.map_err(csv_error)?;
@@ -136,6 +141,19 @@ pub(crate) fn owned_files(
             return Err(InstallError::RecordPathInStateDir {
                 record: record.clone(),
                 entry: entry.to_string(),
+            });
+        }
+        // Invariant: removal never deletes what the install model says no distribution owns.
+        // Threat: a hostile or tampered `RECORD` (`../../../bin/python`) turning `uninstall`
+        // into deleting the interpreter or `pyvenv.cfg`.
+        if let Some(what) = destinations
+            .environment_file(&relative)
+            .map_err(|_| outside())?
+        {
+            return Err(InstallError::RecordPathEnvironmentFile {
+                record: record.clone(),
+                entry: entry.to_string(),
+                what,
             });
         }
         let path = layout.prefix.join(&relative);

@@ -319,17 +319,40 @@ impl Environment {
         name: &PackageName,
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Applied, InstallError> {
-        let dists: Vec<InstalledDist> = self
-            .installed()?
-            .into_iter()
-            .filter(|dist| &dist.name == name)
-            .collect();
-        if dists.is_empty() {
+        self.uninstall_all(std::slice::from_ref(name), progress)
+    }
+
+    /// The SHA-256 (hex) of the archive safevenv installed `dist` from, when its receipt holds
+    /// under `key` (see `receipt`): `Ok(None)` when it was installed from an archive of unknown
+    /// digest, `Err` with why no receipt vouches for it (another installer, a change since).
+    pub fn installed_from(
+        &self,
+        dist: &InstalledDist,
+        key: &SealKey,
+    ) -> Result<Option<String>, Unkept> {
+        receipt::artifact(key, &dist.dist_info)
+    }
+
+    /// Remove every distribution in `names` as one transaction: all of them go, or none.
+    pub fn uninstall_all(
+        &self,
+        names: &[PackageName],
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<Applied, InstallError> {
+        let installed = self.installed()?;
+        if let Some(name) = names
+            .iter()
+            .find(|name| !installed.iter().any(|dist| &dist.name == *name))
+        {
             return Err(InstallError::NotInstalled {
                 name: name.to_string(),
                 prefix: self.layout.prefix.clone(),
             });
         }
+        let dists: Vec<InstalledDist> = installed
+            .into_iter()
+            .filter(|dist| names.contains(&dist.name))
+            .collect();
         let removed = self.owned_files(&dists)?;
         let txn = Transaction::create(&self.layout.prefix)?;
         let applied = Applied {

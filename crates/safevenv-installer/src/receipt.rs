@@ -85,6 +85,35 @@ pub(crate) fn check(
     dist_info: &Path,
     wanted: Option<&[u8; 32]>,
 ) -> Result<(), Unkept> {
+    let (artifact, tag) = read(dist_info)?;
+    if let Some(wanted) = wanted
+        && artifact != hex(wanted)
+    {
+        return Err(Unkept::OtherArtifact);
+    }
+    authentic(key, dist_info, &artifact, &tag)
+}
+
+/// The SHA-256 (hex) of the archive the distribution at `dist_info` was installed from, when
+/// its receipt holds under `key` (`None` when safevenv installed it from an archive of unknown
+/// digest). What `freeze` prints as the distribution's hash: only a receipt that verifies says
+/// which archive the files came from.
+pub(crate) fn artifact(key: &SealKey, dist_info: &Path) -> Result<Option<String>, Unkept> {
+    let (artifact, tag) = read(dist_info)?;
+    authentic(key, dist_info, &artifact, &tag)?;
+    Ok((artifact != "-").then_some(artifact))
+}
+
+fn authentic(key: &SealKey, dist_info: &Path, artifact: &str, tag: &str) -> Result<(), Unkept> {
+    let tagger = tagger(key, dist_info, artifact).map_err(|_| Unkept::Changed)?;
+    if !tag_matches(tagger, tag) {
+        return Err(Unkept::Changed);
+    }
+    Ok(())
+}
+
+/// The receipt's archive digest and tag, as written.
+fn read(dist_info: &Path) -> Result<(String, String), Unkept> {
     let text = match fs_err::read_to_string(dist_info.join(RECEIPT)) {
         Ok(text) => text,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Err(Unkept::NoReceipt),
@@ -101,16 +130,7 @@ pub(crate) fn check(
     else {
         return Err(Unkept::Unreadable);
     };
-    if let Some(wanted) = wanted
-        && artifact != hex(wanted)
-    {
-        return Err(Unkept::OtherArtifact);
-    }
-    let tagger = tagger(key, dist_info, artifact).map_err(|_| Unkept::Changed)?;
-    if !tag_matches(tagger, tag) {
-        return Err(Unkept::Changed);
-    }
-    Ok(())
+    Ok((artifact.to_string(), tag.to_string()))
 }
 
 /// The receipt's tagger over the distribution at `dist_info` as it is now.

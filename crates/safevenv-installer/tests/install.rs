@@ -385,6 +385,30 @@ fn hostile_record_naming_the_installer_state_is_refused() {
 }
 
 #[test]
+fn hostile_record_naming_the_interpreter_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = other_with_record_entry(dir.path(), |layout| {
+        let site = layout.scheme.purelib.strip_prefix(&layout.prefix).unwrap();
+        format!("{}bin/python", "../".repeat(site.components().count()))
+    });
+    // `make_env` links the interpreter there: the link is what removal would delete.
+    let python = layout.scheme.scripts.join("python");
+    assert_refused(&layout, &python, "RecordPathEnvironmentFile");
+    assert!(fs_err::symlink_metadata(&python).unwrap().is_symlink());
+}
+
+#[test]
+fn hostile_record_naming_pyvenv_cfg_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = other_with_record_entry(dir.path(), |layout| {
+        let site = layout.scheme.purelib.strip_prefix(&layout.prefix).unwrap();
+        format!("{}pyvenv.cfg", "../".repeat(site.components().count()))
+    });
+    let cfg = layout.prefix.join("pyvenv.cfg");
+    assert_refused(&layout, &cfg, "RecordPathEnvironmentFile");
+}
+
+#[test]
 fn record_with_absolute_paths_inside_the_environment_is_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let layout = make_env(&dir.path().join("env"));

@@ -282,6 +282,9 @@ pub enum OpsError {
     /// What `audit`, `outdated` or `sbom` was asked to read could not be read.
     #[error(transparent)]
     Subject(#[from] crate::subject::SubjectError),
+    /// `uninstall` was refused before anything changed.
+    #[error(transparent)]
+    Uninstall(#[from] crate::uninstall::UninstallError),
     /// The offline advisory database (`--db`, `--audit-db`) could not be read.
     #[error("cannot read the advisory database `{}`", path.display())]
     AuditDb {

@@ -19,14 +19,17 @@ mod facts;
 mod frozen;
 mod input;
 mod install;
+mod listing;
 mod lock;
 mod outdated;
 mod plan;
 mod runtime;
 mod sbom;
+mod show;
 mod sources;
 mod subject;
 mod target;
+mod uninstall;
 mod verify;
 
 pub use attest::{
@@ -45,12 +48,16 @@ pub use doctor::{
 pub use error::OpsError;
 pub use input::{InputError, Inputs};
 pub use install::{InstallOutcome, InstallSettings, SyncSettings, install, sync};
+pub use listing::{ListOutcome, ListSettings, Listed, Origin, list};
 pub use lock::{LockFormat, LockOutcome, LockSettings, lock};
 pub use outdated::{Outdated, OutdatedOutcome, OutdatedSettings, outdated};
+pub use safevenv_installer::InstallError;
 pub use sbom::{SbomOutcome, SbomSettings, sbom};
+pub use show::{Attestations, Release, ShowOutcome, ShowSettings, Vulnerability, show};
 pub use subject::{DEFAULT_LOCKFILE, Subject, SubjectError};
 pub use target::{
     LayoutProblem, MarkerMessage, TargetError, install_target, system_layout, target_environment,
     target_interpreter,
 };
+pub use uninstall::{UninstallError, UninstallOutcome, UninstallSettings, uninstall};
 pub use verify::{Problem, VerifyOutcome, VerifySettings, verify};
