@@ -258,7 +258,10 @@ fn an_sdist_is_refused_naming_the_key_unless_the_policy_allows_building_it() {
         "from the sdist"
     );
     let lock = fs_err::read_to_string(context.work().join("pylock.toml")).unwrap();
-    assert!(lock.contains("sdist = { name = \"app-1.0.tar.gz\""), "{lock}");
+    assert!(
+        lock.contains("sdist = { name = \"app-1.0.tar.gz\""),
+        "{lock}"
+    );
     assert!(lock.contains(&sha256), "{lock}");
     let direct_url =
         fs_err::read_to_string(site_packages(&context).join("app-1.0.dist-info/direct_url.json"))

@@ -67,7 +67,7 @@ fn lockfile(context: &TestContext) -> String {
 
 /// The sha256 the lockfile records for `wheel` (its file name).
 fn locked_sha256(context: &TestContext, wheel: &str) -> String {
-    let lock = safevenv_lock::Lock::from_path(&context.work().join("pylock.toml")).unwrap();
+    let lock = safevenv_lock::Lock::from_path(context.work().join("pylock.toml")).unwrap();
     lock.iter()
         .flat_map(|package| package.wheels())
         .find(|entry| entry.name.as_deref() == Some(wheel))
@@ -128,7 +128,7 @@ fn uninstall_removes_files_and_scripts_keeps_unneeded_dependencies_and_updates_t
     assert!(!lock.contains("name = \"app\""), "{lock}");
     assert!(lock.contains("name = \"lib\""), "{lock}");
     // The recorded requirement goes too: the next `install` does not bring `app` back.
-    let parsed = safevenv_lock::Lock::from_path(&context.work().join("pylock.toml")).unwrap();
+    let parsed = safevenv_lock::Lock::from_path(context.work().join("pylock.toml")).unwrap();
     let requirements = &parsed.tool.as_ref().unwrap()["safevenv"]["requirements"];
     assert_eq!(requirements.as_array().map(Vec::len), Some(0), "{lock}");
 

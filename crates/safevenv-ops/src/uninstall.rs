@@ -203,11 +203,14 @@ pub fn uninstall(settings: &UninstallSettings) -> Result<UninstallOutcome, OpsEr
     })
 }
 
-/// What each installed distribution requires for this interpreter: `(name, as written)`.
+/// Each installed distribution's requirements for this interpreter: `(name, as written)`.
+type RequirementsOf<'a> = BTreeMap<&'a PackageName, Vec<(PackageName, String)>>;
+
+/// What each installed distribution requires for this interpreter.
 fn requirements_of<'a>(
     installed: &'a [InstalledDist],
     interpreter: &Interpreter,
-) -> Result<BTreeMap<&'a PackageName, Vec<(PackageName, String)>>, UninstallError> {
+) -> Result<RequirementsOf<'a>, UninstallError> {
     let mut requires = BTreeMap::new();
     for dist in installed {
         let path = dist.dist_info.join("METADATA");

@@ -59,8 +59,7 @@ pub fn add(
         })
         .collect::<Result<_, _>>()?;
     let mut document = document(path, text)?;
-    let array = array_mut(&mut document, target, path, true)?
-        .expect("created when missing");
+    let array = array_mut(&mut document, target, path, true)?.expect("created when missing");
     for (text, name) in parsed {
         match position(array, &name, root) {
             Some(index) => {
@@ -102,7 +101,9 @@ pub fn remove(
         let mut found = false;
         while let Some(index) = position(array, name, root) {
             found = true;
-            let prefix = array.get(index).map(|value| value.decor().prefix().cloned());
+            let prefix = array
+                .get(index)
+                .map(|value| value.decor().prefix().cloned());
             let removed_prefix = array
                 .get(index)
                 .and_then(|value| value.decor().prefix())
@@ -261,7 +262,7 @@ fn array_mut<'d>(
         }
         table.insert(&key, Item::Value(Value::Array(Array::new())));
     }
-    let full = format!("{}", target.key());
+    let full = target.key().to_string();
     table
         .get_mut(&key)
         .and_then(Item::as_array_mut)
@@ -287,9 +288,8 @@ fn existing_key(
 fn position(array: &Array, name: &PackageName, root: &Path) -> Option<usize> {
     array.iter().position(|value| {
         value.as_str().is_some_and(|text| {
-            Requirement::parse(text, root).is_ok_and(|requirement: Requirement| {
-                &requirement.name == name
-            })
+            Requirement::parse(text, root)
+                .is_ok_and(|requirement: Requirement| &requirement.name == name)
         })
     })
 }
@@ -333,7 +333,9 @@ fn push_in_style(array: &mut Array, text: String) {
             Some(at) => (&trailing[..at], &trailing[at..]),
             None => (trailing.as_str(), "\n"),
         };
-        value.decor_mut().set_prefix(format!("{same_line}\n{indent}"));
+        value
+            .decor_mut()
+            .set_prefix(format!("{same_line}\n{indent}"));
         value.decor_mut().set_suffix("");
         let rest = rest.to_string();
         array.push_formatted(value);

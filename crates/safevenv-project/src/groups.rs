@@ -61,12 +61,7 @@ pub(crate) fn read(
     Ok(expanded)
 }
 
-fn entry(
-    at: &Locator<'_>,
-    key: String,
-    value: &Value,
-    root: &Path,
-) -> Result<Entry, ProjectError> {
+fn entry(at: &Locator<'_>, key: String, value: &Value, root: &Path) -> Result<Entry, ProjectError> {
     const EXPECTED: &str = "a PEP 508 requirement string or an `{include-group = \"name\"}` table";
     if let Some(text) = value.as_str() {
         return Ok(Entry::Requirement(at.requirement(key, value, text, root)?));

@@ -508,11 +508,11 @@ impl Project {
 
     /// The extras, or the error that they are dynamic.
     fn known_extras(&self) -> Result<&BTreeMap<ExtraName, Vec<Declared>>, ProjectError> {
-        self.optional_dependencies
-            .as_ref()
-            .ok_or_else(|| ProjectError::DynamicOptionalDependencies {
+        self.optional_dependencies.as_ref().ok_or_else(|| {
+            ProjectError::DynamicOptionalDependencies {
                 path: self.path.clone(),
-            })
+            }
+        })
     }
 
     fn unknown_group(&self, group: GroupName) -> ProjectError {
@@ -640,7 +640,12 @@ impl Locator<'_> {
             + 1
     }
 
-    pub(crate) fn wrong_type(&self, key: &str, item: &Item, expected: &'static str) -> ProjectError {
+    pub(crate) fn wrong_type(
+        &self,
+        key: &str,
+        item: &Item,
+        expected: &'static str,
+    ) -> ProjectError {
         ProjectError::WrongType {
             path: self.path.to_path_buf(),
             key: key.to_string(),

@@ -176,8 +176,8 @@ three = [{ include-group = "one" }]
 
 #[test]
 fn group_names_equal_once_normalized_are_refused() {
-    let err =
-        project("[project]\nname = \"a\"\n[dependency-groups]\nTest = []\ntest = []\n").unwrap_err();
+    let err = project("[project]\nname = \"a\"\n[dependency-groups]\nTest = []\ntest = []\n")
+        .unwrap_err();
     assert!(matches!(err, ProjectError::DuplicateGroup { .. }), "{err}");
 }
 
@@ -194,11 +194,20 @@ fn a_malformed_include_is_refused() {
 fn dynamic_dependencies_are_refused() {
     let err = project("[project]\nname = \"a\"\ndynamic = [\"dependencies\", \"version\"]\n")
         .unwrap_err();
-    assert!(matches!(err, ProjectError::DynamicDependencies { .. }), "{err}");
-    assert!(err.to_string().contains("`[project] dependencies`"), "{err}");
+    assert!(
+        matches!(err, ProjectError::DynamicDependencies { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("`[project] dependencies`"),
+        "{err}"
+    );
     let err = project("[project]\nname = \"a\"\ndynamic = [\"dependencies\"]\ndependencies = []\n")
         .unwrap_err();
-    assert!(matches!(err, ProjectError::StaticAndDynamic { .. }), "{err}");
+    assert!(
+        matches!(err, ProjectError::StaticAndDynamic { .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -222,7 +231,10 @@ fn dynamic_extras_are_refused_only_when_asked_for() {
 fn a_file_without_a_project_table_is_refused() {
     let err = project("[tool.black]\nline-length = 100\n").unwrap_err();
     assert!(matches!(err, ProjectError::MissingProject { .. }), "{err}");
-    assert!(err.to_string().contains("/work/app/pyproject.toml"), "{err}");
+    assert!(
+        err.to_string().contains("/work/app/pyproject.toml"),
+        "{err}"
+    );
     let err = project("[project]\nversion = \"1\"\n").unwrap_err();
     assert!(matches!(err, ProjectError::MissingName { .. }), "{err}");
 }
@@ -239,7 +251,10 @@ fn a_malformed_requirement_names_the_file_key_and_line() {
     assert_eq!(key, "project.optional-dependencies.test[1]");
     assert_eq!(*line, 7);
     let text = err.to_string();
-    assert!(text.contains("/work/app/pyproject.toml") && text.contains("line 7"), "{text}");
+    assert!(
+        text.contains("/work/app/pyproject.toml") && text.contains("line 7"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -394,22 +409,49 @@ fn remove_matches_normalized_names_and_keeps_the_rest() {
 #[test]
 fn remove_of_what_is_not_there_is_refused() {
     let name = PackageName::from_str("absent").unwrap();
-    let err = remove(edit_path(), EDITABLE, &[name.clone()], &EditTarget::Dependencies)
-        .unwrap_err();
+    let err = remove(
+        edit_path(),
+        EDITABLE,
+        std::slice::from_ref(&name),
+        &EditTarget::Dependencies,
+    )
+    .unwrap_err();
     assert!(matches!(err, ProjectError::NotADependency { .. }), "{err}");
-    let err = remove(edit_path(), EDITABLE, &[name], &EditTarget::Group(group("dev")))
-        .unwrap_err();
+    let err = remove(
+        edit_path(),
+        EDITABLE,
+        &[name],
+        &EditTarget::Group(group("dev")),
+    )
+    .unwrap_err();
     assert!(matches!(err, ProjectError::NotADependency { .. }), "{err}");
 }
 
 #[test]
 fn edits_of_dynamic_dependencies_or_bad_requirements_are_refused() {
     let dynamic = "[project]\nname = \"a\"\ndynamic = [\"dependencies\"]\n";
-    let err = add(edit_path(), dynamic, &specs(&["x"]), &EditTarget::Dependencies).unwrap_err();
-    assert!(matches!(err, ProjectError::DynamicDependencies { .. }), "{err}");
-    let err = add(edit_path(), EDITABLE, &specs(&["not valid ("]), &EditTarget::Dependencies)
-        .unwrap_err();
-    assert!(matches!(err, ProjectError::InvalidNewRequirement { .. }), "{err}");
+    let err = add(
+        edit_path(),
+        dynamic,
+        &specs(&["x"]),
+        &EditTarget::Dependencies,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, ProjectError::DynamicDependencies { .. }),
+        "{err}"
+    );
+    let err = add(
+        edit_path(),
+        EDITABLE,
+        &specs(&["not valid ("]),
+        &EditTarget::Dependencies,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, ProjectError::InvalidNewRequirement { .. }),
+        "{err}"
+    );
     let err = add(
         edit_path(),
         "[tool.x]\n",
@@ -425,5 +467,8 @@ fn remove_of_the_last_entry_keeps_the_closing_line() {
     let text = "[project]\nname = \"a\"\ndependencies = [\n  \"x\",\n  \"y\"\n]\n";
     let name = PackageName::from_str("y").unwrap();
     let edited = remove(edit_path(), text, &[name], &EditTarget::Dependencies).unwrap();
-    assert_eq!(edited, "[project]\nname = \"a\"\ndependencies = [\n  \"x\"\n]\n");
+    assert_eq!(
+        edited,
+        "[project]\nname = \"a\"\ndependencies = [\n  \"x\"\n]\n"
+    );
 }
