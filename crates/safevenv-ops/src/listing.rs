@@ -185,11 +185,8 @@ pub fn list(settings: &ListSettings) -> Result<ListOutcome, OpsError> {
         .map(|path| settings.working_dir.join(path));
     let (_, environment) =
         open_environment(env_path.as_deref(), &settings.working_dir, &settings.cache)?;
-    let lockfile = settings
-        .lockfile
-        .as_ref()
-        .map(|path| settings.working_dir.join(path))
-        .filter(|path| path.is_file());
+    let lockfile =
+        crate::subject::present_lockfile(settings.lockfile.as_ref(), &settings.working_dir);
     let lock = lockfile.as_deref().map(read_lockfile).transpose()?;
     let key = seal_key(&settings.cache)?;
     let distributions = environment

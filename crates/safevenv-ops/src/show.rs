@@ -245,11 +245,8 @@ pub fn show(settings: &ShowSettings) -> Result<ShowOutcome, OpsError> {
     let installed = installed_dists
         .iter()
         .find(|dist| dist.name == settings.name);
-    let lockfile = settings
-        .lockfile
-        .as_ref()
-        .map(|path| settings.working_dir.join(path))
-        .filter(|path| path.is_file());
+    let lockfile =
+        crate::subject::present_lockfile(settings.lockfile.as_ref(), &settings.working_dir);
     let lock = lockfile.as_deref().map(read_lockfile).transpose()?;
     let locked_package = lock.as_ref().and_then(|lock| lock.package(&settings.name));
     let locked = locked_package.and_then(|package| package.version.clone());

@@ -217,6 +217,13 @@ fn list_requirements(path: &Path, working_dir: &Path) -> Result<Listed, OpsError
 
 /// The environment at `path` (`--env`), or the active or `.venv` one, opened under its lock so
 /// that a running install is waited for rather than read half-done.
+/// The lockfile `path` names (relative to `working_dir`), if there is one: the commands that read
+/// an environment use its lockfile when present and go on without it otherwise.
+pub(crate) fn present_lockfile(path: Option<&PathBuf>, working_dir: &Path) -> Option<PathBuf> {
+    path.map(|path| working_dir.join(path))
+        .filter(|path| path.is_file())
+}
+
 pub(crate) fn open_environment(
     path: Option<&Path>,
     working_dir: &Path,

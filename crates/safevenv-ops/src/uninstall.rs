@@ -131,11 +131,8 @@ pub fn uninstall(settings: &UninstallSettings) -> Result<UninstallOutcome, OpsEr
         .map(|path| settings.working_dir.join(path));
     let (interpreter, environment) =
         open_environment(env_path.as_deref(), &settings.working_dir, &settings.cache)?;
-    let lockfile = settings
-        .lockfile
-        .as_ref()
-        .map(|path| settings.working_dir.join(path))
-        .filter(|path| path.is_file());
+    let lockfile =
+        crate::subject::present_lockfile(settings.lockfile.as_ref(), &settings.working_dir);
     // Read before anything changes: a lockfile that cannot be read stops the run here.
     let lock = lockfile
         .as_ref()
