@@ -7,27 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::{TestContext, assert_unchanged, snapshot, stderr, stdout};
-use safevenv_test_index::{TestIndex, WheelSpec};
+use safevenv_test_index::TestIndex;
 use serde_json::Value;
-
-fn demo_index() -> TestIndex {
-    TestIndex::builder()
-        .wheel(
-            WheelSpec::new("app", "1.0")
-                .requires_dist("lib>=1")
-                .file("app/__init__.py", b"from lib import VALUE\n".to_vec())
-                .console_script("app-tool", "app:main"),
-        )
-        .wheel(WheelSpec::new("lib", "1.0").file("lib/__init__.py", b"VALUE = 1\n".to_vec()))
-        .start()
-        .expect("start the test index")
-}
 
 /// An environment at `work/.venv` holding `app` (requested) and `lib` (its dependency), and the
 /// lockfile that records them.
 fn installed() -> (TestContext, TestIndex) {
     let context = TestContext::with_environment();
-    let index = demo_index();
+    let index = common::app_and_lib_index();
     let output = context.run_with_index(&index, &["install", "app"]);
     assert!(output.status.success(), "{}", stderr(&output));
     (context, index)

@@ -26,23 +26,10 @@ fn python(context: &TestContext, code: &str) -> Output {
         .expect("run the environment's python")
 }
 
-fn demo_index() -> TestIndex {
-    TestIndex::builder()
-        .wheel(
-            WheelSpec::new("app", "1.0")
-                .requires_dist("lib>=1")
-                .file("app/__init__.py", b"from lib import VALUE\n".to_vec())
-                .console_script("app-tool", "app:main"),
-        )
-        .wheel(WheelSpec::new("lib", "1.0").file("lib/__init__.py", b"VALUE = 1\n".to_vec()))
-        .start()
-        .expect("start the test index")
-}
-
 #[test]
 fn installs_a_requirement_with_its_dependencies_and_writes_the_lockfile() {
     let context = with_environment();
-    let index = demo_index();
+    let index = common::app_and_lib_index();
     let output = safevenv(&context, &index, &["install", "app"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let message = stderr(&output);
@@ -89,7 +76,7 @@ fn installs_a_requirement_with_its_dependencies_and_writes_the_lockfile() {
 #[test]
 fn a_second_install_and_a_sync_of_the_same_set_change_nothing_and_sync_reads_no_index() {
     let context = with_environment();
-    let index = demo_index();
+    let index = common::app_and_lib_index();
     assert!(
         safevenv(&context, &index, &["install", "app"])
             .status
@@ -119,7 +106,7 @@ fn a_second_install_and_a_sync_of_the_same_set_change_nothing_and_sync_reads_no_
 #[test]
 fn a_warm_sync_into_a_fresh_environment_reads_no_index_while_the_pages_are_fresh() {
     let context = with_environment();
-    let index = demo_index();
+    let index = common::app_and_lib_index();
     let output = safevenv(&context, &index, &["install", "app"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let installed = snapshot(&context.work().join(".venv"));
@@ -167,7 +154,7 @@ fn a_warm_sync_into_a_fresh_environment_reads_no_index_while_the_pages_are_fresh
 #[test]
 fn sync_installs_the_lockfile_exactly_and_removes_what_it_does_not_list() {
     let context = with_environment();
-    let index = demo_index();
+    let index = common::app_and_lib_index();
     index.add(WheelSpec::new("extra", "2.0")).unwrap();
     assert!(
         safevenv(&context, &index, &["install", "app"])
@@ -209,7 +196,7 @@ fn sync_installs_the_lockfile_exactly_and_removes_what_it_does_not_list() {
 #[test]
 fn sync_into_a_fresh_environment_reproduces_the_locked_one() {
     let first = with_environment();
-    let index = demo_index();
+    let index = common::app_and_lib_index();
     assert!(
         safevenv(&first, &index, &["install", "app"])
             .status
@@ -247,7 +234,7 @@ fn sync_into_a_fresh_environment_reproduces_the_locked_one() {
 fn a_pth_file_that_runs_code_is_refused_and_never_runs_and_nothing_changes() {
     let context = with_environment();
     let marker = context.root.path().join("pwned");
-    let index = demo_index();
+    let index = common::app_and_lib_index();
     add_hostile_dependency(&index, &marker);
     assert!(
         safevenv(&context, &index, &["install", "app"])
@@ -297,7 +284,7 @@ fn every_refusal_of_a_run_is_reported_together() {
 #[test]
 fn an_artifact_the_index_now_lists_with_another_hash_is_refused_before_it_is_fetched() {
     let context = with_environment();
-    let index = demo_index();
+    let index = common::app_and_lib_index();
     assert!(
         safevenv(&context, &index, &["lock", "app"])
             .status
@@ -351,7 +338,7 @@ fn a_wheel_with_a_path_traversal_entry_is_refused() {
 #[test]
 fn sync_frozen_refuses_a_lockfile_that_no_longer_satisfies_the_requirements() {
     let context = with_environment();
-    let index = demo_index();
+    let index = common::app_and_lib_index();
     index.add(WheelSpec::new("lib", "2.0")).unwrap();
     fs_err::write(context.work().join("requirements.in"), "app\nlib<2\n").unwrap();
     assert!(
@@ -383,7 +370,7 @@ fn sync_frozen_refuses_a_lockfile_that_no_longer_satisfies_the_requirements() {
 #[test]
 fn a_lockfile_for_another_python_is_refused() {
     let context = with_environment();
-    let index = demo_index();
+    let index = common::app_and_lib_index();
     assert!(
         safevenv(&context, &index, &["lock", "app"])
             .status
@@ -410,7 +397,7 @@ fn a_lockfile_for_another_python_is_refused() {
 #[test]
 fn without_an_environment_install_says_how_to_make_one() {
     let context = TestContext::new();
-    let index = demo_index();
+    let index = common::app_and_lib_index();
     let output = safevenv(&context, &index, &["install", "app"]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(
@@ -431,7 +418,7 @@ fn without_an_environment_install_says_how_to_make_one() {
 #[test]
 fn an_install_killed_midway_is_repaired_by_the_next_run() {
     let context = with_environment();
-    let index = demo_index();
+    let index = common::app_and_lib_index();
     let output = context
         .safevenv()
         .args(["install", "app", "--no-lockfile"])
@@ -470,7 +457,7 @@ fn an_install_killed_midway_is_repaired_by_the_next_run() {
 #[test]
 fn a_lockfile_that_cannot_be_written_after_commit_is_reported_with_the_way_out() {
     let context = with_environment();
-    let index = demo_index();
+    let index = common::app_and_lib_index();
     // A lockfile in a directory that does not exist: nothing to read before, nowhere to write
     // after (root can write anywhere it may, so a permission cannot stand in for this).
     let output = safevenv(
@@ -492,7 +479,7 @@ fn a_lockfile_that_cannot_be_written_after_commit_is_reported_with_the_way_out()
 #[test]
 fn sync_reinstalls_a_same_version_that_pip_put_there_from_another_wheel() {
     let context = with_environment();
-    let index = demo_index();
+    let index = common::app_and_lib_index();
     assert!(
         safevenv(&context, &index, &["install", "app"])
             .status

@@ -203,3 +203,18 @@ pub fn add_hostile_dependency(index: &safevenv_test_index::TestIndex, marker: &P
         )
         .expect("add good");
 }
+
+/// A local index with `app` 1.0 (requires `lib>=1`, a console script `app-tool`) and `lib` 1.0.
+pub fn app_and_lib_index() -> safevenv_test_index::TestIndex {
+    use safevenv_test_index::{TestIndex, WheelSpec};
+    TestIndex::builder()
+        .wheel(
+            WheelSpec::new("app", "1.0")
+                .requires_dist("lib>=1")
+                .file("app/__init__.py", b"from lib import VALUE\n".to_vec())
+                .console_script("app-tool", "app:main"),
+        )
+        .wheel(WheelSpec::new("lib", "1.0").file("lib/__init__.py", b"VALUE = 1\n".to_vec()))
+        .start()
+        .expect("start the test index")
+}
