@@ -23,9 +23,28 @@ use crate::rules::RuleId;
 use crate::stdlib::is_stdlib_module;
 use crate::{Layer, PolicyOrigin};
 
-/// Judge every distribution of `set` against `layer`, appending refusals.
-pub(crate) fn evaluate_layer(layer: &Layer, set: &ResolvedSet, out: &mut Vec<Refusal>) {
-    let owners = Owners::new(set);
+/// How much of the policy a judgement covers: the rules that can be decided at that point of the
+/// pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Steps {
+    /// Step (1), the sources: what can be decided before anything is fetched.
+    Sources,
+    /// Steps (1) and (2), sources and artifacts: what must be decided before an sdist or a
+    /// source tree is built (building runs the publisher's code, so `artifacts.sdist` must have
+    /// allowed it first).
+    BeforeBuild,
+    /// Every rule.
+    All,
+}
+
+/// Judge every distribution of `set` against `layer` for `steps`, appending refusals.
+pub(crate) fn evaluate_layer(
+    layer: &Layer,
+    set: &ResolvedSet,
+    steps: Steps,
+    out: &mut Vec<Refusal>,
+) {
+    let owners = (steps == Steps::All).then(|| Owners::new(set));
     for package in &set.packages {
         let mut judge = Judge {
             rules: &layer.rules,
@@ -35,45 +54,19 @@ pub(crate) fn evaluate_layer(layer: &Layer, set: &ResolvedSet, out: &mut Vec<Ref
             out,
         };
         judge.sources();
+        if steps == Steps::Sources {
+            continue;
+        }
         judge.artifacts();
+        let Some(owners) = &owners else {
+            continue;
+        };
         judge.releases();
         judge.packages();
         judge.licenses();
-        judge.contents(&owners);
+        judge.contents(owners);
         judge.attestations();
         judge.vulnerabilities();
-    }
-}
-
-/// Judge only step (1), the sources, of every distribution of `set` against `layer`: what can be
-/// decided before anything is fetched.
-pub(crate) fn evaluate_sources_layer(layer: &Layer, set: &ResolvedSet, out: &mut Vec<Refusal>) {
-    for package in &set.packages {
-        Judge {
-            rules: &layer.rules,
-            origin: &layer.origin,
-            set,
-            package,
-            out,
-        }
-        .sources();
-    }
-}
-
-/// Judge steps (1) and (2), sources and artifacts, of every distribution of `set` against
-/// `layer`: what can be decided before an sdist or a source tree is built (building runs the
-/// publisher's code, so `artifacts.sdist` must have allowed it first).
-pub(crate) fn evaluate_build_layer(layer: &Layer, set: &ResolvedSet, out: &mut Vec<Refusal>) {
-    for package in &set.packages {
-        let mut judge = Judge {
-            rules: &layer.rules,
-            origin: &layer.origin,
-            set,
-            package,
-            out,
-        };
-        judge.sources();
-        judge.artifacts();
     }
 }
 

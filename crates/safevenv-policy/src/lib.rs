@@ -309,14 +309,20 @@ impl Policy {
         })
     }
 
+    /// Every layer's refusals of `set` for `steps`.
+    fn refusals(&self, set: &ResolvedSet, steps: evaluate::Steps) -> Vec<Refusal> {
+        let mut refusals = Vec::new();
+        for layer in &self.layers {
+            evaluate::evaluate_layer(layer, set, steps, &mut refusals);
+        }
+        refusals
+    }
+
     /// Judge only where each distribution of `set` comes from (the `sources.*` rules): what can
     /// be decided before anything is fetched. [`Policy::evaluate`] judges these again with the
     /// rest.
     pub fn evaluate_sources(&self, set: &ResolvedSet) -> Result<(), Refusals> {
-        let mut refusals = Vec::new();
-        for layer in &self.layers {
-            evaluate::evaluate_sources_layer(layer, set, &mut refusals);
-        }
+        let refusals = self.refusals(set, evaluate::Steps::Sources);
         if refusals.is_empty() {
             Ok(())
         } else {
@@ -328,10 +334,7 @@ impl Policy {
     /// `sources.*` and `artifacts.*` rules): what must be decided before an sdist or a source
     /// tree is built. [`Policy::evaluate`] judges the built wheel with every rule afterwards.
     pub fn evaluate_build(&self, set: &ResolvedSet) -> Result<(), Refusals> {
-        let mut refusals = Vec::new();
-        for layer in &self.layers {
-            evaluate::evaluate_build_layer(layer, set, &mut refusals);
-        }
+        let refusals = self.refusals(set, evaluate::Steps::BeforeBuild);
         if refusals.is_empty() {
             Ok(())
         } else {
@@ -358,10 +361,7 @@ impl Policy {
     ///
     /// All refusals of the run are returned together, sorted by package, version and rule.
     pub fn evaluate(&self, set: &ResolvedSet) -> Result<PolicyApproved, Refusals> {
-        let mut refusals = Vec::new();
-        for layer in &self.layers {
-            evaluate::evaluate_layer(layer, set, &mut refusals);
-        }
+        let refusals = self.refusals(set, evaluate::Steps::All);
         if refusals.is_empty() {
             Ok(PolicyApproved {
                 packages: set
