@@ -180,7 +180,7 @@ fn a_local_project_builds_in_the_sandbox_and_installs_with_its_dependencies() {
 }
 
 #[test]
-#[ignore = "known failing, not yet diagnosed: issue 14 (run with --run-ignored all)"]
+#[ignore = "known failing, issue 14: see the note there (run with --run-ignored all)"]
 fn an_editable_project_sees_edits_without_reinstalling() {
     let context = TestContext::with_environment();
     let index = index();
@@ -273,7 +273,7 @@ fn an_sdist_is_refused_naming_the_key_unless_the_policy_allows_building_it() {
 }
 
 #[test]
-#[ignore = "known failing, not yet diagnosed: issue 14 (run with --run-ignored all)"]
+#[ignore = "known failing, issue 14: see the note there (run with --run-ignored all)"]
 fn a_second_install_of_the_same_sdist_does_not_rebuild() {
     let context = TestContext::with_environment();
     let index = index();

@@ -861,6 +861,9 @@ fn resolve_build_env(
         requirement_files: Vec::new(),
         constraint_files: Vec::new(),
         specifiers: requires.to_vec(),
+        // The build environment holds the build requirements only: the run's own editable
+        // projects are what is being built, not what builds it.
+        editables: Vec::new(),
         output: None,
         ..context.settings.clone()
     };
