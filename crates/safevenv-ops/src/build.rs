@@ -397,6 +397,7 @@ fn build_one(
         name: &display_name,
         interpreter: context.interpreter,
         env_dir: &env_dir,
+        progress: context.settings.progress,
     };
 
     // (5) PEP 517 `get_requires_for_build_*`: more build dependencies, through the same
@@ -1039,6 +1040,7 @@ struct Hooks<'a> {
     name: &'a str,
     interpreter: &'a Interpreter,
     env_dir: &'a Path,
+    progress: safevenv_progress::Progress,
 }
 
 impl Hooks<'_> {
@@ -1048,6 +1050,9 @@ impl Hooks<'_> {
         hook: &str,
         args: serde_json::Value,
     ) -> Result<(bool, serde_json::Value), BuildError> {
+        let _phase = self
+            .progress
+            .phase("Building", format!("{} ({hook})", self.name));
         let result = self.scratch.join("out").join(format!(".{hook}.json"));
         let request = serde_json::json!({
             "backend": self.system.backend,

@@ -146,6 +146,7 @@ pub fn check(settings: &CheckSettings) -> Result<CheckOutcome, OpsError> {
                 attest: settings.attest.clone(),
                 editables: Vec::new(),
                 unsandboxed_builds: Vec::new(),
+                progress: safevenv_progress::Progress::new(settings.progress),
             };
             // Keep installed versions where they fit, as `install` does.
             let installed = match &environment {

@@ -187,6 +187,13 @@ pub fn install(settings: &InstallSettings) -> Result<InstallOutcome, OpsError> {
         (Some(previous), Some(path)) => locked_publishers(previous, path)?,
         _ => BTreeMap::new(),
     };
+    let verifying = lock_settings.progress.phase(
+        "Verifying",
+        format!(
+            "attestations of {} artifacts",
+            locked.resolution.distributions.len()
+        ),
+    );
     let checked = check_resolution(
         &attestor,
         &locked.runtime,
@@ -194,6 +201,7 @@ pub fn install(settings: &InstallSettings) -> Result<InstallOutcome, OpsError> {
         &locked.direct,
         &policy,
     )?;
+    drop(verifying);
     let kept: Vec<(Subject, Found)> = checked
         .iter()
         .filter(|(subject, _)| {
@@ -501,11 +509,19 @@ pub(crate) fn apply_wanted(
 
     // Stage (hard links from the cache of unpacked wheels) and apply, as one journaled
     // transaction.
+    let installing = safevenv_progress::Progress::new(network.progress).phase(
+        "Installing",
+        format!(
+            "{} distributions (staged, then one journaled commit)",
+            plan.install.len()
+        ),
+    );
     let applied = environment.apply(&plan, &approved, &wheels, &mut |progress| {
         if let Progress::Staging { name, version } = progress {
             debug!("staging {name} {version}");
         }
     })?;
+    drop(installing);
     Ok((applied, unchanged, counts))
 }
 

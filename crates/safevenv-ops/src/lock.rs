@@ -9,6 +9,7 @@ use safevenv_cache::Cache;
 use safevenv_index::{IndexClient, IndexClientOptions, IndexSource, IndexUrl, IndexUrls};
 use safevenv_lock::{Dependency, Lock, Package, Wheel};
 use safevenv_policy::{Policy, same_index};
+use safevenv_progress::Progress;
 use safevenv_python::Interpreter;
 use safevenv_resolver::{Manifest, PrereleaseMode, Resolution, ResolveEnv, Upgrade, resolve};
 use tokio::runtime::Runtime;
@@ -25,6 +26,7 @@ use crate::direct::{DirectWheel, fetch_direct, lock_package, overlay, recorded_r
 use crate::error::OpsError;
 use crate::export::requirements_txt;
 use crate::input::Inputs;
+use crate::resolving::Watched;
 use crate::runtime::network_runtime;
 use crate::target::{pip_default_index, target_interpreter};
 
@@ -76,6 +78,8 @@ pub struct LockSettings {
     /// `--unsandboxed-build PACKAGE`: projects that may be built without isolation when this
     /// machine cannot contain a build. Never a default.
     pub unsandboxed_builds: Vec<PackageName>,
+    /// Spinners and counters for resolution, attestations and builds (on a terminal).
+    pub progress: Progress,
 }
 
 /// What `safevenv lock` did.
@@ -171,6 +175,13 @@ fn pin_attestations(
     output: Option<&Path>,
 ) -> Result<AttestationCounts, OpsError> {
     let attestor = Attestor::new(&settings.attest, &locked.client, &settings.cache)?;
+    let _phase = settings.progress.phase(
+        "Verifying",
+        format!(
+            "attestations of {} artifacts",
+            locked.resolution.distributions.len()
+        ),
+    );
     let pinned = match (previous, output) {
         (Some(previous), Some(output)) => locked_publishers(previous, output)?,
         _ => BTreeMap::new(),
@@ -357,7 +368,7 @@ fn resolve_with_builds(
                 indexes: &indexes,
                 cache: &settings.cache,
                 offline: settings.offline,
-                progress: false,
+                progress: settings.progress.is_shown(),
                 downloaded: Default::default(),
             },
             unsandboxed: &settings.unsandboxed_builds,
@@ -395,11 +406,16 @@ fn resolve_with_builds(
         python_version: interpreter.version().clone(),
     };
 
-    let source = overlay(
-        IndexSource::new(client.clone(), runtime.handle().clone()),
-        &direct_wheels,
+    let source = Watched::new(
+        overlay(
+            IndexSource::new(client.clone(), runtime.handle().clone()),
+            &direct_wheels,
+        ),
+        settings.progress,
+        manifest.requirements.len(),
     );
     let resolution = resolve(&manifest, &source, &env)?;
+    drop(source);
     let direct: BTreeMap<PackageName, DirectWheel> = direct_wheels
         .into_iter()
         .map(|(wheel, _)| (wheel.name.clone(), wheel))

@@ -22,10 +22,12 @@ pub fn install(
     let mut lock = resolve_settings(&args.resolve, cache)?;
     lock.attest = crate::commands::attest::attest_settings(&args.attest)?;
     lock.output = (!args.no_lockfile).then(|| args.lockfile.clone());
+    let progress = show_progress(global, args.gate.format);
+    lock.progress = safevenv_ops::Progress::new(progress);
     let settings = InstallSettings {
         lock,
         policy: args.gate.policy.clone(),
-        progress: show_progress(global),
+        progress,
         audit_db: args.gate.audit_db.clone(),
         system: args.gate.system,
     };
@@ -49,7 +51,7 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
         offline: args.offline,
         cache: cache(global)?,
         working_dir,
-        progress: show_progress(global),
+        progress: show_progress(global, args.gate.format),
         attest: crate::commands::attest::attest_settings(&args.attest)?,
         audit_db: args.gate.audit_db.clone(),
         system: args.gate.system,
@@ -64,9 +66,9 @@ fn cache(global: &GlobalArgs) -> Result<Cache, Diagnostic> {
         .map_err(|err| Diagnostic::from_error(&err, Failure::Internal))
 }
 
-/// Progress bars only for a person watching a terminal.
-fn show_progress(global: &GlobalArgs) -> bool {
-    !global.quiet && std::io::stderr().is_terminal()
+/// Progress bars only for a person watching a terminal, not for a script reading JSON.
+fn show_progress(global: &GlobalArgs, format: OutputFormat) -> bool {
+    !global.quiet && format == OutputFormat::Text && std::io::stderr().is_terminal()
 }
 
 fn report(outcome: &InstallOutcome, printer: &Printer, format: OutputFormat) {

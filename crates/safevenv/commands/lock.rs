@@ -40,6 +40,9 @@ pub fn run(args: &LockArgs, global: &GlobalArgs, printer: &Printer) -> Result<()
         output,
         format,
         attest: crate::commands::attest::attest_settings(&args.attest)?,
+        // A JSON report on stdout is for machines; spinners go to stderr, but a script that
+        // asked for JSON is not watching them.
+        progress: safevenv_ops::Progress::new(!global.quiet && args.report != OutputFormat::Json),
         ..resolve_settings(&args.resolve, cache)?
     };
     let outcome = lock(&settings).map_err(ops_diagnostic)?;
@@ -132,5 +135,6 @@ pub fn resolve_settings(args: &ResolveArgs, cache: Cache) -> Result<LockSettings
         attest: safevenv_ops::AttestSettings::default(),
         editables: args.editable.clone(),
         unsandboxed_builds,
+        progress: safevenv_ops::Progress::hidden(),
     })
 }
