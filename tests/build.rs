@@ -180,7 +180,6 @@ fn a_local_project_builds_in_the_sandbox_and_installs_with_its_dependencies() {
 }
 
 #[test]
-#[ignore = "known failing, issue 14: see the note there (run with --run-ignored all)"]
 fn an_editable_project_sees_edits_without_reinstalling() {
     let context = TestContext::with_environment();
     let index = index();
@@ -273,7 +272,6 @@ fn an_sdist_is_refused_naming_the_key_unless_the_policy_allows_building_it() {
 }
 
 #[test]
-#[ignore = "known failing, issue 14: see the note there (run with --run-ignored all)"]
 fn a_second_install_of_the_same_sdist_does_not_rebuild() {
     let context = TestContext::with_environment();
     let index = index();
@@ -304,6 +302,62 @@ fn a_second_install_of_the_same_sdist_does_not_rebuild() {
         "from the sdist"
     );
     drop(sdist);
+}
+
+#[test]
+fn what_the_lockfile_records_as_built_is_built_again_by_a_later_install() {
+    let context = TestContext::with_environment();
+    let index = index();
+    allow_paths(&context);
+    write_sdist(&context);
+    write_project(&context.work().join("project"), "from the tree");
+    fs_err::write(
+        context.work().join("project/tiny.cfg"),
+        "name=tree\nversion=1.0\n",
+    )
+    .unwrap();
+    fs_err::remove_dir_all(context.work().join("project/src/app")).unwrap();
+    fs_err::create_dir_all(context.work().join("project/src/tree")).unwrap();
+    fs_err::write(
+        context.work().join("project/src/tree/__init__.py"),
+        "NAME = 'tree'\n",
+    )
+    .unwrap();
+    fs_err::write(
+        context.work().join("project/pyproject.toml"),
+        PYPROJECT.replace("name = \"app\"", "name = \"tree\""),
+    )
+    .unwrap();
+    fs_err::write(
+        context.work().join("safevenv.toml"),
+        "[sources]\npath-allow = [{ package = \"app\", path = \".\" }, { package = \"tree\", path = \".\" }]\n",
+    )
+    .unwrap();
+    let output = safevenv(
+        &context,
+        &index,
+        &["-v", "install", "./dist/app-1.0.tar.gz", "./project"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    // A later install names neither: the lockfile's `sdist` (from the built-wheel cache) and
+    // `directory` (built again: a tree may have changed) keep both.
+    let output = safevenv(&context, &index, &["-v", "install", "lib"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let log = stderr(&output);
+    assert!(log.contains("was built before"), "{log}");
+    assert_eq!(
+        python(&context, "import app, tree; print(app.GREETING, tree.NAME)"),
+        "from the sdist tree"
+    );
+    let lock = fs_err::read_to_string(context.work().join("pylock.toml")).unwrap();
+    assert!(
+        lock.contains("sdist = { name = \"app-1.0.tar.gz\""),
+        "{lock}"
+    );
+    assert!(
+        lock.contains("directory = { path = \"project\", editable = false }"),
+        "{lock}"
+    );
 }
 
 #[test]

@@ -641,12 +641,14 @@ fn contents(
                     .map(|line| PthCodeLine {
                         number: line.number,
                         text: line.text.clone(),
+                        adds_path: None,
                     })
                     .collect(),
                 // Fail closed: a `.pth` whose text was not read is judged as code.
                 None => vec![PthCodeLine {
                     number: 1,
                     text: "<the reader kept no text for this file>".to_string(),
+                    adds_path: None,
                 }],
             };
             // A path line that puts code on the path which no rule can look at is judged as
@@ -656,8 +658,10 @@ fn contents(
                 .iter()
                 .filter(|(pth, _, _)| pth == path)
             {
+                let added = Path::new(text.trim_end());
                 code_lines.push(PthCodeLine {
                     number: *number,
+                    adds_path: added.is_absolute().then(|| added.to_path_buf()),
                     text: format!(
                         "{text} (puts an archive, an absolute path or a path outside the environment on `sys.path`)"
                     ),

@@ -638,6 +638,7 @@ fn judge_build(
         license: LicenseFacts::default(),
         requested_directly: true,
         contents: None,
+        editable_project: Vec::new(),
         attestation: AttestationFacts::default(),
         vulnerabilities: Vec::new(),
         fixes_known_vulnerability: false,

@@ -28,7 +28,7 @@ use uv_platform_tags::Tags;
 
 use crate::build::BuiltFrom;
 use crate::error::OpsError;
-use crate::input::{DirectLocation, DirectRequest};
+use crate::input::{BuildRequest, BuildSource, DirectLocation, DirectRequest};
 
 /// Why a direct wheel could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -255,14 +255,24 @@ pub(crate) fn overlay(
     source
 }
 
-/// The requests a previous lockfile recorded as `name @ url` (see [`DirectWheel::recorded`]),
-/// pinned by the lockfile's sha256 for that wheel.
+/// What a previous lockfile recorded as `name @ url` (see [`DirectWheel::recorded`]): a wheel,
+/// pinned by the lockfile's sha256 for it, or what a wheel was built from (PEP 751 `sdist`,
+/// pinned by its sha256, or `directory`), which goes back to the build stage.
+#[derive(Debug, Default)]
+pub(crate) struct Recorded {
+    pub(crate) direct: Vec<DirectRequest>,
+    pub(crate) builds: Vec<BuildRequest>,
+}
+
+/// [`Recorded`] for the requirements a previous lockfile recorded by URL. Requirements whose
+/// location is one of `building` (the run builds that source anyway) are left out.
 pub(crate) fn recorded_requests(
     recorded: &[Requirement],
     previous: Option<&Lock>,
     lockfile: Option<&Path>,
-) -> Result<Vec<DirectRequest>, OpsError> {
-    let mut requests = Vec::new();
+    building: &[BuildRequest],
+) -> Result<Recorded, OpsError> {
+    let mut out = Recorded::default();
     for requirement in recorded {
         let Some(uv_pep508::VersionOrUrl::Url(url)) = &requirement.version_or_url else {
             continue;
@@ -277,20 +287,39 @@ pub(crate) fn recorded_requests(
         } else {
             DirectLocation::Url(url.clone())
         };
+        if building
+            .iter()
+            .any(|request| same_location(&build_location(&request.source), &location))
+        {
+            continue;
+        }
         let lock_dir = lockfile.and_then(Path::parent).unwrap_or(Path::new(""));
-        let (wheel, sha256) = previous
+        let package = previous
             .and_then(|lock| lock.package(&requirement.name))
-            .and_then(|package| {
-                let wheel = package.wheels().iter().find(|wheel| {
-                    locked_location(wheel, lock_dir)
-                        .is_some_and(|locked| same_location(&locked, &location))
-                })?;
-                Some((wheel, wheel.hashes.0.get("sha256")?.clone()))
+            .ok_or_else(unlocked)?;
+        if let Some(source) = recorded_build(package, &location, lock_dir) {
+            out.builds.push(BuildRequest {
+                name: Some(requirement.name.clone()),
+                extras: requirement.extras.to_vec(),
+                marker: requirement.marker,
+                source,
+                hash_origin: HashOrigin::Lockfile,
+                origin: PolicyOrigin::Lockfile,
+            });
+            continue;
+        }
+        let (wheel, sha256) = package
+            .wheels()
+            .iter()
+            .find(|wheel| {
+                locked_location(wheel, lock_dir)
+                    .is_some_and(|locked| same_location(&locked, &location))
             })
+            .and_then(|wheel| Some((wheel, wheel.hashes.0.get("sha256")?.clone())))
             .ok_or_else(unlocked)?;
         let filename = wheel.file_name().ok_or_else(unlocked)?;
         let parsed = filename.parse::<WheelFilename>().map_err(|_| unlocked())?;
-        requests.push(DirectRequest {
+        out.direct.push(DirectRequest {
             name: requirement.name.clone(),
             extras: requirement.extras.to_vec(),
             marker: requirement.marker,
@@ -303,7 +332,64 @@ pub(crate) fn recorded_requests(
             built: None,
         });
     }
-    Ok(requests)
+    Ok(out)
+}
+
+/// Where a build request's source is.
+fn build_location(source: &BuildSource) -> DirectLocation {
+    match source {
+        BuildSource::Sdist { location, .. } => location.clone(),
+        BuildSource::Tree { path, .. } => DirectLocation::Path(path.clone()),
+    }
+}
+
+/// The build source a locked package records at `location`: its `sdist` there (pinned by the
+/// lockfile's sha256: the bytes built again are the bytes locked), or its `directory` there.
+fn recorded_build(
+    package: &Package,
+    location: &DirectLocation,
+    lock_dir: &Path,
+) -> Option<BuildSource> {
+    match &package.source {
+        LockSource::Directory(directory) => {
+            let DirectLocation::Path(path) = location else {
+                return None;
+            };
+            (lock_dir.join(&directory.path) == *path && directory.subdirectory.is_none()).then(
+                || BuildSource::Tree {
+                    path: path.clone(),
+                    editable: directory.editable == Some(true),
+                },
+            )
+        }
+        LockSource::Distributions {
+            sdist: Some(sdist), ..
+        } => {
+            let locked = match (&sdist.url, &sdist.path) {
+                (Some(url), _) if url.scheme() == "file" => {
+                    DirectLocation::Path(url.to_file_path().ok()?)
+                }
+                (Some(url), _) => DirectLocation::Url(DisplaySafeUrl::from(url.clone())),
+                (None, Some(path)) => DirectLocation::Path(lock_dir.join(path)),
+                (None, None) => return None,
+            };
+            if !same_location(&locked, location) {
+                return None;
+            }
+            let filename = sdist.name.clone().or_else(|| match location {
+                DirectLocation::Path(path) => {
+                    Some(path.file_name()?.to_string_lossy().into_owned())
+                }
+                DirectLocation::Url(url) => url.path_segments()?.next_back().map(str::to_string),
+            })?;
+            Some(BuildSource::Sdist {
+                location: location.clone(),
+                filename,
+                sha256: Some(sdist.hashes.0.get("sha256")?.clone()),
+            })
+        }
+        _ => None,
+    }
 }
 
 pub(crate) fn same_location(a: &DirectLocation, b: &DirectLocation) -> bool {

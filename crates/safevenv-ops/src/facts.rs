@@ -87,10 +87,32 @@ pub(crate) fn package_facts(wanted: &Wanted) -> PackageFacts {
         license: LicenseFacts::default(),
         requested_directly: wanted.requested,
         contents: None,
+        editable_project: editable_project(wanted.built.as_ref()),
         attestation: AttestationFacts::default(),
         vulnerabilities: Vec::new(),
         fixes_known_vulnerability: false,
     }
+}
+
+/// The project directory of a wheel the build stage built editable (as named, and canonical
+/// when that differs: a backend writes the path it was given or the one it resolved). Nothing
+/// for any other wheel: the exemption it grants in `contents.pth-exec` is for the editable
+/// install of the user's own tree only.
+fn editable_project(built: Option<&BuiltFrom>) -> Vec<std::path::PathBuf> {
+    let Some(BuiltFrom::Tree {
+        path,
+        editable: true,
+    }) = built
+    else {
+        return Vec::new();
+    };
+    let mut paths = vec![path.clone()];
+    if let Ok(canonical) = fs_err::canonicalize(path)
+        && canonical != *path
+    {
+        paths.push(canonical);
+    }
+    paths
 }
 
 fn built_source(built: &BuiltFrom, origin: &Origin) -> Source {

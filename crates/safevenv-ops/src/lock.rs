@@ -345,11 +345,17 @@ fn resolve_with_builds(
         .into_iter()
         .filter(|requirement| !named.contains(&requirement.name))
         .partition(|requirement| matches!(requirement.version_or_url, Some(VersionOrUrl::Url(_))));
-    direct_requests.extend(recorded_requests(
+    let recorded_earlier = recorded_requests(
         &earlier_direct,
         previous,
         lockfile.as_deref(),
-    )?);
+        &inputs.builds,
+    )?;
+    direct_requests.extend(recorded_earlier.direct);
+    // What the previous lockfile recorded as built (`sdist`, `directory`) is built again, by
+    // the same stage and under the same policy as a new request (the sdist from its cache).
+    let mut builds = inputs.builds.clone();
+    builds.extend(recorded_earlier.builds);
     requirements.extend(earlier_index);
     let tags = interpreter
         .tags()
@@ -357,7 +363,7 @@ fn resolve_with_builds(
     let runtime = network_runtime()?;
     let pins = index_pins(policy, &indexes)?;
     let client = index_client(&runtime, &indexes, &settings.cache, settings.offline, pins)?;
-    if !inputs.builds.is_empty() {
+    if !builds.is_empty() {
         let context = crate::build::BuildContext {
             settings,
             interpreter: &interpreter,
@@ -373,7 +379,7 @@ fn resolve_with_builds(
             },
             unsandboxed: &settings.unsandboxed_builds,
         };
-        direct_requests.extend(crate::build::build_all(&inputs.builds, &context)?);
+        direct_requests.extend(crate::build::build_all(&builds, &context)?);
     }
     let direct_wheels = fetch_direct(
         &direct_requests,

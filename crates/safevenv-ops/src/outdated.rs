@@ -216,6 +216,7 @@ fn old_enough(
         license: LicenseFacts::default(),
         requested_directly: true,
         contents: None,
+        editable_project: Vec::new(),
         attestation: AttestationFacts::default(),
         vulnerabilities: Vec::new(),
         fixes_known_vulnerability: false,

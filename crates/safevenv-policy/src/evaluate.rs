@@ -13,7 +13,7 @@ use uv_normalize::PackageName;
 use crate::config::{AllowDeny, AttestationMode, Rules};
 use crate::facts::{
     ArchiveProblemKind, ArtifactKind, AttestationStatus, Listing, Origin, PackageFacts,
-    ResolvedSet, Source,
+    PthCodeLine, ResolvedSet, Source,
 };
 use crate::license::{self, Declared, Verdict};
 use crate::matcher::{Age, normalize_path, same_index};
@@ -251,6 +251,32 @@ fn is_reserved_script(key: &str) -> bool {
         || key == "activate"
         || key.starts_with("activate.")
         || key.starts_with("activate_this")
+}
+
+/// Whether a `.pth` line judged as code only adds a directory of the local project safevenv
+/// built this wheel from, editable (PEP 660: an editable wheel puts the project on the path).
+///
+/// Invariant: exempt is exactly a path line naming the project's directory or one below it,
+/// absolute and lexically clean (no `.` or `..`, so `<project>/../elsewhere` does not count).
+/// Threat: a backend (the artifact's code, or a build dependency's) that uses the editable
+/// wheel to put some other directory, an archive elsewhere or an `import` line on every
+/// interpreter start; those stay refused. Only the build stage sets `editable_project`, for
+/// the tree the user named with `-e` and `sources.path` allowed.
+fn adds_editable_project(line: &PthCodeLine, editable_project: &[std::path::PathBuf]) -> bool {
+    let Some(added) = &line.adds_path else {
+        return false;
+    };
+    let clean = added.is_absolute()
+        && added.components().all(|component| {
+            matches!(
+                component,
+                std::path::Component::RootDir | std::path::Component::Normal(_)
+            )
+        });
+    clean
+        && editable_project
+            .iter()
+            .any(|project| project.is_absolute() && added.starts_with(project))
 }
 
 /// Whether a hex string is a full git commit (SHA-1, or SHA-256 repositories).
@@ -858,7 +884,12 @@ impl Judge<'_> {
         // CPython reads), never re-derived here from raw text a Python may split differently.
         if self.rules.pth_exec == AllowDeny::Deny {
             for pth in &contents.pth_files {
-                let Some(line) = pth.code_lines.first() else {
+                let editable_project = &self.package.editable_project;
+                let Some(line) = pth
+                    .code_lines
+                    .iter()
+                    .find(|line| !adds_editable_project(line, editable_project))
+                else {
                     continue;
                 };
                 let exempt = self.rules.pth_exec_allow.iter().any(|entry| {

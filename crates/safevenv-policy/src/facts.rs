@@ -84,6 +84,12 @@ pub struct PackageFacts {
     pub requested_directly: bool,
     /// What the wheel inspector found in the artifact; `None` before inspection.
     pub contents: Option<ContentsFacts>,
+    /// For a wheel safevenv's build stage built editable (PEP 660) from a local project: that
+    /// project's directory, absolute and without `.` or `..` (as named, and canonical when that
+    /// differs). A `.pth` path line that adds a directory inside one of these is the editable
+    /// install itself, not code (`contents.pth-exec`). Empty for every other distribution: only
+    /// the build stage sets it, for the tree it built.
+    pub editable_project: Vec<PathBuf>,
     /// What the attestation verifier found.
     pub attestation: AttestationFacts,
     /// Known vulnerabilities of this version (from the audit stage).
@@ -328,6 +334,9 @@ pub struct PthCodeLine {
     pub number: usize,
     /// Its text (bytes that are not UTF-8 shown escaped).
     pub text: String,
+    /// For a path line judged as code because it adds an absolute path to `sys.path`: that
+    /// path (the line without its line end). `None` for an executable line.
+    pub adds_path: Option<PathBuf>,
 }
 
 /// A structural problem of an archive: always refused.

@@ -580,6 +580,7 @@ fn with_pth(project: &str, file: &str, code: &[&str]) -> safevenv_policy::Packag
             .map(|(index, text)| PthCodeLine {
                 number: index + 2,
                 text: (*text).to_string(),
+                adds_path: None,
             })
             .collect(),
     });

@@ -251,6 +251,7 @@ impl Approve {
                     },
                     requested_directly: install.requested,
                     contents: Some(contents.unwrap_or_default()),
+                    editable_project: Vec::new(),
                     attestation: AttestationFacts::default(),
                     vulnerabilities: Vec::new(),
                     fixes_known_vulnerability: false,

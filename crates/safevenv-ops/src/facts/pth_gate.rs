@@ -3,7 +3,7 @@
 //! path-only files pass.
 
 use std::io::Cursor;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use safevenv_installer::{Destinations, EnvironmentLayout};
@@ -44,6 +44,12 @@ fn layout() -> EnvironmentLayout {
 /// The default preset's verdict on a wheel from the default index installing `demo.pth`
 /// with `content`: the rules that refused, with the report.
 fn judge(content: &[u8]) -> (Vec<RuleId>, String) {
+    judge_built(content, &[])
+}
+
+/// [`judge`] for a wheel whose facts name `editable_project` (what the build stage sets for an
+/// editable wheel it built from a local project).
+fn judge_built(content: &[u8], editable_project: &[&str]) -> (Vec<RuleId>, String) {
     let built = WheelSpec::new("demo", "1.0")
         .metadata_field("License-Expression", "MIT")
         .file("demo/__init__.py", "")
@@ -85,6 +91,7 @@ fn judge(content: &[u8]) -> (Vec<RuleId>, String) {
         license: LicenseFacts::default(),
         requested_directly: true,
         contents: None,
+        editable_project: editable_project.iter().map(PathBuf::from).collect(),
         attestation: AttestationFacts::default(),
         vulnerabilities: Vec::new(),
         fixes_known_vulnerability: false,
@@ -187,4 +194,42 @@ fn honest_path_only_pth_files_pass() {
         let (rules, report) = judge(content);
         assert!(rules.is_empty(), "{}: {report}", content.escape_ascii());
     }
+}
+
+#[test]
+fn an_editable_wheel_may_put_its_own_project_on_the_path() {
+    for content in [
+        b"/home/me/app\n".as_slice(),
+        b"/home/me/app/src\n",
+        b"# editable\n/home/me/app/src\n/home/me/app/lib\n",
+    ] {
+        let (rules, report) = judge_built(content, &["/home/me/app"]);
+        assert!(rules.is_empty(), "{}: {report}", content.escape_ascii());
+    }
+}
+
+#[test]
+fn an_editable_wheel_may_not_put_anything_else_on_the_path_nor_run_code() {
+    for content in [
+        // Another place, a sibling whose name extends the project's, a climb out of the
+        // project, an executable line, and a good line hiding an executable one.
+        b"/opt/lib\n".as_slice(),
+        b"/home/me/app-evil\n",
+        b"/home/me/app/../other\n",
+        b"/home/me/app/./../other\n",
+        b"import os; os.system('id')\n",
+        b"/home/me/app/src\nimport os; os.system('id')\n",
+        b"/home/me/app/src\n/opt/lib\n",
+    ] {
+        let (rules, report) = judge_built(content, &["/home/me/app"]);
+        assert_eq!(
+            rules,
+            [RuleId::ContentsPthExec],
+            "{}: {report}",
+            content.escape_ascii()
+        );
+    }
+    // Without the build stage's fact, the project's own path is judged as code.
+    let (rules, _) = judge(b"/home/me/app/src\n");
+    assert_eq!(rules, [RuleId::ContentsPthExec]);
 }

@@ -68,6 +68,7 @@ pub fn package(project: &str, version: &str) -> PackageFacts {
             archive_problems: Vec::new(),
             ..ContentsFacts::default()
         }),
+        editable_project: Vec::new(),
         attestation: AttestationFacts::default(),
         vulnerabilities: Vec::new(),
         fixes_known_vulnerability: false,
