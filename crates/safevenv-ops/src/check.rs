@@ -146,6 +146,8 @@ pub fn check(settings: &CheckSettings) -> Result<CheckOutcome, OpsError> {
                 attest: settings.attest.clone(),
                 editables: Vec::new(),
                 unsandboxed_builds: Vec::new(),
+                project: None,
+                requires_python: None,
             };
             // Keep installed versions where they fit, as `install` does.
             let installed = match &environment {
@@ -191,7 +193,14 @@ pub fn check(settings: &CheckSettings) -> Result<CheckOutcome, OpsError> {
                 .filter_map(|text| Requirement::<url::Url>::from_str(text).ok())
                 .map(|requirement| requirement.name)
                 .collect();
-            wanted = plan::from_lock(&lock, &lockfile, &interpreter, &tags, &requested)?;
+            wanted = plan::from_lock(
+                &lock,
+                &lockfile,
+                &interpreter,
+                &tags,
+                &requested,
+                &crate::project::Chosen::defaults(&lock),
+            )?;
             runtime = network_runtime()?;
             indexes = IndexUrls::from_settings(
                 settings.index_url.as_deref(),
