@@ -52,7 +52,7 @@ fn project(context: &TestContext) {
 }
 
 fn locked(context: &TestContext) -> Lock {
-    Lock::from_path(&context.work().join("pylock.toml")).unwrap()
+    Lock::from_path(context.work().join("pylock.toml")).unwrap()
 }
 
 fn version(lock: &Lock, name: &str) -> Option<String> {
