@@ -780,6 +780,19 @@ pub struct ListArgs {
     /// The report's format (on standard output).
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
+
+    /// Only the distributions with a newer version on the index, as `safevenv outdated --env`
+    /// reports them (table or JSON).
+    #[arg(long, conflicts_with = "format")]
+    pub outdated: bool,
+
+    /// With `--outdated`: the index to compare with (default as for `lock`).
+    #[arg(long, short = 'i', value_name = "URL", requires = "outdated")]
+    pub index_url: Option<String>,
+
+    /// With `--outdated`: use only what is cached.
+    #[arg(long, requires = "outdated")]
+    pub offline: bool,
 }
 
 /// Arguments of `safevenv freeze`.
