@@ -132,3 +132,25 @@ fn a_pre_release_is_compared_with_pre_releases() {
         )]
     );
 }
+
+#[test]
+fn list_outdated_reports_the_environment_as_outdated_does() {
+    let context = TestContext::new();
+    run_ok(context.safevenv().args(["create", "-q"]));
+    let index = index();
+    let output = safevenv(&context, &index, &["install", "demo==1.0", "current"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = safevenv(&context, &index, &["list", "--outdated"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = stdout(&output);
+    assert!(
+        table.lines().any(
+            |line| line.split_whitespace().collect::<Vec<_>>() == ["demo", "1.0", "1.2", "1.2"]
+        ),
+        "{table}"
+    );
+    assert!(
+        !table.lines().any(|line| line.starts_with("current ")),
+        "only the outdated ones: {table}"
+    );
+}

@@ -10,6 +10,7 @@ use crate::diagnostic::{Diagnostic, Failure};
 pub fn ops_diagnostic(err: OpsError) -> Diagnostic {
     let (failure, hints): (Failure, Vec<String>) = match &err {
         OpsError::Input(input) => (Failure::Input, input_hints(input)),
+        OpsError::Selection(selection) => (Failure::Input, selection_hints(selection)),
         OpsError::Direct(_) => (Failure::Input, Vec::new()),
         OpsError::Build(build) => build_hints(build),
         OpsError::Target(TargetError::Discovery(discovery)) => {
@@ -254,8 +255,46 @@ fn input_hints(err: &InputError) -> Vec<String> {
                 .to_string(),
         ],
         InputError::Empty => vec![
-            "name packages (`safevenv lock requests`) or a file (`-r requirements.txt`)".to_string(),
+            "name packages (`safevenv lock requests`) or a file (`-r requirements.txt`), or run it in a project (a `pyproject.toml` with a `[project]` table)".to_string(),
         ],
         InputError::Requirements(_) | InputError::Unnamed { .. } => Vec::new(),
+        InputError::Project(project) => project_hints(project),
+        InputError::RequiresPython { .. } => vec![
+            "choose a supported interpreter with `--python`, or widen `requires-python`".to_string(),
+        ],
+    }
+}
+
+fn selection_hints(err: &safevenv_ops::SelectionError) -> Vec<String> {
+    use safevenv_ops::SelectionError;
+    match err {
+        SelectionError::UnknownExtra { .. } | SelectionError::UnknownGroup { .. } => vec![
+            "choose one the lockfile holds, or lock again (`safevenv lock`) after adding it to `pyproject.toml`".to_string(),
+        ],
+        SelectionError::OnlyGroupWithDependencies { .. } => vec![
+            "lock the groups alone (`safevenv lock --only-group NAME`), or use `--no-default-groups --group NAME`".to_string(),
+        ],
+    }
+}
+
+fn project_hints(err: &safevenv_ops::ProjectError) -> Vec<String> {
+    use safevenv_ops::ProjectError;
+    match err {
+        ProjectError::MissingProject { .. } | ProjectError::MissingName { .. } => vec![
+            "declare the project: `[project]` with `name = \"...\"` and `dependencies = [...]`, or pass requirements with `-r FILE`".to_string(),
+        ],
+        ProjectError::DynamicDependencies { .. } | ProjectError::DynamicOptionalDependencies { .. } => vec![
+            "write the dependencies in `pyproject.toml` and remove them from `project.dynamic`, or pass requirements with `-r FILE`".to_string(),
+        ],
+        ProjectError::UnknownExtra { .. } | ProjectError::UnknownGroup { .. } => vec![
+            "choose one the project defines, or add it to `pyproject.toml`".to_string(),
+        ],
+        ProjectError::NotADependency { .. } => vec![
+            "name a declared dependency; `--group NAME` or `--optional EXTRA` edit those arrays".to_string(),
+        ],
+        ProjectError::NotFound { .. } => vec![
+            "run it in a project directory, or pass requirements with `-r FILE`".to_string(),
+        ],
+        _ => Vec::new(),
     }
 }

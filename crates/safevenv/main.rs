@@ -47,6 +47,8 @@ fn main() -> ExitCode {
             commands::audit::print_stdout(&safevenv_cli::completions(args.shell));
             Ok(())
         }
+        Command::Add(args) => commands::project::add(args, &cli.global, &printer),
+        Command::Remove(args) => commands::project::remove(args, &cli.global, &printer),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

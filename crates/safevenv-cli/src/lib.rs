@@ -106,6 +106,10 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Print a shell completion script (`safevenv completions bash > ~/.local/share/bash-completion/completions/safevenv`).
     Completions(CompletionsArgs),
+    /// Add dependencies to the project's `pyproject.toml`, then lock and sync.
+    Add(AddArgs),
+    /// Remove dependencies from the project's `pyproject.toml`, then lock and sync.
+    Remove(RemoveArgs),
 }
 
 /// The completion script for `shell`, generated from the definitions here (so it cannot drift).
@@ -231,8 +235,10 @@ pub struct SyncArgs {
     #[arg(long, short = 'p', env = "SAFEVENV_PYTHON", value_name = "PYTHON")]
     pub python: Option<String>,
 
-    /// Fail, installing nothing, if the lockfile no longer satisfies these requirements files.
-    #[arg(long, requires = "requirements")]
+    /// Fail, installing nothing, if the lockfile no longer satisfies these requirements files
+    /// (without `-r`: the project's `pyproject.toml`, with the extras and groups it was locked
+    /// with unless others are chosen).
+    #[arg(long)]
     pub frozen: bool,
 
     /// With `--frozen`: the requirements the lockfile must satisfy (repeatable).
@@ -252,6 +258,9 @@ pub struct SyncArgs {
     /// Use only what is cached; fail instead of reaching the network.
     #[arg(long)]
     pub offline: bool,
+
+    #[command(flatten)]
+    pub project: ProjectArgs,
 
     #[command(flatten)]
     pub gate: GateArgs,
@@ -544,9 +553,90 @@ pub struct ResolveArgs {
     /// (repeatable). Unsafe: its build backend then runs with your files and network.
     #[arg(long, value_name = "PACKAGE")]
     pub unsandboxed_build: Vec<String>,
+
+    #[command(flatten)]
+    pub project: ProjectArgs,
 }
 
-/// What `safevenv lock` writes.
+/// Which extras and groups of the project (`pyproject.toml`) to install when no `-r` file or
+/// package is given; the lockfile holds every extra and group (see `docs/project.md`).
+#[derive(Debug, Args)]
+pub struct ProjectArgs {
+    /// Include the optional dependencies of this extra (repeatable).
+    #[arg(long, value_name = "EXTRA")]
+    pub extra: Vec<String>,
+
+    /// Include the optional dependencies of every extra.
+    #[arg(long, conflicts_with = "extra")]
+    pub all_extras: bool,
+
+    /// Include this PEP 735 dependency group, besides the default `dev` (repeatable).
+    #[arg(long, value_name = "GROUP")]
+    pub group: Vec<String>,
+
+    /// Only this dependency group (repeatable), not the project's own dependencies; `lock` and
+    /// `install` then lock these groups alone.
+    #[arg(long, value_name = "GROUP", conflicts_with_all = ["group", "extra", "all_extras", "no_default_groups"])]
+    pub only_group: Vec<String>,
+
+    /// Leave out the default group (`dev`).
+    #[arg(long)]
+    pub no_default_groups: bool,
+}
+
+/// Arguments of `safevenv add`.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The requirements to add (`requests>=2`); one naming a dependency already declared replaces
+    /// its entry.
+    #[arg(value_name = "PACKAGE", required = true)]
+    pub packages: Vec<String>,
+
+    #[command(flatten)]
+    pub edit: EditArgs,
+}
+
+/// Arguments of `safevenv remove`.
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The projects to remove, by name (compared normalized: `Foo_Bar` is `foo-bar`).
+    #[arg(value_name = "PACKAGE", required = true)]
+    pub packages: Vec<String>,
+
+    #[command(flatten)]
+    pub edit: EditArgs,
+}
+
+/// What `add` and `remove` edit, and how they lock and sync afterwards.
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// Edit this PEP 735 dependency group (`[dependency-groups]`) instead of
+    /// `project.dependencies`.
+    #[arg(long, value_name = "NAME", conflicts_with = "optional")]
+    pub group: Option<String>,
+
+    /// Edit this extra (`[project.optional-dependencies]`) instead of `project.dependencies`.
+    #[arg(long, value_name = "EXTRA")]
+    pub optional: Option<String>,
+
+    /// The interpreter to lock for and whose environment to sync.
+    #[arg(long, short = 'p', env = "SAFEVENV_PYTHON", value_name = "PYTHON")]
+    pub python: Option<String>,
+
+    /// The index to resolve from.
+    #[arg(long, short = 'i', value_name = "URL")]
+    pub index_url: Option<String>,
+
+    /// Use only what is cached; fail instead of reaching the network.
+    #[arg(long)]
+    pub offline: bool,
+
+    #[command(flatten)]
+    pub attest: AttestOptions,
+
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LockFormat {
     /// PEP 751 `pylock.toml`.
@@ -690,6 +780,19 @@ pub struct ListArgs {
     /// The report's format (on standard output).
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
+
+    /// Only the distributions with a newer version on the index, as `safevenv outdated --env`
+    /// reports them (table or JSON).
+    #[arg(long, conflicts_with = "format")]
+    pub outdated: bool,
+
+    /// With `--outdated`: the index to compare with (default as for `lock`).
+    #[arg(long, short = 'i', value_name = "URL", requires = "outdated")]
+    pub index_url: Option<String>,
+
+    /// With `--outdated`: use only what is cached.
+    #[arg(long, requires = "outdated")]
+    pub offline: bool,
 }
 
 /// Arguments of `safevenv freeze`.

@@ -147,6 +147,8 @@ pub fn check(settings: &CheckSettings) -> Result<CheckOutcome, OpsError> {
                 editables: Vec::new(),
                 unsandboxed_builds: Vec::new(),
                 progress: safevenv_progress::Progress::new(settings.progress),
+                project: None,
+                requires_python: None,
             };
             // Keep installed versions where they fit, as `install` does.
             let installed = match &environment {
@@ -192,7 +194,14 @@ pub fn check(settings: &CheckSettings) -> Result<CheckOutcome, OpsError> {
                 .filter_map(|text| Requirement::<url::Url>::from_str(text).ok())
                 .map(|requirement| requirement.name)
                 .collect();
-            wanted = plan::from_lock(&lock, &lockfile, &interpreter, &tags, &requested)?;
+            wanted = plan::from_lock(
+                &lock,
+                &lockfile,
+                &interpreter,
+                &tags,
+                &requested,
+                &crate::project::Chosen::defaults(&lock),
+            )?;
             runtime = network_runtime()?;
             indexes = IndexUrls::from_settings(
                 settings.index_url.as_deref(),

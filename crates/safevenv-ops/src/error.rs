@@ -21,6 +21,9 @@ pub enum OpsError {
     /// The requirements were refused.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// The extras or dependency groups chosen are not in the lockfile.
+    #[error(transparent)]
+    Selection(#[from] crate::project::SelectionError),
     /// An sdist or a source tree could not be built.
     #[error(transparent)]
     Build(Box<crate::build::BuildError>),

@@ -140,6 +140,19 @@ pub enum InputError {
         /// Where it was given.
         origin: Origin,
     },
+    /// The project (`pyproject.toml`) read when no requirements were given cannot be used.
+    #[error(transparent)]
+    Project(#[from] safevenv_project::ProjectError),
+    /// The interpreter is outside the project's `requires-python`.
+    #[error("`{}` requires Python `{requires_python}`, and the interpreter is Python {python}", path.display())]
+    RequiresPython {
+        /// The `pyproject.toml`.
+        path: PathBuf,
+        /// Its `project.requires-python`.
+        requires_python: uv_pep440::VersionSpecifiers,
+        /// The interpreter's version.
+        python: uv_pep440::Version,
+    },
     /// Nothing to resolve.
     #[error("no requirements given")]
     Empty,
@@ -175,6 +188,27 @@ impl Inputs {
         specifiers: &[String],
         editables: &[PathBuf],
         working_dir: &Path,
+    ) -> Result<Self, InputError> {
+        Self::read_with(
+            requirement_files,
+            constraint_files,
+            specifiers,
+            editables,
+            working_dir,
+            None,
+        )
+    }
+
+    /// As [`Inputs::read`], with `project`: the requirements read from a project's
+    /// `pyproject.toml` (see `crate::project`) when no other requirements were given. A project
+    /// that declares no dependencies is a valid input that locks nothing.
+    pub(crate) fn read_with(
+        requirement_files: &[PathBuf],
+        constraint_files: &[PathBuf],
+        specifiers: &[String],
+        editables: &[PathBuf],
+        working_dir: &Path,
+        project: Option<Vec<Entry>>,
     ) -> Result<Self, InputError> {
         let options = ParseOptions {
             working_dir: Some(working_dir.to_path_buf()),
@@ -214,7 +248,9 @@ impl Inputs {
                 },
             });
         }
-        if inputs.requirements.is_empty() {
+        let from_project = project.is_some();
+        inputs.requirements.extend(project.unwrap_or_default());
+        if inputs.requirements.is_empty() && !from_project {
             return Err(InputError::Empty);
         }
         for entry in &inputs.constraints {

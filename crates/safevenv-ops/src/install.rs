@@ -79,6 +79,10 @@ pub struct SyncSettings {
     pub specifiers: Vec<String>,
     /// Fail if the lockfile no longer satisfies the requirements.
     pub frozen: bool,
+    /// Which of the lockfile's extras and dependency groups to install (PEP 751 markers), and,
+    /// with `frozen` and neither `-r` files nor specifiers, check the lockfile against the
+    /// project it was made from (`None`: its default groups, and no project is read).
+    pub project: Option<safevenv_project::Selection>,
     /// `--index-url`, for credentials and for judging the lockfile's indexes.
     pub index_url: Option<String>,
     /// `--policy FILE`.
@@ -127,6 +131,8 @@ pub struct InstallOutcome {
     /// What the attestations came to: of the whole resolution for `install`, of the artifacts
     /// fetched for `sync`.
     pub attestations: AttestationCounts,
+    /// The project the requirements came from (`install`), if they did.
+    pub project: Option<crate::project::ProjectInput>,
 }
 
 /// Resolves the requirements (keeping installed and locked versions where they fit), installs the
@@ -163,8 +169,11 @@ pub fn install(settings: &InstallSettings) -> Result<InstallOutcome, OpsError> {
         &lock_settings.working_dir,
         previous.as_ref(),
     )?;
+    // The project is the whole of the requirements: what it no longer declares is not kept.
+    let reads_project = crate::project::is_input(lock_settings);
     let earlier = previous
         .as_ref()
+        .filter(|_| !reads_project)
         .map(recorded_requirements)
         .unwrap_or_default()
         .iter()
@@ -219,12 +228,22 @@ pub fn install(settings: &InstallSettings) -> Result<InstallOutcome, OpsError> {
         attestor: &attestor,
         pinned: &pinned,
     };
-    let wanted = plan::from_resolution(
+    let mut wanted = plan::from_resolution(
         &locked.resolution,
         &locked.lock,
         &locked.direct,
         &locked.also_on,
     )?;
+    // The lockfile holds every extra and group of a project; the run installs those chosen.
+    if let Some(project) = &locked.project {
+        wanted.retain(|wanted| {
+            locked.lock.package(&wanted.name).is_none_or(|package| {
+                project
+                    .installs
+                    .selects(package.marker, locked.interpreter.markers())
+            })
+        });
+    }
     let network = Network {
         runtime: &locked.runtime,
         client: &locked.client,
@@ -275,6 +294,7 @@ pub fn install(settings: &InstallSettings) -> Result<InstallOutcome, OpsError> {
         bytes_downloaded: network.downloaded.load(Ordering::Relaxed),
         elapsed: started.elapsed(),
         attestations: counts,
+        project: locked.project,
     })
 }
 
@@ -294,23 +314,51 @@ pub fn sync(settings: &SyncSettings) -> Result<InstallOutcome, OpsError> {
         &settings.cache,
         settings.system,
     )?;
-    let prefix = layout.prefix.clone();
     check_lock_environment(&lock, &lockfile, &interpreter)?;
     if settings.frozen {
         crate::frozen::check(&lock, &lockfile, settings, &interpreter)?;
     }
     let policy = load_policy(&settings.working_dir, settings.policy.clone())?;
+    sync_lock(
+        settings,
+        &lock,
+        &lockfile,
+        interpreter,
+        layout,
+        &policy,
+        started,
+    )
+}
+
+/// The sync stage: makes the environment at `layout` hold exactly what `lock` (read from
+/// `lockfile`) lists for `interpreter` and the chosen extras and groups.
+pub(crate) fn sync_lock(
+    settings: &SyncSettings,
+    lock: &Lock,
+    lockfile: &Path,
+    interpreter: Interpreter,
+    layout: EnvironmentLayout,
+    policy: &Policy,
+    started: Instant,
+) -> Result<InstallOutcome, OpsError> {
+    let prefix = layout.prefix.clone();
+    let chosen = crate::project::chosen_from_lock(
+        lock,
+        lockfile,
+        &settings.project.clone().unwrap_or_default(),
+        interpreter.markers(),
+    )?;
     let audit = AuditGate::load(settings.audit_db.as_deref(), &settings.working_dir, None)?;
     let environment = open_layout(layout)?;
     let tags = interpreter
         .tags()
         .map_err(|source| OpsError::Tags { source })?;
-    let requested: Vec<PackageName> = recorded_requirements(&lock)
+    let requested: Vec<PackageName> = recorded_requirements(lock)
         .iter()
         .filter_map(|text| Requirement::<url::Url>::from_str(text).ok())
         .map(|requirement| requirement.name)
         .collect();
-    let wanted = plan::from_lock(&lock, &lockfile, &interpreter, &tags, &requested)?;
+    let wanted = plan::from_lock(lock, lockfile, &interpreter, &tags, &requested, &chosen)?;
 
     // The index is needed only when something must be fetched; a no-op sync stays offline.
     let runtime = network_runtime()?;
@@ -320,7 +368,7 @@ pub fn sync(settings: &SyncSettings) -> Result<InstallOutcome, OpsError> {
         pip_default_index(&interpreter, &settings.cache).as_deref(),
     )
     .map_err(|source| OpsError::IndexUrl { source })?;
-    let pins = crate::lock::index_pins(&policy, &indexes)?;
+    let pins = crate::lock::index_pins(policy, &indexes)?;
     let client =
         crate::lock::index_client(&runtime, &indexes, &settings.cache, settings.offline, pins)?;
     let network = Network {
@@ -336,7 +384,7 @@ pub fn sync(settings: &SyncSettings) -> Result<InstallOutcome, OpsError> {
     // attestation stage looks it up on the project's index page (only for projects whose
     // attestation mode is not `off`).
     let attestor = Attestor::new(&settings.attest, &client, &settings.cache)?;
-    let pinned = locked_publishers(&lock, &lockfile)?;
+    let pinned = locked_publishers(lock, lockfile)?;
     let attestations = RunAttestations {
         attestor: &attestor,
         pinned: &pinned,
@@ -346,7 +394,7 @@ pub fn sync(settings: &SyncSettings) -> Result<InstallOutcome, OpsError> {
         &wanted,
         true,
         &network,
-        &policy,
+        policy,
         &attestations,
         audit.as_ref(),
     )?;
@@ -363,6 +411,7 @@ pub fn sync(settings: &SyncSettings) -> Result<InstallOutcome, OpsError> {
         bytes_downloaded: network.downloaded.load(Ordering::Relaxed),
         elapsed: started.elapsed(),
         attestations: counts,
+        project: None,
     })
 }
 

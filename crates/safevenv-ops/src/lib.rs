@@ -13,6 +13,7 @@ mod build;
 mod check;
 mod direct;
 mod doctor;
+mod edit;
 mod error;
 mod export;
 mod facts;
@@ -24,6 +25,7 @@ mod lock;
 mod outdated;
 mod plan;
 mod resolving;
+mod project;
 mod runtime;
 mod sbom;
 mod show;
@@ -46,14 +48,17 @@ pub use doctor::{
     PYTHON_RELEASES, PythonRelease, RULES, RequirementFact, Rule, RuntimeFact, Severity, diagnose,
     doctor, probe,
 };
+pub use edit::{EditOutcome, EditSettings, ProjectEdit, edit_project};
 pub use error::OpsError;
 pub use input::{InputError, Inputs};
 pub use install::{InstallOutcome, InstallSettings, SyncSettings, install, sync};
 pub use listing::{ListOutcome, ListSettings, Listed, Origin, list};
 pub use lock::{LockFormat, LockOutcome, LockSettings, lock};
 pub use outdated::{Outdated, OutdatedOutcome, OutdatedSettings, outdated};
+pub use project::{Chosen, ProjectInput, SelectionError};
 pub use safevenv_installer::InstallError;
 pub use safevenv_progress::Progress;
+pub use safevenv_project::{EditTarget, ProjectError, Selection};
 pub use sbom::{SbomOutcome, SbomSettings, sbom};
 pub use show::{Attestations, Release, ShowOutcome, ShowSettings, Vulnerability, show};
 pub use subject::{DEFAULT_LOCKFILE, Subject, SubjectError};

@@ -34,6 +34,9 @@ pub struct ListSettings {
     pub cache: Cache,
     /// Where relative paths are.
     pub working_dir: PathBuf,
+    /// `list --outdated`: also compare each distribution with the index's newest, with these
+    /// index and policy settings (their `subject` is replaced by the environment listed).
+    pub outdated: Option<crate::outdated::OutdatedSettings>,
 }
 
 /// Where an installed distribution came from.
@@ -108,6 +111,8 @@ pub struct ListOutcome {
     pub lockfile: Option<PathBuf>,
     /// Every installed distribution, sorted by name.
     pub distributions: Vec<Listed>,
+    /// With `--outdated`: those with a newer version on the index.
+    pub outdated: Option<crate::outdated::OutdatedOutcome>,
 }
 
 impl ListOutcome {
@@ -208,10 +213,22 @@ pub fn list(settings: &ListSettings) -> Result<ListOutcome, OpsError> {
             }
         })
         .collect();
+    let prefix = environment.layout().prefix.clone();
+    // The outdated stage opens the environment itself: its lock is released first.
+    drop(environment);
+    let outdated = match &settings.outdated {
+        Some(query) => {
+            let subject = crate::subject::Subject::Environment(prefix.clone());
+            let listed = crate::subject::list(&subject, &settings.working_dir, &settings.cache)?;
+            Some(crate::outdated::newer(listed, query)?)
+        }
+        None => None,
+    };
     Ok(ListOutcome {
-        environment: environment.layout().prefix.clone(),
+        environment: prefix,
         lockfile,
         distributions,
+        outdated,
     })
 }
 

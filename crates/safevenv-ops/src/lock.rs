@@ -80,6 +80,12 @@ pub struct LockSettings {
     pub unsandboxed_builds: Vec<PackageName>,
     /// Spinners and counters for resolution, attestations and builds (on a terminal).
     pub progress: Progress,
+    /// Read the project (`pyproject.toml`) when no `-r` file, specifier or `-e` is given, and
+    /// install these of its extras and groups (see `crate::project`); `None`: it is not read.
+    pub project: Option<safevenv_project::Selection>,
+    /// The Python versions the lockfile is for (the project's `requires-python` when it is the
+    /// input and this is not given).
+    pub requires_python: Option<VersionSpecifiers>,
 }
 
 /// What `safevenv lock` did.
@@ -101,6 +107,8 @@ pub struct LockOutcome {
     pub elapsed: Duration,
     /// What the attestations of the resolved artifacts came to.
     pub attestations: AttestationCounts,
+    /// The project the requirements came from, if they did.
+    pub project: Option<crate::project::ProjectInput>,
 }
 
 /// Resolves the requirements for the target interpreter and writes the lockfile.
@@ -111,6 +119,20 @@ pub fn lock(settings: &LockSettings) -> Result<LockOutcome, OpsError> {
         &settings.working_dir,
         &settings.cache,
     )?;
+    // Read before resolving: `[sources.packages]` pins route resolution, and attestation modes
+    // decide what is verified.
+    let policy = crate::install::load_policy(&settings.working_dir, None)?;
+    lock_for(settings, interpreter, &policy, started)
+}
+
+/// The lock stage: resolves for `interpreter`, verifies and pins the publishers, and writes the
+/// lockfile (or returns its text). `started` is when the run began, for the outcome.
+pub(crate) fn lock_for(
+    settings: &LockSettings,
+    interpreter: Interpreter,
+    policy: &Policy,
+    started: Instant,
+) -> Result<LockOutcome, OpsError> {
     let output = settings
         .output
         .as_ref()
@@ -122,21 +144,18 @@ pub fn lock(settings: &LockSettings) -> Result<LockOutcome, OpsError> {
         Some(output) if settings.format == LockFormat::Pylock => read_previous(output)?,
         _ => None,
     };
-    // Read before resolving: `[sources.packages]` pins route resolution, and attestation modes
-    // decide what is verified.
-    let policy = crate::install::load_policy(&settings.working_dir, None)?;
     let mut locked = resolve_lock(
         settings,
         interpreter,
         previous.as_ref(),
         &BTreeMap::new(),
         Vec::new(),
-        &policy,
+        policy,
     )?;
     refuse_names_on_two_indexes(&locked)?;
     let attestations = pin_attestations(
         settings,
-        &policy,
+        policy,
         &mut locked,
         previous.as_ref(),
         output.as_deref(),
@@ -160,6 +179,7 @@ pub fn lock(settings: &LockSettings) -> Result<LockOutcome, OpsError> {
         python: locked.interpreter.version().clone(),
         elapsed: started.elapsed(),
         attestations,
+        project: locked.project,
     })
 }
 
@@ -254,6 +274,8 @@ pub(crate) struct Locked {
     /// For each distribution from an index, the other configured indexes that also serve its
     /// name and are not declared the same project (PEP 708); the fact `sources.index` judges.
     pub(crate) also_on: BTreeMap<PackageName, Vec<url::Url>>,
+    /// The project the requirements came from, if they did.
+    pub(crate) project: Option<crate::project::ProjectInput>,
 }
 
 /// Resolves `settings`' requirements for `interpreter`, preferring the versions of `previous`
@@ -311,12 +333,23 @@ fn resolve_with_builds(
     building: Option<&str>,
 ) -> Result<Locked, OpsError> {
     let started = Instant::now();
-    let inputs = Inputs::read(
+    let project = crate::project::read(settings)?;
+    let with_project;
+    let settings = match &project {
+        Some(project) => {
+            with_project = crate::project::with_requires_python(settings, project);
+            crate::project::check_requires_python(project, &with_project, &interpreter)?;
+            &with_project
+        }
+        None => settings,
+    };
+    let inputs = Inputs::read_with(
         &settings.requirement_files,
         &settings.constraint_files,
         &settings.specifiers,
         &settings.editables,
         &settings.working_dir,
+        project.as_ref().map(|project| project.entries.clone()),
     )?;
     if let (Some(building), Some(nested)) = (building, inputs.builds.first()) {
         return Err(crate::build::BuildError::NestedBuild {
@@ -433,7 +466,7 @@ fn resolve_with_builds(
     );
     check_pinned_hashes(&resolution, &inputs)?;
     let (index_of, also_on) = runtime.block_on(index_of_each(&client, &resolution, &direct))?;
-    let lock = build_lock(
+    let mut lock = build_lock(
         &resolution,
         &interpreter,
         &index_of,
@@ -441,6 +474,9 @@ fn resolve_with_builds(
         lockfile.as_deref().and_then(Path::parent),
         recorded,
     )?;
+    if let Some(project) = &project {
+        crate::project::record(&mut lock, project, &resolution, &interpreter)?;
+    }
     Ok(Locked {
         interpreter,
         indexes,
@@ -450,6 +486,7 @@ fn resolve_with_builds(
         lock,
         direct,
         also_on,
+        project: project.map(|project| project.input),
     })
 }
 

@@ -79,6 +79,15 @@ struct Candidate {
 /// Compare the subject's versions with the index's newest.
 pub fn outdated(settings: &OutdatedSettings) -> Result<OutdatedOutcome, OpsError> {
     let listed = subject::list(&settings.subject, &settings.working_dir, &settings.cache)?;
+    newer(listed, settings)
+}
+
+/// The outdated stage: `listed`'s versions against the index's newest (`settings.subject` is
+/// already read).
+pub(crate) fn newer(
+    listed: subject::Listed,
+    settings: &OutdatedSettings,
+) -> Result<OutdatedOutcome, OpsError> {
     let policy = Policy::load(&Discovery::from_env(
         settings.working_dir.clone(),
         settings.policy.clone(),

@@ -197,7 +197,8 @@ fn direct_wanted(wheel: &DirectWheel, requested: bool) -> Wanted {
 }
 
 /// The wanted distributions of a lockfile (at `lockfile`, which relative wheel paths are
-/// relative to), for `interpreter`: packages whose marker does not hold are skipped, and of each
+/// relative to), for `interpreter` and the `chosen` extras and groups: packages whose marker does
+/// not hold are skipped, and of each
 /// package's wheels the best-ranked compatible one is chosen.
 pub(crate) fn from_lock(
     lock: &Lock,
@@ -205,11 +206,12 @@ pub(crate) fn from_lock(
     interpreter: &Interpreter,
     tags: &Tags,
     requested: &[PackageName],
+    chosen: &crate::project::Chosen,
 ) -> Result<Vec<Wanted>, OpsError> {
     let markers = interpreter.markers();
     let mut wanted = Vec::new();
     for package in lock.iter() {
-        if !package.marker.evaluate(markers, &[]) {
+        if !chosen.selects(package.marker, markers) {
             continue;
         }
         wanted.push(locked_wheel(

@@ -34,6 +34,7 @@ pub fn install(
     let outcome =
         run_install(&settings).map_err(|err| refusal_diagnostic(err, args.gate.format))?;
     report(&outcome, printer, args.gate.format);
+    crate::commands::project::note_project(outcome.project.as_ref(), printer);
     Ok(())
 }
 
@@ -46,6 +47,7 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
         requirement_files: args.requirements.clone(),
         specifiers: Vec::new(),
         frozen: args.frozen,
+        project: Some(crate::commands::project::selection(&args.project)?),
         index_url: args.index_url.clone(),
         policy: args.gate.policy.clone(),
         offline: args.offline,
@@ -61,17 +63,17 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
     Ok(())
 }
 
-fn cache(global: &GlobalArgs) -> Result<Cache, Diagnostic> {
+pub(crate) fn cache(global: &GlobalArgs) -> Result<Cache, Diagnostic> {
     Cache::from_settings(global.cache_dir.clone())
         .map_err(|err| Diagnostic::from_error(&err, Failure::Internal))
 }
 
 /// Progress bars only for a person watching a terminal, not for a script reading JSON.
-fn show_progress(global: &GlobalArgs, format: OutputFormat) -> bool {
+pub(crate) fn show_progress(global: &GlobalArgs, format: OutputFormat) -> bool {
     !global.quiet && format == OutputFormat::Text && std::io::stderr().is_terminal()
 }
 
-fn report(outcome: &InstallOutcome, printer: &Printer, format: OutputFormat) {
+pub(crate) fn report(outcome: &InstallOutcome, printer: &Printer, format: OutputFormat) {
     for warning in &outcome.policy_warnings {
         printer.warn(warning);
     }

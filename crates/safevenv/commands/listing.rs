@@ -9,7 +9,23 @@ use crate::errors::ops_diagnostic;
 use crate::printer::Printer;
 
 pub fn run_list(args: &ListArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), Diagnostic> {
-    let outcome = read(args.env.clone(), Some(args.lockfile.clone()), global)?;
+    let query = if args.outdated {
+        Some(safevenv_ops::OutdatedSettings {
+            subject: safevenv_ops::Subject::Auto,
+            index_url: args.index_url.clone(),
+            policy: None,
+            offline: args.offline,
+            cache: cache(global)?,
+            working_dir: working_dir()?,
+        })
+    } else {
+        None
+    };
+    let outcome = read(args.env.clone(), Some(args.lockfile.clone()), query, global)?;
+    if let Some(outdated) = &outcome.outdated {
+        crate::commands::outdated::print(outdated, safevenv_cli::ReportFormat::Table, printer);
+        return Ok(());
+    }
     match args.format {
         ListFormat::Table => print_stdout(&table(&outcome)),
         ListFormat::Json => print_stdout(&format!("{:#}\n", outcome.to_json())),
@@ -31,7 +47,7 @@ pub fn run_freeze(
     global: &GlobalArgs,
     printer: &Printer,
 ) -> Result<(), Diagnostic> {
-    let outcome = read(args.env.clone(), None, global)?;
+    let outcome = read(args.env.clone(), None, None, global)?;
     match args.format {
         FreezeFormat::Requirements => print_stdout(&outcome.to_freeze()),
         FreezeFormat::Json => print_stdout(&format!("{:#}\n", outcome.to_json())),
@@ -52,6 +68,7 @@ pub fn run_freeze(
 fn read(
     env: Option<std::path::PathBuf>,
     lockfile: Option<std::path::PathBuf>,
+    outdated: Option<safevenv_ops::OutdatedSettings>,
     global: &GlobalArgs,
 ) -> Result<ListOutcome, Diagnostic> {
     let settings = ListSettings {
@@ -59,6 +76,7 @@ fn read(
         lockfile,
         cache: cache(global)?,
         working_dir: working_dir()?,
+        outdated,
     };
     list(&settings).map_err(ops_diagnostic)
 }

@@ -46,6 +46,7 @@ pub fn run(args: &LockArgs, global: &GlobalArgs, printer: &Printer) -> Result<()
         ..resolve_settings(&args.resolve, cache)?
     };
     let outcome = lock(&settings).map_err(ops_diagnostic)?;
+    crate::commands::project::note_project(outcome.project.as_ref(), printer);
     if let Some(text) = &outcome.text {
         let _ = std::io::stdout().lock().write_all(text.as_bytes());
     }
@@ -136,5 +137,7 @@ pub fn resolve_settings(args: &ResolveArgs, cache: Cache) -> Result<LockSettings
         editables: args.editable.clone(),
         unsandboxed_builds,
         progress: safevenv_ops::Progress::hidden(),
+        project: Some(crate::commands::project::selection(&args.project)?),
+        requires_python: None,
     })
 }

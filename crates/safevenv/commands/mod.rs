@@ -9,6 +9,7 @@ pub mod listing;
 pub mod lock;
 pub mod outdated;
 pub mod policy;
+pub mod project;
 pub mod sbom;
 pub mod show;
 pub mod uninstall;

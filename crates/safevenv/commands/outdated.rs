@@ -19,12 +19,18 @@ pub fn run(args: &OutdatedArgs, global: &GlobalArgs, printer: &Printer) -> Resul
         working_dir: working_dir()?,
     };
     let outcome = outdated(&settings).map_err(ops_diagnostic)?;
+    print(&outcome, args.format, printer);
+    Ok(())
+}
+
+/// The report of `outcome` (also `safevenv list --outdated`'s).
+pub fn print(outcome: &OutdatedOutcome, format: ReportFormat, printer: &Printer) {
     for name in &outcome.not_found {
         printer.warn(&format!("`{name}` is not on the index"));
     }
-    print_stdout(&match args.format {
-        ReportFormat::Table => table(&outcome),
-        ReportFormat::Json => json(&outcome),
+    print_stdout(&match format {
+        ReportFormat::Table => table(outcome),
+        ReportFormat::Json => json(outcome),
     });
     printer.status(
         "Checked",
@@ -35,7 +41,6 @@ pub fn run(args: &OutdatedArgs, global: &GlobalArgs, printer: &Printer) -> Resul
             outcome.outdated.len()
         ),
     );
-    Ok(())
 }
 
 fn table(outcome: &OutdatedOutcome) -> String {
