@@ -10,8 +10,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use common::{Dist, INDEX, linux_cpython, vectors};
-use safevenv_resolver::{InMemorySource, Manifest, PrereleaseMode, ResolveEnv, resolve};
+use common::{linux_cpython, load, vectors};
+use safevenv_resolver::{Manifest, PrereleaseMode, ResolveEnv, resolve};
 use safevenv_test_index::packse::{
     SCENARIOS_FILE, Scenario, revise_for_uv_0_12, scenarios_from_json,
 };
@@ -31,23 +31,6 @@ fn version_of(text: &str) -> Version {
 fn tag_is_compatible(tag: &str, env: &ResolveEnv) -> bool {
     WheelFilename::from_str(&format!("x-1.0-{tag}.whl"))
         .is_ok_and(|wheel| wheel.is_compatible(&env.tags))
-}
-
-fn load(scenario: &Scenario) -> InMemorySource {
-    let mut source = InMemorySource::new(INDEX);
-    for project in &scenario.projects {
-        for distribution in &project.distributions {
-            let mut dist = Dist::new(&project.name, &distribution.version);
-            dist.requires = distribution.requires_dist();
-            dist.requires_python = distribution.requires_python.as_deref();
-            dist.provides_extra = distribution.provides_extra();
-            dist.wheel_tags = distribution.wheel_tags.iter().map(String::as_str).collect();
-            dist.sdist = distribution.sdist;
-            dist.yanked = distribution.yanked;
-            dist.add_to(&mut source);
-        }
-    }
-    source
 }
 
 /// `Ok(())` when the outcome matches the expectation, else what differs.

@@ -69,6 +69,8 @@ pub struct Scenario {
     pub projects: Vec<Project>,
     /// The root requirements (PEP 508).
     pub requires: Vec<String>,
+    /// The root project's `requires-python`, which bounds a universal resolution.
+    pub requires_python: Option<String>,
     /// What a resolver should find.
     pub expected: Expected,
     /// How the resolver is asked to run.
@@ -177,6 +179,7 @@ impl Scenario {
     /// `wheel_tag_is_compatible` says whether the target accepts a wheel tag (`py3-none-any`).
     pub fn out_of_scope(&self, wheel_tag_is_compatible: impl Fn(&str) -> bool) -> Option<String> {
         if self.options.universal {
+            // Judged by the resolver's universal conformance test (`packse_universal.rs`).
             return Some("universal (cross-platform) resolution".into());
         }
         if !self.options.no_binary.is_empty() {
@@ -436,6 +439,8 @@ fn scenario(value: &Value) -> Result<Scenario, PackseError> {
             reader.string(&requirement["requirement"], "root.requires[].requirement")
         })
         .collect::<Result<_, _>>()?;
+    let requires_python =
+        reader.optional_string(&value["root"]["requires_python"], "root.requires_python")?;
     let expected = &value["expected"];
     let expected = Expected {
         satisfiable: reader.flag(&expected["satisfiable"], "expected.satisfiable")?,
@@ -459,6 +464,7 @@ fn scenario(value: &Value) -> Result<Scenario, PackseError> {
         name: name.to_string(),
         projects,
         requires,
+        requires_python,
         expected,
         options: ResolverOptions {
             prereleases: reader.flag(&options["prereleases"], "resolver_options.prereleases")?,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use safevenv_resolver::{DistMetadata, FileEntry, InMemorySource, ResolveEnv, Yanked};
+use safevenv_test_index::packse::Scenario;
 use uv_normalize::{ExtraName, PackageName};
 use uv_pep440::{Version, VersionSpecifiers};
 use uv_pep508::{MarkerEnvironment, MarkerEnvironmentBuilder, Requirement};
@@ -159,4 +160,22 @@ pub fn with_extra(requirement: &str, extra: &str) -> String {
         }
         None => format!("{requirement}; extra == '{extra}'"),
     }
+}
+
+/// A packse scenario's projects on an in-memory index.
+pub fn load(scenario: &Scenario) -> InMemorySource {
+    let mut source = InMemorySource::new(INDEX);
+    for project in &scenario.projects {
+        for distribution in &project.distributions {
+            let mut dist = Dist::new(&project.name, &distribution.version);
+            dist.requires = distribution.requires_dist();
+            dist.requires_python = distribution.requires_python.as_deref();
+            dist.provides_extra = distribution.provides_extra();
+            dist.wheel_tags = distribution.wheel_tags.iter().map(String::as_str).collect();
+            dist.sdist = distribution.sdist;
+            dist.yanked = distribution.yanked;
+            dist.add_to(&mut source);
+        }
+    }
+    source
 }
